@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# floodgate build: the XDP program and its skeleton, the floodgate binary,
+# the tests and the traffic generator, all into $(BUILD). Quiet unless V=1.
+
+VERSION := 0.1.0
+
+BUILD ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -MMD -MP \
+	  -Iheaders -Iuser -I$(BUILD) -DFG_VERSION=\"$(VERSION)\"
+LDLIBS := -lbpf -lelf -lz -lcyaml -ljson-c -lmicrohttpd -lm
+TEST_LDLIBS := -lcmocka -lgmp
+
+# SAN=1: AddressSanitizer and UBSan for every userspace object (own build folder).
+ifeq ($(SAN),1)
+BUILD := build-san
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -Wall -Iheaders -Ibpf -I$(ARCH_INC)
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+
+# tests/test_*.c are test programs run by tests/run.sh; other tests/*.c are test tools
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test demo bench install clean format format-check fuzz soak san
+
+all: $(BUILD)/floodgate $(TEST_BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/floodgate: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/%.c $(LIB_OBJS) $(SKELS) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
+
+test: all
+	$(Q)tests/run.sh $(BUILD)
+
+san:
+	$(Q)$(MAKE) --no-print-directory SAN=1 all
+
+demo: all
+	$(Q)scripts/demo.sh $(BUILD)
+
+bench: all
+	$(Q)scripts/bench.sh $(BUILD)
+
+format:
+	$(Q)clang-format -i $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) $(wildcard user/*.h) $(TEST_SRCS)
+
+format-check:
+	$(Q)clang-format --dry-run -Werror $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) \
+		$(wildcard user/*.h) $(TEST_SRCS)
+
+install: $(BUILD)/floodgate
+	$(Q)install -D -m 0755 $(BUILD)/floodgate $(DESTDIR)$(PREFIX)/sbin/floodgate
+	$(Q)install -D -m 0644 floodgate.example.yaml $(DESTDIR)$(PREFIX)/share/floodgate/floodgate.example.yaml
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf build build-san
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/*.d)

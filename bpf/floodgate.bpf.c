@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * floodgate.bpf.c: the XDP program. Per packet, in this order: parse,
+ * allow/deny/manual-ban trie, endpoint rule, per-source bucket (with its
+ * cached ban state), GCRA limits, the rule's action, counters. DESIGN.md
+ * explains each step; headers/floodgate.h holds every map layout.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "floodgate.h"
+#include "parse.h"
+
+/* Load-time knobs (skeleton rodata). */
+const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or the test clock's) */
+const volatile __u8 fg_test_clock = 0; /* 1: read the time from fg_state.test_now (tests only) */
+
+#define FG_CAS_TRIES 16 /* compare-and-swap retries before a packet is treated as over the limit */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FG_CONFIG_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fg_config);
+} fg_config SEC(".maps");
+
+/* Rule index per (slot, protocol, destination port); 0 is the default rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FG_CONFIG_SLOTS * 2 * FG_PORT_SPACE);
+	__type(key, __u32);
+	__type(value, __u16);
+} fg_ports SEC(".maps");
+
+/* mmap()able so userspace flips the slot and bumps ban_gen with single atomic stores */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct fg_state);
+} fg_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fg_pressure);
+} fg_pressure SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, FG_DEF_LIST);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fg_lpm_key);
+	__type(value, struct fg_list_val);
+} fg_lists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FG_DEF_SOURCES);
+	__type(key, struct fg_src_key);
+	__type(value, struct fg_src);
+} fg_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FG_DEF_BANS);
+	__type(key, struct fg_ban_key);
+	__type(value, struct fg_ban);
+} fg_bans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FG_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct fg_total);
+} fg_totals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FG_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, struct fg_count);
+} fg_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FG_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct fg_rule_count);
+} fg_rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FG_EVENTS_BYTES);
+} fg_events SEC(".maps");
+
+static __always_inline void fg_count(__u32 idx, __u32 len)
+{
+	struct fg_count *c = bpf_map_lookup_elem(&fg_counters, &idx);
+
+	if (c) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+/*
+ * GCRA in rate units (see floodgate.h): the packet conforms when the
+ * bucket's theoretical arrival time, at most `limit` units ahead of now
+ * after adding `step`, allows it. now_u (ticks * rate) wraps modulo 2^64,
+ * which is harmless while tat stays within 2^63 units of now; `idle` says
+ * the bucket went untouched long enough for that to be in doubt, and then
+ * it is simply full. Returns 1 when the packet conforms. A global
+ * function, so the verifier walks its retry loop once.
+ */
+__noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, int idle)
+{
+	int i;
+
+	if (!tat)
+		return 0;
+	for (i = 0; i < FG_CAS_TRIES; i++) {
+		__u64 old = *(volatile __u64 *)tat;
+		__s64 ahead = (__s64)(old - now_u);
+		__u64 need;
+
+		if (ahead < 0 || idle)
+			ahead = 0;
+		need = (__u64)ahead + step;
+		if (need > limit)
+			return 0;
+		if (__sync_val_compare_and_swap(tat, old, now_u + need) == old)
+			return 1;
+	}
+	return 0;
+}
+
+/* A limit of rate per second, burst tokens, a packet of cost tokens: fg_gcra in plain units. */
+static __always_inline int fg_conform(__u64 *tat, __u64 now, __u64 rate, __u64 burst, __u64 cost,
+				      int idle)
+{
+	return fg_gcra(tat, now * rate, burst * fg_hz, cost * fg_hz, idle);
+}
+
+/* Whether a bucket last touched at `seen` may hold a wrapped tat for `rate` (see fg_gcra). */
+static __always_inline int fg_idle(__u64 now, __u64 seen, __u64 rate)
+{
+	__s64 gap = (__s64)(now - seen);
+
+	if (gap < (__s64)fg_hz)
+		return 0; /* the common case, without a division */
+	return rate && (__u64)gap > (1ULL << 62) / rate;
+}
+
+/* dst = src & mask, over the 16 address bytes (IPv4 uses the first 4, the rest are zero). */
+static __always_inline void fg_mask(__u8 *dst, const __u8 *src, const __be32 *mask)
+{
+	__u32 *d = (__u32 *)dst;
+	const __u32 *s = (const __u32 *)src;
+
+	d[0] = s[0] & mask[0];
+	d[1] = s[1] & mask[1];
+	d[2] = s[2] & mask[2];
+	d[3] = s[3] & mask[3];
+}
+
+/*
+ * Expiry of the longest-lived active automatic ban covering the source,
+ * 0 when none: bans are keyed at the bucket's own prefix or at any prefix
+ * length a rule of this rule set aggregates to.
+ */
+__noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *p,
+			      const struct fg_plen *own)
+{
+	struct fg_ban_key bk = {};
+	const struct fg_plen *lens;
+	__u64 until = 0, now;
+	struct fg_ban *b;
+	__u32 i, n;
+
+	if (!cfg || !p || !own)
+		return 0;
+	lens = p->family == FG_FAM_IPV4 ? cfg->ban4 : cfg->ban6;
+	n = p->family == FG_FAM_IPV4 ? cfg->n_ban4 : cfg->n_ban6;
+	now = p->now;
+	bk.family = p->family;
+	bk.plen = own->plen;
+	fg_mask(bk.addr, p->addr, own->mask);
+	b = bpf_map_lookup_elem(&fg_bans, &bk);
+	if (b && b->expires > now)
+		until = b->expires;
+	for (i = 0; i < FG_MAX_BAN_PLENS && i < n; i++) {
+		if (lens[i].plen == own->plen)
+			continue;
+		bk.plen = lens[i].plen;
+		fg_mask(bk.addr, p->addr, lens[i].mask);
+		b = bpf_map_lookup_elem(&fg_bans, &bk);
+		if (b && b->expires > now && b->expires > until)
+			until = b->expires;
+	}
+	return until;
+}
+
+/* Rate-limited ring buffer output; a suppressed event is counted, never silent. Returns 1 if sent. */
+__noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const struct fg_event *ev,
+		       __u64 now)
+{
+	struct fg_event *e;
+
+	if (!st || !cfg || !ev)
+		return 0;
+	if (!fg_conform(&st->events_tat, now, cfg->events_per_sec, cfg->events_per_sec, 1, 0)) {
+		fg_count(FG_C_EVENTS_LOST, 0);
+		return 0;
+	}
+	e = bpf_ringbuf_reserve(&fg_events, sizeof(*e), 0);
+	if (!e) {
+		fg_count(FG_C_EVENTS_LOST, 0);
+		return 0;
+	}
+	*e = *ev;
+	bpf_ringbuf_submit(e, 0);
+	return 1;
+}
+
+/*
+ * One-second windows of new-source inserts on this CPU. Returns 1 while
+ * under attack. Entering takes one window over the threshold, leaving
+ * takes FG_CALM_WINDOWS windows under half of it.
+ */
+__noinline int fg_pressure_tick(struct fg_state *st, const struct fg_config *cfg, __u64 now,
+				int inserting)
+{
+	__u32 zero = 0;
+	struct fg_pressure *pr = bpf_map_lookup_elem(&fg_pressure, &zero);
+	struct fg_event ev = { .tick = now, .cpu = bpf_get_smp_processor_id() };
+
+	if (!pr || !cfg)
+		return 0;
+	if (now - pr->window >= fg_hz) {
+		__u64 windows = (now - pr->window) / fg_hz;
+
+		if (pr->attack) {
+			if (pr->inserts * 2 <= cfg->attack_new_per_sec)
+				pr->calm += windows > FG_CALM_WINDOWS ? FG_CALM_WINDOWS : windows;
+			else
+				pr->calm = 0;
+			if (pr->calm >= FG_CALM_WINDOWS) {
+				pr->attack = 0;
+				ev.type = FG_EV_ATTACK_OFF;
+				fg_emit(st, cfg, &ev, now);
+			}
+		}
+		pr->window = now;
+		pr->inserts = 0;
+	}
+	if (!inserting)
+		return pr->attack;
+	pr->inserts++;
+	if (!pr->attack && cfg->attack_new_per_sec && pr->inserts > cfg->attack_new_per_sec) {
+		pr->attack = 1;
+		pr->calm = 0;
+		pr->since = now;
+		fg_count(FG_C_ATTACK_ENTER, 0);
+		ev.type = FG_EV_ATTACK_ON;
+		fg_emit(st, cfg, &ev, now);
+	}
+	return pr->attack;
+}
+
+/*
+ * The bucket for this packet under `rule`, created if missing. A new
+ * source under attack is charged to its coarse prefix instead, so a
+ * spoofed flood cannot push known sources out of the table.
+ */
+static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
+						const struct fg_rule *rule, __u32 ridx,
+						const struct fg_pkt *p, __u64 now,
+						struct fg_plen *own)
+{
+	struct fg_src_key key = { .rule = ridx, .family = p->family };
+	struct fg_src fresh = { .first_seen = now, .last_seen = now };
+	const struct fg_plen *coarse;
+	struct fg_src *b;
+
+	if (p->family == FG_FAM_IPV4) {
+		own->plen = rule->plen4;
+		__builtin_memcpy(own->mask, rule->mask4, sizeof(own->mask));
+		coarse = &cfg->coarse4;
+	} else {
+		own->plen = rule->plen6;
+		__builtin_memcpy(own->mask, rule->mask6, sizeof(own->mask));
+		coarse = &cfg->coarse6;
+	}
+	key.plen = own->plen;
+	fg_mask(key.addr, p->addr, own->mask);
+	b = bpf_map_lookup_elem(&fg_sources, &key);
+	if (b) {
+		fg_pressure_tick(st, cfg, now, 0);
+		return b;
+	}
+	if (fg_pressure_tick(st, cfg, now, 1) && coarse->plen < key.plen) {
+		*own = *coarse;
+		key.plen = own->plen;
+		fg_mask(key.addr, p->addr, own->mask);
+		fg_count(FG_C_ATTACK_NEW, 0);
+		b = bpf_map_lookup_elem(&fg_sources, &key);
+		if (b)
+			return b;
+	}
+	fresh.ban_gen = st->ban_gen;
+	fresh.ban_until = fg_ban_check(cfg, p, own);
+	/* EEXIST means another CPU created it first: use theirs */
+	bpf_map_update_elem(&fg_sources, &key, &fresh, BPF_NOEXIST);
+	b = bpf_map_lookup_elem(&fg_sources, &key);
+	if (!b)
+		fg_count(FG_C_SOURCE_INSERT_FAIL, 0);
+	return b;
+}
+
+/* Record a ban of the bucket's prefix, escalating for repeat offenders. Returns its expiry. */
+__noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 ridx,
+			const struct fg_pkt *p, const struct fg_plen *own)
+{
+	struct fg_ban_key bk = {};
+	struct fg_ban nb = { .strikes = 1 };
+	struct fg_event ev = { .type = FG_EV_BAN };
+	const struct fg_rule *rule;
+	struct fg_ban *old;
+	__u64 dur, now;
+	int i;
+
+	if (!st || !cfg || !p || !own)
+		return 0;
+	ridx &= FG_MAX_RULES - 1;
+	rule = &cfg->rules[ridx];
+	now = p->now;
+	dur = rule->ban_ticks;
+	bk.family = p->family;
+	bk.plen = own->plen;
+	nb.created = now;
+	nb.rule = ridx;
+	ev.tick = now;
+	ev.rule = ridx;
+	ev.family = p->family;
+	ev.plen = own->plen;
+	ev.cpu = bpf_get_smp_processor_id();
+
+	fg_mask(bk.addr, p->addr, own->mask);
+	old = bpf_map_lookup_elem(&fg_bans, &bk);
+	if (old) {
+		if (old->expires > now)
+			return old->expires; /* another CPU banned it already */
+		nb.strikes = old->strikes + 1;
+	}
+	for (i = 1; i < 32; i++) {
+		if (i >= nb.strikes || dur >= rule->ban_max_ticks)
+			break;
+		dur *= rule->ban_mult;
+	}
+	if (rule->ban_max_ticks && dur > rule->ban_max_ticks)
+		dur = rule->ban_max_ticks;
+	nb.expires = now + dur;
+	if (bpf_map_update_elem(&fg_bans, &bk, &nb, BPF_ANY)) {
+		fg_count(FG_C_BAN_INSERT_FAIL, 0);
+		return nb.expires; /* still enforced through the bucket */
+	}
+	fg_count(FG_C_BANS, 0);
+	__sync_fetch_and_add(&st->ban_gen, 1);
+	ev.duration = dur;
+	ev.strikes = nb.strikes;
+	__builtin_memcpy(ev.addr, bk.addr, sizeof(ev.addr));
+	fg_emit(st, cfg, &ev, now);
+	return nb.expires;
+}
+
+/* Per-source limits in order pps, bps, SYN. Returns FG_R_PASS or the limit exceeded. */
+static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
+				     const struct fg_pkt *p, __u64 now, __u64 seen)
+{
+	if (r->pps.rate && !fg_conform(&b->tat_pps, now, r->pps.rate, r->pps.burst, 1,
+				       fg_idle(now, seen, r->pps.rate)))
+		return FG_R_RATE_PPS;
+	if (r->bps.rate && !fg_conform(&b->tat_bps, now, r->bps.rate, r->bps.burst * 8,
+				       (__u64)p->len * 8, fg_idle(now, seen, r->bps.rate)))
+		return FG_R_RATE_BPS;
+	if (p->syn && r->syn.rate &&
+	    !fg_conform(&b->tat_syn, now, r->syn.rate, r->syn.burst, 1,
+			fg_idle(now, seen, r->syn.rate)))
+		return FG_R_RATE_SYN;
+	return FG_R_PASS;
+}
+
+SEC("xdp.frags")
+int floodgate(struct xdp_md *ctx)
+{
+	__u32 zero = 0, ridx = FG_RULE_DEFAULT, len = bpf_xdp_get_buff_len(ctx);
+	struct fg_pkt p = {};
+	struct fg_rule_count *rc;
+	struct fg_total *tot;
+	const struct fg_config *cfg;
+	const struct fg_rule *rule;
+	struct fg_state *st;
+	struct fg_src *b;
+	__u64 now, seen;
+	struct fg_plen own = {};
+	int reason;
+
+	reason = fg_parse(ctx, &p, len);
+	if (reason != FG_R_PASS)
+		goto out;
+	if (p.note)
+		fg_count(p.note, len);
+
+	st = bpf_map_lookup_elem(&fg_state, &zero);
+	if (!st)
+		goto out;
+	now = fg_test_clock ? st->test_now : bpf_jiffies64();
+	p.now = now;
+	cfg = bpf_map_lookup_elem(&fg_config, &(__u32){ st->slot & 1 });
+	if (!cfg)
+		goto out;
+
+	/* allow, deny and manual bans: one trie, one lookup, only when non-empty */
+	if (p.family == FG_FAM_IPV4 ? st->lists4 : st->lists6) {
+		struct fg_lpm_key lk = { .prefixlen = 8 + (p.family == FG_FAM_IPV4 ? 32 : 128),
+					 .family = p.family };
+		struct fg_list_val *lv;
+
+		__builtin_memcpy(lk.addr, p.addr, 16);
+		lv = bpf_map_lookup_elem(&fg_lists, &lk);
+		if (lv) {
+			if (lv->verdict == FG_LIST_ALLOW) {
+				reason = FG_R_ALLOW;
+				goto out;
+			}
+			if (lv->verdict == FG_LIST_DENY) {
+				reason = FG_R_DENY;
+				goto out;
+			}
+			if (lv->verdict == FG_LIST_BAN && (!lv->expires || lv->expires > now)) {
+				reason = FG_R_BANNED;
+				goto out;
+			}
+		}
+	}
+
+	if (p.has_ports) {
+		__u32 pk = ((st->slot & 1) * 2 + (p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + p.dport;
+		__u16 *ri = bpf_map_lookup_elem(&fg_ports, &pk);
+
+		if (ri)
+			ridx = *ri & (FG_MAX_RULES - 1);
+	}
+	rule = &cfg->rules[ridx];
+	rc = bpf_map_lookup_elem(&fg_rule_stats, &ridx);
+
+	b = fg_bucket(st, cfg, rule, ridx, &p, now, &own);
+	if (!b)
+		goto rule_out; /* table refused the insert (counted): only the endpoint limit applies */
+	seen = b->last_seen;
+	b->last_seen = now;
+	b->packets++;
+	b->bytes += len;
+
+	if (b->ban_gen != st->ban_gen) {
+		b->ban_gen = st->ban_gen;
+		b->ban_until = fg_ban_check(cfg, &p, &own);
+	}
+	if (b->ban_until > now) {
+		reason = FG_R_BANNED;
+		goto drop_src;
+	}
+	reason = fg_limits(b, rule, &p, now, seen);
+	if (reason != FG_R_PASS)
+		goto over;
+rule_out:
+	if (rule->total.rate) {
+		tot = bpf_map_lookup_elem(&fg_totals, &ridx);
+		if (tot && !fg_conform(&tot->tat, now, rule->total.rate, rule->total.burst, 1, 0)) {
+			reason = FG_R_ENDPOINT;
+			goto over;
+		}
+	}
+	reason = FG_R_PASS;
+	if (rc)
+		rc->passed++;
+	goto out_rule;
+
+over:
+	if (rule->action == FG_ACT_MONITOR) {
+		reason = FG_R_MONITOR;
+		if (rc)
+			rc->would_drop++;
+		goto out_rule;
+	}
+	if (rule->action == FG_ACT_BAN && b && reason != FG_R_ENDPOINT) {
+		b->ban_until = fg_ban(st, cfg, ridx, &p, &own);
+	}
+drop_src:
+	if (b)
+		b->drops++;
+	if (rc)
+		rc->dropped++;
+out_rule:
+	if (rc)
+		rc->bytes += len;
+out:
+	fg_count(reason, len);
+	return reason > FG_R_MONITOR ? XDP_DROP : XDP_PASS;
+}
+
+/*
+ * The data path's clock for userspace: run through BPF_PROG_TEST_RUN with
+ * an 8-byte (or longer) packet, it writes the current tick into the first
+ * 8 bytes, so ban expiry and `top` ages read the same clock as packets.
+ */
+SEC("xdp")
+int fg_clock(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 zero = 0;
+	struct fg_state *st = bpf_map_lookup_elem(&fg_state, &zero);
+	__u64 now;
+
+	if (!st || data + sizeof(now) > end)
+		return XDP_ABORTED;
+	now = fg_test_clock ? st->test_now : bpf_jiffies64();
+	__builtin_memcpy(data, &now, sizeof(now));
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

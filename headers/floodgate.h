@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * floodgate.h: the one header the XDP program and userspace share.
+ *
+ * Map keys and values, the counter and reason enums, pin names and limits.
+ * Every struct is laid out explicitly (no implicit padding) because the
+ * kernel and userspace must agree byte for byte; FG_LAYOUT_VERSION changes
+ * whenever any of them does, and `attach` refuses to reuse pinned maps of
+ * another layout.
+ *
+ * Time in the data path is counted in clock ticks: jiffies in production
+ * (HZ ticks per second), an arbitrary tick set through fg_state.test_now
+ * when the program is loaded with the test clock. Rate state is kept in
+ * "rate units": a limit of R per second keeps its theoretical arrival time
+ * (GCRA) in units of 1 / (R * HZ) seconds, so one token is exactly HZ
+ * units, now is ticks * R, and every comparison is exact integer math.
+ */
+#ifndef FLOODGATE_H
+#define FLOODGATE_H
+
+#include <linux/types.h>
+
+#define FG_LAYOUT_VERSION 1
+
+/* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
+#define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
+#define FG_PIN_LINK_PREFIX "link_" /* link_<ifname>: one bpf_link per interface */
+#define FG_PIN_PROG	   "prog"  /* the loaded program, for upgrades */
+#define FG_PIN_CLOCK	   "clock" /* fg_clock program: userspace reads the data path's clock */
+
+#define FG_MAX_RULES	 64    /* endpoint rules per rule set, index 0 is the default rule */
+#define FG_RULE_DEFAULT	 0     /* rule index of the default rule */
+#define FG_CONFIG_SLOTS	 2     /* rule sets: the live one and the one being written */
+#define FG_PORT_SPACE	 65536 /* destination ports per protocol */
+#define FG_PROTO_TCP_IDX 0     /* fg_ports protocol block for TCP */
+#define FG_PROTO_UDP_IDX 1     /* fg_ports protocol block for UDP */
+#define FG_MAX_BAN_PLENS 8     /* distinct ban prefix lengths checked per family */
+#define FG_VLAN_MAX	 2     /* VLAN tags the parser accepts */
+#define FG_IP6_EXT_MAX	 8     /* IPv6 extension headers the parser walks */
+#define FG_COARSE_PLEN4	 24 /* default: under attack new IPv4 sources are charged to this prefix */
+#define FG_COARSE_PLEN6	 48 /* default: under attack new IPv6 sources are charged to this prefix */
+#define FG_CALM_WINDOWS	 3  /* quiet one-second windows before under-attack mode ends */
+
+/* Load-time table sizes (overridable with config `tables:`). */
+#define FG_DEF_SOURCES	(1U << 20)   /* per-source buckets tracked */
+#define FG_DEF_BANS	65536	     /* ban table entries */
+#define FG_DEF_LIST	16384	     /* allow/deny/manual-ban prefixes */
+#define FG_EVENTS_BYTES (256 * 1024) /* ring buffer size */
+
+/* Address families as stored in keys (not AF_*: one byte, BPF side has no libc). */
+enum fg_family {
+	FG_FAM_IPV4 = 4,
+	FG_FAM_IPV6 = 6,
+};
+
+/*
+ * Verdict reasons and pressure counters: index into fg_counters. Reasons
+ * from FG_R_PASS to FG_R_MONITOR pass the packet, the rest up to
+ * FG_R_DROP_LAST drop it, and counters past FG_R_DROP_LAST are
+ * informational (they are not verdicts; their byte count is unused).
+ * Keep fg_reason_names[] in user/names.c in the same order.
+ */
+enum fg_counter {
+	FG_R_PASS = 0,	  /* within every limit */
+	FG_R_NON_IP,	  /* not IPv4 or IPv6 (ARP, LLDP, ...): passed */
+	FG_R_ND,	  /* IPv6 neighbour discovery: passed like ARP */
+	FG_R_ALLOW,	  /* source on the allow list */
+	FG_R_MONITOR,	  /* over a limit of a `monitor` rule: passed, would drop */
+	FG_R_DENY,	  /* source on the deny list */
+	FG_R_BANNED,	  /* source banned (automatic or manual) */
+	FG_R_RATE_PPS,	  /* over the per-source packet rate */
+	FG_R_RATE_BPS,	  /* over the per-source byte rate */
+	FG_R_RATE_SYN,	  /* over the per-source TCP SYN rate */
+	FG_R_ENDPOINT,	  /* over the endpoint's all-sources packet rate */
+	FG_R_TRUNC_ETH,	  /* frame shorter than an Ethernet header */
+	FG_R_TRUNC_VLAN,  /* VLAN tag cut short */
+	FG_R_VLAN_DEPTH,  /* more than FG_VLAN_MAX VLAN tags */
+	FG_R_TRUNC_IP4,	  /* IPv4 header cut short */
+	FG_R_IP4_VERSION, /* IPv4 ethertype, version field not 4 */
+	FG_R_IP4_IHL,	  /* IHL below 5 */
+	FG_R_IP4_TOTLEN,  /* total length below the header or beyond the frame */
+	FG_R_TRUNC_IP6,	  /* IPv6 header cut short */
+	FG_R_IP6_VERSION, /* IPv6 ethertype, version field not 6 */
+	FG_R_IP6_PAYLEN,  /* payload length beyond the frame */
+	FG_R_TRUNC_EXT,	  /* IPv6 extension header cut short */
+	FG_R_TRUNC_L4,	  /* TCP or UDP header cut short in a first fragment */
+	FG_R_TCP_DOFF,	  /* TCP data offset below 5 or beyond the packet */
+	FG_R_DROP_LAST = FG_R_TCP_DOFF,
+	FG_C_BAN_INSERT_FAIL,	 /* ban table full: ban not recorded, source still limited */
+	FG_C_SOURCE_INSERT_FAIL, /* source bucket not created: packet charged to the default verdict */
+	FG_C_ATTACK_NEW,	 /* new sources charged to a coarse prefix (under attack) */
+	FG_C_ATTACK_ENTER,	 /* under-attack mode entered (per CPU) */
+	FG_C_BANS,		 /* bans created by the data path */
+	FG_C_EVENTS_LOST,	 /* ban events suppressed by the event rate limit or a full ring */
+	FG_C_IP6_LONG_CHAIN,	 /* IPv6 chain longer than FG_IP6_EXT_MAX: charged without ports */
+	FG_C_FRAGMENT,		 /* non-first fragments: charged without ports */
+	FG_COUNTER_MAX,
+};
+
+/* Per-CPU counter cell. */
+struct fg_count {
+	__u64 packets; /* packets counted */
+	__u64 bytes;   /* bytes counted (whole frame, bpf_xdp_get_buff_len) */
+};
+
+/* Per-CPU per-rule counters, index = rule index. */
+struct fg_rule_count {
+	__u64 passed;	  /* packets passed under this rule */
+	__u64 dropped;	  /* packets dropped by this rule's limits or bans */
+	__u64 would_drop; /* monitor rule: packets over a limit, passed anyway */
+	__u64 bytes;	  /* bytes of all packets matched to this rule */
+};
+
+enum fg_action {
+	FG_ACT_DROP = 0,    /* over the limit: drop */
+	FG_ACT_MONITOR = 1, /* over the limit: count as would-drop, pass */
+	FG_ACT_BAN = 2,	    /* over the limit: drop and ban the source prefix */
+};
+
+/* One rate limit: rate per second and burst; rate 0 means no limit. */
+struct fg_limit {
+	__u64 rate;  /* per second: packets, or bits for the byte limit */
+	__u64 burst; /* tokens: packets, or bytes for the byte limit */
+};
+
+/* One rule (default or endpoint), part of a rule set. */
+struct fg_rule {
+	struct fg_limit pps;   /* per-source packets per second */
+	struct fg_limit bps;   /* per-source bits per second, burst in bytes */
+	struct fg_limit syn;   /* per-source TCP SYN-without-ACK per second */
+	struct fg_limit total; /* all sources together, packets per second */
+	__u64 ban_ticks;       /* action ban: first ban length in ticks */
+	__u64 ban_max_ticks;   /* action ban: longest ban in ticks */
+	__u32 ban_mult;	       /* action ban: each strike multiplies the length by this */
+	__be32 mask4[4];       /* netmask of plen4 as four words (only the first is non-zero) */
+	__be32 mask6[4];       /* netmask of plen6 */
+	__u8 action;	       /* enum fg_action */
+	__u8 plen4;	       /* IPv4 source prefix length the buckets aggregate to (0..32) */
+	__u8 plen6;	       /* IPv6 source prefix length the buckets aggregate to (0..128) */
+	__u8 used;	       /* 1 when this slot holds a rule */
+	__u16 proto;	       /* endpoint protocol (IPPROTO_TCP/UDP), 0 for default */
+	__u16 port_lo;	       /* endpoint first destination port, host order */
+	__u16 port_hi;	       /* endpoint last destination port, host order */
+	__u16 pad;	       /* zero */
+};
+
+/* A prefix length with its netmask, so the data path masks with four ANDs. */
+struct fg_plen {
+	__be32 mask[4]; /* netmask, network order; for IPv4 only mask[0] is non-zero */
+	__u8 plen;	/* prefix length */
+	__u8 pad[3];	/* zero */
+};
+
+/*
+ * A rule set: fg_config[slot]. The program reads the slot that
+ * fg_state.slot names, so a writer fills the idle slot (and its block of
+ * fg_ports) and then flips fg_state.slot: a packet sees one whole set.
+ */
+struct fg_config {
+	struct fg_rule rules[FG_MAX_RULES]; /* rules[0] is the default rule */
+	__u64 attack_new_per_sec; /* new sources per second on one CPU that mean "under attack"; 0 = off */
+	__u64 events_per_sec; /* ban events per second to the ring buffer (also the burst) */
+	struct fg_plen ban4[FG_MAX_BAN_PLENS]; /* IPv4 prefix lengths bans may be keyed at */
+	struct fg_plen ban6[FG_MAX_BAN_PLENS]; /* IPv6 prefix lengths bans may be keyed at */
+	struct fg_plen coarse4; /* IPv4 prefix new sources are charged to under attack */
+	struct fg_plen coarse6; /* IPv6 prefix new sources are charged to under attack */
+	__u32 n_ban4;		/* entries used in ban4 */
+	__u32 n_ban6;		/* entries used in ban6 */
+};
+
+/* Global shared state: fg_state[0] (not per CPU). */
+struct fg_state {
+	__u32 slot;	  /* live rule set, 0 or 1 */
+	__u32 ban_gen;	  /* bumped on every ban added or removed: buckets recheck fg_bans */
+	__u32 lists4;	  /* IPv4 prefixes in fg_lists; 0 skips the lookup */
+	__u32 lists6;	  /* IPv6 prefixes in fg_lists; 0 skips the lookup */
+	__u64 test_now;	  /* test clock: current tick (only read when loaded with fg_test_clock) */
+	__u64 events_tat; /* GCRA state of the ban event rate limit (rate units) */
+	__u64 generation; /* bumped on every rule-set swap, for `status` */
+	__u64 hz;	  /* ticks per second, written by the loader for userspace */
+	__u64 layout;	  /* FG_LAYOUT_VERSION of whoever created the maps */
+};
+
+/* Under-attack detector, per CPU: fg_pressure[0]. */
+struct fg_pressure {
+	__u64 window;  /* tick the current one-second window started */
+	__u64 inserts; /* new sources in the current window */
+	__u32 attack;  /* 1 while this CPU is in under-attack mode */
+	__u32 calm;    /* consecutive quiet windows while under attack */
+	__u64 since;   /* tick this CPU entered under-attack mode */
+};
+
+/* Per-source bucket key: fg_sources. */
+struct fg_src_key {
+	__u16 rule;    /* rule index the bucket belongs to */
+	__u8 family;   /* enum fg_family */
+	__u8 plen;     /* prefix length addr is masked to (coarse under attack) */
+	__u8 addr[16]; /* source address masked to plen, network order; IPv4 in the first 4 bytes */
+};
+
+/* Per-source bucket value: GCRA state and what `top` shows. */
+struct fg_src {
+	__u64 tat_pps;	  /* GCRA theoretical arrival time, packet limit (rate units) */
+	__u64 tat_bps;	  /* GCRA theoretical arrival time, byte limit (rate units) */
+	__u64 tat_syn;	  /* GCRA theoretical arrival time, SYN limit (rate units) */
+	__u64 packets;	  /* packets seen from this source under this rule */
+	__u64 bytes;	  /* bytes seen */
+	__u64 drops;	  /* packets dropped (rate, ban) */
+	__u64 first_seen; /* tick the bucket was created */
+	__u64 last_seen;  /* tick of the latest packet */
+	__u64 ban_until;  /* cached ban expiry tick from fg_bans, 0 when none */
+	__u32 ban_gen;	  /* fg_state.ban_gen when ban_until was read */
+	__u32 pad;	  /* zero */
+};
+
+/* Automatic ban key: fg_bans (plain hash, never evicted by churn). */
+struct fg_ban_key {
+	__u8 family;   /* enum fg_family */
+	__u8 plen;     /* prefix length addr is masked to */
+	__u8 pad[2];   /* zero */
+	__u8 addr[16]; /* masked source address, network order */
+};
+
+/* Automatic ban value. */
+struct fg_ban {
+	__u64 expires; /* tick the ban ends; past it the entry only remembers strikes */
+	__u64 created; /* tick of the latest strike */
+	__u32 strikes; /* bans so far, drives the escalation */
+	__u16 rule;    /* rule index that banned */
+	__u16 pad;     /* zero */
+};
+
+/*
+ * Allow, deny and manual-ban prefixes share one LPM trie for both
+ * families, so the data path does one lookup at most. The first data
+ * byte is the family, then the address: prefixlen = 8 + address length.
+ */
+struct fg_lpm_key {
+	__u32 prefixlen; /* 8 + address prefix length */
+	__u8 family;	 /* enum fg_family */
+	__u8 addr[16];	 /* network order, IPv4 in the first 4 bytes */
+	__u8 pad[3];	 /* zero, never covered by prefixlen */
+};
+
+enum fg_list_kind {
+	FG_LIST_BAN = 1,   /* manual ban: drop until expires */
+	FG_LIST_DENY = 2,  /* deny: drop */
+	FG_LIST_ALLOW = 3, /* allow: pass, skip every limit */
+};
+
+/*
+ * Trie value. `kind` is what the operator added at this prefix; `verdict`
+ * is the strongest kind of this prefix and every shorter one covering it
+ * (allow > deny > ban), kept by userspace so the longest match alone
+ * decides.
+ */
+struct fg_list_val {
+	__u8 kind;     /* enum fg_list_kind added at exactly this prefix, 0 if only a placeholder */
+	__u8 verdict;  /* enum fg_list_kind in force for addresses whose longest match is this */
+	__u8 pad[6];   /* zero */
+	__u64 expires; /* verdict ban: tick the ban ends (0 never); else 0 */
+};
+
+/* Endpoint all-sources bucket: fg_totals[rule]. */
+struct fg_total {
+	__u64 tat; /* GCRA theoretical arrival time (rate units) */
+};
+
+enum fg_event_type {
+	FG_EV_BAN = 1,	      /* a source was banned */
+	FG_EV_ATTACK_ON = 2,  /* a CPU entered under-attack mode */
+	FG_EV_ATTACK_OFF = 3, /* a CPU left under-attack mode */
+};
+
+/* Ring buffer record: fg_events. */
+struct fg_event {
+	__u64 tick;	/* when, in ticks */
+	__u64 duration; /* FG_EV_BAN: ban length in ticks */
+	__u32 type;	/* enum fg_event_type */
+	__u32 strikes;	/* FG_EV_BAN: strike count including this one */
+	__u16 rule;	/* FG_EV_BAN: rule index */
+	__u8 family;	/* FG_EV_BAN: enum fg_family */
+	__u8 plen;	/* FG_EV_BAN: prefix length of addr */
+	__u32 cpu;	/* CPU that saw it */
+	__u8 addr[16];	/* FG_EV_BAN: banned prefix, network order */
+};
+
+/*
+ * Netmask of a prefix length as four network-order words; both sides use
+ * it (the program only through masks userspace stored in fg_config).
+ */
+static inline void fg_netmask(__be32 mask[4], unsigned int plen)
+{
+	unsigned int i, bits;
+
+	for (i = 0; i < 4; i++) {
+		bits = plen > i * 32 ? plen - i * 32 : 0;
+		if (bits > 32)
+			bits = 32;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		mask[i] = __builtin_bswap32((__u32)(~0ULL << (32 - bits)));
+#else
+		mask[i] = (__u32)(~0ULL << (32 - bits));
+#endif
+	}
+}
+
+#endif /* FLOODGATE_H */

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# run.sh BUILD: run every test and end with "N passed, N failed[, N skipped]".
+#
+# Every test program and script prints TAP lines: "ok - name",
+# "not ok - name", "ok - name # SKIP why". C tests are the build's
+# tests/test_* binaries (cmocka with TAP output); shell tests are
+# tests/*.test.sh. A program that exits non-zero without a "not ok" line
+# counts as one failure of its own. TESTS=pattern runs only matching ones.
+set -uo pipefail
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+export FG_BUILD=$PWD/$BUILD
+export CMOCKA_MESSAGE_OUTPUT=TAP
+pass=0 fail=0 skip=0
+failed=()
+
+run_one() { # name cmd...
+	local name=$1 out rc n_ok n_fail n_skip
+	shift
+	out=$(mktemp)
+	printf '== %s\n' "$name"
+	"$@" >"$out" 2>&1
+	rc=$?
+	grep -E '^(not )?ok ' "$out" | sed 's/^/   /'
+	n_skip=$(grep -cE '^ok .*# ?SKIP' "$out")
+	n_ok=$(grep -E '^ok ' "$out" | grep -cvE '# ?SKIP')
+	n_fail=$(grep -cE '^not ok ' "$out")
+	if [ "$rc" -ne 0 ] && [ "$n_fail" -eq 0 ]; then
+		n_fail=1
+		echo "   not ok - $name exited $rc"
+	fi
+	if [ "$n_fail" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		echo "   --- output of $name (last 40 lines) ---"
+		tail -n 40 "$out" | sed 's/^/   | /'
+		failed+=("$name")
+	fi
+	pass=$((pass + n_ok)) fail=$((fail + n_fail)) skip=$((skip + n_skip))
+	rm -f "$out"
+}
+
+want() { [ -z "${TESTS:-}" ] || [[ $1 == *$TESTS* ]]; }
+
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	want "$name" && run_one "$name" "$t"
+done
+for t in tests/*.test.sh; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .test.sh)
+	want "$name" && run_one "$name" bash "$t"
+done
+
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+if [ "$skip" -gt 0 ]; then
+	echo "$pass passed, $fail failed, $skip skipped"
+else
+	echo "$pass passed, $fail failed"
+fi
+[ "$fail" -eq 0 ]

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * main.c: the floodgate command line. Global options, then the command
+ * table; each command parses its own options (getopt_long) in its file.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+
+#include "fg.h"
+#include "cmds.h"
+
+static const struct fg_cmd commands[] = {
+	{ "attach", cmd_attach, "attach IFACE [--mode native|generic] [--config FILE]" },
+	{ "detach", cmd_detach, "detach IFACE | --all" },
+	{ "status", cmd_status, "status: interfaces, program, table fill, under-attack state" },
+	{ "limit", cmd_limit, "limit set|del|list: per-endpoint rate limits" },
+	{ "allow", cmd_allow, "allow add|del|list CIDR: never limited" },
+	{ "deny", cmd_deny, "deny add|del|list CIDR: always dropped" },
+	{ "ban", cmd_ban, "ban add|del|list ADDR[/LEN] [--for DURATION]" },
+	{ "stats", cmd_stats, "stats [--watch SECONDS]: verdict and endpoint counters" },
+	{ "top", cmd_top, "top [-n N] [--by pps|bps|drops]: busiest sources" },
+	{ "events", cmd_events, "events [--follow]: ban and under-attack events" },
+	{ "config", cmd_config, "config check|apply FILE, config dump" },
+	{ "run", cmd_run, "run --config FILE [--metrics ADDR:PORT]: the daemon" },
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: floodgate [-j|--json] [-p|--pretty] [-v|--verbose] [--pin-dir DIR] "
+		   "COMMAND ...\n\ncommands:\n");
+	for (i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n`floodgate COMMAND --help` for a command's options. Pin directory: %s\n",
+		FG_PIN_DIR_DEFAULT);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (!fg_opts.verbose)
+		return 0; /* libbpf's own messages only with -v: ours say what failed */
+	return vfprintf(stderr, fmt, ap);
+}
+
+int fg_common_opt(int c)
+{
+	switch (c) {
+	case 'j':
+		fg_opts.json = true;
+		return 1;
+	case 'p':
+		fg_opts.json = fg_opts.pretty = true;
+		return 1;
+	case 'v':
+		fg_opts.verbose = true;
+		return 1;
+	case FG_OPT_PIN_DIR:
+		fg_opts.pin_dir = optarg;
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "pin-dir", required_argument, NULL, FG_OPT_PIN_DIR },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	size_t i;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+jpvhV", opts, NULL)) != -1) {
+		if (fg_common_opt(c))
+			continue;
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return FG_EXIT_OK;
+		case 'V':
+			printf("floodgate %s (layout %d)\n", FG_VERSION, FG_LAYOUT_VERSION);
+			return FG_EXIT_OK;
+		default:
+			usage(stderr);
+			return FG_EXIT_USAGE;
+		}
+	}
+	libbpf_set_print(libbpf_print);
+	if (optind >= argc) {
+		usage(stderr);
+		return FG_EXIT_USAGE;
+	}
+	for (i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(argv[optind], commands[i].name))
+			continue;
+		argc -= optind;
+		argv += optind;
+		optind = 0; /* reset getopt for the command's own parsing */
+		return commands[i].run(argc, argv);
+	}
+	error("unknown command '%s' (floodgate --help lists them)", argv[optind]);
+	return FG_EXIT_USAGE;
+}

@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * maps.c: the pinned state. Opening the pinned maps by name, the writers'
+ * lock, the data path's clock, per-CPU sums. Every command works on these
+ * pins, whether or not a daemon runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fg.h"
+
+#define MAP(name, field)                                                                           \
+	{                                                                                          \
+#name, offsetof(struct fg_maps, field)                                             \
+	}
+const struct fg_map_desc fg_map_table[] = {
+	MAP(fg_config, config),	    MAP(fg_ports, ports),
+	MAP(fg_state, state),	    MAP(fg_pressure, pressure),
+	MAP(fg_lists, lists),	    MAP(fg_sources, sources),
+	MAP(fg_bans, bans),	    MAP(fg_totals, totals),
+	MAP(fg_counters, counters), MAP(fg_rule_stats, rule_stats),
+	MAP(fg_events, events),
+};
+#undef MAP
+const size_t fg_map_count = sizeof(fg_map_table) / sizeof(fg_map_table[0]);
+
+int fg_pin_path(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", fg_opts.pin_dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int fg_bpffs_ensure(void)
+{
+	char dir[4096], *slash;
+	struct statfs sfs;
+
+	snprintf(dir, sizeof(dir), "%s", fg_opts.pin_dir);
+	/* the deepest existing ancestor of the pin directory must be on bpffs */
+	while (statfs(dir, &sfs)) {
+		slash = strrchr(dir, '/');
+		if (!slash || slash == dir)
+			return error("pin directory %s: no existing parent", fg_opts.pin_dir),
+			       -ENOENT;
+		*slash = '\0';
+	}
+	if (sfs.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (strcmp(dir, "/sys/fs/bpf"))
+		return error("pin directory %s: %s is not on bpffs (mount -t bpf bpf DIR)",
+			     fg_opts.pin_dir, dir),
+		       -ENOTSUP;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0755"))
+		return error("mount bpffs on /sys/fs/bpf: %s", strerror(errno)), -errno;
+	return 0;
+}
+
+static void maps_init(struct fg_maps *m)
+{
+	size_t i;
+
+	for (i = 0; i < fg_map_count; i++)
+		*(int *)((char *)m + fg_map_table[i].off) = -1;
+	m->clock = -1;
+	m->lock = -1;
+	m->ncpus = 0;
+	m->st = NULL;
+	m->writable = false;
+}
+
+int fg_maps_open(struct fg_maps *m, bool write)
+{
+	LIBBPF_OPTS(bpf_obj_get_opts, gopts, .file_flags = write ? 0 : BPF_F_RDONLY);
+	char path[4096];
+	size_t i;
+	int err, fd;
+
+	maps_init(m);
+	m->ncpus = libbpf_num_possible_cpus();
+	if (m->ncpus <= 0)
+		return error("count possible CPUs: %s", strerror(-m->ncpus)), m->ncpus;
+	for (i = 0; i < fg_map_count; i++) {
+		if ((err = fg_pin_path(path, sizeof(path), fg_map_table[i].name)))
+			goto fail;
+		fd = bpf_obj_get_opts(path, &gopts);
+		if (fd < 0) {
+			err = -errno;
+			if (err == -ENOENT)
+				error("%s: not found: floodgate is not attached (floodgate attach "
+				      "IFACE)",
+				      path);
+			else if (err == -EACCES || err == -EPERM)
+				error("%s: %s (run as root, or as a member of the floodgate group "
+				      "for "
+				      "reading commands)",
+				      path, strerror(-err));
+			else
+				error("open %s: %s", path, strerror(-err));
+			goto fail;
+		}
+		*(int *)((char *)m + fg_map_table[i].off) = fd;
+	}
+	if ((err = fg_pin_path(path, sizeof(path), FG_PIN_CLOCK)))
+		goto fail;
+	m->clock = bpf_obj_get(path); /* optional: fg_now() says so when it is missing */
+	m->st = mmap(NULL, sizeof(*m->st), PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED,
+		     m->state, 0);
+	if (m->st == MAP_FAILED) {
+		m->st = NULL;
+		err = -errno;
+		error("map fg_state: %s", strerror(-err));
+		goto fail;
+	}
+	m->writable = write;
+	return 0;
+fail:
+	fg_maps_close(m);
+	return err;
+}
+
+void fg_maps_close(struct fg_maps *m)
+{
+	size_t i;
+
+	for (i = 0; i < fg_map_count; i++) {
+		int *fd = (int *)((char *)m + fg_map_table[i].off);
+
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+	}
+	if (m->st)
+		munmap(m->st, sizeof(*m->st));
+	m->st = NULL;
+	if (m->clock >= 0)
+		close(m->clock);
+	if (m->lock >= 0)
+		close(m->lock); /* releases the flock */
+	m->clock = m->lock = -1;
+}
+
+int fg_maps_lock(struct fg_maps *m)
+{
+	if (m->lock >= 0)
+		return 0;
+	m->lock = open(fg_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->lock < 0)
+		return error("open %s: %s", fg_opts.pin_dir, strerror(errno)), -errno;
+	if (flock(m->lock, LOCK_EX)) {
+		int err = -errno;
+
+		close(m->lock);
+		m->lock = -1;
+		return error("lock %s: %s", fg_opts.pin_dir, strerror(-err)), err;
+	}
+	return 0;
+}
+
+int fg_state_read(const struct fg_maps *m, struct fg_state *st)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->state, &zero, st))
+		return error("read fg_state: %s", strerror(errno)), -errno;
+	return 0;
+}
+
+int fg_now(const struct fg_maps *m, __u64 *tick)
+{
+	__u8 pkt[64] = {}, out[64];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	if (m->clock < 0)
+		return error("clock program not pinned: reattach floodgate"), -ENOENT;
+	if (bpf_prog_test_run_opts(m->clock, &opts))
+		return error("read the data path clock: %s", strerror(errno)), -errno;
+	if (opts.retval != XDP_PASS)
+		return error("read the data path clock: program returned %u", opts.retval), -EIO;
+	memcpy(tick, out, sizeof(*tick));
+	return 0;
+}
+
+__u64 fg_hz(const struct fg_maps *m)
+{
+	struct fg_state st;
+
+	if (fg_state_read(m, &st) || !st.hz)
+		return 250;
+	return st.hz;
+}
+
+/* CONFIG_HZ from a kernel config file, gzip or plain; 0 when absent. */
+static __u64 config_hz(const char *path)
+{
+	char line[256];
+	__u64 hz = 0;
+	gzFile f = gzopen(path, "rb");
+
+	if (!f)
+		return 0;
+	while (gzgets(f, line, sizeof(line)))
+		if (!strncmp(line, "CONFIG_HZ=", 10)) {
+			hz = strtoull(line + 10, NULL, 10);
+			break;
+		}
+	gzclose(f);
+	return hz;
+}
+
+__u64 fg_kernel_hz(void)
+{
+	char path[512];
+	__u64 hz;
+	FILE *f;
+
+	hz = config_hz("/proc/config.gz");
+	if (hz)
+		return hz;
+	f = fopen("/proc/sys/kernel/osrelease", "r");
+	if (f) {
+		char rel[256] = "";
+
+		if (fgets(rel, sizeof(rel), f)) {
+			rel[strcspn(rel, "\n")] = '\0';
+			snprintf(path, sizeof(path), "/boot/config-%s", rel);
+			hz = config_hz(path);
+		}
+		fclose(f);
+	}
+	if (hz)
+		return hz;
+	warning("kernel HZ unknown (no /proc/config.gz or /boot/config-*): assuming 250");
+	return 250;
+}
+
+int fg_percpu_sum(const struct fg_maps *m, int fd, __u32 key, void *out, size_t size)
+{
+	size_t words = size / sizeof(__u64), i;
+	__u64 *vals, *sum = out;
+	int c;
+
+	vals = calloc(m->ncpus, size);
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		int err = -errno;
+
+		free(vals);
+		return err;
+	}
+	memset(out, 0, size);
+	for (c = 0; c < m->ncpus; c++)
+		for (i = 0; i < words; i++)
+			sum[i] += vals[c * words + i];
+	free(vals);
+	return 0;
+}

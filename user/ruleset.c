@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * ruleset.c: the rule set as userspace edits it, and its atomic commit.
+ *
+ * The program reads fg_config[fg_state.slot] and the matching block of
+ * fg_ports. A commit writes the whole new set into the idle slot and then
+ * flips fg_state.slot with one atomic store, so every packet sees either
+ * the old set or the new one, never a mix. `limit`, `config apply` and
+ * the daemon's reload all go through fg_ruleset_commit().
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "fg.h"
+
+void fg_ruleset_defaults(struct fg_ruleset *rs, __u64 hz)
+{
+	struct fg_rule *r = &rs->cfg.rules[FG_RULE_DEFAULT];
+
+	memset(rs, 0, sizeof(*rs));
+	r->used = 1;
+	r->pps = (struct fg_limit){ .rate = 10000, .burst = 20000 };
+	r->syn = (struct fg_limit){ .rate = 2000, .burst = 4000 };
+	r->plen4 = 32;
+	r->plen6 = 64;
+	r->action = FG_ACT_DROP;
+	r->ban_ticks = 60 * hz;
+	r->ban_mult = 2;
+	r->ban_max_ticks = 86400 * hz;
+	rs->cfg.attack_new_per_sec = 20000;
+	rs->cfg.events_per_sec = 100;
+}
+
+int fg_ruleset_read(const struct fg_maps *m, struct fg_ruleset *rs)
+{
+	__u32 slot = __atomic_load_n(&m->st->slot, __ATOMIC_ACQUIRE) & 1;
+
+	if (bpf_map_lookup_elem(m->config, &slot, &rs->cfg))
+		return error("read fg_config[%u]: %s", slot, strerror(errno)), -errno;
+	fg_ruleset_finish(rs); /* the port table is derived from the rules */
+	return 0;
+}
+
+static int plen_add(struct fg_plen *lens, __u32 *n, __u8 plen)
+{
+	__u32 i;
+
+	for (i = 0; i < *n; i++)
+		if (lens[i].plen == plen)
+			return 0;
+	if (*n == FG_MAX_BAN_PLENS)
+		return -E2BIG;
+	lens[*n].plen = plen;
+	fg_netmask(lens[*n].mask, plen);
+	(*n)++;
+	return 0;
+}
+
+static bool ranges_overlap(const struct fg_rule *a, const struct fg_rule *b)
+{
+	return a->proto == b->proto && a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
+}
+
+static int check_limit(const char *ep, const char *name, const struct fg_limit *l)
+{
+	if (l->rate && !l->burst)
+		return error("%s: %s burst: must be at least 1", ep, name);
+	if (!l->rate && l->burst)
+		return error("%s: %s burst set without a rate", ep, name);
+	return 0;
+}
+
+int fg_ruleset_check(const struct fg_ruleset *rs)
+{
+	const struct fg_config *c = &rs->cfg;
+	struct fg_plen l4[FG_MAX_BAN_PLENS], l6[FG_MAX_BAN_PLENS];
+	__u32 n4 = 0, n6 = 0;
+	int bad = 0, i, j;
+
+	if (!c->rules[FG_RULE_DEFAULT].used || c->rules[FG_RULE_DEFAULT].proto)
+		bad += !!error("rule set: the default rule is missing");
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		const struct fg_rule *r = &c->rules[i];
+		char ep[32];
+
+		if (!r->used)
+			continue;
+		fg_format_endpoint(ep, sizeof(ep), r);
+		if (i != FG_RULE_DEFAULT && ((r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) ||
+					     !r->port_lo || r->port_hi < r->port_lo))
+			bad += !!error("%s: bad protocol or port range", ep);
+		bad += !!check_limit(ep, "pps", &r->pps);
+		bad += !!check_limit(ep, "bps", &r->bps);
+		bad += !!check_limit(ep, "syn-pps", &r->syn);
+		bad += !!check_limit(ep, "total-pps", &r->total);
+		if (r->plen4 > 32)
+			bad += !!error("%s: prefix4 %u: must be 0..32", ep, r->plen4);
+		if (r->plen6 > 128)
+			bad += !!error("%s: prefix6 %u: must be 0..128", ep, r->plen6);
+		if (r->action > FG_ACT_BAN)
+			bad += !!error("%s: unknown action %u", ep, r->action);
+		if (r->action == FG_ACT_BAN) {
+			if (!r->ban_ticks)
+				bad += !!error("%s: action ban needs a ban duration", ep);
+			if (!r->ban_mult)
+				bad += !!error("%s: ban multiplier must be at least 1", ep);
+			if (r->ban_max_ticks < r->ban_ticks)
+				bad += !!error("%s: longest ban is shorter than the first", ep);
+			if (plen_add(l4, &n4, r->plen4) || plen_add(l6, &n6, r->plen6))
+				bad += !!error("%s: more than %d distinct ban prefix lengths", ep,
+					       FG_MAX_BAN_PLENS);
+		}
+		for (j = 1; j < i; j++)
+			if (c->rules[j].used && ranges_overlap(&c->rules[j], r)) {
+				char other[32];
+
+				bad += !!error("%s: overlaps %s", ep,
+					       fg_format_endpoint(other, sizeof(other), &c->rules[j]));
+			}
+	}
+	if (!c->events_per_sec)
+		bad += !!error("rule set: events per second must be at least 1");
+	return bad;
+}
+
+void fg_ruleset_finish(struct fg_ruleset *rs)
+{
+	struct fg_config *c = &rs->cfg;
+	int i, p;
+
+	memset(rs->ports, 0, sizeof(rs->ports));
+	c->n_ban4 = c->n_ban6 = 0;
+	memset(c->ban4, 0, sizeof(c->ban4));
+	memset(c->ban6, 0, sizeof(c->ban6));
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		struct fg_rule *r = &c->rules[i];
+
+		if (!r->used) {
+			memset(r, 0, sizeof(*r));
+			continue;
+		}
+		fg_netmask(r->mask4, r->plen4);
+		fg_netmask(r->mask6, r->plen6);
+		if (r->action == FG_ACT_BAN) {
+			plen_add(c->ban4, &c->n_ban4, r->plen4);
+			plen_add(c->ban6, &c->n_ban6, r->plen6);
+		}
+		if (i == FG_RULE_DEFAULT)
+			continue;
+		for (p = r->port_lo; p <= r->port_hi; p++)
+			rs->ports[r->proto == IPPROTO_UDP][p] = i;
+	}
+	memset(&c->coarse4, 0, sizeof(c->coarse4));
+	memset(&c->coarse6, 0, sizeof(c->coarse6));
+	c->coarse4.plen = FG_COARSE_PLEN4;
+	fg_netmask(c->coarse4.mask, FG_COARSE_PLEN4);
+	c->coarse6.plen = FG_COARSE_PLEN6;
+	fg_netmask(c->coarse6.mask, FG_COARSE_PLEN6);
+}
+
+int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
+{
+	__u32 live = __atomic_load_n(&m->st->slot, __ATOMIC_ACQUIRE) & 1, idle = !live;
+	__u32 count = 2 * FG_PORT_SPACE, i, *keys;
+	int err = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+
+	if (fg_ruleset_check(rs))
+		return -EINVAL;
+	fg_ruleset_finish(rs);
+	if (bpf_map_update_elem(m->config, &idle, &rs->cfg, BPF_ANY))
+		return error("write fg_config[%u]: %s", idle, strerror(errno)), -errno;
+	keys = malloc(count * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (i = 0; i < count; i++)
+		keys[i] = idle * count + i;
+	if (bpf_map_update_batch(m->ports, keys, rs->ports, &count, &bopts)) {
+		err = -errno;
+		error("write fg_ports: %s", strerror(-err));
+	}
+	free(keys);
+	if (err)
+		return err; /* only the idle slot was touched: the live set is unchanged */
+	__atomic_store_n(&m->st->slot, idle, __ATOMIC_RELEASE);
+	__atomic_fetch_add(&m->st->generation, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+int fg_ruleset_find(const struct fg_ruleset *rs, const struct fg_endpoint *ep)
+{
+	int i;
+
+	if (!ep->proto)
+		return FG_RULE_DEFAULT;
+	for (i = 1; i < FG_MAX_RULES; i++) {
+		const struct fg_rule *r = &rs->cfg.rules[i];
+
+		if (r->used && r->proto == ep->proto && r->port_lo == ep->port_lo &&
+		    r->port_hi == ep->port_hi)
+			return i;
+	}
+	return -1;
+}
+
+int fg_ruleset_free_slot(const struct fg_ruleset *rs)
+{
+	int i;
+
+	for (i = 1; i < FG_MAX_RULES; i++)
+		if (!rs->cfg.rules[i].used)
+			return i;
+	return -1;
+}
