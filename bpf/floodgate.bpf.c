@@ -281,7 +281,8 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 						struct fg_plen *own)
 {
 	struct fg_src_key key = { .rule = ridx, .family = p->family };
-	struct fg_src fresh = { .first_seen = now, .last_seen = now };
+	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
+	struct fg_src fresh = { .first_seen = now };
 	const struct fg_plen *coarse;
 	struct fg_src *b;
 
@@ -479,9 +480,14 @@ int floodgate(struct xdp_md *ctx)
 rule_out:
 	if (rule->total.rate) {
 		tot = bpf_map_lookup_elem(&fg_totals, &ridx);
-		if (tot && !fg_conform(&tot->tat, now, rule->total.rate, rule->total.burst, 1, 0)) {
-			reason = FG_R_ENDPOINT;
-			goto over;
+		if (tot) {
+			seen = tot->seen;
+			tot->seen = now; /* before the CAS, as for buckets: see fg_gcra */
+			if (!fg_conform(&tot->tat, now, rule->total.rate, rule->total.burst, 1,
+					fg_idle(now, seen, rule->total.rate))) {
+				reason = FG_R_ENDPOINT;
+				goto over;
+			}
 		}
 	}
 	reason = FG_R_PASS;

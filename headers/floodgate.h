@@ -263,7 +263,8 @@ struct fg_list_val {
 
 /* Endpoint all-sources bucket: fg_totals[rule]. */
 struct fg_total {
-	__u64 tat; /* GCRA theoretical arrival time (rate units) */
+	__u64 tat;  /* GCRA theoretical arrival time (rate units) */
+	__u64 seen; /* tick of the latest packet, for the idle guard of fg_gcra */
 };
 
 enum fg_event_type {
