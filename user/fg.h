@@ -157,6 +157,78 @@ int fg_ruleset_find(const struct fg_ruleset *rs, const struct fg_endpoint *ep);
 /* Index of a free rule slot, -1 when full. */
 int fg_ruleset_free_slot(const struct fg_ruleset *rs);
 
+/* Allow, deny and manual-ban prefixes: one trie (lists.c). */
+struct fg_list_entry {
+	struct fg_cidr cidr; /* the prefix */
+	__u8 kind;	     /* enum fg_list_kind added at exactly this prefix */
+	__u64 expires;	     /* FG_LIST_BAN: tick the ban ends, 0 never */
+};
+/*
+ * Add or delete one prefix of `kind`, then recompute every entry's
+ * verdict (allow > deny > ban over covering prefixes) and the fg_state
+ * lists4/lists6 counts. The caller holds the lock. 0 or -errno (after an
+ * error line: a prefix already on another list, a full table, ...).
+ */
+int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires);
+int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind);
+/* Every entry (own kind), sorted by family, address, length; free() *out. */
+int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n);
+/* Make the set of `kind` prefixes exactly v[0..n) (config apply). */
+int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v, size_t n);
+/* Remove manual bans that ended before `now`; returns how many, or -errno. */
+int fg_lists_expire(const struct fg_maps *m, __u64 now);
+/* Remove automatic bans that ended more than `forget` ticks ago (strikes forgotten). */
+int fg_bans_forget(const struct fg_maps *m, __u64 now, __u64 forget);
+
+/* Load-time table sizes (config `tables:`). */
+struct fg_sizes {
+	__u32 sources; /* fg_sources max entries, default FG_DEF_SOURCES */
+	__u32 bans;    /* fg_bans max entries, default FG_DEF_BANS */
+	__u32 lists;   /* fg_lists max entries, default FG_DEF_LIST */
+};
+
+/* XDP attach modes. */
+enum fg_mode {
+	FG_MODE_AUTO = 0,    /* native, else generic (and say which) */
+	FG_MODE_NATIVE = 1,  /* driver mode or fail */
+	FG_MODE_GENERIC = 2, /* skb mode */
+};
+
+/*
+ * Attach the program to `ifname` (attach.c): load it (or reuse the pinned
+ * maps when their layout matches), pin maps, program and link, or upgrade
+ * the program of an attached interface in place with bpf_link_update.
+ * Writes the mode used to *used. A fresh set of maps gets the built-in
+ * rule set. Returns 0 or -errno after an error line.
+ */
+int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *sizes,
+	      enum fg_mode *used);
+
+/* The YAML config file (config.c). */
+#define FG_MAX_IFACES 16
+struct fg_file_config {
+	struct fg_ruleset *rs;		/* rules and settings (heap: it holds the port table) */
+	char ifaces[FG_MAX_IFACES][16]; /* interfaces to attach to (IFNAMSIZ) */
+	int n_ifaces;			/* entries used in ifaces */
+	struct fg_cidr *allow;		/* allow list */
+	size_t n_allow;			/* entries in allow */
+	struct fg_cidr *deny;		/* deny list */
+	size_t n_deny;			/* entries in deny */
+	struct fg_sizes sizes;		/* table sizes (0 = default) */
+	char metrics[64];		/* metrics listen ADDR:PORT, "" = 127.0.0.1:9419 */
+	__u32 metrics_top;		/* per-source series for the top N sources, 0 = off */
+	__u64 forget_after; /* seconds after a ban ends before its strikes are forgotten */
+};
+/*
+ * Parse and fully validate a config file; prints `FILE:LINE:COL: error:
+ * ...` for each problem and returns their number (0 = valid), or -errno
+ * when the file cannot be read. hz converts durations to ticks.
+ */
+int fg_config_load(const char *path, __u64 hz, struct fg_file_config *out);
+void fg_config_free(struct fg_file_config *c);
+/* Apply a loaded config: lists, then the rule set in one commit. The caller holds the lock. */
+int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c);
+
 /* Sum of a per-CPU array entry: `size`-byte values of __u64 fields, summed field by field. */
 int fg_percpu_sum(const struct fg_maps *m, int fd, __u32 key, void *out, size_t size);
 
