@@ -93,7 +93,8 @@ struct fg_maps {
 	int events;	     /* fg_events */
 	int clock;	     /* fg_clock program */
 	int lock;	     /* the pin directory, flock()ed by writers */
-	struct fg_state *st; /* fg_state[0], mmap()ed: single fields change with atomic stores */
+	struct fg_state *st; /* fg_state[0]: mmap()ed when writable (single fields change with
+			      * atomic stores), a snapshot taken at open when read-only */
 	bool writable;	     /* opened for writing (st mapped read-write) */
 	int ncpus;	     /* possible CPUs, for per-CPU values */
 };

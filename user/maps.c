@@ -116,13 +116,23 @@ int fg_maps_open(struct fg_maps *m, bool write)
 	if ((err = fg_pin_path(path, sizeof(path), FG_PIN_CLOCK)))
 		goto fail;
 	m->clock = bpf_obj_get(path); /* optional: fg_now() says so when it is missing */
-	m->st = mmap(NULL, sizeof(*m->st), PROT_READ | (write ? PROT_WRITE : 0), MAP_SHARED,
-		     m->state, 0);
-	if (m->st == MAP_FAILED) {
-		m->st = NULL;
-		err = -errno;
-		error("map fg_state: %s", strerror(-err));
-		goto fail;
+	if (write) {
+		m->st = mmap(NULL, sizeof(*m->st), PROT_READ | PROT_WRITE, MAP_SHARED, m->state, 0);
+		if (m->st == MAP_FAILED) {
+			m->st = NULL;
+			err = -errno;
+			error("map fg_state: %s", strerror(-err));
+			goto fail;
+		}
+	} else {
+		/* the kernel maps no read-only fd: readers get a snapshot (fg_state_read refreshes) */
+		m->st = calloc(1, sizeof(*m->st));
+		if (!m->st) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		if ((err = fg_state_read(m, m->st)))
+			goto fail;
 	}
 	m->writable = write;
 	return 0;
@@ -142,8 +152,10 @@ void fg_maps_close(struct fg_maps *m)
 			close(*fd);
 		*fd = -1;
 	}
-	if (m->st)
+	if (m->st && m->writable)
 		munmap(m->st, sizeof(*m->st));
+	else
+		free(m->st);
 	m->st = NULL;
 	if (m->clock >= 0)
 		close(m->clock);
