@@ -226,95 +226,118 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 }
 
 /*
- * One-second windows of new-source inserts on this CPU. Returns 1 while
- * under attack. Entering takes one window over the threshold, leaving
- * takes FG_CALM_WINDOWS windows under half of it.
+ * One-second windows of new-source inserts on this CPU (fg_pressure).
+ * Entering under-attack mode takes one window over the threshold, leaving
+ * takes FG_CALM_WINDOWS windows under half of it. fg_pressure_roll closes
+ * a window; the data path calls it only when one has ended.
  */
-__noinline int fg_pressure_tick(struct fg_state *st, const struct fg_config *cfg, __u64 now,
-				int inserting)
+__noinline int fg_pressure_roll(struct fg_state *st, const struct fg_config *cfg,
+				struct fg_pressure *pr, __u64 now)
 {
-	__u32 zero = 0;
-	struct fg_pressure *pr = bpf_map_lookup_elem(&fg_pressure, &zero);
-	struct fg_event ev = { .tick = now, .cpu = bpf_get_smp_processor_id() };
+	__u64 windows;
 
-	if (!pr || !cfg)
+	if (!st || !cfg || !pr)
 		return 0;
-	if (now - pr->window >= fg_hz) {
-		__u64 windows = (now - pr->window) / fg_hz;
+	windows = (now - pr->window) / fg_hz;
+	if (pr->attack) {
+		if (pr->inserts * 2 <= cfg->attack_new_per_sec)
+			pr->calm += windows > FG_CALM_WINDOWS ? FG_CALM_WINDOWS : windows;
+		else
+			pr->calm = 0;
+		if (pr->calm >= FG_CALM_WINDOWS) {
+			struct fg_event ev = { .tick = now,
+					       .type = FG_EV_ATTACK_OFF,
+					       .cpu = bpf_get_smp_processor_id() };
 
-		if (pr->attack) {
-			if (pr->inserts * 2 <= cfg->attack_new_per_sec)
-				pr->calm += windows > FG_CALM_WINDOWS ? FG_CALM_WINDOWS : windows;
-			else
-				pr->calm = 0;
-			if (pr->calm >= FG_CALM_WINDOWS) {
-				pr->attack = 0;
-				ev.type = FG_EV_ATTACK_OFF;
-				fg_emit(st, cfg, &ev, now);
-			}
+			pr->attack = 0;
+			fg_emit(st, cfg, &ev, now);
 		}
-		pr->window = now;
-		pr->inserts = 0;
 	}
-	if (!inserting)
-		return pr->attack;
+	pr->window = now;
+	pr->inserts = 0;
+	return 0;
+}
+
+/* Count a new source; returns 1 while this CPU is under attack. */
+static __always_inline int fg_pressure_new(struct fg_state *st, const struct fg_config *cfg,
+					   struct fg_pressure *pr, __u64 now)
+{
 	pr->inserts++;
 	if (!pr->attack && cfg->attack_new_per_sec && pr->inserts > cfg->attack_new_per_sec) {
+		struct fg_event ev = { .tick = now,
+				       .type = FG_EV_ATTACK_ON,
+				       .cpu = bpf_get_smp_processor_id() };
+
 		pr->attack = 1;
 		pr->calm = 0;
 		pr->since = now;
 		fg_count(FG_C_ATTACK_ENTER, 0);
-		ev.type = FG_EV_ATTACK_ON;
 		fg_emit(st, cfg, &ev, now);
 	}
 	return pr->attack;
 }
 
 /*
- * The bucket for this packet under `rule`, created if missing. A new
- * source under attack is charged to its coarse prefix instead, so a
- * spoofed flood cannot push known sources out of the table.
+ * A source without a bucket: charge it to its coarse prefix under attack
+ * (own and key change to it), read its ban state and create the bucket
+ * unless one exists. The caller looks the bucket up again: a global
+ * function cannot hand out a map value.
  */
+__noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg,
+			     const struct fg_pkt *p, struct fg_plen *own, struct fg_src_key *key)
+{
+	struct fg_src fresh = {};
+	const struct fg_plen *coarse;
+	struct fg_pressure *pr;
+	__u32 zero = 0;
+
+	if (!st || !cfg || !p || !own || !key)
+		return 0;
+	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
+	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
+	if (pr && fg_pressure_new(st, cfg, pr, p->now) && coarse->plen < key->plen) {
+		*own = *coarse;
+		key->plen = own->plen;
+		fg_mask(key->addr, p->addr, own->mask);
+		fg_count(FG_C_ATTACK_NEW, 0);
+		if (bpf_map_lookup_elem(&fg_sources, key))
+			return 0;
+	}
+	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
+	fresh.first_seen = p->now;
+	fresh.ban_gen = st->ban_gen;
+	fresh.ban_until = fg_ban_check(cfg, p, own);
+	/* EEXIST means another CPU created it first: theirs is used */
+	bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST);
+	return 0;
+}
+
+/* The bucket for this packet under `rule`, created if missing; own = its prefix. */
 static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
 						const struct fg_rule *rule, __u32 ridx,
-						const struct fg_pkt *p, __u64 now,
-						struct fg_plen *own)
+						const struct fg_pkt *p, struct fg_plen *own)
 {
 	struct fg_src_key key = { .rule = ridx, .family = p->family };
-	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
-	struct fg_src fresh = { .first_seen = now };
-	const struct fg_plen *coarse;
+	struct fg_pressure *pr;
 	struct fg_src *b;
+	__u32 zero = 0;
 
+	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
+	if (pr && p->now - pr->window >= fg_hz)
+		fg_pressure_roll(st, cfg, pr, p->now);
 	if (p->family == FG_FAM_IPV4) {
 		own->plen = rule->plen4;
 		__builtin_memcpy(own->mask, rule->mask4, sizeof(own->mask));
-		coarse = &cfg->coarse4;
 	} else {
 		own->plen = rule->plen6;
 		__builtin_memcpy(own->mask, rule->mask6, sizeof(own->mask));
-		coarse = &cfg->coarse6;
 	}
 	key.plen = own->plen;
 	fg_mask(key.addr, p->addr, own->mask);
 	b = bpf_map_lookup_elem(&fg_sources, &key);
-	if (b) {
-		fg_pressure_tick(st, cfg, now, 0);
+	if (b)
 		return b;
-	}
-	if (fg_pressure_tick(st, cfg, now, 1) && coarse->plen < key.plen) {
-		*own = *coarse;
-		key.plen = own->plen;
-		fg_mask(key.addr, p->addr, own->mask);
-		fg_count(FG_C_ATTACK_NEW, 0);
-		b = bpf_map_lookup_elem(&fg_sources, &key);
-		if (b)
-			return b;
-	}
-	fresh.ban_gen = st->ban_gen;
-	fresh.ban_until = fg_ban_check(cfg, p, own);
-	/* EEXIST means another CPU created it first: use theirs */
-	bpf_map_update_elem(&fg_sources, &key, &fresh, BPF_NOEXIST);
+	fg_bucket_new(st, cfg, p, own, &key);
 	b = bpf_map_lookup_elem(&fg_sources, &key);
 	if (!b)
 		fg_count(FG_C_SOURCE_INSERT_FAIL, 0);
@@ -458,7 +481,7 @@ int floodgate(struct xdp_md *ctx)
 	rule = &cfg->rules[ridx];
 	rc = bpf_map_lookup_elem(&fg_rule_stats, &ridx);
 
-	b = fg_bucket(st, cfg, rule, ridx, &p, now, &own);
+	b = fg_bucket(st, cfg, rule, ridx, &p, &own);
 	if (!b)
 		goto rule_out; /* table refused the insert (counted): only the endpoint limit applies */
 	seen = b->last_seen;
