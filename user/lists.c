@@ -1,22 +1,1042 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-/* lists.c: placeholder until the command is written. */
+/*
+ * lists.c: allow, deny and manual-ban prefixes (the fg_lists trie), the
+ * automatic bans' housekeeping (fg_bans), and the `allow`, `deny` and
+ * `ban` commands.
+ *
+ * The data path does one longest-prefix lookup, so every trie entry
+ * carries the verdict of the whole chain of prefixes covering it (allow >
+ * deny > ban). Each change loads the trie (a few thousand entries is
+ * typical), recomputes every verdict in one sorted pass, and writes only
+ * what changed: deletions first, then the new prefixes, then the entries
+ * whose verdict moved. Each trie update is atomic for a lookup, so a
+ * packet sees the old or the new value of an entry, never a mix.
+ * fg_state.lists4/lists6 count the entries per family (the data path skips
+ * the lookup at 0): incremented after an insert, decremented before a
+ * delete.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
+
 #include "fg.h"
 #include "cmds.h"
 
+/* What a change does to an entry. */
+enum lent_op {
+	LENT_KEEP = 0, /* in the trie and stays */
+	LENT_NEW,      /* to be inserted */
+	LENT_DEL,      /* to be deleted */
+	LENT_GONE,     /* not in the trie (an insert failed): ignored */
+};
+
+/* A trie entry in memory. */
+struct lent {
+	struct fg_lpm_key key;	 /* trie key */
+	struct fg_list_val val;	 /* value in the trie now (zero for a new entry) */
+	struct fg_list_val want; /* recomputed value */
+	__u64 own_expires;	 /* FG_LIST_BAN: when this prefix's own ban ends, 0 never */
+	__u64 chain_until;	 /* latest end of the bans on the chain down to here */
+	bool chain_ban;		 /* some prefix on the chain is a manual ban */
+	bool chain_forever;	 /* some ban on the chain never ends */
+	__u8 op;		 /* enum lent_op */
+};
+
+/* Trie of loaded entries plus room for more. */
+struct lset {
+	struct lent *v; /* entries */
+	size_t n;	/* used */
+	size_t cap;	/* allocated */
+};
+
+static const char *kind_name(__u8 kind)
+{
+	switch (kind) {
+	case FG_LIST_ALLOW:
+		return "allow";
+	case FG_LIST_DENY:
+		return "deny";
+	case FG_LIST_BAN:
+		return "ban";
+	}
+	return "no";
+}
+
+static void cidr_to_key(const struct fg_cidr *c, struct fg_lpm_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 8 + c->plen;
+	k->family = c->family;
+	memcpy(k->addr, c->addr, sizeof(k->addr));
+}
+
+static void key_to_cidr(const struct fg_lpm_key *k, struct fg_cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->family = k->family;
+	c->plen = k->prefixlen - 8;
+	memcpy(c->addr, k->addr, sizeof(c->addr));
+}
+
+static char *key_str(char *buf, size_t len, const struct fg_lpm_key *k)
+{
+	return fg_format_cidr(buf, len, k->family, k->addr, k->prefixlen - 8);
+}
+
+static struct lent *lset_push(struct lset *s)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct lent *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		s->v = v;
+		s->cap = cap;
+	}
+	memset(&s->v[s->n], 0, sizeof(s->v[0]));
+	return &s->v[s->n++];
+}
+
+static unsigned int lists_capacity(const struct fg_maps *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(m->lists, &info, &len))
+		return FG_DEF_LIST;
+	return info.max_entries;
+}
+
+/* Load every trie entry. Returns 0 or -errno after an error line. */
+static int lists_load(const struct fg_maps *m, struct lset *s)
+{
+	struct fg_lpm_key cur, next;
+	void *prev = NULL;
+	size_t limit = 2 * (size_t)lists_capacity(m) + 16;
+	struct lent *e;
+
+	memset(s, 0, sizeof(*s));
+	while (!bpf_map_get_next_key(m->lists, prev, &next)) {
+		if (s->n >= limit)
+			break; /* never loop forever on a changing trie; we hold the lock anyway */
+		e = lset_push(s);
+		if (!e)
+			return error("read fg_lists: out of memory"), -ENOMEM;
+		e->key = next;
+		if (bpf_map_lookup_elem(m->lists, &next, &e->val)) {
+			s->n--;
+			if (errno != ENOENT)
+				return error("read fg_lists: %s", strerror(errno)), -errno;
+		} else if (e->val.kind == FG_LIST_BAN) {
+			/*
+			 * Under a covering manual ban the stored end is the chain's latest, so
+			 * a nested ban's own end, if earlier, is not kept: it then lasts as
+			 * long as the covering one (conservative).
+			 */
+			e->own_expires = e->val.expires;
+		}
+		cur = next;
+		prev = &cur;
+	}
+	if (errno != ENOENT)
+		return error("read fg_lists: %s", strerror(errno)), -errno;
+	return 0;
+}
+
+static struct lent *lset_find(struct lset *s, const struct fg_lpm_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->v[i].op != LENT_GONE && !memcmp(&s->v[i].key, k, sizeof(*k)))
+			return &s->v[i];
+	return NULL;
+}
+
+/* Family, then address, then shorter prefixes first: a covering prefix sorts before what it covers. */
+static int lent_cmp(const void *pa, const void *pb)
+{
+	const struct lent *a = pa, *b = pb;
+	int d;
+
+	if (a->key.family != b->key.family)
+		return a->key.family - b->key.family;
+	d = memcmp(a->key.addr, b->key.addr, sizeof(a->key.addr));
+	if (d)
+		return d;
+	return (a->key.prefixlen > b->key.prefixlen) - (a->key.prefixlen < b->key.prefixlen);
+}
+
+/* Whether prefix p covers prefix q (q equal to or inside p). */
+static bool covers(const struct fg_lpm_key *p, const struct fg_lpm_key *q)
+{
+	unsigned int bits = p->prefixlen - 8, full = bits / 8, rest = bits % 8;
+
+	if (p->family != q->family || p->prefixlen > q->prefixlen)
+		return false;
+	if (memcmp(p->addr, q->addr, full))
+		return false;
+	return !rest || !((p->addr[full] ^ q->addr[full]) & (0xff00 >> rest));
+}
+
+static bool present(const struct lent *e)
+{
+	return e->op == LENT_KEEP || e->op == LENT_NEW;
+}
+
+/*
+ * Sort and recompute every present entry's value. Sorted, the prefixes
+ * covering an entry are exactly the stack of open prefixes before it
+ * (prefixes nest or are disjoint), so one pass does it.
+ */
+static void lists_verdicts(struct lset *s)
+{
+	struct lent *stack[136]; /* a chain has at most 129 distinct prefix lengths */
+	size_t depth = 0, i;
+
+	qsort(s->v, s->n, sizeof(s->v[0]), lent_cmp);
+	for (i = 0; i < s->n; i++) {
+		struct lent *e = &s->v[i], *up;
+		__u8 kind = e->val.kind;
+
+		if (!present(e))
+			continue;
+		while (depth && !covers(&stack[depth - 1]->key, &e->key))
+			depth--;
+		up = depth ? stack[depth - 1] : NULL;
+		e->chain_ban = (up && up->chain_ban) || kind == FG_LIST_BAN;
+		e->chain_forever = (up && up->chain_forever) ||
+				   (kind == FG_LIST_BAN && !e->own_expires);
+		e->chain_until = up ? up->chain_until : 0;
+		if (kind == FG_LIST_BAN && e->own_expires > e->chain_until)
+			e->chain_until = e->own_expires;
+		memset(&e->want, 0, sizeof(e->want));
+		e->want.kind = kind;
+		e->want.verdict = up && up->want.verdict > kind ? up->want.verdict : kind;
+		if (e->want.verdict == FG_LIST_BAN)
+			e->want.expires = e->chain_forever ? 0 : e->chain_until;
+		else if (kind == FG_LIST_BAN)
+			e->want.expires = e->own_expires; /* ignored by the data path, kept for later */
+		if (depth < sizeof(stack) / sizeof(stack[0]))
+			stack[depth++] = e;
+	}
+}
+
+static __u32 *family_count(const struct fg_maps *m, __u8 family)
+{
+	return family == FG_FAM_IPV4 ? &m->st->lists4 : &m->st->lists6;
+}
+
+/*
+ * Write the changes of s to the trie: deletions, insertions, then changed
+ * values. A failed insert is dropped from s and the verdicts recomputed
+ * without it, so the trie stays consistent; the error is returned.
+ */
+static int lists_write(const struct fg_maps *m, struct lset *s)
+{
+	char a[64];
+	__u32 n4 = 0, n6 = 0;
+	size_t i;
+	int err = 0;
+
+	lists_verdicts(s);
+	for (i = 0; i < s->n; i++) {
+		struct lent *e = &s->v[i];
+
+		if (e->op != LENT_DEL)
+			continue;
+		__atomic_fetch_sub(family_count(m, e->key.family), 1, __ATOMIC_RELEASE);
+		if (bpf_map_delete_elem(m->lists, &e->key) && errno != ENOENT) {
+			err = -errno;
+			__atomic_fetch_add(family_count(m, e->key.family), 1, __ATOMIC_RELEASE);
+			error("delete %s from fg_lists: %s", key_str(a, sizeof(a), &e->key),
+			      strerror(-err));
+			e->op = LENT_KEEP; /* still there */
+			lists_verdicts(s);
+			continue;
+		}
+		e->op = LENT_GONE;
+	}
+	for (i = 0; i < s->n; i++) {
+		struct lent *e = &s->v[i];
+
+		if (e->op != LENT_NEW)
+			continue;
+		if (err || bpf_map_update_elem(m->lists, &e->key, &e->want, BPF_NOEXIST)) {
+			if (!err) {
+				err = -errno;
+				if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
+					error("%s: the list table is full (%u prefixes; raise "
+					      "tables.lists in the config)",
+					      key_str(a, sizeof(a), &e->key), lists_capacity(m));
+				else
+					error("add %s to fg_lists: %s",
+					      key_str(a, sizeof(a), &e->key), strerror(-err));
+			}
+			e->op = LENT_GONE;
+			continue;
+		}
+		__atomic_fetch_add(family_count(m, e->key.family), 1, __ATOMIC_RELEASE);
+		e->val = e->want;
+		e->op = LENT_KEEP;
+	}
+	if (err)
+		lists_verdicts(s); /* without what could not be inserted */
+	for (i = 0; i < s->n; i++) {
+		struct lent *e = &s->v[i];
+
+		if (e->op != LENT_KEEP)
+			continue;
+		e->key.family == FG_FAM_IPV4 ? n4++ : n6++;
+		if (!memcmp(&e->want, &e->val, sizeof(e->val)))
+			continue;
+		if (bpf_map_update_elem(m->lists, &e->key, &e->want, BPF_EXIST)) {
+			if (!err)
+				err = -errno;
+			error("update %s in fg_lists: %s", key_str(a, sizeof(a), &e->key),
+			      strerror(errno));
+			continue;
+		}
+		e->val = e->want;
+	}
+	/* the counts follow the trie even if an earlier run died between insert and count */
+	if (__atomic_load_n(&m->st->lists4, __ATOMIC_ACQUIRE) != n4)
+		__atomic_store_n(&m->st->lists4, n4, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&m->st->lists6, __ATOMIC_ACQUIRE) != n6)
+		__atomic_store_n(&m->st->lists6, n6, __ATOMIC_RELEASE);
+	return err;
+}
+
+static int writable(const struct fg_maps *m)
+{
+	if (!m->writable || !m->st)
+		return error("fg_lists: maps opened read-only"), -EPERM;
+	return 0;
+}
+
+int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires)
+{
+	struct fg_lpm_key k;
+	struct lset s = { 0 };
+	struct lent *e;
+	char a[64];
+	int err;
+
+	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
+		return error("fg_list_add: unknown list kind %u", kind), -EINVAL;
+	if ((err = writable(m)) || (err = lists_load(m, &s)))
+		goto out;
+	cidr_to_key(c, &k);
+	key_str(a, sizeof(a), &k);
+	e = lset_find(&s, &k);
+	if (e && e->val.kind && e->val.kind != kind) {
+		err = -EEXIST;
+		error("%s: already on the %s list, cannot be on the %s list too (%s del %s first)",
+		      a, kind_name(e->val.kind), kind_name(kind), kind_name(e->val.kind), a);
+		goto out;
+	}
+	if (e && e->val.kind == kind && (kind != FG_LIST_BAN || e->own_expires == expires))
+		goto out; /* already there: adding is idempotent */
+	if (!e) {
+		e = lset_push(&s);
+		if (!e) {
+			err = -ENOMEM;
+			goto out;
+		}
+		e->key = k;
+		e->op = LENT_NEW;
+	}
+	e->val.kind = kind; /* the kind is what lists_verdicts reads */
+	e->own_expires = kind == FG_LIST_BAN ? expires : 0;
+	err = lists_write(m, &s);
+out:
+	free(s.v);
+	return err;
+}
+
+int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
+{
+	struct fg_lpm_key k;
+	struct lset s = { 0 };
+	struct lent *e;
+	char a[64];
+	int err;
+
+	if ((err = writable(m)) || (err = lists_load(m, &s)))
+		goto out;
+	cidr_to_key(c, &k);
+	key_str(a, sizeof(a), &k);
+	e = lset_find(&s, &k);
+	if (!e || !e->val.kind) {
+		err = -ENOENT;
+		error("%s: not on the %s list", a, kind_name(kind));
+		goto out;
+	}
+	if (e->val.kind != kind) {
+		err = -ENOENT;
+		error("%s: on the %s list, not the %s list (%s del %s)", a, kind_name(e->val.kind),
+		      kind_name(kind), kind_name(e->val.kind), a);
+		goto out;
+	}
+	e->op = LENT_DEL;
+	err = lists_write(m, &s);
+out:
+	free(s.v);
+	return err;
+}
+
+int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n)
+{
+	struct fg_list_entry *v;
+	struct lset s = { 0 };
+	size_t i;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	if ((err = lists_load(m, &s)))
+		goto out;
+	qsort(s.v, s.n, sizeof(s.v[0]), lent_cmp);
+	v = calloc(s.n ? s.n : 1, sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < s.n; i++) {
+		if (!s.v[i].val.kind)
+			continue;
+		key_to_cidr(&s.v[i].key, &v[*n].cidr);
+		v[*n].kind = s.v[i].val.kind;
+		v[*n].expires = s.v[i].own_expires;
+		(*n)++;
+	}
+	*out = v;
+out:
+	free(s.v);
+	return err;
+}
+
+int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v, size_t n)
+{
+	struct fg_lpm_key k;
+	struct lset s = { 0 };
+	size_t i, after = 0;
+	int err, bad = 0;
+	char a[64];
+
+	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
+		return error("fg_list_replace: unknown list kind %u", kind), -EINVAL;
+	if ((err = writable(m)) || (err = lists_load(m, &s)))
+		goto out;
+	for (i = 0; i < s.n; i++)
+		if (s.v[i].val.kind == kind)
+			s.v[i].op = LENT_DEL; /* unless v names it again */
+	for (i = 0; i < n; i++) {
+		struct lent *e;
+
+		cidr_to_key(&v[i], &k);
+		e = lset_find(&s, &k);
+		if (e && e->val.kind && e->val.kind != kind) {
+			bad += !!error("%s: on the %s list, cannot be on the %s list too",
+				       key_str(a, sizeof(a), &k), kind_name(e->val.kind),
+				       kind_name(kind));
+			continue;
+		}
+		if (e) {
+			if (e->op == LENT_DEL)
+				e->op = LENT_KEEP;
+			e->val.kind = kind;
+			continue;
+		}
+		e = lset_push(&s);
+		if (!e) {
+			err = -ENOMEM;
+			goto out;
+		}
+		e->key = k;
+		e->val.kind = kind;
+		e->op = LENT_NEW;
+	}
+	if (bad) {
+		err = -EEXIST;
+		goto out;
+	}
+	for (i = 0; i < s.n; i++)
+		after += present(&s.v[i]);
+	if (after > lists_capacity(m)) {
+		err = -ENOSPC;
+		error("%s list: %zu prefixes in all would not fit the list table (%u; raise "
+		      "tables.lists)",
+		      kind_name(kind), after, lists_capacity(m));
+		goto out;
+	}
+	err = lists_write(m, &s);
+out:
+	free(s.v);
+	return err;
+}
+
+int fg_lists_expire(const struct fg_maps *m, __u64 now)
+{
+	struct lset s = { 0 };
+	size_t i;
+	int err, n = 0;
+
+	if ((err = writable(m)) || (err = lists_load(m, &s)))
+		goto out;
+	for (i = 0; i < s.n; i++) {
+		struct lent *e = &s.v[i];
+
+		if (e->val.kind == FG_LIST_BAN && e->own_expires && e->own_expires <= now) {
+			e->op = LENT_DEL;
+			n++;
+		}
+	}
+	if (n)
+		err = lists_write(m, &s);
+out:
+	free(s.v);
+	return err ? err : n;
+}
+
+/* Every automatic ban, with batched lookups. free() *keys and *vals. */
+static int bans_load(const struct fg_maps *m, struct fg_ban_key **keys, struct fg_ban **vals,
+		     size_t *n)
+{
+	const __u32 chunk = 4096;
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info), out = 0, in = 0;
+	size_t cap;
+	void *inp = NULL;
+	int err = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+	*n = 0;
+	*keys = NULL;
+	*vals = NULL;
+	if (bpf_obj_get_info_by_fd(m->bans, &info, &ilen))
+		return error("fg_bans: %s", strerror(errno)), -errno;
+	cap = (size_t)info.max_entries + chunk; /* a batch may run over while the table changes */
+	*keys = malloc(cap * sizeof(**keys));
+	*vals = malloc(cap * sizeof(**vals));
+	if (!*keys || !*vals)
+		return error("read fg_bans: out of memory"), -ENOMEM;
+	for (;;) {
+		__u32 count = chunk;
+
+		if (*n + chunk > cap)
+			break;
+		err = bpf_map_lookup_batch(m->bans, inp, &out, *keys + *n, *vals + *n, &count, &o);
+		if (err && errno != ENOENT)
+			return error("read fg_bans: %s", strerror(errno)), -errno;
+		*n += count;
+		if (err)
+			break; /* ENOENT: that was the last batch */
+		in = out;
+		inp = &in;
+	}
+	return 0;
+}
+
+int fg_bans_forget(const struct fg_maps *m, __u64 now, __u64 forget)
+{
+	struct fg_ban_key *keys;
+	struct fg_ban *vals;
+	size_t n, i;
+	int err, gone = 0;
+
+	if ((err = bans_load(m, &keys, &vals, &n)))
+		goto out;
+	for (i = 0; i < n; i++) {
+		/* ended, and longer ago than `forget`: the strikes go too */
+		if (vals[i].expires >= now || now - vals[i].expires <= forget)
+			continue;
+		if (bpf_map_delete_elem(m->bans, &keys[i]) && errno != ENOENT) {
+			err = -errno;
+			error("delete from fg_bans: %s", strerror(-err));
+			break;
+		}
+		gone++;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err ? err : gone;
+}
+
+/* The commands. */
+
+/* Warn when a stronger covering prefix decides for c instead of its own list. */
+static void warn_covered(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
+{
+	struct fg_lpm_key k;
+	struct fg_list_val val;
+	char a[64];
+
+	cidr_to_key(c, &k);
+	if (bpf_map_lookup_elem(m->lists, &k, &val) || val.verdict == kind)
+		return;
+	warning("%s: inside a %s prefix, which wins over %s: no effect while that is listed",
+		fg_format_cidr(a, sizeof(a), c->family, c->addr, c->plen), kind_name(val.verdict),
+		kind_name(kind));
+}
+
+static void print_json(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
+							      : JSON_C_TO_STRING_PLAIN));
+}
+
+static void list_usage(FILE *f, const char *cmd)
+{
+	bool allow = !strcmp(cmd, "allow");
+
+	fprintf(f,
+		"usage: floodgate %s add CIDR\n"
+		"       floodgate %s del CIDR\n"
+		"       floodgate %s list\n"
+		"\n"
+		"%s\n"
+		"CIDR is ADDR/LEN or a bare ADDR (one host), IPv4 or IPv6, with no host bits set\n"
+		"(10.1.0.0/16, 2001:db8::/32). A prefix is on one list at most (allow, deny or\n"
+		"ban); where prefixes nest, allow wins over deny and deny over ban, whichever is\n"
+		"longer. Adding a listed prefix again changes nothing. Changes apply to the next\n"
+		"packet. list -j: an array of objects with \"address\" and \"in_force\" (false\n"
+		"when a covering prefix of a stronger list decides instead).\n",
+		cmd, cmd, cmd,
+		allow ? "Sources in an allowed prefix pass without any limit, counted as "
+			"\"allowed\"."
+		      : "Sources in a denied prefix are dropped, counted as \"denied\".");
+}
+
+/* `floodgate allow|deny add|del|list`. */
+static int list_cmd(int argc, char **argv, __u8 kind)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		FG_COMMON_LONGOPTS,
+		{},
+	};
+	const char *cmd = argv[0], *sub, *arg = NULL;
+	struct fg_list_entry *v = NULL;
+	struct fg_cidr cidr;
+	struct fg_maps m;
+	char what[32], a[64];
+	size_t n = 0, i;
+	int c, ret = FG_EXIT_ERR;
+
+	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (fg_common_opt(c))
+			continue;
+		if (c == 'h') {
+			list_usage(stdout, cmd);
+			return FG_EXIT_OK;
+		}
+		list_usage(stderr, cmd);
+		return FG_EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		list_usage(stderr, cmd);
+		return FG_EXIT_USAGE;
+	}
+	sub = argv[optind++];
+	if (!strcmp(sub, "add") || !strcmp(sub, "del")) {
+		if (optind != argc - 1) {
+			error("%s %s: expects one CIDR", cmd, sub);
+			return FG_EXIT_USAGE;
+		}
+		arg = argv[optind];
+	} else if (!strcmp(sub, "list")) {
+		if (optind != argc) {
+			error("%s list: unexpected argument '%s'", cmd, argv[optind]);
+			return FG_EXIT_USAGE;
+		}
+	} else {
+		error("%s %s: unknown subcommand (add, del or list)", cmd, sub);
+		return FG_EXIT_USAGE;
+	}
+	snprintf(what, sizeof(what), "%s %s", cmd, sub);
+	if (arg && fg_parse_cidr(what, arg, true, &cidr))
+		return FG_EXIT_ERR;
+
+	if (!arg) {
+		if (fg_maps_open(&m, false))
+			return FG_EXIT_ERR;
+		if (fg_list_read(&m, &v, &n))
+			goto out;
+		/* in force: the trie's verdict at this prefix is its own kind */
+		if (fg_opts.json) {
+			json_object *ja = json_object_new_array();
+
+			for (i = 0; i < n; i++) {
+				json_object *o;
+				struct fg_lpm_key k;
+				struct fg_list_val val;
+
+				if (v[i].kind != kind)
+					continue;
+				cidr_to_key(&v[i].cidr, &k);
+				o = json_object_new_object();
+				json_object_object_add(o, "address",
+						       json_object_new_string(fg_format_cidr(
+							       a, sizeof(a), v[i].cidr.family,
+							       v[i].cidr.addr, v[i].cidr.plen)));
+				json_object_object_add(
+					o, "in_force",
+					json_object_new_boolean(
+						!bpf_map_lookup_elem(m.lists, &k, &val) &&
+						val.verdict == kind));
+				json_object_array_add(ja, o);
+			}
+			print_json(ja);
+			json_object_put(ja);
+		} else {
+			for (i = 0; i < n; i++) {
+				struct fg_lpm_key k;
+				struct fg_list_val val;
+
+				if (v[i].kind != kind)
+					continue;
+				cidr_to_key(&v[i].cidr, &k);
+				fg_format_cidr(a, sizeof(a), v[i].cidr.family, v[i].cidr.addr,
+					       v[i].cidr.plen);
+				if (!bpf_map_lookup_elem(m.lists, &k, &val) && val.verdict != kind)
+					printf("%s (covered by a %s prefix)\n", a,
+					       kind_name(val.verdict));
+				else
+					printf("%s\n", a);
+			}
+		}
+		ret = FG_EXIT_OK;
+		goto out;
+	}
+
+	if (fg_maps_open(&m, true))
+		return FG_EXIT_ERR;
+	if (fg_maps_lock(&m))
+		goto out;
+	if (!strcmp(sub, "add") ? fg_list_add(&m, &cidr, kind, 0) : fg_list_del(&m, &cidr, kind))
+		goto out;
+	if (!strcmp(sub, "add"))
+		warn_covered(&m, &cidr, kind);
+	ret = FG_EXIT_OK;
+out:
+	free(v);
+	fg_maps_close(&m);
+	return ret;
+}
+
 int cmd_allow(int argc, char **argv)
 {
-	error("allow: not implemented yet");
-	return FG_EXIT_ERR;
+	return list_cmd(argc, argv, FG_LIST_ALLOW);
 }
 
 int cmd_deny(int argc, char **argv)
 {
-	error("deny: not implemented yet");
-	return FG_EXIT_ERR;
+	return list_cmd(argc, argv, FG_LIST_DENY);
+}
+
+static void ban_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: floodgate ban add ADDR[/LEN] [--for DURATION]\n"
+		"       floodgate ban del ADDR[/LEN]\n"
+		"       floodgate ban list [--all]\n"
+		"\n"
+		"add: drop everything from ADDR/LEN (a bare ADDR bans that host) for DURATION\n"
+		"     (30s, 5m, 2h, 1d; default 1h). Banning a banned prefix again sets its new\n"
+		"     end. Allowed and denied prefixes cannot be banned (allow and deny win over\n"
+		"     ban where prefixes nest).\n"
+		"del: lift the manual or automatic ban of exactly that prefix; an automatic\n"
+		"     ban's strike count is forgotten too. Automatic bans are keyed at the\n"
+		"     rule's source prefix (by default /32 and /64): `ban list` shows them.\n"
+		"list: manual and automatic bans in force, with seconds left; --all adds ended\n"
+		"     automatic bans still remembered for their strikes. With -j: an array of\n"
+		"     objects with \"address\" (CIDR for prefixes), \"kind\" (manual or\n"
+		"     automatic), \"expires_in\" (seconds, null for never), \"strikes\" and\n"
+		"     \"endpoint\" (the rule that banned, null for manual bans).\n");
+}
+
+/* A row of `ban list`. */
+struct ban_row {
+	struct fg_cidr cidr; /* banned prefix */
+	bool manual;	     /* from the trie, else from fg_bans */
+	bool forever;	     /* manual ban without an end */
+	__u64 left;	     /* seconds left, rounded up */
+	__u32 strikes;	     /* automatic: strike count */
+	int rule;	     /* automatic: rule index that banned */
+};
+
+static int ban_row_cmp(const void *pa, const void *pb)
+{
+	const struct ban_row *a = pa, *b = pb;
+	int d;
+
+	if (a->cidr.family != b->cidr.family)
+		return a->cidr.family - b->cidr.family;
+	d = memcmp(a->cidr.addr, b->cidr.addr, sizeof(a->cidr.addr));
+	if (d)
+		return d;
+	if (a->cidr.plen != b->cidr.plen)
+		return a->cidr.plen - b->cidr.plen;
+	return b->manual - a->manual;
+}
+
+static __u64 ticks_left(__u64 until, __u64 now, __u64 hz)
+{
+	return until > now ? (until - now + hz - 1) / hz : 0;
+}
+
+/* The endpoint of the rule that made an automatic ban, from the live rule set. */
+static char *ban_endpoint(char *buf, size_t len, const struct fg_ruleset *rs, int rule)
+{
+	if (rule >= 0 && rule < FG_MAX_RULES && rs->cfg.rules[rule].used)
+		return fg_format_endpoint(buf, len, &rs->cfg.rules[rule]);
+	snprintf(buf, len, "rule %d (deleted)", rule);
+	return buf;
+}
+
+static int ban_list(const struct fg_maps *m, bool all)
+{
+	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
+	struct fg_list_entry *v = NULL;
+	struct fg_ban_key *keys = NULL;
+	struct fg_ban *vals = NULL;
+	struct ban_row *rows = NULL;
+	size_t n = 0, nb = 0, nr = 0, i;
+	__u64 now, hz = fg_hz(m);
+	int ret = FG_EXIT_ERR;
+	char a[64], ep[32];
+
+	if (!rs || fg_now(m, &now) || fg_ruleset_read(m, rs) || fg_list_read(m, &v, &n) ||
+	    bans_load(m, &keys, &vals, &nb))
+		goto out;
+	rows = calloc(n + nb + 1, sizeof(*rows));
+	if (!rows)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != FG_LIST_BAN || (v[i].expires && v[i].expires <= now))
+			continue;
+		rows[nr] = (struct ban_row){ .cidr = v[i].cidr, .manual = true, .rule = -1 };
+		rows[nr].forever = !v[i].expires;
+		rows[nr].left = ticks_left(v[i].expires, now, hz);
+		nr++;
+	}
+	for (i = 0; i < nb; i++) {
+		struct ban_row *r = &rows[nr];
+
+		if (!all && vals[i].expires <= now)
+			continue;
+		memset(r, 0, sizeof(*r));
+		r->cidr.family = keys[i].family;
+		r->cidr.plen = keys[i].plen;
+		memcpy(r->cidr.addr, keys[i].addr, sizeof(r->cidr.addr));
+		r->left = ticks_left(vals[i].expires, now, hz);
+		r->strikes = vals[i].strikes;
+		r->rule = vals[i].rule;
+		nr++;
+	}
+	qsort(rows, nr, sizeof(*rows), ban_row_cmp);
+	for (i = 0; i < nr; i++) {
+		const struct ban_row *r = &rows[i];
+
+		fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen);
+		if (r->manual)
+			snprintf(ep, sizeof(ep), "-");
+		else
+			ban_endpoint(ep, sizeof(ep), rs, r->rule);
+		if (!fg_opts.json) {
+			char left[32], strikes[16];
+
+			if (i == 0)
+				printf("%-40s %-9s %10s %7s  %s\n", "ADDRESS", "KIND", "EXPIRES_IN",
+				       "STRIKES", "ENDPOINT");
+			if (r->forever)
+				snprintf(left, sizeof(left), "never");
+			else
+				snprintf(left, sizeof(left), "%" PRIu64 "s", (uint64_t)r->left);
+			if (r->manual)
+				snprintf(strikes, sizeof(strikes), "-");
+			else
+				snprintf(strikes, sizeof(strikes), "%u", r->strikes);
+			printf("%-40s %-9s %10s %7s  %s\n", a, r->manual ? "manual" : "automatic",
+			       left, strikes, ep);
+		}
+	}
+	if (fg_opts.json) {
+		json_object *ja = json_object_new_array();
+
+		for (i = 0; i < nr; i++) {
+			const struct ban_row *r = &rows[i];
+			json_object *o = json_object_new_object();
+
+			fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen);
+			json_object_object_add(o, "address", json_object_new_string(a));
+			json_object_object_add(
+				o, "kind",
+				json_object_new_string(r->manual ? "manual" : "automatic"));
+			json_object_object_add(o, "expires_in",
+					       r->forever ? NULL : json_object_new_int64(r->left));
+			json_object_object_add(o, "strikes", json_object_new_int64(r->strikes));
+			if (r->manual) {
+				json_object_object_add(o, "endpoint", NULL);
+			} else {
+				ban_endpoint(ep, sizeof(ep), rs, r->rule);
+				json_object_object_add(o, "endpoint", json_object_new_string(ep));
+			}
+			json_object_array_add(ja, o);
+		}
+		print_json(ja);
+		json_object_put(ja);
+	}
+	ret = FG_EXIT_OK;
+out:
+	free(rs);
+	free(v);
+	free(keys);
+	free(vals);
+	free(rows);
+	return ret;
+}
+
+static int ban_del(const struct fg_maps *m, const struct fg_cidr *c)
+{
+	struct fg_ban_key bk = { .family = c->family, .plen = c->plen };
+	struct fg_list_entry *v = NULL;
+	struct fg_ban b;
+	size_t n = 0, i;
+	bool manual = false, automatic;
+	char a[64];
+	int err;
+
+	fg_format_cidr(a, sizeof(a), c->family, c->addr, c->plen);
+	memcpy(bk.addr, c->addr, sizeof(bk.addr));
+	if ((err = fg_list_read(m, &v, &n)))
+		return err;
+	for (i = 0; i < n; i++) {
+		if (v[i].cidr.family != c->family || v[i].cidr.plen != c->plen ||
+		    memcmp(v[i].cidr.addr, c->addr, sizeof(c->addr)))
+			continue;
+		if (v[i].kind != FG_LIST_BAN) {
+			free(v);
+			return error("ban del: %s: on the %s list, not banned (%s del %s)", a,
+				     kind_name(v[i].kind), kind_name(v[i].kind), a),
+			       -ENOENT;
+		}
+		manual = true;
+	}
+	free(v);
+	automatic = !bpf_map_lookup_elem(m->bans, &bk, &b);
+	if (!manual && !automatic)
+		return error("ban del: %s: not banned (floodgate ban list shows the bans and their "
+			     "prefixes)",
+			     a),
+		       -ENOENT;
+	if (manual && (err = fg_list_del(m, c, FG_LIST_BAN)))
+		return err;
+	if (automatic && bpf_map_delete_elem(m->bans, &bk) && errno != ENOENT) {
+		err = -errno;
+		error("ban del: %s: delete from fg_bans: %s", a, strerror(-err));
+	}
+	/* buckets cache their ban state until ban_gen moves */
+	__atomic_fetch_add(&m->st->ban_gen, 1, __ATOMIC_RELEASE);
+	return err;
 }
 
 int cmd_ban(int argc, char **argv)
 {
-	error("ban: not implemented yet");
-	return FG_EXIT_ERR;
+	static const struct option opts[] = {
+		{ "for", required_argument, NULL, 'f' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		FG_COMMON_LONGOPTS,
+		{},
+	};
+	const char *sub, *arg = NULL, *dur = NULL;
+	bool all = false;
+	struct fg_cidr cidr;
+	struct fg_maps m;
+	__u64 secs = 3600, now;
+	int c, ret = FG_EXIT_ERR;
+
+	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (fg_common_opt(c))
+			continue;
+		switch (c) {
+		case 'f':
+			dur = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'h':
+			ban_usage(stdout);
+			return FG_EXIT_OK;
+		default:
+			ban_usage(stderr);
+			return FG_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		ban_usage(stderr);
+		return FG_EXIT_USAGE;
+	}
+	sub = argv[optind++];
+	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list")) {
+		error("ban %s: unknown subcommand (add, del or list)", sub);
+		return FG_EXIT_USAGE;
+	}
+	if (!strcmp(sub, "list")) {
+		if (optind != argc) {
+			error("ban list: unexpected argument '%s'", argv[optind]);
+			return FG_EXIT_USAGE;
+		}
+	} else if (optind != argc - 1) {
+		error("ban %s: expects one ADDR[/LEN]", sub);
+		return FG_EXIT_USAGE;
+	} else {
+		arg = argv[optind];
+	}
+	if (dur && strcmp(sub, "add")) {
+		error("ban %s: --for only goes with ban add", sub);
+		return FG_EXIT_USAGE;
+	}
+	if (all && strcmp(sub, "list")) {
+		error("ban %s: --all only goes with ban list", sub);
+		return FG_EXIT_USAGE;
+	}
+	if (dur && fg_parse_duration("ban add --for", dur, &secs))
+		return FG_EXIT_ERR;
+	if (arg && fg_parse_cidr(!strcmp(sub, "add") ? "ban add" : "ban del", arg, true, &cidr))
+		return FG_EXIT_ERR;
+
+	if (!arg) {
+		if (fg_maps_open(&m, false))
+			return FG_EXIT_ERR;
+		ret = ban_list(&m, all);
+		fg_maps_close(&m);
+		return ret;
+	}
+	if (fg_maps_open(&m, true))
+		return FG_EXIT_ERR;
+	if (fg_maps_lock(&m) || fg_now(&m, &now))
+		goto out;
+	if (!strcmp(sub, "add")) {
+		if (fg_list_add(&m, &cidr, FG_LIST_BAN, now + secs * fg_hz(&m)))
+			goto out;
+		warn_covered(&m, &cidr, FG_LIST_BAN);
+	} else if (ban_del(&m, &cidr)) {
+		goto out;
+	}
+	/* housekeeping: manual bans that ended no longer need a trie entry */
+	fg_lists_expire(&m, now);
+	ret = FG_EXIT_OK;
+out:
+	fg_maps_close(&m);
+	return ret;
 }
