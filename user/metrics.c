@@ -1,0 +1,805 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * metrics.c: the pinned state read for people and for Prometheus. The
+ * snapshot `stats` prints, batched walks of the hash tables, the
+ * Prometheus text of /metrics, the request router and the libmicrohttpd
+ * server the daemon drives from its own event loop.
+ *
+ * Every read goes to the maps: a scrape or a `stats` shows the state of
+ * the moment, not a cache. The walks use batched lookups in chunks, so a
+ * table of a million sources is read in a few hundred syscalls with a
+ * fixed amount of memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <microhttpd.h>
+
+#include "metrics.h"
+
+#define FG_BATCH 8192 /* entries per batched lookup */
+
+/* What the HTTP server keeps. */
+struct fg_metrics_server {
+	struct MHD_Daemon *d;		 /* libmicrohttpd, no threads of its own */
+	const struct fg_maps *m;	 /* maps every scrape reads */
+	const struct fg_metrics_opts *o; /* per-source series and the like */
+	unsigned int port;		 /* bound port */
+};
+
+__u32 fg_map_capacity(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.max_entries;
+}
+
+/*
+ * Walk a hash map with batched lookups, calling fn(keys, vals, n, ctx)
+ * per chunk. Returns 0, fn's non-zero value, or -errno.
+ */
+static int batch_walk(int fd, size_t ksz, size_t vsz,
+		      int (*fn)(const void *keys, const void *vals, __u32 n, void *ctx), void *ctx)
+{
+	void *keys = malloc(FG_BATCH * ksz), *vals = malloc(FG_BATCH * vsz);
+	/* the batch cursor of a hash map is a bucket index (4 bytes); 8 leaves room */
+	__u64 in = 0, out = 0;
+	void *inp = NULL;
+	int ret = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 n = FG_BATCH;
+		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, &o);
+
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		if (n && (ret = fn(keys, vals, n, ctx)))
+			break;
+		if (err)
+			break; /* ENOENT: that was the last chunk */
+		in = out;
+		inp = &in;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static int count_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	*(long *)ctx += n;
+	return 0;
+}
+
+long fg_map_count_entries(int fd, size_t key_size, size_t value_size)
+{
+	long total = 0;
+	int err = batch_walk(fd, key_size, value_size, count_chunk, &total);
+
+	return err ? err : total;
+}
+
+/* fg_sources_each's adapter from chunks to entries. */
+struct each_ctx {
+	int (*fn)(const struct fg_src_key *k, const struct fg_src *v, void *ctx);
+	void *ctx;
+};
+
+static int each_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	const struct fg_src_key *k = keys;
+	const struct fg_src *v = vals;
+	struct each_ctx *e = ctx;
+	__u32 i;
+	int ret;
+
+	for (i = 0; i < n; i++)
+		if ((ret = e->fn(&k[i], &v[i], e->ctx)))
+			return ret;
+	return 0;
+}
+
+int fg_sources_each(const struct fg_maps *m,
+		    int (*fn)(const struct fg_src_key *k, const struct fg_src *v, void *ctx),
+		    void *ctx)
+{
+	struct each_ctx e = { .fn = fn, .ctx = ctx };
+	int err = batch_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src),
+			     each_chunk, &e);
+
+	if (err < 0)
+		error("read fg_sources: %s", strerror(-err));
+	return err;
+}
+
+/* Counting bans: entries, and those still in force at now. */
+struct ban_count {
+	__u64 now;     /* current tick */
+	bool have_now; /* now is valid */
+	__u64 entries; /* all entries */
+	__u64 active;  /* expires > now */
+};
+
+static int ban_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	const struct fg_ban *b = vals;
+	struct ban_count *c = ctx;
+	__u32 i;
+
+	c->entries += n;
+	for (i = 0; i < n && c->have_now; i++)
+		c->active += b[i].expires > c->now;
+	return 0;
+}
+
+__u64 fg_ban_expiry(const struct fg_maps *m, __u8 family, __u8 plen, const __u8 *addr)
+{
+	struct fg_ban_key k = { .family = family, .plen = plen };
+	struct fg_ban b;
+
+	memcpy(k.addr, addr, sizeof(k.addr));
+	if (bpf_map_lookup_elem(m->bans, &k, &b))
+		return 0;
+	return b.expires;
+}
+
+bool fg_pressure_active(const struct fg_pressure *p, __u64 now, __u64 hz)
+{
+	/*
+	 * The flag only clears when that CPU sees packets again: a CPU whose
+	 * window is older than the calm period has had no traffic to be
+	 * under attack from (the same rule as `status`).
+	 */
+	return p->attack && (!now || now - p->window < FG_CALM_WINDOWS * hz);
+}
+
+/* Count fg_lists entries by the kind added at each prefix (LPM tries have no batch lookup). */
+static int count_lists(const struct fg_maps *m, __u64 by_kind[4])
+{
+	struct fg_lpm_key k, next;
+	struct fg_list_val v;
+	void *prev = NULL;
+
+	memset(by_kind, 0, 4 * sizeof(*by_kind));
+	while (!bpf_map_get_next_key(m->lists, prev, &next)) {
+		if (!bpf_map_lookup_elem(m->lists, &next, &v) && v.kind < 4)
+			by_kind[v.kind]++;
+		k = next;
+		prev = &k;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_sources)
+{
+	struct ban_count bc = {};
+	struct fg_pressure *pr = NULL;
+	__u32 i, slot;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	if ((err = fg_state_read(m, &s->st)))
+		return err;
+	s->hz = s->st.hz ? s->st.hz : 250;
+	s->ncpus = m->ncpus;
+	slot = s->st.slot & 1;
+	if (bpf_map_lookup_elem(m->config, &slot, &s->cfg))
+		return error("read fg_config[%u]: %s", slot, strerror(errno)), -errno;
+	for (i = 0; i < FG_COUNTER_MAX; i++)
+		if ((err = fg_percpu_sum(m, m->counters, i, &s->counters[i], sizeof(s->counters[i]))))
+			return error("read fg_counters: %s", strerror(-err)), err;
+	for (i = 0; i < FG_MAX_RULES; i++)
+		if ((err = fg_percpu_sum(m, m->rule_stats, i, &s->rules[i], sizeof(s->rules[i]))))
+			return error("read fg_rule_stats: %s", strerror(-err)), err;
+	/* the clock pin may be unreadable (group members): then bans_active is unknown */
+	if (m->clock >= 0 && !fg_now(m, &s->now))
+		s->have_now = true;
+
+	pr = calloc(m->ncpus, sizeof(*pr));
+	if (!pr)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->pressure, &(__u32){ 0 }, pr)) {
+		err = -errno;
+		free(pr);
+		return error("read fg_pressure: %s", strerror(-err)), err;
+	}
+	for (i = 0; i < (__u32)m->ncpus; i++) {
+		if (!fg_pressure_active(&pr[i], s->have_now ? s->now : 0, s->hz))
+			continue;
+		if (!s->attack_cpus || pr[i].since < s->attack_since)
+			s->attack_since = pr[i].since;
+		s->attack_cpus++;
+	}
+	free(pr);
+
+	bc.now = s->now;
+	bc.have_now = s->have_now;
+	err = batch_walk(m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), ban_chunk, &bc);
+	if (err)
+		return error("read fg_bans: %s", strerror(-err)), err;
+	s->bans = bc.entries;
+	s->bans_active = bc.active;
+	if ((err = count_lists(m, s->list_entries)))
+		return error("read fg_lists: %s", strerror(-err)), err;
+	s->sources = (__u64)-1;
+	if (count_sources) {
+		long n = fg_map_count_entries(m->sources, sizeof(struct fg_src_key),
+					      sizeof(struct fg_src));
+
+		if (n < 0)
+			return error("read fg_sources: %s", strerror(-n)), (int)n;
+		s->sources = n;
+	}
+	s->sources_max = fg_map_capacity(m->sources);
+	s->bans_max = fg_map_capacity(m->bans);
+	s->lists_max = fg_map_capacity(m->lists);
+	return 0;
+}
+
+void fg_snapshot_verdicts(const struct fg_snapshot *s, struct fg_count *passed,
+			  struct fg_count *dropped)
+{
+	unsigned int i;
+
+	memset(passed, 0, sizeof(*passed));
+	memset(dropped, 0, sizeof(*dropped));
+	for (i = 0; i <= FG_R_DROP_LAST; i++) {
+		struct fg_count *c = fg_counter_is_drop(i) ? dropped : passed;
+
+		c->packets += s->counters[i].packets;
+		c->bytes += s->counters[i].bytes;
+	}
+}
+
+/* --- top N selection (a min-heap of the N largest) --- */
+
+static bool top_less(const struct fg_top_item *a, const struct fg_top_item *b)
+{
+	if (a->key[0] != b->key[0])
+		return a->key[0] < b->key[0];
+	if (a->key[1] != b->key[1])
+		return a->key[1] < b->key[1];
+	/* a total order, so equal scores come out the same way every time */
+	return memcmp(&a->e.key, &b->e.key, sizeof(a->e.key)) > 0;
+}
+
+int fg_top_init(struct fg_top *t, size_t cap)
+{
+	t->n = 0;
+	t->cap = cap;
+	t->v = cap ? calloc(cap, sizeof(*t->v)) : NULL;
+	return cap && !t->v ? -ENOMEM : 0;
+}
+
+static void top_swap(struct fg_top_item *a, struct fg_top_item *b)
+{
+	struct fg_top_item tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+}
+
+static void top_down(struct fg_top_item *v, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, min = i;
+
+		if (l < n && top_less(&v[l], &v[min]))
+			min = l;
+		if (r < n && top_less(&v[r], &v[min]))
+			min = r;
+		if (min == i)
+			return;
+		top_swap(&v[i], &v[min]);
+		i = min;
+	}
+}
+
+void fg_top_offer(struct fg_top *t, const struct fg_top_item *it)
+{
+	size_t i;
+
+	if (!t->cap)
+		return;
+	if (t->n == t->cap) {
+		if (!top_less(&t->v[0], it))
+			return; /* not bigger than the smallest kept */
+		t->v[0] = *it;
+		top_down(t->v, t->n, 0);
+		return;
+	}
+	i = t->n++;
+	t->v[i] = *it;
+	while (i && top_less(&t->v[i], &t->v[(i - 1) / 2])) {
+		top_swap(&t->v[i], &t->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+}
+
+void fg_top_sort(struct fg_top *t)
+{
+	size_t n = t->n;
+
+	/* heap sort in place: repeatedly move the smallest to the end */
+	while (n > 1) {
+		top_swap(&t->v[0], &t->v[n - 1]);
+		n--;
+		top_down(t->v, n, 0);
+	}
+}
+
+void fg_top_free(struct fg_top *t)
+{
+	free(t->v);
+	t->v = NULL;
+	t->n = t->cap = 0;
+}
+
+/* --- Prometheus text --- */
+
+/* A label value with \, " and newline escaped as the exposition format wants. */
+static void put_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			fputc('\\', f);
+		if (*s == '\n') {
+			fputs("\\n", f);
+			continue;
+		}
+		fputc(*s, f);
+	}
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(FILE *f, const char *name, __u64 v)
+{
+	fprintf(f, "%s %" PRIu64 "\n", name, (uint64_t)v);
+}
+
+static const char *endpoint_name(char *buf, size_t len, const struct fg_config *cfg, __u32 rule)
+{
+	if (rule >= FG_MAX_RULES || !cfg->rules[rule].used)
+		snprintf(buf, len, "rule%u", rule);
+	else
+		fg_format_endpoint(buf, len, &cfg->rules[rule]);
+	return buf;
+}
+
+/* The walk of fg_sources for /metrics: count, and keep the busiest when asked. */
+struct render_walk {
+	__u64 count;	   /* entries */
+	struct fg_top top; /* top_n by packets */
+};
+
+static int render_source(const struct fg_src_key *k, const struct fg_src *v, void *ctx)
+{
+	struct render_walk *w = ctx;
+	struct fg_top_item it;
+
+	w->count++;
+	if (!w->top.cap)
+		return 0;
+	memset(&it, 0, sizeof(it));
+	it.e.key = *k;
+	it.e.val = *v;
+	it.key[0] = (double)v->packets;
+	it.key[1] = (double)v->bytes;
+	fg_top_offer(&w->top, &it);
+	return 0;
+}
+
+static void render_sources(FILE *f, const struct fg_snapshot *s, struct fg_top *t)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} series[] = {
+		{ "floodgate_source_packets_total", "Packets from one of the busiest sources (config metrics_top), per endpoint rule.",
+		  offsetof(struct fg_src, packets) },
+		{ "floodgate_source_bytes_total",
+		  "Bytes from one of the busiest sources (config metrics_top), per endpoint rule.",
+		  offsetof(struct fg_src, bytes) },
+		{ "floodgate_source_dropped_packets_total",
+		  "Packets dropped from one of the busiest sources, per endpoint rule.",
+		  offsetof(struct fg_src, drops) },
+	};
+	size_t i, j;
+
+	for (j = 0; j < sizeof(series) / sizeof(series[0]); j++) {
+		family(f, series[j].name, "counter", series[j].help);
+		for (i = 0; i < t->n; i++) {
+			const struct fg_source_entry *e = &t->v[i].e;
+			char src[64], ep[32];
+			__u64 v;
+
+			memcpy(&v, (const char *)&e->val + series[j].off, sizeof(v));
+			fg_format_cidr(src, sizeof(src), e->key.family, e->key.addr, e->key.plen);
+			fprintf(f, "%s{source=\"", series[j].name);
+			put_label(f, src);
+			fputs("\",endpoint=\"", f);
+			put_label(f, endpoint_name(ep, sizeof(ep), &s->cfg, e->key.rule));
+			fprintf(f, "\"} %" PRIu64 "\n", (uint64_t)v);
+		}
+	}
+}
+
+int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, char **text,
+		      size_t *len)
+{
+	static const struct {
+		const char *map;
+		unsigned int idx;
+	} fails[] = { { "fg_bans", FG_C_BAN_INSERT_FAIL }, { "fg_sources", FG_C_SOURCE_INSERT_FAIL } };
+	struct fg_snapshot *s = calloc(1, sizeof(*s));
+	struct render_walk w = {};
+	unsigned int i, r;
+	FILE *f = NULL;
+	int err;
+
+	*text = NULL;
+	*len = 0;
+	if (!s)
+		return -ENOMEM;
+	if ((err = fg_snapshot_read(m, s, false)))
+		goto out;
+	if ((err = fg_top_init(&w.top, o ? o->top_n : 0)))
+		goto out;
+	if ((err = fg_sources_each(m, render_source, &w)) < 0)
+		goto out;
+	fg_top_sort(&w.top);
+	f = open_memstream(text, len);
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+
+	family(f, "floodgate_packets_total", "counter",
+	       "Packets seen by the XDP program, by verdict (action) and reason.");
+	for (i = 0; i <= FG_R_DROP_LAST; i++)
+		fprintf(f, "floodgate_packets_total{action=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+			fg_counter_is_drop(i) ? "drop" : "pass", fg_counter_name(i),
+			(uint64_t)s->counters[i].packets);
+	family(f, "floodgate_bytes_total", "counter",
+	       "Bytes (whole frames) seen by the XDP program, by verdict (action) and reason.");
+	for (i = 0; i <= FG_R_DROP_LAST; i++)
+		fprintf(f, "floodgate_bytes_total{action=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+			fg_counter_is_drop(i) ? "drop" : "pass", fg_counter_name(i),
+			(uint64_t)s->counters[i].bytes);
+
+	family(f, "floodgate_endpoint_packets_total", "counter",
+	       "Packets per endpoint rule: passed, dropped, or passed by a monitor rule that would "
+	       "have dropped them (would_drop).");
+	for (r = 0; r < FG_MAX_RULES; r++) {
+		static const char *const act[] = { "pass", "drop", "would_drop" };
+		const struct fg_rule_count *rc = &s->rules[r];
+		__u64 v[3] = { rc->passed, rc->dropped, rc->would_drop };
+		char ep[32];
+
+		if (!s->cfg.rules[r].used)
+			continue;
+		endpoint_name(ep, sizeof(ep), &s->cfg, r);
+		for (i = 0; i < 3; i++)
+			fprintf(f,
+				"floodgate_endpoint_packets_total{endpoint=\"%s\",action=\"%s\"} "
+				"%" PRIu64 "\n",
+				ep, act[i], (uint64_t)v[i]);
+	}
+	family(f, "floodgate_endpoint_bytes_total", "counter",
+	       "Bytes of all packets matched to each endpoint rule.");
+	for (r = 0; r < FG_MAX_RULES; r++) {
+		char ep[32];
+
+		if (s->cfg.rules[r].used)
+			fprintf(f, "floodgate_endpoint_bytes_total{endpoint=\"%s\"} %" PRIu64 "\n",
+				endpoint_name(ep, sizeof(ep), &s->cfg, r),
+				(uint64_t)s->rules[r].bytes);
+	}
+
+	if (s->have_now) {
+		family(f, "floodgate_bans_active",
+		       "gauge", "Automatic bans in force (manual bans are floodgate_list_entries{list=\"ban\"}).");
+		sample(f, "floodgate_bans_active", s->bans_active);
+	}
+	family(f, "floodgate_bans_total", "counter", "Bans created by the data path.");
+	sample(f, "floodgate_bans_total", s->counters[FG_C_BANS].packets);
+	family(f, "floodgate_ban_records", "gauge",
+	       "Entries of the ban table, including ended bans that still remember strikes.");
+	sample(f, "floodgate_ban_records", s->bans);
+	family(f, "floodgate_ban_table_capacity", "gauge", "Entries the ban table can hold.");
+	sample(f, "floodgate_ban_table_capacity", s->bans_max);
+	family(f, "floodgate_sources_tracked", "gauge",
+	       "Per-source buckets in the source table (one per source prefix and endpoint rule).");
+	sample(f, "floodgate_sources_tracked", w.count);
+	family(f, "floodgate_source_table_capacity", "gauge",
+	       "Buckets the source table can hold before the least recently used are evicted.");
+	sample(f, "floodgate_source_table_capacity", s->sources_max);
+	family(f, "floodgate_list_entries", "gauge",
+	       "Prefixes on the allow, deny and manual ban lists.");
+	fprintf(f, "floodgate_list_entries{list=\"allow\"} %" PRIu64 "\n",
+		(uint64_t)s->list_entries[FG_LIST_ALLOW]);
+	fprintf(f, "floodgate_list_entries{list=\"deny\"} %" PRIu64 "\n",
+		(uint64_t)s->list_entries[FG_LIST_DENY]);
+	fprintf(f, "floodgate_list_entries{list=\"ban\"} %" PRIu64 "\n",
+		(uint64_t)s->list_entries[FG_LIST_BAN]);
+	family(f, "floodgate_list_capacity", "gauge", "Prefixes the list table can hold.");
+	sample(f, "floodgate_list_capacity", s->lists_max);
+
+	family(f, "floodgate_under_attack", "gauge",
+	       "1 while new sources are charged to coarse prefixes (under-attack mode), else 0.");
+	sample(f, "floodgate_under_attack", s->attack_cpus > 0);
+	family(f, "floodgate_under_attack_cpus", "gauge", "CPUs in under-attack mode.");
+	sample(f, "floodgate_under_attack_cpus", s->attack_cpus);
+	family(f, "floodgate_under_attack_entered_total", "counter",
+	       "Times a CPU entered under-attack mode.");
+	sample(f, "floodgate_under_attack_entered_total", s->counters[FG_C_ATTACK_ENTER].packets);
+	family(f, "floodgate_coarse_sources_total", "counter",
+	       "New sources charged to their coarse prefix under attack.");
+	sample(f, "floodgate_coarse_sources_total", s->counters[FG_C_ATTACK_NEW].packets);
+	family(f, "floodgate_map_insert_failures_total", "counter",
+	       "Inserts a full table refused (the packet was still limited).");
+	for (i = 0; i < sizeof(fails) / sizeof(fails[0]); i++)
+		fprintf(f, "floodgate_map_insert_failures_total{map=\"%s\"} %" PRIu64 "\n",
+			fails[i].map, (uint64_t)s->counters[fails[i].idx].packets);
+	family(f, "floodgate_events_lost_total", "counter",
+	       "Ban and under-attack events not sent (event rate limit or full ring buffer).");
+	sample(f, "floodgate_events_lost_total", s->counters[FG_C_EVENTS_LOST].packets);
+	family(f, "floodgate_portless_packets_total",
+	       "counter", "Packets charged without ports: non-first fragments, IPv6 extension chains too long.");
+	fprintf(f, "floodgate_portless_packets_total{kind=\"fragment\"} %" PRIu64 "\n",
+		(uint64_t)s->counters[FG_C_FRAGMENT].packets);
+	fprintf(f, "floodgate_portless_packets_total{kind=\"ipv6_long_chain\"} %" PRIu64 "\n",
+		(uint64_t)s->counters[FG_C_IP6_LONG_CHAIN].packets);
+	family(f, "floodgate_rule_set_generation", "gauge",
+	       "Rule-set swaps since the maps were made.");
+	sample(f, "floodgate_rule_set_generation", s->st.generation);
+	if (w.top.n)
+		render_sources(f, s, &w.top);
+	family(f, "floodgate_build_info", "gauge",
+	       "Always 1; the labels say which floodgate and map layout serve these metrics.");
+	fprintf(f, "floodgate_build_info{version=\"%s\",layout=\"%" PRIu64 "\"} 1\n", FG_VERSION,
+		(uint64_t)s->st.layout);
+	if (fclose(f)) {
+		f = NULL;
+		err = -ENOMEM;
+		goto out;
+	}
+	f = NULL;
+	err = 0;
+out:
+	if (f)
+		fclose(f);
+	if (err) {
+		free(*text);
+		*text = NULL;
+		*len = 0;
+	}
+	fg_top_free(&w.top);
+	free(s);
+	return err;
+}
+
+/* --- HTTP --- */
+
+static int reply_text(struct fg_http_reply *r, unsigned int status, const char *type, const char *body)
+{
+	r->status = status;
+	r->type = type;
+	r->len = strlen(body);
+	r->body = strdup(body);
+	return r->body ? 0 : -ENOMEM;
+}
+
+int fg_http_handle(const struct fg_maps *m, const struct fg_metrics_opts *o, const char *method,
+		   const char *url, size_t header_bytes, struct fg_http_reply *r)
+{
+	bool get, metrics, root;
+	char *text;
+	size_t len;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (header_bytes > FG_HTTP_HEADER_MAX)
+		return reply_text(r, 431, "text/plain", "request headers too large\n");
+	metrics = url && !strcmp(url, "/metrics");
+	root = url && !strcmp(url, "/");
+	if (!metrics && !root)
+		return reply_text(r, 404, "text/plain", "not found: try /metrics\n");
+	get = method && (!strcmp(method, "GET") || !strcmp(method, "HEAD"));
+	if (!get) {
+		r->allow = "GET, HEAD";
+		return reply_text(r, 405, "text/plain", "method not allowed: GET or HEAD\n");
+	}
+	if (root)
+		return reply_text(r, 200, "text/html; charset=utf-8",
+				  "<!DOCTYPE html>\n<html><head><title>floodgate</title></head>"
+				  "<body><h1>floodgate</h1><p><a href=\"/metrics\">Metrics</a></p>"
+				  "</body></html>\n");
+	err = fg_metrics_render(m, o, &text, &len);
+	if (err)
+		return reply_text(r, 500, "text/plain", "error: reading the floodgate maps failed\n");
+	r->status = 200;
+	r->type = "text/plain; version=0.0.4; charset=utf-8";
+	r->body = text;
+	r->len = len;
+	return 0;
+}
+
+static enum MHD_Result add_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	/* "Name: value\r\n" */
+	*(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct fg_metrics_server *s = cls;
+	struct fg_http_reply r;
+	struct MHD_Response *resp;
+	size_t header_bytes = 0;
+	enum MHD_Result ret;
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_bytes, &header_bytes);
+	if (fg_http_handle(s->m, s->o, method, url, header_bytes, &r))
+		return MHD_NO; /* out of memory: drop the connection */
+	resp = MHD_create_response_from_buffer(r.len, r.body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(r.body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.type);
+	if (r.allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r.allow);
+	if (r.status != 200)
+		/* an error ends the connection: a request body we did not read cannot confuse it */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = MHD_queue_response(c, r.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+int fg_parse_listen(const char *what, const char *s, void *sockaddr, unsigned int *socklen)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon;
+	__u64 port;
+	size_t hl;
+
+	colon = s ? strrchr(s, ':') : NULL;
+	if (!colon || colon == s)
+		return error("%s: %s: expected ADDR:PORT (127.0.0.1:9419, [::1]:9419)", what,
+			     s ? s : ""),
+		       -EINVAL;
+	hl = colon - s;
+	if (hl >= sizeof(host))
+		return error("%s: %s: not an address", what, s), -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (fg_parse_u64(what, colon + 1, 0, 65535, &port))
+		return -EINVAL;
+	if (host[0] == '[') {
+		struct sockaddr_in6 *a = sockaddr;
+
+		if (hl < 3 || host[hl - 1] != ']')
+			return error("%s: %s: unbalanced [ ]", what, s), -EINVAL;
+		host[hl - 1] = '\0';
+		memset(a, 0, sizeof(*a));
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+			return error("%s: %s: not an IPv6 address", what, s), -EINVAL;
+		*socklen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = sockaddr;
+
+		memset(a, 0, sizeof(*a));
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return error("%s: %s: not an IPv4 address (IPv6 goes in [ ])", what, s),
+			       -EINVAL;
+		*socklen = sizeof(*a);
+	}
+	return 0;
+}
+
+/*
+ * Limits against slow or many clients: a scrape must get through while
+ * hundreds of idle connections are held open, so the connection limit is
+ * well above that and idle ones are closed after a timeout.
+ */
+#define FG_HTTP_CONNECTIONS 1000       /* open connections at most */
+#define FG_HTTP_TIMEOUT	    10	       /* seconds a connection may stay silent */
+#define FG_HTTP_POOL	    (32 << 10) /* per-connection memory: headers beyond it get 431 */
+
+int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const struct fg_maps *m,
+		     const struct fg_metrics_opts *o)
+{
+	struct sockaddr_storage ss;
+	struct fg_metrics_server *s;
+	const union MHD_DaemonInfo *info;
+	unsigned int sl;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	*out = NULL;
+	if (fg_parse_listen("metrics", listen, &ss, &sl))
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->m = m;
+	s->o = o;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)FG_HTTP_CONNECTIONS,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)FG_HTTP_TIMEOUT,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FG_HTTP_POOL,
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+	if (!s->d) {
+		int err = errno ? -errno : -EADDRINUSE;
+
+		free(s);
+		return error("metrics: listen on %s: %s", listen, strerror(-err)), err;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	*out = s;
+	return 0;
+}
+
+int fg_metrics_fd(const struct fg_metrics_server *s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+
+	return info ? info->epoll_fd : -1;
+}
+
+unsigned int fg_metrics_port(const struct fg_metrics_server *s)
+{
+	return s->port;
+}
+
+int fg_metrics_run(struct fg_metrics_server *s)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	MHD_run(s->d);
+	if (MHD_get_timeout(s->d, &ms) != MHD_YES)
+		return -1;
+	return ms > 60000 ? 60000 : (int)ms;
+}
+
+void fg_metrics_stop(struct fg_metrics_server *s)
+{
+	if (!s)
+		return;
+	if (s->d)
+		MHD_stop_daemon(s->d);
+	free(s);
+}
