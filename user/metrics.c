@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -683,6 +685,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
+/* libmicrohttpd's own complaints (bad requests, full connection table): notices, one line each. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	fprintf(stderr, "<5>metrics: %s\n", buf);
+}
+
 int fg_parse_listen(const char *what, const char *s, void *sockaddr, unsigned int *socklen)
 {
 	char host[INET6_ADDRSTRLEN + 2];
@@ -760,7 +775,8 @@ int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const s
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)FG_HTTP_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)FG_HTTP_TIMEOUT,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FG_HTTP_POOL,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (!s->d) {
 		int err = errno ? -errno : -EADDRINUSE;
 

@@ -1,10 +1,577 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-/* run.c: placeholder until the command is written. */
-#include "fg.h"
+/*
+ * run.c: `floodgate run`, the daemon. Attaches to the config's
+ * interfaces, applies the config, then runs one single-threaded event
+ * loop over: the metrics server (libmicrohttpd without threads of its
+ * own), the ban event ring buffer (logged to stderr with syslog priority
+ * prefixes for journald), signals (SIGHUP reloads, SIGTERM and SIGINT
+ * stop) and a one-second timer for housekeeping (expiring manual bans,
+ * forgetting old strikes, summaries of what the log left out). One
+ * thread means a reload never races a scrape or the log.
+ *
+ * Nothing the data path needs lives in this process: the program, its
+ * links and maps are pinned, so stopping or killing the daemon leaves
+ * floodgate enforcing.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/capability.h>
+
 #include "cmds.h"
+#include "metrics.h"
+
+#define FG_LOG_BANS_PER_SEC 20	  /* ban lines per second; the rest go into a summary */
+#define FG_EXPIRE_EVERY	    5	  /* seconds between removals of ended manual bans */
+#define FG_FORGET_EVERY	    60	  /* seconds between sweeps of old strike records */
+#define FG_FORGET_DEFAULT   86400 /* seconds, when the config does not say */
+
+/* syslog priorities, as journald reads them from a "<N>" line prefix */
+#define LOG_ERR	    3
+#define LOG_WARNING 4
+#define LOG_NOTICE  5
+#define LOG_INFO    6
+
+struct daemon {
+	const char *config_path;       /* --config */
+	const char *listen_opt;	       /* --metrics, NULL when not given */
+	char listen[64];	       /* the address being served */
+	struct fg_file_config cfg;     /* the config in force */
+	bool have_cfg;		       /* cfg holds a loaded config */
+	struct fg_maps m;	       /* pinned maps, writable */
+	struct fg_config *rules;       /* live rule set, for endpoint names in the log */
+	struct fg_metrics_opts mopts;  /* what /metrics adds (top_n) */
+	struct fg_metrics_server *srv; /* the HTTP server */
+	struct ring_buffer *rb;	       /* fg_events consumer */
+	int ep, sigfd, timerfd;	       /* event loop */
+	__u64 hz;		       /* ticks per second */
+	__u64 ref_tick, ref_ns;	       /* clock reference for the events of one batch */
+	bool ref_valid;		       /* ref_* read for the current batch */
+	__u64 logged;		       /* ban lines in the current second */
+	__u64 suppressed;	       /* ban events not logged in the current second */
+	__u64 suppressed_total;	       /* since start */
+	__u64 events_lost;	       /* FG_C_EVENTS_LOST at the last look */
+	__u64 ticks;		       /* housekeeping seconds since start */
+};
+
+static void logp(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logp(int prio, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* one write per line, so lines of concurrent writers never interleave */
+	fprintf(stderr, "<%d>%s\n", prio, buf);
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t n;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = '\0'; /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   offsetof(struct sockaddr_un, sun_path) + n) < 0)
+		logp(LOG_WARNING, "notify systemd (%s): %s", path, strerror(errno));
+	close(fd);
+}
+
+static void unlock(struct fg_maps *m)
+{
+	if (m->lock >= 0)
+		close(m->lock); /* releases the flock */
+	m->lock = -1;
+}
+
+static void refresh_rules(struct daemon *d)
+{
+	__u32 slot;
+	struct fg_state st;
+
+	if (fg_state_read(&d->m, &st))
+		return;
+	slot = st.slot & 1;
+	if (bpf_map_lookup_elem(d->m.config, &slot, d->rules))
+		memset(d->rules, 0, sizeof(*d->rules));
+}
+
+/* --- the ban log --- */
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct daemon *d = ctx;
+	struct fg_event ev;
+	struct fg_event_text t;
+	char line[512];
+
+	if (size < sizeof(ev))
+		return 0;
+	memcpy(&ev, data, sizeof(ev));
+	if (!d->ref_valid) {
+		struct timespec ts;
+
+		d->ref_tick = d->ref_ns = 0;
+		if (!fg_now(&d->m, &d->ref_tick)) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			d->ref_ns = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+		}
+		d->ref_valid = true;
+	}
+	if (ev.type == FG_EV_BAN && d->logged >= FG_LOG_BANS_PER_SEC) {
+		/* a flood of bans: count them, the timer writes one summary a second */
+		d->suppressed++;
+		d->suppressed_total++;
+		return 0;
+	}
+	fg_event_describe(&ev, d->rules, d->ref_tick, d->ref_ns, d->hz, &t);
+	fg_event_line(line, sizeof(line), &ev, &t, false);
+	switch (ev.type) {
+	case FG_EV_BAN:
+		d->logged++;
+		logp(LOG_WARNING, "%s", line);
+		break;
+	case FG_EV_ATTACK_ON:
+		logp(LOG_ERR, "%s: new sources are charged to their coarse prefix", line);
+		break;
+	default:
+		logp(LOG_NOTICE, "%s", line);
+		break;
+	}
+	return 0;
+}
+
+static void consume_events(struct daemon *d)
+{
+	int n;
+
+	d->ref_valid = false;
+	n = ring_buffer__consume(d->rb);
+	if (n < 0)
+		logp(LOG_ERR, "read fg_events: %s", strerror(-n));
+}
+
+/* --- housekeeping, once a second --- */
+
+static void housekeeping(struct daemon *d)
+{
+	struct fg_count lost;
+	__u64 now, forget;
+	int n;
+
+	d->ticks++;
+	if (d->suppressed)
+		logp(LOG_WARNING,
+		     "bans: %" PRIu64 " more in the last second not logged one by one (limit %d/s; "
+		     "%" PRIu64 " since start)",
+		     (uint64_t)d->suppressed, FG_LOG_BANS_PER_SEC, (uint64_t)d->suppressed_total);
+	d->suppressed = 0;
+	d->logged = 0;
+	if (!fg_percpu_sum(&d->m, d->m.counters, FG_C_EVENTS_LOST, &lost, sizeof(lost))) {
+		if (lost.packets > d->events_lost)
+			logp(LOG_WARNING,
+			     "events: %" PRIu64 " ban events not recorded by the data path (its "
+			     "event rate limit, ban_policy.events_per_second, or a full ring)",
+			     (uint64_t)(lost.packets - d->events_lost));
+		d->events_lost = lost.packets;
+	}
+	if (d->ticks % FG_EXPIRE_EVERY && d->ticks % FG_FORGET_EVERY)
+		return;
+	if (fg_now(&d->m, &now))
+		return;
+	if (fg_maps_lock(&d->m))
+		return;
+	if (d->ticks % FG_EXPIRE_EVERY == 0) {
+		n = fg_lists_expire(&d->m, now);
+		if (n > 0)
+			logp(LOG_INFO, "bans: %d manual bans ended and were removed", n);
+		else if (n < 0)
+			logp(LOG_ERR, "bans: removing ended manual bans failed: %s", strerror(-n));
+	}
+	forget = d->cfg.forget_after ? d->cfg.forget_after : FG_FORGET_DEFAULT;
+	if (d->ticks % FG_FORGET_EVERY == 0) {
+		n = fg_bans_forget(&d->m, now, forget * d->hz);
+		if (n > 0)
+			logp(LOG_INFO,
+			     "bans: forgot the strikes of %d sources banned over %" PRIu64 " s ago",
+			     n, (uint64_t)forget);
+		else if (n < 0)
+			logp(LOG_ERR, "bans: forgetting old strikes failed: %s", strerror(-n));
+	}
+	unlock(&d->m);
+}
+
+/* --- setup, reload --- */
+
+static bool has_iface(const struct fg_file_config *c, const char *ifname)
+{
+	int i;
+
+	for (i = 0; i < c->n_ifaces; i++)
+		if (!strcmp(c->ifaces[i], ifname))
+			return true;
+	return false;
+}
+
+static int attach_all(const struct fg_file_config *c, const struct fg_file_config *old)
+{
+	static const char *const modes[] = { "auto", "native", "generic" };
+	enum fg_mode used;
+	int i, err;
+
+	for (i = 0; i < c->n_ifaces; i++) {
+		if (old && has_iface(old, c->ifaces[i]))
+			continue; /* attached by the config before: nothing to do */
+		err = fg_attach(c->ifaces[i], FG_MODE_AUTO, &c->sizes, &used);
+		if (err)
+			return err;
+		logp(LOG_INFO, "attached to %s in %s mode", c->ifaces[i],
+		     modes[used <= FG_MODE_GENERIC ? used : 0]);
+	}
+	return 0;
+}
+
+static int apply(struct daemon *d, struct fg_file_config *c)
+{
+	int err = fg_maps_lock(&d->m);
+
+	if (!err)
+		err = fg_config_apply(&d->m, c);
+	unlock(&d->m);
+	return err;
+}
+
+static void reload(struct daemon *d)
+{
+	struct fg_file_config nc;
+	int bad, i;
+
+	notify("RELOADING=1");
+	logp(LOG_INFO, "reload: reading %s", d->config_path);
+	memset(&nc, 0, sizeof(nc));
+	bad = fg_config_load(d->config_path, d->hz, &nc);
+	if (bad) {
+		if (bad > 0)
+			logp(LOG_ERR, "reload: %s has %d error%s (above): the running config stays",
+			     d->config_path, bad, bad == 1 ? "" : "s");
+		else
+			logp(LOG_ERR, "reload: cannot read %s: %s: the running config stays",
+			     d->config_path, strerror(-bad));
+		fg_config_free(&nc);
+		goto out;
+	}
+	if (attach_all(&nc, &d->cfg)) {
+		logp(LOG_ERR, "reload: attaching a new interface failed (above): the running "
+			      "config stays");
+		fg_config_free(&nc);
+		goto out;
+	}
+	if (apply(d, &nc)) {
+		logp(LOG_ERR, "reload: applying %s failed (above): the running config stays",
+		     d->config_path);
+		fg_config_free(&nc);
+		goto out;
+	}
+	for (i = 0; i < d->cfg.n_ifaces; i++)
+		if (!has_iface(&nc, d->cfg.ifaces[i]))
+			logp(LOG_WARNING,
+			     "reload: %s left the config but stays attached (floodgate detach %s)",
+			     d->cfg.ifaces[i], d->cfg.ifaces[i]);
+	if (!d->listen_opt && strcmp(nc.metrics[0] ? nc.metrics : FG_METRICS_DEFAULT, d->listen))
+		logp(LOG_WARNING, "reload: the metrics address changes on restart only (%s stays)",
+		     d->listen);
+	if (memcmp(&nc.sizes, &d->cfg.sizes, sizeof(nc.sizes)))
+		logp(LOG_WARNING, "reload: table sizes change only with new maps (floodgate "
+				  "detach --all, then start again)");
+	fg_config_free(&d->cfg);
+	d->cfg = nc;
+	d->mopts.top_n = nc.metrics_top;
+	refresh_rules(d);
+	logp(LOG_INFO, "reload: %s applied (rule set generation %" PRIu64 ")", d->config_path,
+	     (uint64_t)d->m.st->generation);
+out:
+	notify("READY=1");
+}
+
+/*
+ * Keep only what the daemon still needs: CAP_BPF and CAP_PERFMON to load
+ * the program and CAP_NET_ADMIN to attach it, both only for an interface
+ * added to the config on reload (reading and writing the maps goes
+ * through file descriptors already open). Everything else leaves the
+ * bounding, permitted, effective, inheritable and ambient sets, and
+ * no_new_privs stops any regaining through exec. Failing to drop is
+ * logged, not fatal: under systemd the unit's CapabilityBoundingSet
+ * already holds these three alone.
+ */
+static void drop_caps(void)
+{
+	const __u64 keep = (1ULL << CAP_BPF) | (1ULL << CAP_PERFMON) | (1ULL << CAP_NET_ADMIN);
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+	unsigned int cap, last = CAP_LAST_CAP;
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+
+	if (f) {
+		if (fscanf(f, "%u", &last) != 1)
+			last = CAP_LAST_CAP;
+		fclose(f);
+	}
+	if (syscall(SYS_capget, &hdr, data)) {
+		logp(LOG_WARNING, "capabilities: read: %s", strerror(errno));
+		return;
+	}
+	for (cap = 0; cap <= last && cap < 64; cap++)
+		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			logp(LOG_WARNING, "capabilities: drop %u from the bounding set: %s", cap,
+			     strerror(errno));
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	data[0].effective &= (__u32)keep;
+	data[1].effective &= (__u32)(keep >> 32);
+	data[0].permitted &= (__u32)keep;
+	data[1].permitted &= (__u32)(keep >> 32);
+	data[0].inheritable = data[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, data))
+		logp(LOG_WARNING, "capabilities: drop: %s", strerror(errno));
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		logp(LOG_WARNING, "no_new_privs: %s", strerror(errno));
+}
+
+static int loop_add(int ep, int fd)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e))
+		return error("epoll: %s", strerror(errno)), -errno;
+	return 0;
+}
+
+static int setup_loop(struct daemon *d)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return error("block signals: %s", strerror(errno)), -errno;
+	signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is not our death */
+	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	d->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (d->sigfd < 0 || d->timerfd < 0 || d->ep < 0)
+		return error("event loop: %s", strerror(errno)), -errno;
+	if (timerfd_settime(d->timerfd, 0, &its, NULL))
+		return error("timer: %s", strerror(errno)), -errno;
+	if (loop_add(d->ep, d->sigfd) || loop_add(d->ep, d->timerfd) ||
+	    loop_add(d->ep, ring_buffer__epoll_fd(d->rb)) || loop_add(d->ep, fg_metrics_fd(d->srv)))
+		return -EIO;
+	return 0;
+}
+
+/* The loop; returns when asked to stop. */
+static void serve(struct daemon *d)
+{
+	int timeout = fg_metrics_run(d->srv);
+
+	for (;;) {
+		struct epoll_event evs[8];
+		int n, i;
+
+		n = epoll_wait(d->ep, evs, 8, timeout);
+		if (n < 0 && errno != EINTR) {
+			logp(LOG_ERR, "event loop: %s", strerror(errno));
+			return;
+		}
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == d->sigfd) {
+				struct signalfd_siginfo si;
+
+				while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						reload(d);
+						continue;
+					}
+					logp(LOG_INFO,
+					     "stopping on %s: the program stays attached and "
+					     "enforcing (floodgate detach --all removes it)",
+					     strsignal(si.ssi_signo));
+					return;
+				}
+			} else if (fd == d->timerfd) {
+				__u64 expirations;
+
+				if (read(d->timerfd, &expirations, sizeof(expirations)) > 0)
+					housekeeping(d);
+			} else if (fd == ring_buffer__epoll_fd(d->rb)) {
+				consume_events(d);
+			}
+		}
+		/* every wake-up: connections may have timed out even without I/O */
+		timeout = fg_metrics_run(d->srv);
+	}
+}
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: floodgate run --config FILE [--metrics ADDR:PORT]\n"
+		"\n"
+		"The daemon: attach to the config's interfaces (reusing pinned state), apply the\n"
+		"config, then stay in the foreground serving Prometheus metrics on\n"
+		"http://ADDR:PORT/metrics (default %s, or the config's metrics.listen),\n"
+		"logging ban events to stderr with syslog priority prefixes, removing ended "
+		"manual\n"
+		"bans and forgetting old strikes. SIGHUP reloads the config atomically (a bad one\n"
+		"is logged and the running one stays); SIGTERM stops the daemon and leaves the\n"
+		"program attached and enforcing. Tells systemd READY=1 when metrics are served.\n"
+		"\n"
+		"  -c, --config FILE          YAML config (floodgate.example.yaml)\n"
+		"  -m, --metrics ADDR:PORT    listen here instead (127.0.0.1:9419, [::1]:9419)\n",
+		FG_METRICS_DEFAULT);
+}
 
 int cmd_run(int argc, char **argv)
 {
-	error("run: not implemented yet");
-	return FG_EXIT_ERR;
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		FG_COMMON_LONGOPTS,
+		{},
+	};
+	struct daemon d = { .ep = -1, .sigfd = -1, .timerfd = -1 };
+	char msg[256];
+	unsigned char ss[128];
+	unsigned int sl;
+	int c, bad, ret = FG_EXIT_ERR;
+	bool maps_open = false;
+
+	while ((c = getopt_long(argc, argv, "c:m:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (fg_common_opt(c))
+			continue;
+		switch (c) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 'm':
+			d.listen_opt = optarg;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return FG_EXIT_OK;
+		default:
+			run_usage(stderr);
+			return FG_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || !d.config_path) {
+		if (!d.config_path)
+			error("run: --config FILE is required");
+		run_usage(stderr);
+		return FG_EXIT_USAGE;
+	}
+	if (d.listen_opt && fg_parse_listen("run --metrics", d.listen_opt, ss, &sl))
+		return FG_EXIT_USAGE;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+
+	d.hz = fg_kernel_hz();
+	bad = fg_config_load(d.config_path, d.hz, &d.cfg);
+	d.have_cfg = true;
+	if (bad < 0)
+		error("run: cannot read %s: %s", d.config_path, strerror(-bad));
+	if (bad)
+		goto out; /* a config's own errors are printed by the loader */
+	snprintf(d.listen, sizeof(d.listen), "%s",
+		 d.listen_opt	    ? d.listen_opt
+		 : d.cfg.metrics[0] ? d.cfg.metrics
+				    : FG_METRICS_DEFAULT);
+	d.mopts.top_n = d.cfg.metrics_top;
+	if (fg_bpffs_ensure())
+		goto out;
+	if (!d.cfg.n_ifaces)
+		logp(LOG_NOTICE, "%s lists no interfaces: serving the state already pinned in %s",
+		     d.config_path, fg_opts.pin_dir);
+	if (attach_all(&d.cfg, NULL))
+		goto out;
+	if (fg_maps_open(&d.m, true))
+		goto out;
+	maps_open = true;
+	d.hz = fg_hz(&d.m);
+	if (apply(&d, &d.cfg)) {
+		error("run: applying %s failed", d.config_path);
+		goto out;
+	}
+	d.rules = calloc(1, sizeof(*d.rules));
+	if (!d.rules)
+		goto out;
+	refresh_rules(&d);
+	d.rb = ring_buffer__new(d.m.events, on_event, &d, NULL);
+	if (!d.rb) {
+		error("read fg_events: %s", strerror(errno));
+		goto out;
+	}
+	if (fg_metrics_start(&d.srv, d.listen, &d.m, &d.mopts))
+		goto out;
+	if (setup_loop(&d))
+		goto out;
+	drop_caps();
+	consume_events(&d); /* what piled up while no daemon ran */
+	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving metrics on %s\nMAINPID=%ld", d.listen,
+		 (long)getpid());
+	notify(msg);
+	logp(LOG_INFO, "serving metrics on http://%s/metrics (port %u), %d interface%s, pins in %s",
+	     d.listen, fg_metrics_port(d.srv), d.cfg.n_ifaces, d.cfg.n_ifaces == 1 ? "" : "s",
+	     fg_opts.pin_dir);
+	serve(&d);
+	notify("STOPPING=1");
+	ret = FG_EXIT_OK;
+out:
+	fg_metrics_stop(d.srv);
+	ring_buffer__free(d.rb);
+	if (d.ep >= 0)
+		close(d.ep);
+	if (d.sigfd >= 0)
+		close(d.sigfd);
+	if (d.timerfd >= 0)
+		close(d.timerfd);
+	free(d.rules);
+	if (maps_open)
+		fg_maps_close(&d.m);
+	if (d.have_cfg)
+		fg_config_free(&d.cfg);
+	return ret;
 }
