@@ -154,6 +154,23 @@ static __always_inline int fg_idle(__u64 now, __u64 seen, __u64 rate)
 	return rate && (__u64)gap > (1ULL << 62) / rate;
 }
 
+/*
+ * A limit this packet does not consult (a banned source, a limit after
+ * one that failed, the SYN limit for other packets) or that failed
+ * without moving: its tat stays where it was while last_seen moves on, so
+ * over a long ban or a long run without SYNs it could fall more than 2^63
+ * units behind now and wrap into "far ahead". A tat more than 2^62 units
+ * behind (or any tat of an idle bucket) means a full bucket; pulling it up
+ * to exactly 2^62 behind still means full, and keeps it in range.
+ */
+static __always_inline void fg_keep(__u64 *tat, __u64 now, __u64 rate, __u64 seen)
+{
+	__u64 now_u = now * rate, old = *(volatile __u64 *)tat;
+
+	if (rate && (fg_idle(now, seen, rate) || (__s64)(old - now_u) < -(1LL << 62)))
+		__sync_val_compare_and_swap(tat, old, now_u - (1ULL << 62));
+}
+
 /* dst = src & mask, over the 16 address bytes (IPv4 uses the first 4, the rest are zero). */
 static __always_inline void fg_mask(__u8 *dst, const __u8 *src, const __be32 *mask)
 {
@@ -382,6 +399,10 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 	for (i = 1; i < 32; i++) {
 		if (i >= nb.strikes || dur >= rule->ban_max_ticks)
 			break;
+		if (dur > rule->ban_max_ticks / rule->ban_mult) {
+			dur = rule->ban_max_ticks; /* dur * mult would pass the maximum, or 2^64 */
+			break;
+		}
 		dur *= rule->ban_mult;
 	}
 	if (rule->ban_max_ticks && dur > rule->ban_max_ticks)
@@ -400,21 +421,39 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 	return nb.expires;
 }
 
-/* Per-source limits in order pps, bps, SYN. Returns FG_R_PASS or the limit exceeded. */
+/*
+ * Per-source limits in order pps, bps, SYN. Returns FG_R_PASS or the limit
+ * exceeded; limits after a failed one are not consulted (fg_keep).
+ */
 static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
 				     const struct fg_pkt *p, __u64 now, __u64 seen)
 {
+	int reason = FG_R_PASS;
+
 	if (r->pps.rate && !fg_conform(&b->tat_pps, now, r->pps.rate, r->pps.burst, 1,
-				       fg_idle(now, seen, r->pps.rate)))
-		return FG_R_RATE_PPS;
-	if (r->bps.rate && !fg_conform(&b->tat_bps, now, r->bps.rate, r->bps.burst * 8,
-				       (__u64)p->len * 8, fg_idle(now, seen, r->bps.rate)))
-		return FG_R_RATE_BPS;
-	if (p->syn && r->syn.rate &&
-	    !fg_conform(&b->tat_syn, now, r->syn.rate, r->syn.burst, 1,
-			fg_idle(now, seen, r->syn.rate)))
-		return FG_R_RATE_SYN;
-	return FG_R_PASS;
+				       fg_idle(now, seen, r->pps.rate))) {
+		fg_keep(&b->tat_pps, now, r->pps.rate, seen);
+		reason = FG_R_RATE_PPS;
+	}
+	if (r->bps.rate) {
+		if (reason != FG_R_PASS) {
+			fg_keep(&b->tat_bps, now, r->bps.rate, seen);
+		} else if (!fg_conform(&b->tat_bps, now, r->bps.rate, r->bps.burst * 8,
+				       (__u64)p->len * 8, fg_idle(now, seen, r->bps.rate))) {
+			fg_keep(&b->tat_bps, now, r->bps.rate, seen);
+			reason = FG_R_RATE_BPS;
+		}
+	}
+	if (r->syn.rate) {
+		if (reason != FG_R_PASS || !p->syn) {
+			fg_keep(&b->tat_syn, now, r->syn.rate, seen);
+		} else if (!fg_conform(&b->tat_syn, now, r->syn.rate, r->syn.burst, 1,
+				       fg_idle(now, seen, r->syn.rate))) {
+			fg_keep(&b->tat_syn, now, r->syn.rate, seen);
+			reason = FG_R_RATE_SYN;
+		}
+	}
+	return reason;
 }
 
 SEC("xdp.frags")
@@ -494,6 +533,10 @@ int floodgate(struct xdp_md *ctx)
 		b->ban_until = fg_ban_check(cfg, &p, &own);
 	}
 	if (b->ban_until > now) {
+		/* however long the ban, the limits must come back full, not wrapped */
+		fg_keep(&b->tat_pps, now, rule->pps.rate, seen);
+		fg_keep(&b->tat_bps, now, rule->bps.rate, seen);
+		fg_keep(&b->tat_syn, now, rule->syn.rate, seen);
 		reason = FG_R_BANNED;
 		goto drop_src;
 	}
