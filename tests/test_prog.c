@@ -1,0 +1,1276 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * test_prog.c: every verdict of the XDP program, as tables of {frame,
+ * expected verdict, expected reason, rule charged} run through
+ * BPF_PROG_TEST_RUN. Parser rules (VLAN depth, IPv4 and IPv6
+ * malformations, extension chains, fragments, truncation at every offset),
+ * lists (allow > deny > ban > rules), port ranges, the default rule, each
+ * action, prefix aggregation, bans (expiry, escalation, the ring buffer),
+ * endpoint totals and the SYN limit. DESIGN.md is the specification; the
+ * expectations below are written from it and from enum fg_counter.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+
+#define HZ	   1000ULL	/* test clock: milliseconds */
+#define T0	   (1ULL << 32) /* start of time: far from 0, like jiffies */
+#define PASS	   XDP_PASS
+#define DROP	   XDP_DROP
+#define NOTE_FRAG  FX_NOTE(FG_C_FRAGMENT)
+#define NOTE_CHAIN FX_NOTE(FG_C_IP6_LONG_CHAIN)
+
+/* Rule indexes of the parser rule set (setup_parser_rules). */
+enum { R_DEF = 0, R_TCP80 = 1, R_UDP53 = 2, R_TCP_RANGE = 3, R_UDP_RANGE = 4 };
+
+static struct fx fx;
+
+/* ---- helpers ---- */
+
+static void map_clear(int fd, size_t key_size)
+{
+	char key[64];
+
+	assert_true(key_size <= sizeof(key));
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		assert_int_equal(bpf_map_delete_elem(fd, key), 0);
+}
+
+/* Per test: no buckets, bans, list entries or endpoint state from the one before. */
+static int clear_state(void **state)
+{
+	struct fg_total zt = {};
+	struct fg_pressure *zp = calloc(fx.ncpus, sizeof(*zp));
+	__u32 i;
+
+	map_clear(fx.m.sources, sizeof(struct fg_src_key));
+	map_clear(fx.m.bans, sizeof(struct fg_ban_key));
+	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
+	for (i = 0; i < FG_MAX_RULES; i++)
+		assert_int_equal(bpf_map_update_elem(fx.m.totals, &i, &zt, BPF_ANY), 0);
+	i = 0;
+	assert_int_equal(bpf_map_update_elem(fx.m.pressure, &i, zp, BPF_ANY), 0);
+	free(zp);
+	fx.m.st->lists4 = fx.m.st->lists6 = 0;
+	fx.m.st->events_tat = 0; /* the clock goes back to T0: the event limit starts full */
+	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
+	fx_set_now(&fx, T0);
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	int err = fx_open(&fx, HZ, 0);
+
+	if (err) {
+		fprintf(stderr, "error: load the program: %s\n", strerror(-err));
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	fx_close(&fx);
+	return 0;
+}
+
+static struct fg_ruleset *ruleset_new(void)
+{
+	struct fg_ruleset *rs = malloc(sizeof(*rs));
+
+	assert_non_null(rs);
+	fx_ruleset_init(rs, HZ);
+	fx_rule_open(&rs->cfg.rules[R_DEF]);
+	return rs;
+}
+
+/* Add an endpoint rule with no limits at index i. */
+static struct fg_rule *rule_add(struct fg_ruleset *rs, int i, __u16 proto, __u16 lo, __u16 hi)
+{
+	struct fg_rule *r = &rs->cfg.rules[i];
+
+	*r = rs->cfg.rules[R_DEF];
+	fx_rule_open(r);
+	r->used = 1;
+	r->proto = proto;
+	r->port_lo = lo;
+	r->port_hi = hi;
+	return r;
+}
+
+static void ruleset_commit(struct fg_ruleset *rs)
+{
+	assert_int_equal(fx_commit(&fx, rs), 0);
+	free(rs);
+}
+
+/* Parser rule set: no limits anywhere, endpoint rules that show which rule a frame was charged to. */
+static void setup_parser_rules(void)
+{
+	struct fg_ruleset *rs = ruleset_new();
+
+	rule_add(rs, R_TCP80, FX_IP_TCP, 80, 80);
+	rule_add(rs, R_UDP53, FX_IP_UDP, 53, 53);
+	rule_add(rs, R_TCP_RANGE, FX_IP_TCP, 1000, 2000);
+	rule_add(rs, R_UDP_RANGE, FX_IP_UDP, 5000, 5010);
+	ruleset_commit(rs);
+}
+
+/* Expected outcome of one frame. */
+struct expect {
+	__u32 xdp;   /* XDP_PASS or XDP_DROP */
+	int reason;  /* FG_R_* */
+	int rule;    /* rule charged, -1 none */
+	__u32 notes; /* FX_NOTE bits */
+};
+
+/* Compare a result with an expectation; print the difference. Returns 1 when they agree. */
+static int check(const char *name, const struct fx_result *r, const struct expect *e, __u32 len)
+{
+	int ok = !r->err && r->xdp == e->xdp && r->reason == e->reason && r->notes == e->notes &&
+		 r->bytes == len && (e->rule < -1 || r->rule == e->rule);
+
+	if (!ok)
+		print_error("%s: got err %d xdp %u reason %s bytes %llu rule %d notes %#x; "
+			    "expected xdp %u reason %s bytes %u rule %d notes %#x\n",
+			    name, r->err, r->xdp, fx_name(r->reason), (unsigned long long)r->bytes,
+			    r->rule, r->notes, e->xdp, fx_name(e->reason), len, e->rule, e->notes);
+	return ok;
+}
+
+/* Send one built frame and check it; returns 1 when it agrees. */
+static int expect_frame(const char *name, const struct fx_pkt *p, __u32 linear, __u32 xdp,
+			int reason, int rule, __u32 notes)
+{
+	struct expect e = { xdp, reason, rule, notes };
+	struct fx_result r = fx_send_linear(&fx, p->b, p->len, linear, 1);
+
+	return check(name, &r, &e, p->len);
+}
+
+/* ---- 1. parser rules, one table ---- */
+
+/* Where a mutation or a cut is measured from. */
+enum at { AT_ABS = 0, AT_L3, AT_L4, AT_EXT0, AT_EXT1, AT_EXT2, AT_END };
+
+struct row {
+	const char *name;
+	struct fx_spec s;
+	void (*mut)(struct fx_pkt *p, int arg); /* optional mutation after building */
+	int arg;				/* its argument */
+	__u8 cut_at;				/* enum at: truncate the frame (0: keep) */
+	int cut;				/* bytes from cut_at */
+	__u8 lin_at;				/* enum at: linear part length (0: all linear) */
+	int lin;				/* bytes from lin_at */
+	__u32 xdp;
+	int reason;
+	int rule;
+	__u32 notes;
+};
+
+static __u32 at(const struct fx_pkt *p, __u8 where)
+{
+	switch (where) {
+	case AT_L3:
+		return p->l3;
+	case AT_L4:
+		return p->l4;
+	case AT_EXT0:
+	case AT_EXT1:
+	case AT_EXT2:
+		return p->ext[where - AT_EXT0];
+	case AT_END:
+		return p->len;
+	}
+	return 0;
+}
+
+static void m_ip4_version(struct fx_pkt *p, int v)
+{
+	p->b[p->l3] = (p->b[p->l3] & 0x0f) | v << 4;
+}
+
+static void m_ip4_ihl(struct fx_pkt *p, int v)
+{
+	p->b[p->l3] = (p->b[p->l3] & 0xf0) | v;
+}
+
+static void m_ip4_totlen(struct fx_pkt *p, int v)
+{
+	fx_put16(p->b + p->l3 + 2, v);
+}
+
+/* IPv4 total length or IPv6 payload length: the frame's own plus arg (which may be negative). */
+static void m_iplen_rel(struct fx_pkt *p, int d)
+{
+	fx_set_iplen(p, p->len + d);
+}
+
+/* IP length field ends arg bytes into the L4 header. */
+static void m_iplen_l4(struct fx_pkt *p, int d)
+{
+	fx_set_iplen(p, p->l4 + d);
+}
+
+static void m_ip4_frag(struct fx_pkt *p, int v)
+{
+	fx_put16(p->b + p->l3 + 6, v);
+}
+
+static void m_ip6_version(struct fx_pkt *p, int v)
+{
+	p->b[p->l3] = (p->b[p->l3] & 0x0f) | v << 4;
+}
+
+static void m_ip6_plen(struct fx_pkt *p, int v)
+{
+	fx_put16(p->b + p->l3 + 4, v);
+}
+
+static void m_tcp_doff(struct fx_pkt *p, int v)
+{
+	p->b[p->l4 + 12] = v << 4;
+}
+
+/* arg = (extension index << 8) | header length byte */
+static void m_ext_hdrlen(struct fx_pkt *p, int v)
+{
+	p->b[p->ext[v >> 8] + 1] = v & 0xff;
+}
+
+/* The IP length field says the packet ends arg bytes into extension header 1. */
+static void m_iplen_ext1(struct fx_pkt *p, int d)
+{
+	fx_set_iplen(p, p->ext[1] + d);
+}
+
+#define V4(...)                                                                                    \
+	{                                                                                          \
+		.family = 4, .dport = 80, .tcp_flags = FX_TCP_SYN, __VA_ARGS__                     \
+	}
+#define V6(...)                                                                                    \
+	{                                                                                          \
+		.family = 6, .dport = 80, .tcp_flags = FX_TCP_SYN, __VA_ARGS__                     \
+	}
+#define QQ(n, ...) .vlans = n, .tpid = { __VA_ARGS__ }
+#define AD	   FX_ETH_8021AD
+#define Q	   FX_ETH_8021Q
+#define EXT(...)   .n_ext = sizeof((__u8[]){ __VA_ARGS__ }), .ext = { __VA_ARGS__ }
+#define HBH	   FX_IP_HOPOPTS
+#define DST	   FX_IP_DSTOPTS
+#define RT	   FX_IP_ROUTING
+#define FRG	   FX_IP_FRAGMENT
+#define AH	   FX_IP_AH
+
+/* rows override the V4()/V6() defaults on purpose */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
+static const struct row parser_rows[] = {
+	/* VLAN depth 0..2 pass, 3 and more drop, a cut tag is truncated */
+	{ "no tag", V4(), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "802.1Q", V4(QQ(1, Q)), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "802.1ad", V4(QQ(1, AD)), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "802.1ad+802.1Q", V4(QQ(2, AD, Q)), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "802.1Q+802.1Q", V4(QQ(2, Q, Q)), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "802.1ad+802.1ad ipv6", V6(QQ(2, AD, AD)), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "3 tags", V4(QQ(3, Q, Q, Q)), .xdp = DROP, .reason = FG_R_VLAN_DEPTH, .rule = -1 },
+	{ "3 tags ad,q,ad", V6(QQ(3, AD, Q, AD)), .xdp = DROP, .reason = FG_R_VLAN_DEPTH, .rule = -1 },
+	{ "4 tags", V4(QQ(4, AD, Q, Q, Q)), .xdp = DROP, .reason = FG_R_VLAN_DEPTH, .rule = -1 },
+	{ "3 tags, frame ends in the third", V4(QQ(3, Q, Q, Q)), .cut_at = AT_ABS, .cut = 22,
+	  .xdp = DROP, .reason = FG_R_VLAN_DEPTH, .rule = -1 },
+	{ "1 tag cut after its TPID", V4(QQ(1, Q)), .cut_at = AT_ABS, .cut = 14, .xdp = DROP,
+	  .reason = FG_R_TRUNC_VLAN, .rule = -1 },
+	{ "1 tag cut in its ethertype", V4(QQ(1, AD)), .cut_at = AT_ABS, .cut = 17, .xdp = DROP,
+	  .reason = FG_R_TRUNC_VLAN, .rule = -1 },
+	{ "2 tags cut in the second", V4(QQ(2, AD, Q)), .cut_at = AT_ABS, .cut = 19, .xdp = DROP,
+	  .reason = FG_R_TRUNC_VLAN, .rule = -1 },
+	{ "2 tags, linear part ends in the second", V4(QQ(2, AD, Q)), .lin_at = AT_ABS, .lin = 20,
+	  .xdp = DROP, .reason = FG_R_TRUNC_VLAN, .rule = -1 },
+	{ "ARP in a tag",
+	  { QQ(1, Q), .ethertype = FX_ETH_ARP },
+	  .xdp = PASS,
+	  .reason = FG_R_NON_IP,
+	  .rule = -1 },
+
+	/* IPv4 malformations */
+	{ "ipv4 version 5", V4(), m_ip4_version, 5, .xdp = DROP, .reason = FG_R_IP4_VERSION,
+	  .rule = -1 },
+	{ "ipv4 version 6", V4(), m_ip4_version, 6, .xdp = DROP, .reason = FG_R_IP4_VERSION,
+	  .rule = -1 },
+	{ "ipv4 version 0", V4(), m_ip4_version, 0, .xdp = DROP, .reason = FG_R_IP4_VERSION,
+	  .rule = -1 },
+	{ "ipv4 ihl 4", V4(), m_ip4_ihl, 4, .xdp = DROP, .reason = FG_R_IP4_IHL, .rule = -1 },
+	{ "ipv4 ihl 0", V4(), m_ip4_ihl, 0, .xdp = DROP, .reason = FG_R_IP4_IHL, .rule = -1 },
+	{ "ipv4 ihl 6 (options)", V4(.ip4_opt_words = 1), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "ipv4 ihl 15 (options)", V4(.ip4_opt_words = 10), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "ipv4 total length 19", V4(), m_ip4_totlen, 19, .xdp = DROP, .reason = FG_R_IP4_TOTLEN,
+	  .rule = -1 },
+	{ "ipv4 total length 0", V4(), m_ip4_totlen, 0, .xdp = DROP, .reason = FG_R_IP4_TOTLEN,
+	  .rule = -1 },
+	{ "ipv4 total length below ihl 6", V4(.ip4_opt_words = 1), m_ip4_totlen, 23, .xdp = DROP,
+	  .reason = FG_R_IP4_TOTLEN, .rule = -1 },
+	{ "ipv4 total length frame+1", V4(), m_iplen_rel, 1, .xdp = DROP, .reason = FG_R_IP4_TOTLEN,
+	  .rule = -1 },
+	{ "ipv4 total length 65535", V4(), m_ip4_totlen, 65535, .xdp = DROP,
+	  .reason = FG_R_IP4_TOTLEN, .rule = -1 },
+	{ "ipv4 total length below frame (padding)", V4(.payload = 10), m_iplen_rel, -10,
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "ipv4 header cut at 19", V4(), .cut_at = AT_L3, .cut = 19, .xdp = DROP,
+	  .reason = FG_R_TRUNC_IP4, .rule = -1 },
+	{ "ipv4 header cut at 0", V4(QQ(1, Q)), .cut_at = AT_L3, .cut = 0, .xdp = DROP,
+	  .reason = FG_R_TRUNC_IP4, .rule = -1 },
+	{ "ipv4 header beyond the linear part", V4(), .lin_at = AT_L3, .lin = 10, .xdp = DROP,
+	  .reason = FG_R_TRUNC_IP4, .rule = -1 },
+	{ "ipv4 jumbo multi-buffer", V4(.payload = 8900), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "ipv4 multi-buffer, headers linear", V4(.payload = 1400), .lin_at = AT_L4, .lin = 20,
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "ipv4 icmp: default rule", V4(.proto = FX_IP_ICMP, .icmp_type = 8), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "ipv4 gre: default rule", V4(.proto = FX_IP_GRE, .payload = 24), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "ipv4 udp/53", V4(.proto = FX_IP_UDP, .dport = 53), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_UDP53 },
+	{ "ipv4 udp header cut by total length", V4(.proto = FX_IP_UDP, .dport = 53), m_iplen_l4, 7,
+	  .xdp = DROP, .reason = FG_R_TRUNC_L4, .rule = -1 },
+	{ "ipv4 tcp header cut by total length", V4(), m_iplen_l4, 19, .xdp = DROP,
+	  .reason = FG_R_TRUNC_L4, .rule = -1 },
+	{ "ipv4 tcp header beyond the linear part", V4(.payload = 100), .lin_at = AT_L4, .lin = 19,
+	  .xdp = DROP, .reason = FG_R_TRUNC_L4, .rule = -1 },
+	{ "ipv4 ihl 15, no room for tcp", V4(.ip4_opt_words = 10), m_iplen_l4, 0, .xdp = DROP,
+	  .reason = FG_R_TRUNC_L4, .rule = -1 },
+	{ "ipv4 tcp doff 4", V4(), m_tcp_doff, 4, .xdp = DROP, .reason = FG_R_TCP_DOFF, .rule = -1 },
+	{ "ipv4 tcp doff 0", V4(), m_tcp_doff, 0, .xdp = DROP, .reason = FG_R_TCP_DOFF, .rule = -1 },
+	{ "ipv4 tcp doff 6 beyond the packet", V4(), m_tcp_doff, 6, .xdp = DROP,
+	  .reason = FG_R_TCP_DOFF, .rule = -1 },
+	{ "ipv4 tcp doff 6 with options", V4(.payload = 4), m_tcp_doff, 6, .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "ipv4 tcp doff 15 with options", V4(.payload = 40), m_tcp_doff, 15, .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_TCP80 },
+
+	/* IPv4 fragments */
+	{ "ipv4 first fragment", V4(.frag = FX_FRAG_FIRST), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "ipv4 DF is no fragment", V4(), m_ip4_frag, 0x4000, .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "ipv4 later fragment", V4(.frag = FX_FRAG_LATER, .payload = 64), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_FRAG },
+	{ "ipv4 last fragment, offset 8", V4(.frag = FX_FRAG_LATER, .payload = 8), m_ip4_frag, 1,
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_FRAG },
+	{ "ipv4 later fragment, udp", V4(.frag = FX_FRAG_LATER, .proto = FX_IP_UDP, .payload = 3),
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_FRAG },
+	{ "ipv4 first fragment, tcp header cut", V4(.frag = FX_FRAG_FIRST), m_iplen_l4, 8,
+	  .xdp = DROP, .reason = FG_R_TRUNC_L4, .rule = -1 },
+
+	/* IPv6 malformations */
+	{ "ipv6", V6(), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "ipv6 version 4", V6(), m_ip6_version, 4, .xdp = DROP, .reason = FG_R_IP6_VERSION,
+	  .rule = -1 },
+	{ "ipv6 version 0", V6(), m_ip6_version, 0, .xdp = DROP, .reason = FG_R_IP6_VERSION,
+	  .rule = -1 },
+	{ "ipv6 version 7", V6(), m_ip6_version, 7, .xdp = DROP, .reason = FG_R_IP6_VERSION,
+	  .rule = -1 },
+	{ "ipv6 payload length frame+1", V6(), m_iplen_rel, 1, .xdp = DROP,
+	  .reason = FG_R_IP6_PAYLEN, .rule = -1 },
+	{ "ipv6 payload length 65535", V6(), m_ip6_plen, 65535, .xdp = DROP,
+	  .reason = FG_R_IP6_PAYLEN, .rule = -1 },
+	{ "ipv6 payload length below frame (padding)", V6(.payload = 9), m_iplen_rel, -9,
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "ipv6 header cut at 39", V6(), .cut_at = AT_L3, .cut = 39, .xdp = DROP,
+	  .reason = FG_R_TRUNC_IP6, .rule = -1 },
+	{ "ipv6 header beyond the linear part", V6(), .lin_at = AT_L3, .lin = 39, .xdp = DROP,
+	  .reason = FG_R_TRUNC_IP6, .rule = -1 },
+	{ "ipv6 tcp header cut by payload length", V6(), m_iplen_l4, 12, .xdp = DROP,
+	  .reason = FG_R_TRUNC_L4, .rule = -1 },
+	{ "ipv6 udp header cut by payload length", V6(.proto = FX_IP_UDP, .dport = 53), m_iplen_l4,
+	  7, .xdp = DROP, .reason = FG_R_TRUNC_L4, .rule = -1 },
+	{ "ipv6 payload length 0, no hop-by-hop", V6(), m_ip6_plen, 0, .xdp = DROP,
+	  .reason = FG_R_TRUNC_L4, .rule = -1 },
+	{ "ipv6 jumbogram (payload length 0, hop-by-hop)", V6(EXT(HBH)), m_ip6_plen, 0, .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "ipv6 tcp doff 3", V6(), m_tcp_doff, 3, .xdp = DROP, .reason = FG_R_TCP_DOFF, .rule = -1 },
+	{ "ipv6 udp/5010 (range end)", V6(.proto = FX_IP_UDP, .dport = 5010), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_UDP_RANGE },
+	{ "ipv6 no next header", V6(.proto = FX_IP_NONE), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_DEF },
+
+	/* IPv6 extension chains: 0..8 walked to the ports, 9 and 10 charged without ports */
+	{ "chain 1", V6(EXT(HBH)), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "chain 2", V6(EXT(HBH, DST)), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "chain 3", V6(EXT(HBH, RT, AH)), .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "chain 4", V6(EXT(HBH, DST, RT, FRG), .frag = FX_FRAG_FIRST), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "chain 5", V6(EXT(HBH, DST, RT, AH, DST)), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "chain 6", V6(EXT(AH, AH, AH, AH, AH, AH)), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "chain 7", V6(EXT(DST, DST, DST, DST, DST, DST, DST)), .xdp = PASS, .reason = FG_R_PASS,
+	  .rule = R_TCP80 },
+	{ "chain 8", V6(EXT(HBH, DST, RT, FRG, AH, DST, RT, DST), .frag = FX_FRAG_FIRST),
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "chain 8 udp", V6(EXT(HBH, DST, RT, AH, AH, DST, RT, DST), .proto = FX_IP_UDP, .dport = 53),
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_UDP53 },
+	{ "chain 9", V6(EXT(HBH, DST, RT, AH, AH, DST, RT, DST, DST)), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_CHAIN },
+	{ "chain 10", V6(EXT(HBH, DST, RT, AH, AH, DST, RT, DST, DST, AH)), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_CHAIN },
+	{ "chain 9, truncated tenth", V6(EXT(HBH, DST, RT, AH, AH, DST, RT, DST, DST)), m_iplen_rel,
+	  -24, .xdp = PASS, .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_CHAIN },
+	{ "extension cut by payload length", V6(EXT(HBH, DST)), m_iplen_ext1, 4, .xdp = DROP,
+	  .reason = FG_R_TRUNC_EXT, .rule = -1 },
+	{ "extension cut by frame and payload length", V6(EXT(HBH, DST, RT)), m_iplen_ext1, 7,
+	  .cut_at = AT_EXT1, .cut = 7, .xdp = DROP, .reason = FG_R_TRUNC_EXT, .rule = -1 },
+	{ "extension longer than the payload", V6(EXT(HBH, DST)), m_ext_hdrlen, 0x0103, .xdp = DROP,
+	  .reason = FG_R_TRUNC_EXT, .rule = -1 },
+	{ "extension hdrlen 255", V6(EXT(DST, DST, AH)), m_ext_hdrlen, 0x01ff, .xdp = DROP,
+	  .reason = FG_R_TRUNC_EXT, .rule = -1 },
+	{ "ah longer than the payload", V6(EXT(AH)), m_ext_hdrlen, 0x0007, .xdp = DROP,
+	  .reason = FG_R_TRUNC_EXT, .rule = -1 },
+	{ "extension beyond the linear part", V6(EXT(HBH, DST), .payload = 200), .lin_at = AT_EXT1,
+	  .lin = 5, .xdp = DROP, .reason = FG_R_TRUNC_EXT, .rule = -1 },
+	{ "payload ends exactly after the chain", V6(EXT(HBH, DST)), m_iplen_l4, 0, .xdp = DROP,
+	  .reason = FG_R_TRUNC_L4, .rule = -1 },
+
+	/* IPv6 fragments */
+	{ "ipv6 first fragment", V6(EXT(FRG), .frag = FX_FRAG_FIRST), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_TCP80 },
+	{ "ipv6 later fragment", V6(EXT(FRG), .frag = FX_FRAG_LATER, .payload = 100), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_FRAG },
+	{ "ipv6 later fragment after 2 extensions",
+	  V6(EXT(HBH, DST, FRG), .frag = FX_FRAG_LATER, .payload = 16), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_FRAG },
+	{ "ipv6 later fragment as the 8th extension",
+	  V6(EXT(HBH, DST, RT, AH, DST, DST, DST, FRG), .frag = FX_FRAG_LATER, .payload = 16),
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_DEF, .notes = NOTE_FRAG },
+	{ "ipv6 first fragment, tcp cut", V6(EXT(FRG), .frag = FX_FRAG_FIRST), m_iplen_l4, 10,
+	  .xdp = DROP, .reason = FG_R_TRUNC_L4, .rule = -1 },
+
+	/* non-IP and neighbour discovery pass */
+	{ "arp", { .ethertype = FX_ETH_ARP }, .xdp = PASS, .reason = FG_R_NON_IP, .rule = -1 },
+	{ "lldp", { .ethertype = FX_ETH_LLDP }, .xdp = PASS, .reason = FG_R_NON_IP, .rule = -1 },
+	{ "ethertype 0", { .ethertype = 0 }, .xdp = PASS, .reason = FG_R_NON_IP, .rule = -1 },
+	{ "arp in 802.1ad+802.1Q",
+	  { QQ(2, AD, Q), .ethertype = FX_ETH_ARP },
+	  .xdp = PASS,
+	  .reason = FG_R_NON_IP,
+	  .rule = -1 },
+	{ "ethernet header only",
+	  { .ethertype = FX_ETH_ARP },
+	  .cut_at = AT_ABS,
+	  .cut = 14,
+	  .xdp = PASS,
+	  .reason = FG_R_NON_IP,
+	  .rule = -1 },
+	{ "router solicitation", V6(.proto = FX_IP_ICMP6, .icmp_type = 133), .xdp = PASS,
+	  .reason = FG_R_ND, .rule = -1 },
+	{ "router advertisement", V6(.proto = FX_IP_ICMP6, .icmp_type = 134), .xdp = PASS,
+	  .reason = FG_R_ND, .rule = -1 },
+	{ "neighbour solicitation", V6(.proto = FX_IP_ICMP6, .icmp_type = 135, .payload = 16),
+	  .xdp = PASS, .reason = FG_R_ND, .rule = -1 },
+	{ "neighbour advertisement", V6(.proto = FX_IP_ICMP6, .icmp_type = 136, .payload = 16),
+	  .xdp = PASS, .reason = FG_R_ND, .rule = -1 },
+	{ "redirect", V6(.proto = FX_IP_ICMP6, .icmp_type = 137, .payload = 32), .xdp = PASS,
+	  .reason = FG_R_ND, .rule = -1 },
+	{ "neighbour solicitation behind hop-by-hop",
+	  V6(EXT(HBH), .proto = FX_IP_ICMP6, .icmp_type = 135), .xdp = PASS, .reason = FG_R_ND,
+	  .rule = -1 },
+	{ "neighbour solicitation in two tags",
+	  V6(QQ(2, AD, Q), .proto = FX_IP_ICMP6, .icmp_type = 135), .xdp = PASS, .reason = FG_R_ND,
+	  .rule = -1 },
+	{ "icmpv6 echo: default rule", V6(.proto = FX_IP_ICMP6, .icmp_type = 128), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "icmpv6 type 132: default rule", V6(.proto = FX_IP_ICMP6, .icmp_type = 132), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "icmpv6 type 138: default rule", V6(.proto = FX_IP_ICMP6, .icmp_type = 138), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "icmpv6 with no payload: default rule", V6(.proto = FX_IP_ICMP6, .icmp_type = 135),
+	  m_iplen_l4, 0, .xdp = PASS, .reason = FG_R_PASS, .rule = R_DEF },
+};
+
+#pragma GCC diagnostic pop
+
+static int run_row(const struct row *w)
+{
+	struct fx_pkt *p = malloc(sizeof(*p));
+	__u32 linear;
+	int ok;
+
+	assert_non_null(p);
+	if (!fx_build(p, &w->s)) {
+		print_error("%s: spec does not build\n", w->name);
+		free(p);
+		return 0;
+	}
+	if (w->mut)
+		w->mut(p, w->arg);
+	if (w->cut_at || w->cut)
+		p->len = at(p, w->cut_at) + w->cut;
+	linear = p->len;
+	if (w->lin_at || w->lin)
+		linear = at(p, w->lin_at) + w->lin;
+	ok = expect_frame(w->name, p, linear, w->xdp, w->reason, w->rule, w->notes);
+	free(p);
+	return ok;
+}
+
+static void test_parser_table(void **state)
+{
+	size_t i, bad = 0;
+
+	setup_parser_rules();
+	for (i = 0; i < sizeof(parser_rows) / sizeof(parser_rows[0]); i++)
+		bad += !run_row(&parser_rows[i]);
+	assert_int_equal(bad, 0);
+}
+
+/* ---- 2. truncation at every offset ---- */
+
+/* How a frame is cut short. */
+enum cut_mode {
+	CUT_FRAME = 0,	/* the frame ends early; IP length fields still say the whole length */
+	CUT_IPLEN = 1,	/* the frame ends early and the IP length field agrees */
+	CUT_LINEAR = 2, /* the frame is whole, its linear part ends early (multi-buffer) */
+};
+
+/*
+ * The reason DESIGN.md and enum fg_counter give a frame of this layout cut
+ * at `cut` bytes. Written from the layout, not from the parser: a header
+ * cut short in the bytes the program can read is "truncated", a length
+ * field beyond the frame is a length error, a length field too short for
+ * the headers it must hold is the truncation of the header it cuts.
+ */
+static int trunc_reason(const struct fx_pkt *p, const struct fx_spec *s, __u32 cut, enum cut_mode mode)
+{
+	__u32 i, l3 = p->l3;
+
+	if (cut >= p->len)
+		return FG_R_PASS;
+	if (cut < 14)
+		return FG_R_TRUNC_ETH;
+	for (i = 0; i < s->vlans; i++)
+		if (cut < p->tag[i] + 6)
+			return i >= 2 ? FG_R_VLAN_DEPTH : FG_R_TRUNC_VLAN;
+	if (s->vlans > 2)
+		return FG_R_VLAN_DEPTH;
+	if (s->family == 4) {
+		if (cut < l3 + 20)
+			return FG_R_TRUNC_IP4;
+		if (mode == CUT_FRAME)
+			return FG_R_IP4_TOTLEN;
+		if (mode == CUT_IPLEN && cut < l3 + 20 + 4 * s->ip4_opt_words)
+			return FG_R_IP4_TOTLEN; /* total length below the header length */
+		return FG_R_TRUNC_L4;		/* cut in the options or the TCP header */
+	}
+	if (cut < l3 + 40)
+		return FG_R_TRUNC_IP6;
+	if (mode == CUT_FRAME)
+		return FG_R_IP6_PAYLEN;
+	for (i = 0; i < s->n_ext; i++)
+		if (cut < p->ext[i] + fx_ext_len(s->ext[i]))
+			return FG_R_TRUNC_EXT;
+	return FG_R_TRUNC_L4;
+}
+
+/* Cut a TCP SYN frame at every offset 0..len-1 (and keep it whole), in each cut_mode. */
+static int trunc_all(const char *name, const struct fx_spec *s)
+{
+	static const char *const how[] = { "frame cut at", "frame and IP length cut at",
+					   "linear part cut at" };
+	struct fx_pkt *whole = malloc(sizeof(*whole)), *p = malloc(sizeof(*p));
+	__u32 cut, linear;
+	int bad = 0, mode, reason;
+
+	assert_non_null(whole);
+	assert_non_null(p);
+	assert_true(fx_build(whole, s));
+	for (mode = CUT_FRAME; mode <= CUT_LINEAR; mode++) {
+		for (cut = 0; cut <= whole->len; cut++) {
+			char what[96];
+
+			memcpy(p, whole, sizeof(*p));
+			linear = p->len;
+			if (mode == CUT_LINEAR)
+				linear = cut;
+			else
+				p->len = cut;
+			if (mode == CUT_IPLEN && cut >= p->l3 + (s->family == 4 ? 20 : 40))
+				fx_set_iplen(p, cut);
+			reason = trunc_reason(whole, s, cut, mode);
+			snprintf(what, sizeof(what), "%s: %s %u", name, how[mode], cut);
+			if (mode != CUT_LINEAR && cut < 14) {
+				/* the kernel never runs XDP on a frame shorter than Ethernet */
+				if (fx_run(&fx, p->b, p->len, 1, NULL) != -EINVAL) {
+					print_error("%s: test run accepted a %u-byte frame\n", what,
+						    cut);
+					bad++;
+				}
+				continue;
+			}
+			bad += !expect_frame(what, p, linear, reason == FG_R_PASS ? PASS : DROP,
+					     reason, reason == FG_R_PASS ? R_TCP80 : -1, 0);
+		}
+	}
+	free(whole);
+	free(p);
+	return bad;
+}
+
+static void test_truncation(void **state)
+{
+	struct fx_spec v4 = V4(), v4q = V4(QQ(2, AD, Q)), v4o = V4(.ip4_opt_words = 2);
+	struct fx_spec v6 = V6(), v6x = V6(QQ(1, Q), EXT(HBH, AH, FRG), .frag = FX_FRAG_FIRST);
+	int bad = 0;
+
+	setup_parser_rules();
+	bad += trunc_all("ipv4 syn", &v4);
+	bad += trunc_all("802.1ad+802.1Q ipv4 syn", &v4q);
+	bad += trunc_all("ipv4 options syn", &v4o);
+	bad += trunc_all("ipv6 syn", &v6);
+	bad += trunc_all("802.1Q ipv6 hbh+ah+frag syn", &v6x);
+	assert_int_equal(bad, 0);
+}
+
+/* ---- 3. lists: allow beats deny beats ban beats rules ---- */
+
+/* Put a prefix into fg_lists with the verdict userspace computed for it. */
+static void list_put(const char *cidr, __u8 kind, __u8 verdict, __u64 expires)
+{
+	struct fg_lpm_key k = {};
+	struct fg_list_val v = { .kind = kind, .verdict = verdict, .expires = expires };
+	char addr[64];
+	char *slash;
+	int plen;
+
+	snprintf(addr, sizeof(addr), "%s", cidr);
+	slash = strchr(addr, '/');
+	assert_non_null(slash);
+	*slash = '\0';
+	plen = atoi(slash + 1);
+	if (strchr(addr, ':')) {
+		k.family = FG_FAM_IPV6;
+		assert_int_equal(inet_pton(AF_INET6, addr, k.addr), 1);
+		fx.m.st->lists6++;
+	} else {
+		k.family = FG_FAM_IPV4;
+		assert_int_equal(inet_pton(AF_INET, addr, k.addr), 1);
+		fx.m.st->lists4++;
+	}
+	k.prefixlen = 8 + plen;
+	assert_int_equal(bpf_map_update_elem(fx.m.lists, &k, &v, BPF_ANY), 0);
+}
+
+/* An automatic ban as the data path writes it. */
+static void ban_put(__u8 family, const char *addr, __u8 plen, __u64 expires, __u32 strikes)
+{
+	struct fg_ban_key k = { .family = family, .plen = plen };
+	struct fg_ban b = { .expires = expires, .created = fx_now(&fx), .strikes = strikes };
+
+	assert_int_equal(inet_pton(family == FG_FAM_IPV4 ? AF_INET : AF_INET6, addr, k.addr), 1);
+	assert_int_equal(bpf_map_update_elem(fx.m.bans, &k, &b, BPF_ANY), 0);
+	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
+}
+
+static int ban_get(__u8 family, const char *addr, __u8 plen, struct fg_ban *b)
+{
+	struct fg_ban_key k = { .family = family, .plen = plen };
+
+	assert_int_equal(inet_pton(family == FG_FAM_IPV4 ? AF_INET : AF_INET6, addr, k.addr), 1);
+	return bpf_map_lookup_elem(fx.m.bans, &k, b) ? -errno : 0;
+}
+
+struct src_row {
+	const char *src;
+	__u32 xdp;
+	int reason;
+};
+
+static int run_sources(const struct src_row *rows, size_t n, __u16 dport, int rule)
+{
+	struct fx_pkt *p = malloc(sizeof(*p));
+	size_t i;
+	int bad = 0;
+
+	assert_non_null(p);
+	for (i = 0; i < n; i++) {
+		struct fx_spec s = { .family = strchr(rows[i].src, ':') ? 6 : 4,
+				     .src = rows[i].src,
+				     .dport = dport,
+				     .tcp_flags = FX_TCP_ACK };
+		char what[96];
+		int exp_rule = rows[i].reason == FG_R_PASS || rows[i].reason == FG_R_RATE_PPS ||
+					       rows[i].reason == FG_R_MONITOR ||
+					       rows[i].reason == FG_R_BANNED
+				       ? rule
+				       : -1;
+
+		/* banned sources are charged to their rule only when the bucket says so */
+		assert_true(fx_build(p, &s));
+		snprintf(what, sizeof(what), "source %s (row %zu)", rows[i].src, i);
+		bad += !expect_frame(what, p, p->len, rows[i].xdp, rows[i].reason,
+				     rows[i].reason == FG_R_BANNED ? -2 : exp_rule, 0);
+	}
+	free(p);
+	return bad;
+}
+
+static void test_lists(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r;
+	__u64 now = T0;
+
+	/* tcp/7000: one packet per source and then over the limit: lists must win over it */
+	r = rule_add(rs, 1, FX_IP_TCP, 7000, 7000);
+	r->pps = (struct fg_limit){ 1, 1 };
+	ruleset_commit(rs);
+
+	/* verdicts as userspace computes them: the strongest kind of the prefix and its covers */
+	list_put("198.18.10.0/24", FG_LIST_DENY, FG_LIST_DENY, 0);
+	list_put("198.18.10.128/25", FG_LIST_ALLOW, FG_LIST_ALLOW, 0);
+	list_put("198.18.10.200/32", FG_LIST_BAN, FG_LIST_ALLOW, 0); /* ban under an allow */
+	list_put("198.18.11.0/24", FG_LIST_BAN, FG_LIST_BAN, 0);
+	list_put("198.18.11.16/28", FG_LIST_DENY, FG_LIST_DENY, 0);    /* deny under a ban */
+	list_put("198.18.12.0/24", FG_LIST_BAN, FG_LIST_BAN, now - 1); /* ban that ended */
+	list_put("198.18.13.0/24", FG_LIST_BAN, FG_LIST_BAN, now + 1); /* ban ending next tick */
+	list_put("198.18.14.7/32", FG_LIST_ALLOW, FG_LIST_ALLOW, 0);
+	ban_put(FG_FAM_IPV4, "198.18.14.7", 32, now + 1000, 1); /* auto ban of an allowed source */
+	ban_put(FG_FAM_IPV4, "198.18.14.8", 32, now + 1000, 1);
+	list_put("2001:db8:10::/48", FG_LIST_DENY, FG_LIST_DENY, 0);
+	list_put("2001:db8:10:1::/64", FG_LIST_ALLOW, FG_LIST_ALLOW, 0);
+	list_put("2001:db8:11::/48", FG_LIST_BAN, FG_LIST_BAN, 0);
+	list_put("2001:db8:11::/56", FG_LIST_DENY, FG_LIST_DENY, 0);
+
+	const struct src_row rows[] = {
+		{ "198.18.10.1", DROP, FG_R_DENY },
+		{ "198.18.10.127", DROP, FG_R_DENY },
+		{ "198.18.10.128", PASS, FG_R_ALLOW },
+		{ "198.18.10.128", PASS, FG_R_ALLOW }, /* over the rule's limit: allowed anyway */
+		{ "198.18.10.200", PASS, FG_R_ALLOW },
+		{ "198.18.11.1", DROP, FG_R_BANNED },
+		{ "198.18.11.17", DROP, FG_R_DENY },
+		{ "198.18.11.32", DROP, FG_R_BANNED },
+		{ "198.18.12.1", PASS, FG_R_PASS }, /* ban ended: the rule applies */
+		{ "198.18.12.1", DROP, FG_R_RATE_PPS },
+		{ "198.18.13.1", DROP, FG_R_BANNED },
+		{ "198.18.14.7", PASS, FG_R_ALLOW }, /* allow beats an automatic ban */
+		{ "198.18.14.8", DROP, FG_R_BANNED },
+		{ "198.18.15.1", PASS, FG_R_PASS }, /* on no list */
+		{ "2001:db8:10::1", DROP, FG_R_DENY },
+		{ "2001:db8:10:1::1", PASS, FG_R_ALLOW },
+		{ "2001:db8:10:1::1", PASS, FG_R_ALLOW },
+		{ "2001:db8:11:100::1", DROP, FG_R_BANNED },
+		{ "2001:db8:11:ff::1", DROP, FG_R_DENY },
+		{ "2001:db8:12::1", PASS, FG_R_PASS },
+	};
+	assert_int_equal(run_sources(rows, sizeof(rows) / sizeof(rows[0]), 7000, 1), 0);
+
+	/* a manual ban ends at its expiry tick */
+	fx_set_now(&fx, now + 1);
+	const struct src_row later[] = {
+		{ "198.18.13.1", PASS, FG_R_PASS },
+		{ "198.18.11.1", DROP, FG_R_BANNED }, /* expires 0: never ends */
+	};
+	assert_int_equal(run_sources(later, 2, 7000, 1), 0);
+
+	/* empty-list counters skip the lookup: the trie's entries are not consulted */
+	fx.m.st->lists4 = 0;
+	const struct src_row skipped[] = {
+		{ "198.18.10.1", PASS, FG_R_PASS },
+		{ "2001:db8:10::2", DROP, FG_R_DENY },
+	};
+	assert_int_equal(run_sources(skipped, 2, 7000, 1), 0);
+}
+
+/* ---- 4. port ranges and the default rule ---- */
+
+static void test_ports(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct {
+		__u8 family, proto;
+		__u16 dport;
+		int rule;
+	} rows[] = {
+		{ 4, FX_IP_TCP, 999, R_DEF },	     { 4, FX_IP_TCP, 1000, R_TCP_RANGE },
+		{ 4, FX_IP_TCP, 1500, R_TCP_RANGE }, { 6, FX_IP_TCP, 2000, R_TCP_RANGE },
+		{ 4, FX_IP_TCP, 2001, R_DEF },	     { 4, FX_IP_UDP, 1500, R_DEF },
+		{ 4, FX_IP_UDP, 4999, R_DEF },	     { 4, FX_IP_UDP, 5000, R_UDP_RANGE },
+		{ 6, FX_IP_UDP, 5010, R_UDP_RANGE }, { 6, FX_IP_UDP, 5011, R_DEF },
+		{ 4, FX_IP_TCP, 80, R_TCP80 },	     { 4, FX_IP_UDP, 80, R_DEF },
+		{ 6, FX_IP_UDP, 53, R_UDP53 },	     { 6, FX_IP_TCP, 53, R_DEF },
+		{ 4, FX_IP_TCP, 0, R_DEF },	     { 4, FX_IP_TCP, 65535, 5 },
+		{ 4, FX_IP_UDP, 65535, R_DEF },	     { 6, FX_IP_TCP, 65534, R_DEF },
+	};
+	struct fx_pkt *p = malloc(sizeof(*p));
+	size_t i;
+	int bad = 0;
+
+	assert_non_null(p);
+	rule_add(rs, R_TCP80, FX_IP_TCP, 80, 80);
+	rule_add(rs, R_UDP53, FX_IP_UDP, 53, 53);
+	rule_add(rs, R_TCP_RANGE, FX_IP_TCP, 1000, 2000);
+	rule_add(rs, R_UDP_RANGE, FX_IP_UDP, 5000, 5010);
+	rule_add(rs, 5, FX_IP_TCP, 65535, 65535);
+	ruleset_commit(rs);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct fx_spec s = { .family = rows[i].family,
+				     .proto = rows[i].proto,
+				     .dport = rows[i].dport };
+		char what[64];
+
+		assert_true(fx_build(p, &s));
+		snprintf(what, sizeof(what), "ipv%u proto %u port %u", rows[i].family,
+			 rows[i].proto, rows[i].dport);
+		bad += !expect_frame(what, p, p->len, PASS, FG_R_PASS, rows[i].rule, 0);
+	}
+	free(p);
+	assert_int_equal(bad, 0);
+}
+
+/* ---- 5. actions ---- */
+
+static struct fg_src src_get(__u16 rule, __u8 family, const char *addr, __u8 plen)
+{
+	struct fg_src_key k = { .rule = rule, .family = family, .plen = plen };
+	struct fg_src v = {};
+
+	assert_int_equal(inet_pton(family == FG_FAM_IPV4 ? AF_INET : AF_INET6, addr, k.addr), 1);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.sources, &k, &v), 0);
+	return v;
+}
+
+/* Send from `src` to tcp/dport with flags; assert verdict, reason and what the rule counted. */
+static void send_tcp_notes(const char *src, __u16 dport, __u8 flags, __u32 xdp, int reason,
+			   int rule, int field, __u32 notes)
+{
+	struct fx_pkt *p = malloc(sizeof(*p));
+	struct fx_spec s = {
+		.family = strchr(src, ':') ? 6 : 4, .src = src, .dport = dport, .tcp_flags = flags
+	};
+	struct expect e = { xdp, reason, rule, notes };
+	struct fx_result r;
+	char what[96];
+
+	assert_non_null(p);
+	assert_true(fx_build(p, &s));
+	r = fx_send(&fx, p->b, p->len);
+	snprintf(what, sizeof(what), "%s -> tcp/%u flags %#x at tick %llu", src, dport, flags,
+		 (unsigned long long)(fx_now(&fx) - T0));
+	assert_true(check(what, &r, &e, p->len));
+	if (rule >= 0 && !(r.rule_field == field && r.rule_bytes == p->len)) {
+		print_error("%s: rule counter %d moved (bytes %llu), expected %d\n", what,
+			    r.rule_field, (unsigned long long)r.rule_bytes, field);
+		fail();
+	}
+	free(p);
+}
+
+static void send_tcp(const char *src, __u16 dport, __u8 flags, __u32 xdp, int reason, int rule,
+		     int field)
+{
+	send_tcp_notes(src, dport, flags, xdp, reason, rule, field, 0);
+}
+
+enum { F_PASSED = 0, F_DROPPED = 1, F_WOULD = 2 };
+
+static void test_action_drop(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_src v;
+
+	rule_add(rs, 1, FX_IP_TCP, 26, 26)->pps = (struct fg_limit){ 1, 2 };
+	ruleset_commit(rs);
+	send_tcp("198.18.1.1", 26, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.1.1", 26, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.1.1", 26, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("198.18.1.1", 26, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	v = src_get(1, FG_FAM_IPV4, "198.18.1.1", 32);
+	assert_int_equal(v.packets, 4);
+	assert_int_equal(v.drops, 2);
+	assert_int_equal(v.last_seen, T0);
+	/* one second refills one packet */
+	fx_set_now(&fx, T0 + HZ - 1);
+	send_tcp("198.18.1.1", 26, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	fx_set_now(&fx, T0 + HZ);
+	send_tcp("198.18.1.1", 26, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.1.1", 26, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	/* no ban was made */
+	struct fg_ban b;
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.1.1", 32, &b), -ENOENT);
+}
+
+static void test_action_monitor(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 25, 25);
+
+	r->pps = (struct fg_limit){ 1, 1 };
+	r->action = FG_ACT_MONITOR;
+	ruleset_commit(rs);
+	send_tcp("2001:db8:1::1", 25, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("2001:db8:1::1", 25, FX_TCP_ACK, PASS, FG_R_MONITOR, 1, F_WOULD);
+	send_tcp("2001:db8:1::1", 25, FX_TCP_ACK, PASS, FG_R_MONITOR, 1, F_WOULD);
+	/* a would-drop does not consume: one second later exactly one passes again */
+	fx_set_now(&fx, T0 + HZ);
+	send_tcp("2001:db8:1::1", 25, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("2001:db8:1::1", 25, FX_TCP_ACK, PASS, FG_R_MONITOR, 1, F_WOULD);
+}
+
+static int ev_count;
+static struct fg_event ev_last;
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	if (size >= sizeof(ev_last))
+		memcpy(&ev_last, data, sizeof(ev_last));
+	ev_count++;
+	return 0;
+}
+
+/* Ban rule on tcp/22: 2 packets per second, ban 10 s, x3 per strike, at most 50 s. */
+static void ban_rules(__u8 plen4, __u64 ban_ticks, __u32 mult, __u64 max_ticks)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
+
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->action = FG_ACT_BAN;
+	r->plen4 = plen4;
+	r->ban_ticks = ban_ticks;
+	r->ban_mult = mult;
+	r->ban_max_ticks = max_ticks;
+	ruleset_commit(rs);
+}
+
+/* Exceed the rule from src at the current tick: two pass, the third bans (counted in FG_C_BANS). */
+static void provoke_ban(const char *src)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		send_tcp(src, 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp_notes(src, 22, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED, FX_NOTE(FG_C_BANS));
+}
+
+static void test_action_ban(void **state)
+{
+	struct ring_buffer *rb;
+	struct fg_ban b;
+	__u64 t = T0, bans = fx_counter(&fx, FG_C_BANS);
+	const __u8 banned[4] = { 198, 18, 2, 1 };
+
+	ban_rules(32, 10 * HZ, 3, 50 * HZ);
+	rb = ring_buffer__new(fx.m.events, on_event, NULL, NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb);
+	ev_count = 0;
+
+	provoke_ban("198.18.2.1");
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.2.1", 32, &b), 0);
+	assert_int_equal(b.strikes, 1);
+	assert_int_equal(b.expires, t + 10 * HZ);
+	assert_int_equal(b.rule, 1);
+	assert_int_equal(fx_counter(&fx, FG_C_BANS), bans + 1);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(ev_count, 1);
+	assert_int_equal(ev_last.type, FG_EV_BAN);
+	assert_int_equal(ev_last.duration, 10 * HZ);
+	assert_int_equal(ev_last.strikes, 1);
+	assert_int_equal(ev_last.rule, 1);
+	assert_int_equal(ev_last.family, FG_FAM_IPV4);
+	assert_int_equal(ev_last.plen, 32);
+	assert_memory_equal(ev_last.addr, banned, 4);
+
+	/* banned: every later packet, on any rule whose bucket covers it, until expiry */
+	send_tcp("198.18.2.1", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	send_tcp("198.18.2.1", 80, FX_TCP_ACK, DROP, FG_R_BANNED, R_DEF, F_DROPPED);
+	send_tcp("198.18.2.2", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED); /* a neighbour */
+	fx_set_now(&fx, t + 10 * HZ - 1);
+	send_tcp("198.18.2.1", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	/* expiry: the bucket refilled meanwhile (bans do not consume) */
+	fx_set_now(&fx, t + 10 * HZ);
+	t += 10 * HZ;
+	provoke_ban("198.18.2.1");
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.2.1", 32, &b), 0);
+	assert_int_equal(b.strikes, 2);
+	assert_int_equal(b.expires, t + 30 * HZ); /* escalated: 10 s x 3 */
+	fx_set_now(&fx, t + 30 * HZ - 1);
+	send_tcp("198.18.2.1", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	t += 30 * HZ;
+	fx_set_now(&fx, t);
+	provoke_ban("198.18.2.1");
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.2.1", 32, &b), 0);
+	assert_int_equal(b.strikes, 3);
+	assert_int_equal(b.expires, t + 50 * HZ); /* 90 s capped at 50 s */
+	t += 50 * HZ;
+	fx_set_now(&fx, t);
+	provoke_ban("198.18.2.1");
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.2.1", 32, &b), 0);
+	assert_int_equal(b.strikes, 4);
+	assert_int_equal(b.expires, t + 50 * HZ);
+	assert_int_equal(ring_buffer__consume(rb), 3);
+	assert_int_equal(ev_last.strikes, 4);
+	assert_int_equal(ev_last.duration, 50 * HZ);
+	ring_buffer__free(rb);
+}
+
+/* A ban made by a /24 rule covers the whole /24 and every bucket inside it. */
+static void test_ban_prefix(void **state)
+{
+	struct fg_ban b;
+
+	ban_rules(24, 10 * HZ, 2, 100 * HZ);
+	provoke_ban("198.18.3.1");
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.3.0", 24, &b), 0);
+	send_tcp("198.18.3.200", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	/* the default rule's /32 buckets look up the rule set's ban prefix lengths too */
+	send_tcp("198.18.3.201", 80, FX_TCP_ACK, DROP, FG_R_BANNED, R_DEF, F_DROPPED);
+	send_tcp("198.18.4.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	/* an unrelated source with the same low bits is not affected */
+	send_tcp("198.18.103.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+}
+
+/* ---- 6. prefix aggregation ---- */
+
+static void test_prefix_aggregation(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r;
+
+	r = rule_add(rs, 1, FX_IP_TCP, 8080, 8080);
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->plen4 = 24;
+	r->plen6 = 48;
+	r = rule_add(rs, 2, FX_IP_TCP, 8081, 8081);
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->plen4 = 32;
+	r->plen6 = 128;
+	ruleset_commit(rs);
+
+	/* /24: two sources in one /24 share one bucket of 2 */
+	send_tcp("198.18.5.1", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.5.2", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.5.3", 8080, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("198.18.5.1", 8080, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("198.18.6.1", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED); /* next /24 */
+	assert_int_equal(src_get(1, FG_FAM_IPV4, "198.18.5.0", 24).packets, 4);
+	/* /32: the same sources each have their own */
+	send_tcp("198.18.5.1", 8081, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.5.1", 8081, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.5.1", 8081, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 2, F_DROPPED);
+	send_tcp("198.18.5.2", 8081, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.5.3", 8081, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	/* IPv6 /48 shared, /128 not */
+	send_tcp("2001:db8:7:1::1", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("2001:db8:7:2::1", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("2001:db8:7:ffff::9", 8080, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("2001:db8:8::1", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("2001:db8:7:1::1", 8081, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("2001:db8:7:1::1", 8081, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("2001:db8:7:1::1", 8081, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 2, F_DROPPED);
+	send_tcp("2001:db8:7:1::2", 8081, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	/* the default rule (/32, /64): a /64 shares, a /32 does not */
+	rs = ruleset_new();
+	rs->cfg.rules[R_DEF].pps = (struct fg_limit){ 1, 1 };
+	ruleset_commit(rs);
+	send_tcp("2001:db8:9::1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	send_tcp("2001:db8:9::2", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED);
+	send_tcp("198.18.9.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	send_tcp("198.18.9.2", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+}
+
+/* ---- 7. endpoint total and SYN limits ---- */
+
+static void test_endpoint_total(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r;
+
+	r = rule_add(rs, 1, FX_IP_TCP, 9000, 9000);
+	r->total = (struct fg_limit){ 1, 3 };
+	r = rule_add(rs, 2, FX_IP_TCP, 9001, 9001);
+	r->total = (struct fg_limit){ 1, 2 };
+	r->pps = (struct fg_limit){ 1, 1 };
+	r = rule_add(rs, 3, FX_IP_TCP, 9002, 9002);
+	r->total = (struct fg_limit){ 1, 1 };
+	r->action = FG_ACT_MONITOR;
+	r = rule_add(rs, 4, FX_IP_TCP, 9003, 9003);
+	r->total = (struct fg_limit){ 1, 1 };
+	r->pps = (struct fg_limit){ 100, 100 };
+	r->action = FG_ACT_BAN;
+	r->ban_ticks = 10 * HZ;
+	r->ban_mult = 1;
+	r->ban_max_ticks = 10 * HZ;
+	ruleset_commit(rs);
+
+	/* all sources together: three, then none until it refills */
+	send_tcp("198.18.30.1", 9000, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("2001:db8:30::1", 9000, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.30.3", 9000, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.30.4", 9000, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 1, F_DROPPED);
+	send_tcp("198.18.30.1", 9000, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 1, F_DROPPED);
+	fx_set_now(&fx, T0 + HZ);
+	send_tcp("198.18.30.5", 9000, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.30.6", 9000, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 1, F_DROPPED);
+
+	/* a packet over its source limit never reaches (or consumes) the endpoint bucket */
+	send_tcp("198.18.31.1", 9001, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.31.1", 9001, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 2, F_DROPPED);
+	send_tcp("198.18.31.1", 9001, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 2, F_DROPPED);
+	send_tcp("198.18.31.2", 9001, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.31.3", 9001, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 2, F_DROPPED);
+
+	/* monitor: over the endpoint limit passes as would-drop */
+	send_tcp("198.18.32.1", 9002, FX_TCP_ACK, PASS, FG_R_PASS, 3, F_PASSED);
+	send_tcp("198.18.32.2", 9002, FX_TCP_ACK, PASS, FG_R_MONITOR, 3, F_WOULD);
+
+	/* ban: the endpoint limit drops but bans nobody (the sources are within their limits) */
+	send_tcp("198.18.33.1", 9003, FX_TCP_ACK, PASS, FG_R_PASS, 4, F_PASSED);
+	send_tcp("198.18.33.2", 9003, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 4, F_DROPPED);
+	struct fg_ban b;
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.33.2", 32, &b), -ENOENT);
+}
+
+static void test_syn_limit(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 443, 443);
+
+	r->syn = (struct fg_limit){ 1, 2 };
+	ruleset_commit(rs);
+	send_tcp("198.18.40.1", 443, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.40.1", 443, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.40.1", 443, FX_TCP_SYN, DROP, FG_R_RATE_SYN, 1, F_DROPPED);
+	/* SYN-ACK, ACK, RST are not new connections */
+	send_tcp("198.18.40.1", 443, FX_TCP_SYN | FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.40.1", 443, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.40.1", 443, 0x04, PASS, FG_R_PASS, 1, F_PASSED);
+	/* SYN with other flags (ECN, FIN) still counts */
+	send_tcp("198.18.40.1", 443, FX_TCP_SYN | 0xc0, DROP, FG_R_RATE_SYN, 1, F_DROPPED);
+	send_tcp("198.18.40.2", 443, FX_TCP_SYN | 0x01, PASS, FG_R_PASS, 1, F_PASSED);
+	fx_set_now(&fx, T0 + HZ);
+	send_tcp("198.18.40.1", 443, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.40.1", 443, FX_TCP_SYN, DROP, FG_R_RATE_SYN, 1, F_DROPPED);
+}
+
+/* Limits apply in order pps, bps, SYN; a packet over one leaves the later ones untouched. */
+static void test_limit_order(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 444, 444);
+
+	r->pps = (struct fg_limit){ 1, 3 };
+	r->bps = (struct fg_limit){ 8, 2 * 54 }; /* two 54-byte frames */
+	r->syn = (struct fg_limit){ 1, 1 };
+	ruleset_commit(rs);
+	send_tcp("198.18.41.1", 444, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.41.1", 444, FX_TCP_SYN, DROP, FG_R_RATE_SYN, 1, F_DROPPED);
+	send_tcp("198.18.41.1", 444, FX_TCP_SYN, DROP, FG_R_RATE_BPS, 1, F_DROPPED);
+	send_tcp("198.18.41.1", 444, FX_TCP_SYN, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+}
+
+/* ---- 8. clock range: state that outlives 2^63 rate units ---- */
+
+/*
+ * A long ban at a high byte rate: while banned the source keeps sending,
+ * so its bucket stays "recently seen" but its byte-limit state is not
+ * touched for longer than 2^63 rate units. After the ban the bucket must
+ * be full again, not wrapped into "far ahead".
+ */
+static void test_long_ban_high_rate(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
+	__u64 t = T0, ban = 2 * 86400 * HZ; /* 2 days: 1.7e8 ticks x 1e11 > 2^63 */
+	int i;
+
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->bps = (struct fg_limit){ 100000000000ULL, 1000000 }; /* 100 Gbit/s */
+	r->action = FG_ACT_BAN;
+	r->ban_ticks = ban;
+	r->ban_mult = 1;
+	r->ban_max_ticks = ban;
+	ruleset_commit(rs);
+	provoke_ban("198.18.50.1");
+	for (i = 1; i <= 4; i++) {
+		fx_set_now(&fx, t + i * ban / 5); /* every 9.6 hours: never idle */
+		send_tcp("198.18.50.1", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	}
+	/* full again: two pass (both limits), the third is over pps and bans again */
+	fx_set_now(&fx, t + ban);
+	provoke_ban("198.18.50.1");
+}
+
+/*
+ * The SYN limit is only consulted for SYNs: a source that sends other
+ * packets for long enough (here just under the idle threshold apart)
+ * must still find its SYN bucket full.
+ */
+static void test_syn_after_long_quiet(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 443, 443);
+	__u64 rate = 10000000, step = (1ULL << 62) / rate - 1, t = T0;
+	int i;
+
+	r->syn = (struct fg_limit){ rate, 1 };
+	ruleset_commit(rs);
+	send_tcp("198.18.51.1", 443, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
+	for (i = 1; i <= 3; i++) {
+		fx_set_now(&fx, t + i * step);
+		send_tcp("198.18.51.1", 443, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	}
+	send_tcp("198.18.51.1", 443, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.51.1", 443, FX_TCP_SYN, DROP, FG_R_RATE_SYN, 1, F_DROPPED);
+}
+
+/* Escalation never overflows: ban x mult above the maximum is the maximum. */
+static void test_ban_escalation_overflow(void **state)
+{
+	__u64 first = 1ULL << 39, max = 1ULL << 62;
+	__u32 mult = (1U << 25) + 1; /* first * mult = 2^64 + 2^39: wraps to 2^39 */
+	struct fg_ban b;
+	__u64 t = T0;
+
+	ban_rules(32, first, mult, max);
+	provoke_ban("198.18.52.1");
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.52.1", 32, &b), 0);
+	assert_int_equal(b.expires, t + first);
+	t += first;
+	fx_set_now(&fx, t);
+	provoke_ban("198.18.52.1");
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.52.1", 32, &b), 0);
+	assert_int_equal(b.strikes, 2);
+	assert_int_equal(b.expires, t + max);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_parser_table, clear_state),
+		cmocka_unit_test_setup(test_truncation, clear_state),
+		cmocka_unit_test_setup(test_lists, clear_state),
+		cmocka_unit_test_setup(test_ports, clear_state),
+		cmocka_unit_test_setup(test_action_drop, clear_state),
+		cmocka_unit_test_setup(test_action_monitor, clear_state),
+		cmocka_unit_test_setup(test_action_ban, clear_state),
+		cmocka_unit_test_setup(test_ban_prefix, clear_state),
+		cmocka_unit_test_setup(test_prefix_aggregation, clear_state),
+		cmocka_unit_test_setup(test_endpoint_total, clear_state),
+		cmocka_unit_test_setup(test_syn_limit, clear_state),
+		cmocka_unit_test_setup(test_limit_order, clear_state),
+		cmocka_unit_test_setup(test_long_ban_high_rate, clear_state),
+		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),
+		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
