@@ -50,6 +50,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
+# objects and skeletons are intermediate in the rule chain: keep them
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 .PHONY: all deps test demo bench install clean format format-check fuzz soak san
 
 all: $(BUILD)/floodgate $(TEST_BINS)

@@ -46,25 +46,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
-int fg_common_opt(int c)
-{
-	switch (c) {
-	case 'j':
-		fg_opts.json = true;
-		return 1;
-	case 'p':
-		fg_opts.json = fg_opts.pretty = true;
-		return 1;
-	case 'v':
-		fg_opts.verbose = true;
-		return 1;
-	case FG_OPT_PIN_DIR:
-		fg_opts.pin_dir = optarg;
-		return 1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
