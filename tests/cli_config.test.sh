@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# cli_config.test.sh: `floodgate config check|apply|dump` and `attach --config`.
+#
+# check: every fixture of tests/configs/ through the CLI: good-*.yaml says
+# ok, bad-*.yaml exits 1 and its first stderr line is the error its
+# `# expect: LINE:COL: TEXT` line names, every line FILE:LINE:COL: ...
+# apply and dump on a private pin directory, attached to the host end of a
+# veth pair whose peer sits in a private network namespace: the example
+# applies, dump | apply | dump is unchanged (YAML and JSON), each bad
+# fixture and a list conflict leave `config dump` unchanged, and an
+# applied deny list drops the peer's datagrams while the next apply lets
+# them through again.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+FG=${FG_BUILD:-$PWD/build}/floodgate
+S=$$
+NS=fgt-$S-cns A=fgt-$S-ca B=fgt-$S-cb
+PIN=/sys/fs/bpf/fgt-cfg-$S
+H4=198.18.0.1 P4=198.18.0.2
+TMP=$(mktemp -d /tmp/fgt-cli-config.XXXXXX)
+BANNED=
+
+cleanup() {
+	[ -n "$BANNED" ] && "$FG" --pin-dir "$PIN" ban del "$BANNED" >/dev/null 2>&1
+	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	ip link del "$A" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+# check NAME COMMAND...: ok when the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else notok "$name"; fi
+}
+fg() { "$FG" --pin-dir "$PIN" "$@"; }
+q() { "$@" >/dev/null 2>&1; } # run quietly: only the TAP lines go to stdout
+
+[ -x "$FG" ] || {
+	echo "ok - cli_config # SKIP no $FG (make first)"
+	exit 0
+}
+
+# ---- config check: no kernel state needed -------------------------------
+
+# expect_first FIXTURE: the CLI's first error is the fixture's `# expect:`.
+expect_first() {
+	local f=$1 want rc first
+	want=$(sed -n 's/^# expect: //p' "$f" | head -1)
+	"$FG" config check "$f" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	first=$(head -1 "$TMP/err")
+	if [ "$rc" -ne 1 ] || [ -z "$want" ]; then
+		echo "# $f: exit $rc, want 1 (expect: '$want')"
+		return 1
+	fi
+	if [[ "$first" != "$f:${want%%: *}: error: "*"${want#*: }"* ]]; then
+		echo "# $f: first line '$first', want '$f:${want%%: *}: error: ...${want#*: }...'"
+		return 1
+	fi
+	if grep -vqE "^$f:[0-9]+:[0-9]+: (error|warning): " "$TMP/err"; then
+		echo "# $f: a line without FILE:LINE:COL:"
+		grep -vE "^$f:[0-9]+:[0-9]+: (error|warning): " "$TMP/err" | sed 's/^/#   /'
+		return 1
+	fi
+	[ ! -s "$TMP/out" ] # nothing on stdout for a bad file
+}
+
+check "config check floodgate.example.yaml: ok, exit 0" \
+	bash -c "[ \"\$('$FG' config check floodgate.example.yaml 2>&1)\" = 'floodgate.example.yaml: ok' ]"
+for f in tests/configs/good-*.yaml; do
+	check "config check $f: ok" q "$FG" config check "$f"
+done
+for f in tests/configs/bad-*.yaml; do
+	check "config check $f: $(sed -n 's/^# expect: //p' "$f" | head -1)" expect_first "$f"
+done
+check "config check bad-many.yaml reports all 6 errors" \
+	bash -c "[ \$('$FG' config check tests/configs/bad-many.yaml 2>&1 | grep -c ': error: ') -eq 6 ]"
+check "-j config check: valid false, first problem at its line and column" \
+	bash -c "'$FG' -j config check tests/configs/bad-overlap.yaml |
+		jq -e '.valid == false and .problems[0].line == 6 and .problems[0].column == 15' >/dev/null"
+check "-j config check of the example: valid, no problems" \
+	bash -c "'$FG' -j config check floodgate.example.yaml | jq -e '.valid and (.problems | length == 0)' >/dev/null"
+check "config check of a missing file: exit 1" \
+	bash -c "'$FG' config check $TMP/missing.yaml 2>&1 | grep -q 'missing.yaml: No such file'; [ \${PIPESTATUS[0]} -eq 1 ]"
+for args in "config" "config check" "config frob x" "config dump extra" "config check a b" "config --bogus"; do
+	# shellcheck disable=SC2086
+	check "usage error: $args: exit 2" bash -c "'$FG' $args >/dev/null 2>&1; [ \$? -eq 2 ]"
+done
+check "config --help: exit 0, names every subcommand" \
+	bash -c "'$FG' config --help | grep -q 'check' && '$FG' config --help | grep -q 'dump'"
+
+# ---- apply and dump: a private pin directory on a veth host end ---------
+
+skip_rest() {
+	echo "ok - config apply and dump # SKIP $*"
+	exit 0
+}
+[ "$(id -u)" -eq 0 ] || skip_rest "needs root"
+for t in ip jq; do
+	command -v $t >/dev/null || skip_rest "needs $t"
+done
+
+check "config dump without floodgate attached: exit 1" \
+	bash -c "'$FG' --pin-dir '$PIN' config dump 2>&1 >/dev/null | grep -q 'not attached'; [ \${PIPESTATUS[0]} -eq 1 ]"
+
+ip netns add "$NS" || skip_rest "cannot create a network namespace"
+ip link add "$A" type veth peer name "$B" netns "$NS" || skip_rest "cannot create a veth pair"
+ip addr add "$H4/24" dev "$A"
+ip link set "$A" up
+ip -n "$NS" addr add "$P4/24" dev "$B"
+ip -n "$NS" link set "$B" up
+ip -n "$NS" link set lo up
+
+fg attach "$A" >/dev/null || {
+	notok "attach $A"
+	exit 1
+}
+
+# send N: N UDP datagrams from the peer to the host end (bash's /dev/udp, no tool needed).
+send() {
+	ip netns exec "$NS" bash -c "for ((i = 0; i < $1; i++)); do echo x >/dev/udp/$H4/9; done" 2>/dev/null
+}
+counter() { fg -j stats | jq ".packets.$1 // 0"; }
+# reach NAME MIN: wait (3 s at most) until verdict counter NAME is at least MIN; prints it.
+reach() {
+	local i v
+	for ((i = 0; i < 30; i++)); do
+		v=$(counter "$1")
+		[ "$v" -ge "$2" ] && break
+		sleep 0.1
+	done
+	echo "$v"
+}
+
+check "config apply floodgate.example.yaml" q fg config apply floodgate.example.yaml
+fg config dump >"$TMP/a.yaml"
+check "config dump shows the example's endpoint rules" \
+	grep -qE '^- endpoint: (tcp/443|udp/53|udp/27015-27030|tcp/8000-8080)$' "$TMP/a.yaml"
+check "config dump shows 4 endpoint rules" [ "$(grep -c '^- endpoint: ' "$TMP/a.yaml")" -eq 4 ]
+check "config dump shows the example's allow and deny lists" \
+	bash -c "grep -qx -- '- 198.19.255.0/24' '$TMP/a.yaml' && grep -qx -- '- 2001:db8:dead::/48' '$TMP/a.yaml'"
+check "config dump is a valid config" q "$FG" config check "$TMP/a.yaml"
+check "config apply of a dump" q fg config apply "$TMP/a.yaml"
+fg config dump >"$TMP/b.yaml"
+check "dump | apply | dump: unchanged" diff -u "$TMP/a.yaml" "$TMP/b.yaml"
+
+fg -j config dump >"$TMP/a.json"
+check "-j config dump: the same state as JSON" q \
+	jq -e '(.endpoints | length) == 4 and .default.pps == 10000 and
+		(.endpoints[] | select(.endpoint == "udp/53") | .action == "ban" and .ban_for == "10m")' \
+	"$TMP/a.json"
+check "the -j dump applies too and changes nothing" \
+	bash -c "'$FG' --pin-dir '$PIN' config apply '$TMP/a.json' >/dev/null &&
+		'$FG' --pin-dir '$PIN' config dump | diff -u '$TMP/a.yaml' -"
+
+for f in tests/configs/bad-*.yaml; do
+	fg config apply "$f" >/dev/null 2>"$TMP/err"
+	rc=$?
+	fg config dump >"$TMP/c.yaml"
+	if [ "$rc" -eq 1 ] && diff -q "$TMP/a.yaml" "$TMP/c.yaml" >/dev/null &&
+		grep -q "^$f:[0-9]*:[0-9]*: error: " "$TMP/err"; then
+		ok "config apply $f: exit 1, config dump unchanged"
+	else
+		notok "config apply $f: exit $rc (want 1), dump diff:"
+		diff "$TMP/a.yaml" "$TMP/c.yaml" | head -5 | sed 's/^/#   /'
+	fi
+done
+
+# a prefix that is a manual ban cannot go on the allow list: refused before any change
+BANNED=198.18.7.0/24
+fg ban add "$BANNED" --for 1h >/dev/null
+sed "s|^allow:.*|allow: [$BANNED]|" "$TMP/a.yaml" | grep -v '^- 198.19.255.0/24$' |
+	grep -v '^- 2001:db8:ffff::/48$' >"$TMP/conflict.yaml"
+check "conflict.yaml is valid on its own" q "$FG" config check "$TMP/conflict.yaml"
+fg config apply "$TMP/conflict.yaml" >/dev/null 2>"$TMP/err"
+rc=$?
+check "config apply with a manually banned prefix on allow: exit 1, names it" \
+	bash -c "[ $rc -eq 1 ] && grep -q '$BANNED' '$TMP/err'"
+check "... and config dump is unchanged" bash -c "'$FG' --pin-dir '$PIN' config dump | diff -q '$TMP/a.yaml' - >/dev/null"
+fg ban del "$BANNED" >/dev/null && BANNED=
+
+# what apply does reaches the data path: deny the peer, then lift it
+cat >"$TMP/deny-peer.yaml" <<EOF
+deny: [$P4]
+EOF
+check "config apply of a deny list" q fg config apply "$TMP/deny-peer.yaml"
+den0=$(counter denied) all0=$(counter allowed)
+send 5
+den1=$(reach denied $((den0 + 5)))
+check "denied peer: its 5 datagrams counted denied ($den0 -> $den1)" [ "$den1" -ge $((den0 + 5)) ]
+check "a prefix moves from deny to allow in one apply" \
+	bash -c "printf 'allow: [$P4]\n' >'$TMP/allow-peer.yaml' && '$FG' --pin-dir '$PIN' config apply '$TMP/allow-peer.yaml' >/dev/null &&
+		'$FG' --pin-dir '$PIN' -j config dump | jq -e '.allow == [\"$P4\"] and .deny == []' >/dev/null"
+send 5
+all1=$(reach allowed $((all0 + 5)))
+den2=$(counter denied)
+check "allowed peer: its 5 datagrams counted allowed ($all0 -> $all1), none denied ($den1 -> $den2)" \
+	[ "$all1" -ge $((all0 + 5)) -a "$den2" -eq "$den1" ]
+
+# attach --config applies the file too (here: an in-place upgrade of $A)
+check "attach --config on an attached interface" q fg attach "$A" --config tests/configs/good-flow-style.yaml
+check "... applied its rules" bash -c "'$FG' --pin-dir '$PIN' -j config dump |
+	jq -e '.default.action == \"monitor\" and (.endpoints | map(.endpoint) | sort) == [\"tcp/1-1024\", \"udp/53\"]' >/dev/null"
+
+# interfaces the file lists but that are not attached: a warning, no error
+printf 'interfaces: [%s, fgt-%s-none]\n' "$A" "$S" >"$TMP/ifaces.yaml"
+fg config apply "$TMP/ifaces.yaml" >/dev/null 2>"$TMP/err"
+rc=$?
+check "config apply warns about an interface that is not attached (exit $rc)" \
+	bash -c "[ $rc -eq 0 ] && grep -q 'warning: .*fgt-$S-none is not attached' '$TMP/err' && ! grep -q 'warning: .*$A' '$TMP/err'"
+
+check "config apply of the first dump restores it" q fg config apply "$TMP/a.yaml"
+check "... exactly" bash -c "'$FG' --pin-dir '$PIN' config dump | diff -u '$TMP/a.yaml' -"
+exit 0
