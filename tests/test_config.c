@@ -460,7 +460,7 @@ static const struct row rows[] = {
 	  "interfaces: [a1, a2, a3, a4, a5, a6, a7, a8, a9, b1, b2, b3, b4, b5, b6, b7, b8]\n", 1,
 	  0, 1, 78, "interfaces: more than 16 entries" },
 	{ "metrics listen needs a port", "metrics: {listen: 127.0.0.1}\n", 1, 0, 1, 19,
-	  "metrics: listen: 127.0.0.1: use ADDR:PORT" },
+	  "metrics: listen: 127.0.0.1: expected ADDR:PORT" },
 	{ "under_attack takes a count", "under_attack: {new_sources_per_second: lots}\n", 1, 0, 1,
 	  40, "under_attack: new_sources_per_second: lots: not a number" },
 	{ "forget_after is a duration", "ban_policy: {forget_after: 10}\n", 0, 0, 0, 0, NULL },

@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <cyaml/cyaml.h>
@@ -44,6 +45,7 @@
 
 #include "fg.h"
 #include "cmds.h"
+#include "metrics.h"
 
 /*
  * libyaml comes with libcyaml (its dependency), but the Makefile does not
@@ -1130,47 +1132,15 @@ static bool ifname_ok(const char *s)
 	return true;
 }
 
-/* ADDR:PORT (IPv4) or [ADDR]:PORT (IPv6), through error() like the util.c parsers. */
+/* metrics listen: what `run --metrics` takes (metrics.c), and short enough to keep. */
 static int parse_listen(const char *what, const char *s)
 {
-	char host[INET6_ADDRSTRLEN];
-	const char *port, *end, *h = s;
-	__u8 addr[16];
-	__u64 p;
-	size_t hl;
-	int af;
+	struct sockaddr_storage ss;
+	unsigned int sl;
 
 	if (strlen(s) >= sizeof(((struct fg_file_config *)0)->metrics))
 		return error("%s: %s: too long", what, s), -EINVAL;
-	if (s[0] == '[') {
-		end = strchr(s, ']');
-		if (!end || end[1] != ':')
-			return error("%s: %s: use [IPV6]:PORT", what, s), -EINVAL;
-		h = s + 1;
-		hl = end - h;
-		port = end + 2;
-		af = AF_INET6;
-	} else {
-		end = strrchr(s, ':');
-		if (!end)
-			return error("%s: %s: use ADDR:PORT (IPv6: [ADDR]:PORT)", what, s), -EINVAL;
-		hl = end - s;
-		port = end + 1;
-		af = AF_INET;
-	}
-	if (hl >= sizeof(host))
-		return error("%s: %s: not an address", what, s), -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (inet_pton(af, host, addr) != 1)
-		return error("%s: %s: not an %s address", what, host,
-			     af == AF_INET ? "IPv4" : "IPv6"),
-		       -EINVAL;
-	for (p = 0, end = port; isdigit((unsigned char)*end) && p <= 65535; end++)
-		p = p * 10 + (*end - '0');
-	if (end == port || *end || p < 1 || p > 65535)
-		return error("%s: %s: port must be 1..65535", what, s), -EINVAL;
-	return 0;
+	return fg_parse_listen(what, s, &ss, &sl);
 }
 
 /* Per-family distinct prefix lengths of ban rules (the data path checks at most 8). */
