@@ -6,9 +6,9 @@
 # Counts are taken at the receiver, inside the server namespace: frames to a
 # closed port end as UdpNoPorts / Udp6NoPorts (only when their checksum is
 # right; a bad one would land in InCsumErrors) and TCP SYNs as OutRsts.
-# The generator sends at a capped rate in small batches (20 frames per run,
-# the veth ring holds 256 and the receiving NAPI drains it on the same CPU
-# when each run ends), so no frame may be lost on the way: the counts must
+# The generator sends at a capped rate in batches of 64 frames (the veth
+# ring holds 256 and the receiving NAPI drains it on the same CPU between
+# batches), so no frame may be lost on the way: the counts must
 # match exactly, and the generator's own account must too: frames sent, no
 # ring drops, and what the veth peer received (which also counts the
 # attacker namespace's own odd packet, so to within 4).

@@ -61,6 +61,7 @@
 #define TG_IP6	     40
 #define TG_UDP	     8
 #define TG_TCP	     20
+#define TG_RUN_MAX   65536 /* frames per BPF_PROG_RUN: about 10-30 ms of work */
 
 /* What to send: the parsed command line of `send` and `cost`. */
 struct tg_spec {
@@ -619,7 +620,7 @@ static int cmd_send(int argc, char **argv)
 	struct trafgen *skel = NULL;
 	const char *ifname;
 	double t0, t1, elapsed;
-	__u64 sent = 0, chunk, n, prog_sent = 0, *percpu = NULL;
+	__u64 sent = 0, n, prog_sent = 0, *percpu = NULL;
 	int ifindex, ret, ncpu, i, link_fd = -1, rc = FG_EXIT_ERR;
 	__u32 zero = 0;
 	size_t size;
@@ -655,12 +656,6 @@ static int cmd_send(int argc, char **argv)
 	ctx_in.data_end = size;
 	ctx_in.ingress_ifindex = ifindex;
 
-	/* 1 ms of frames per run at a capped rate; otherwise a run of about 10 ms */
-	chunk = sp.rate ? sp.rate / 1000 : 65536;
-	if (!chunk)
-		chunk = 1;
-	if (chunk > 65536)
-		chunk = 65536;
 	link_query(ifindex, &before);
 	t0 = now_s();
 	while (sent < sp.count) {
@@ -671,17 +666,25 @@ static int cmd_send(int argc, char **argv)
 		elapsed = now_s() - t0;
 		if (elapsed >= sp.duration)
 			break;
-		n = sp.count - sent < chunk ? sp.count - sent : chunk;
+		n = TG_RUN_MAX;
 		if (sp.rate) {
-			double due = t0 + (double)sent / sp.rate;
-			double wait = due - now_s();
+			/*
+			 * Send what is due 5 ms ahead: a run costs a syscall, and
+			 * one that waits (another process holding the kernel's
+			 * XDP dispatcher) is caught up by the next.
+			 */
+			__u64 due = (elapsed + 0.005) * sp.rate;
 
-			if (wait > 0) {
-				struct timespec ts = { (time_t)wait,
-						       (long)((wait - (time_t)wait) * 1e9) };
-				nanosleep(&ts, NULL);
+			if (due <= sent) {
+				usleep(1000);
+				continue;
 			}
+			n = due - sent;
 		}
+		if (n > TG_RUN_MAX)
+			n = TG_RUN_MAX;
+		if (n > sp.count - sent)
+			n = sp.count - sent;
 		opts.repeat = n;
 		ret = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.trafgen_tx), &opts);
 		if (ret) {
