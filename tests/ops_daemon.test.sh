@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# ops_daemon.test.sh: `floodgate run` as an operator runs it.
+#
+# A private namespace sends real packets over a veth pair to the host end,
+# where the daemon attached floodgate from its config (udp/9000: pps 1,
+# burst 100, action ban; so a new source sending 300 packets has exactly
+# 200 dropped, whatever the timing). Checked: readiness through
+# NOTIFY_SOCKET, the capabilities left, /metrics accepted by promtool and
+# matching the traffic, a real Prometheus (Debian's package, on loopback,
+# its own config and data under a temp dir) scraping it and answering
+# PromQL with the same numbers, the endpoint's hardening (404, 405, 431,
+# 200 idle connections), the ban log, SIGHUP with a broken and then a
+# good config, SIGTERM and kill -9 leaving the program enforcing.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+FG=${FG_BUILD:-$PWD/build}/floodgate
+S=$$
+NS=fgt-$S-ns A=fgt-$S-a B=fgt-$S-b
+PIN=/sys/fs/bpf/fgt-ops-$S
+H4=198.18.0.1
+TMP=$(mktemp -d /tmp/fgt-ops-daemon.XXXXXX)
+DPID= NPID= PPID_PROM= IPID=
+
+stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null
+	for _ in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null
+}
+cleanup() {
+	stop_pid "$IPID"
+	stop_pid "$PPID_PROM"
+	stop_pid "$DPID"
+	stop_pid "$NPID"
+	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	ip link del "$A" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+skip_all() {
+	echo "ok - ops_daemon # SKIP $*"
+	exit 0
+}
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else notok "$name"; fi
+}
+same() {
+	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
+}
+# wait_for SECONDS COMMAND...: poll until the command succeeds; bounded.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+# exited PID: a child that is gone or a zombie waiting for `wait`
+exited() {
+	local st
+	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
+	[ -z "$st" ] || [ "$st" == Z ]
+}
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+for t in ip python3 jq curl promtool; do
+	command -v $t >/dev/null || skip_all "needs $t"
+done
+[ -x "$FG" ] || skip_all "no $FG (make first)"
+PY=$(python3 -c 'import sys; print(sys.executable)')
+
+cat >"$TMP/send.py" <<'EOF'
+import socket, sys, time
+src, dst, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+t0, sent = time.monotonic(), 0
+while sent < count and time.monotonic() - t0 < 10:
+    s.sendto(b'x' * 64, (dst, port))
+    sent += 1
+EOF
+send() { ip netns exec "$NS" "$PY" "$TMP/send.py" "$1" $H4 9000 "$2"; }
+
+# What systemd would get on NOTIFY_SOCKET, one line per datagram; 300 s at most.
+cat >"$TMP/notify.py" <<'EOF'
+import os, socket, sys, time
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(0.5)
+end = time.monotonic() + 300
+with open(out, 'a') as f:
+    while time.monotonic() < end:
+        try:
+            msg = s.recv(4096).decode()
+        except socket.timeout:
+            continue
+        f.write(msg.replace('\n', ' ') + '\n')
+        f.flush()
+EOF
+# N idle TCP connections to PORT, held until STOPFILE appears (60 s at most).
+cat >"$TMP/idle.py" <<'EOF'
+import os, socket, sys, time
+port, n, stop, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+conns = []
+for i in range(n):
+    c = socket.create_connection(('127.0.0.1', port), timeout=5)
+    if i % 2:
+        c.send(b'GET /metrics HTTP/1.1\r\nHost: x\r\n')  # half a request, never finished
+    conns.append(c)
+open(ready, 'w').close()
+end = time.monotonic() + 60
+while time.monotonic() < end and not os.path.exists(stop):
+    time.sleep(0.1)
+EOF
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+ip netns add "$NS" || skip_all "cannot create a network namespace"
+ip link add "$A" type veth peer name "$B" netns "$NS" || skip_all "cannot create a veth pair"
+ip addr add $H4/16 dev "$A"
+ip link set "$A" up
+ip -n "$NS" link set lo up
+for i in $(seq 2 12); do ip -n "$NS" addr add 198.18.0.$i/16 dev "$B"; done
+ip -n "$NS" link set "$B" up
+
+fg() { "$FG" --pin-dir "$PIN" "$@"; }
+
+# config BURST [EXTRA-LINE]: the daemon's config file
+config() {
+	cat >"$TMP/floodgate.yaml" <<EOF
+interfaces: [$A]
+endpoints:
+  - endpoint: udp/9000
+    pps: 1
+    burst: $1
+    action: ban
+    ban_for: 1m
+metrics:
+  top_sources: 3
+${2:-}
+EOF
+}
+dropped() { fg -j stats | jq '.endpoints[] | select(.endpoint == "udp/9000") | .dropped'; }
+# enforced NAME SRC WANT: SRC sends 300 packets; udp/9000 must drop WANT of them.
+enforced() {
+	local before after
+	before=$(dropped)
+	send "$2" 300
+	after=$(dropped)
+	same "$1" "$3" $((after - before))
+}
+
+start_daemon() {
+	: >"$TMP/notify.out"
+	NOTIFY_SOCKET=$TMP/notify.sock "$FG" --pin-dir "$PIN" run --config "$TMP/floodgate.yaml" \
+		--metrics 127.0.0.1:0 >"$TMP/run.out" 2>>"$TMP/run.err" &
+	DPID=$!
+	wait_for 20 grep -q 'READY=1' "$TMP/notify.out"
+}
+
+"$PY" "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" &
+NPID=$!
+wait_for 5 test -S "$TMP/notify.sock" || skip_all "no notify socket"
+
+config 100
+if ! start_daemon; then
+	cat "$TMP/run.err"
+	notok "floodgate run: READY=1 on NOTIFY_SOCKET"
+	exit 1
+fi
+ok "floodgate run: READY=1 on NOTIFY_SOCKET"
+check "readiness carries MAINPID" grep -q "MAINPID=$DPID" "$TMP/notify.out"
+PORT=$(grep -o 'port [0-9]*' "$TMP/run.err" | tail -1 | grep -o '[0-9]*')
+check "the log says where metrics are served" test -n "$PORT"
+check "attached from the config" grep -q "^<6>attached to $A" "$TMP/run.err"
+# CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39), and nothing else
+same "capabilities after setup: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN" 000000c000001000 \
+	"$(awk '/^CapEff:/ { print $2 }' /proc/$DPID/status)"
+same "bounding set reduced too" 000000c000001000 "$(awk '/^CapBnd:/ { print $2 }' /proc/$DPID/status)"
+same "no_new_privs" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' /proc/$DPID/status)"
+
+send 198.18.0.2 1000
+URL=http://127.0.0.1:$PORT
+curl -s --max-time 10 "$URL/metrics" >"$TMP/metrics.txt"
+promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
+rc=$?
+check "promtool check metrics: no errors or warnings" test $rc -eq 0 -a ! -s "$TMP/promtool.out"
+[ -s "$TMP/promtool.out" ] && sed 's/^/# promtool: /' "$TMP/promtool.out" | head -5
+metric() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/metrics.txt"; }
+same "/metrics: banned packets" 899 "$(metric 'floodgate_packets_total{action="drop",reason="banned"}')"
+same "/metrics: endpoint drops" 900 "$(metric 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="drop"}')"
+same "/metrics: endpoint passes" 100 "$(metric 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="pass"}')"
+same "/metrics: bans active" 1 "$(metric floodgate_bans_active)"
+same "/metrics: per-source series (top_sources 3)" 1000 \
+	"$(metric 'floodgate_source_packets_total{source="198.18.0.2",endpoint="udp/9000"}')"
+check "/metrics: build info" grep -q '^floodgate_build_info{version="[^"]*",layout="[0-9]*"} 1$' "$TMP/metrics.txt"
+check "ban log: one line with source, endpoint, strikes, length, warning priority" \
+	wait_for 5 grep -Eq '^<4>20[0-9-]+T[0-9:.]+Z ban 198\.18\.0\.2 endpoint udp/9000 strikes 1 for 1m' "$TMP/run.err"
+
+# --- hardening ---
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+same "GET / answers" 200 "$(code "$URL/")"
+check "GET / links to /metrics" sh -c "curl -s --max-time 10 '$URL/' | grep -q 'href=\"/metrics\"'"
+same "a bad path: 404" 404 "$(code "$URL/nope")"
+same "POST: 405" 405 "$(code -X POST -d x=1 "$URL/metrics")"
+same "PUT on /: 405" 405 "$(code -X PUT "$URL/")"
+big=$(head -c 16384 /dev/zero | tr '\0' a)
+same "a 16 KiB header: 431" 431 "$(code -H "X-Big: $big" "$URL/metrics")"
+same "an 8000-byte header is fine" 200 "$(code -H "X-Fine: ${big:0:8000}" "$URL/metrics")"
+"$PY" "$TMP/idle.py" "$PORT" 200 "$TMP/idle.stop" "$TMP/idle.ready" &
+IPID=$!
+if wait_for 20 test -e "$TMP/idle.ready"; then
+	same "a scrape answers while 200 idle connections are held" 200 "$(code "$URL/metrics")"
+else
+	notok "a scrape answers while 200 idle connections are held (could not open them)"
+fi
+touch "$TMP/idle.stop"
+wait $IPID 2>/dev/null
+IPID=
+
+# --- a real Prometheus ---
+if command -v prometheus >/dev/null; then
+	PP=$(free_port)
+	mkdir -p "$TMP/prom"
+	cat >"$TMP/prom/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: floodgate
+    static_configs:
+      - targets: ['127.0.0.1:$PORT']
+EOF
+	prometheus --config.file="$TMP/prom/prometheus.yml" --storage.tsdb.path="$TMP/prom/data" \
+		--web.listen-address="127.0.0.1:$PP" --log.level=warn >"$TMP/prom/log" 2>&1 &
+	PPID_PROM=$!
+	q() {
+		curl -s --max-time 5 -G "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1" |
+			jq -r '.data.result[0].value[1] // empty'
+	}
+	isval() { [ "$(q "$1")" == "$2" ]; }
+	wait_for 60 isval 'up{job="floodgate"}' 1
+	same "Prometheus: up is 1" 1 "$(q 'up{job="floodgate"}')"
+	wait_for 30 isval 'floodgate_packets_total{reason="banned"}' 899
+	same "Prometheus: floodgate_packets_total{reason=\"banned\"}" 899 \
+		"$(q 'floodgate_packets_total{reason="banned"}')"
+	same "Prometheus: dropped packets of every reason" 900 \
+		"$(q 'sum(floodgate_packets_total{action="drop"})')"
+	same "Prometheus: endpoint drops" 900 \
+		"$(q 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="drop"}')"
+	stop_pid "$PPID_PROM"
+	PPID_PROM=
+else
+	ok "Prometheus scrape # SKIP prometheus not installed"
+fi
+
+# --- SIGHUP ---
+fg -j limit list >"$TMP/limits.before"
+cp "$TMP/floodgate.yaml" "$TMP/good.yaml"
+config 50 "bogus_key: 1"
+: >"$TMP/notify.out"
+kill -HUP $DPID
+check "SIGHUP, broken config: the errors are logged" \
+	wait_for 10 grep -q '^<3>reload: .*error.*the running config stays' "$TMP/run.err"
+check "SIGHUP, broken config: the error names the problem" grep -q 'bogus_key' "$TMP/run.err"
+check "SIGHUP: RELOADING=1 then READY=1" wait_for 5 grep -q 'READY=1' "$TMP/notify.out"
+fg -j limit list >"$TMP/limits.after"
+check "SIGHUP, broken config: rules unchanged" cmp -s "$TMP/limits.before" "$TMP/limits.after"
+enforced "SIGHUP, broken config: verdicts unchanged (burst 100: 200 of 300 dropped)" 198.18.0.3 200
+config 50
+kill -HUP $DPID
+check "SIGHUP, good config: applied" wait_for 10 grep -q '^<6>reload: .* applied' "$TMP/run.err"
+same "SIGHUP, good config: the new burst is live" 50 \
+	"$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
+enforced "SIGHUP, good config: verdicts follow (burst 50: 250 of 300 dropped)" 198.18.0.4 250
+check "the daemon still serves metrics after reloads" test "$(code "$URL/metrics")" == 200
+
+# --- SIGTERM and kill -9 ---
+kill -TERM $DPID
+wait_for 20 exited $DPID
+wait $DPID
+rc=$?
+DPID=
+same "SIGTERM: clean exit" 0 $rc
+check "SIGTERM: STOPPING=1 sent" grep -q 'STOPPING=1' "$TMP/notify.out"
+check "SIGTERM: the log says the program stays" grep -q 'stays attached and enforcing' "$TMP/run.err"
+enforced "after SIGTERM: still enforcing" 198.18.0.5 250
+if start_daemon; then
+	ok "restart over the pinned state"
+	check "restart: the old state is still there" test "$(dropped)" -gt 1000
+	kill -9 $DPID
+	wait $DPID 2>/dev/null
+	DPID=
+	enforced "after kill -9 of the daemon: still enforcing" 198.18.0.6 250
+else
+	notok "restart over the pinned state"
+fi
