@@ -146,7 +146,7 @@ check "config dump shows the example's endpoint rules" \
 	grep -qE '^- endpoint: (tcp/443|udp/53|udp/27015-27030|tcp/8000-8080)$' "$TMP/a.yaml"
 check "config dump shows 4 endpoint rules" [ "$(grep -c '^- endpoint: ' "$TMP/a.yaml")" -eq 4 ]
 check "config dump shows the example's allow and deny lists" \
-	bash -c "grep -qx -- '- 198.19.255.0/24' '$TMP/a.yaml' && grep -qx -- '- 2001:db8:dead::/48' '$TMP/a.yaml'"
+	bash -c "grep -qx -- '- 198.18.255.0/24' '$TMP/a.yaml' && grep -qx -- '- 2001:db8:dead::/48' '$TMP/a.yaml'"
 check "config dump is a valid config" q "$FG" config check "$TMP/a.yaml"
 check "config apply of a dump" q fg config apply "$TMP/a.yaml"
 fg config dump >"$TMP/b.yaml"
@@ -177,7 +177,7 @@ done
 # a prefix that is a manual ban cannot go on the allow list: refused before any change
 BANNED=198.18.7.0/24
 fg ban add "$BANNED" --for 1h >/dev/null
-sed "s|^allow:.*|allow: [$BANNED]|" "$TMP/a.yaml" | grep -v '^- 198.19.255.0/24$' |
+sed "s|^allow:.*|allow: [$BANNED]|" "$TMP/a.yaml" | grep -v '^- 198.18.255.0/24$' |
 	grep -v '^- 2001:db8:ffff::/48$' >"$TMP/conflict.yaml"
 check "conflict.yaml is valid on its own" q "$FG" config check "$TMP/conflict.yaml"
 fg config apply "$TMP/conflict.yaml" >/dev/null 2>"$TMP/err"

@@ -230,7 +230,7 @@ static void test_example(void **state)
 	assert_int_equal(c.n_ifaces, 0);
 	assert_int_equal(c.n_allow, 2);
 	assert_int_equal(c.n_deny, 2);
-	assert_cidr(&c.allow[0], "198.19.255.0/24");
+	assert_cidr(&c.allow[0], "198.18.255.0/24");
 	assert_cidr(&c.deny[1], "2001:db8:dead::/48");
 	assert_int_equal(c.sizes.sources, FG_DEF_SOURCES);
 	assert_int_equal(c.sizes.bans, FG_DEF_BANS);
