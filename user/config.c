@@ -47,21 +47,6 @@
 #include "cmds.h"
 #include "metrics.h"
 
-/*
- * libyaml comes with libcyaml (its dependency), but the Makefile does not
- * link it by name yet (LDLIBS lacks -lyaml), and a direct reference to a
- * library only pulled in indirectly does not link. Weak references do, and
- * the dynamic loader binds them to the libyaml that libcyaml loads.
- * Remove once -lyaml is in LDLIBS.
- */
-#pragma weak yaml_parser_initialize
-#pragma weak yaml_parser_set_input_string
-#pragma weak yaml_parser_load
-#pragma weak yaml_parser_delete
-#pragma weak yaml_document_get_root_node
-#pragma weak yaml_document_get_node
-#pragma weak yaml_document_delete
-
 #define CFG_FILE_MAX	(16 << 20)    /* bytes: a config file is small, refuse a runaway one */
 #define CFG_PPS_MAX	1000000000ULL /* packets per second a limit may name (as limit set) */
 #define CFG_BURST_MAX	1000000000ULL /* packets a burst may hold */
