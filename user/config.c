@@ -814,8 +814,6 @@ static int load_yaml(struct load *l, struct y_file **out)
 	int err;
 
 	*out = NULL;
-	if (!yaml_parser_load)
-		return error("config %s: libyaml is not loaded", l->path), -ENOSYS;
 	if ((err = read_file(l->path, &buf, &len)))
 		return err;
 	if (!yaml_parser_initialize(&parser)) {
