@@ -11,7 +11,8 @@
 # its own config and data under a temp dir) scraping it and answering
 # PromQL with the same numbers, the endpoint's hardening (404, 405, 431,
 # 200 idle connections), the ban log, SIGHUP with a broken and then a
-# good config, SIGTERM and kill -9 leaving the program enforcing.
+# good config, SIGTERM and kill -9 leaving the program enforcing, and the
+# daemon following the pins when they are replaced under it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -171,7 +172,9 @@ start_daemon() {
 	NOTIFY_SOCKET=$TMP/notify.sock "$FG" --pin-dir "$PIN" run --config "$TMP/floodgate.yaml" \
 		--metrics 127.0.0.1:0 >"$TMP/run.out" 2>>"$TMP/run.err" &
 	DPID=$!
-	wait_for 20 grep -q 'READY=1' "$TMP/notify.out"
+	wait_for 20 grep -q 'READY=1' "$TMP/notify.out" || return 1
+	PORT=$(grep -o 'port [0-9]*' "$TMP/run.err" | tail -1 | grep -o '[0-9]*')
+	URL=http://127.0.0.1:$PORT
 }
 
 "$PY" "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" &
@@ -186,7 +189,6 @@ if ! start_daemon; then
 fi
 ok "floodgate run: READY=1 on NOTIFY_SOCKET"
 check "readiness carries MAINPID" grep -q "MAINPID=$DPID" "$TMP/notify.out"
-PORT=$(grep -o 'port [0-9]*' "$TMP/run.err" | tail -1 | grep -o '[0-9]*')
 check "the log says where metrics are served" test -n "$PORT"
 check "attached from the config" grep -q "^<6>attached to $A" "$TMP/run.err"
 # CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39), and nothing else
@@ -196,7 +198,6 @@ same "bounding set reduced too" 000000c000001000 "$(awk '/^CapBnd:/ { print $2 }
 same "no_new_privs" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' /proc/$DPID/status)"
 
 send 198.18.0.2 1000
-URL=http://127.0.0.1:$PORT
 curl -s --max-time 10 "$URL/metrics" >"$TMP/metrics.txt"
 promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
 rc=$?
@@ -310,4 +311,19 @@ if start_daemon; then
 	enforced "after kill -9 of the daemon: still enforcing" 198.18.0.6 250
 else
 	notok "restart over the pinned state"
+fi
+
+# --- the pins replaced under a running daemon ---
+if start_daemon; then
+	fg detach --all >/dev/null 2>&1
+	check "detach --all under the daemon: it notices" \
+		wait_for 15 grep -q '^<4>the pins in .* are gone' "$TMP/run.err"
+	fg attach "$A" >/dev/null 2>&1
+	check "attach anew: the daemon follows the new maps" \
+		wait_for 15 grep -q '^<5>new maps pinned' "$TMP/run.err"
+	same "attach anew: /metrics reads the new maps" 0 \
+		"$(curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_bans_total" { print $2 }')"
+	check "attach anew: the daemon is still running" kill -0 $DPID
+else
+	notok "start the daemon again"
 fi

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -66,6 +67,8 @@ struct daemon {
 	__u64 suppressed_total;	       /* since start */
 	__u64 events_lost;	       /* FG_C_EVENTS_LOST at the last look */
 	__u64 ticks;		       /* housekeeping seconds since start */
+	__u32 state_id;		       /* map id of the fg_state held, to notice new maps */
+	bool pins_gone;		       /* the pins vanished (detach --all): said once */
 };
 
 static void logp(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -125,6 +128,15 @@ static void refresh_rules(struct daemon *d)
 		memset(d->rules, 0, sizeof(*d->rules));
 }
 
+static int loop_add(int ep, int fd)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
+
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e))
+		return error("epoll: %s", strerror(errno)), -errno;
+	return 0;
+}
+
 /* --- the ban log --- */
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -180,6 +192,82 @@ static void consume_events(struct daemon *d)
 		logp(LOG_ERR, "read fg_events: %s", strerror(-n));
 }
 
+/* Map id of the pinned fg_state, 0 when there is none. */
+static __u32 pinned_state_id(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[4096];
+	int fd;
+
+	if (fg_pin_path(path, sizeof(path), "fg_state"))
+		return 0;
+	fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){ .sz = sizeof(struct bpf_obj_get_opts),
+								.file_flags = BPF_F_RDONLY });
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+static __u32 held_state_id(const struct fg_maps *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(m->state, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * Someone ran `detach --all` and maybe attached again: the maps this
+ * daemon holds are no longer the ones the program uses. Follow the pins,
+ * so metrics and the log stay true; when there are none, say so once and
+ * keep the old maps (the daemon does not attach on its own behind the
+ * operator's back). Returns 0, or -errno when reopening failed.
+ */
+static int follow_pins(struct daemon *d)
+{
+	__u32 id = pinned_state_id();
+	struct ring_buffer *rb;
+	struct fg_maps nm;
+
+	if (id == d->state_id)
+		return 0;
+	if (!id) {
+		if (!d->pins_gone)
+			logp(LOG_WARNING,
+			     "the pins in %s are gone (floodgate detach --all?): metrics "
+			     "show the last state until they come back",
+			     fg_opts.pin_dir);
+		d->pins_gone = true;
+		return 0;
+	}
+	if (fg_maps_open(&nm, true))
+		return -EIO;
+	rb = ring_buffer__new(nm.events, on_event, d, NULL);
+	if (!rb) {
+		fg_maps_close(&nm);
+		return error("read fg_events: %s", strerror(errno)), -errno;
+	}
+	epoll_ctl(d->ep, EPOLL_CTL_DEL, ring_buffer__epoll_fd(d->rb), NULL);
+	ring_buffer__free(d->rb);
+	d->rb = rb;
+	if (loop_add(d->ep, ring_buffer__epoll_fd(d->rb)))
+		logp(LOG_ERR, "events: cannot watch the new ring buffer");
+	fg_maps_close(&d->m);
+	d->m = nm; /* the metrics server reads through &d->m: the next scrape sees the new maps */
+	d->state_id = id;
+	d->pins_gone = false;
+	d->events_lost = 0;
+	d->hz = fg_hz(&d->m);
+	refresh_rules(d);
+	logp(LOG_NOTICE, "new maps pinned in %s (floodgate attached anew): following them",
+	     fg_opts.pin_dir);
+	return 0;
+}
+
 /* --- housekeeping, once a second --- */
 
 static void housekeeping(struct daemon *d)
@@ -205,6 +293,8 @@ static void housekeeping(struct daemon *d)
 		d->events_lost = lost.packets;
 	}
 	if (d->ticks % FG_EXPIRE_EVERY && d->ticks % FG_FORGET_EVERY)
+		return;
+	if (follow_pins(d) || d->pins_gone)
 		return;
 	if (fg_now(&d->m, &now))
 		return;
@@ -366,15 +456,6 @@ static void drop_caps(void)
 		logp(LOG_WARNING, "no_new_privs: %s", strerror(errno));
 }
 
-static int loop_add(int ep, int fd)
-{
-	struct epoll_event e = { .events = EPOLLIN, .data.fd = fd };
-
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e))
-		return error("epoll: %s", strerror(errno)), -errno;
-	return 0;
-}
-
 static int setup_loop(struct daemon *d)
 {
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
@@ -445,6 +526,17 @@ static void serve(struct daemon *d)
 	}
 }
 
+/* Room for the metrics server's connection limit: the soft open-file limit up to the hard one. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static void run_usage(FILE *f)
 {
 	fprintf(f,
@@ -507,6 +599,7 @@ int cmd_run(int argc, char **argv)
 	if (d.listen_opt && fg_parse_listen("run --metrics", d.listen_opt, ss, &sl))
 		return FG_EXIT_USAGE;
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	raise_nofile();
 
 	d.hz = fg_kernel_hz();
 	bad = fg_config_load(d.config_path, d.hz, &d.cfg);
@@ -539,6 +632,7 @@ int cmd_run(int argc, char **argv)
 	if (!d.rules)
 		goto out;
 	refresh_rules(&d);
+	d.state_id = held_state_id(&d.m);
 	d.rb = ring_buffer__new(d.m.events, on_event, &d, NULL);
 	if (!d.rb) {
 		error("read fg_events: %s", strerror(errno));
