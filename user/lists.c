@@ -121,9 +121,14 @@ static int lists_load(const struct fg_maps *m, struct lset *s)
 	struct lent *e;
 
 	memset(s, 0, sizeof(*s));
-	while (!bpf_map_get_next_key(m->lists, prev, &next)) {
-		if (s->n >= limit)
-			break; /* never loop forever on a changing trie; we hold the lock anyway */
+	for (;;) {
+		if (bpf_map_get_next_key(m->lists, prev, &next)) {
+			if (errno == ENOENT)
+				return 0; /* that was the last key */
+			return error("read fg_lists: %s", strerror(errno)), -errno;
+		}
+		if (s->n >= limit) /* never loop forever on a changing trie */
+			return error("read fg_lists: more entries than the table holds"), -EIO;
 		e = lset_push(s);
 		if (!e)
 			return error("read fg_lists: out of memory"), -ENOMEM;
@@ -143,9 +148,6 @@ static int lists_load(const struct fg_maps *m, struct lset *s)
 		cur = next;
 		prev = &cur;
 	}
-	if (errno != ENOENT)
-		return error("read fg_lists: %s", strerror(errno)), -errno;
-	return 0;
 }
 
 static struct lent *lset_find(struct lset *s, const struct fg_lpm_key *k)

@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# cli_lists.test.sh: `floodgate allow|deny|ban` against real packets.
+#
+# Same lab as cli_limits.test.sh: a private network namespace holds the
+# peer end of a veth pair, floodgate is attached to the host end, a
+# bounded UDP sender in the namespace talks to a counting receiver on the
+# host. Each test adds or removes a prefix and checks what arrives, the
+# verdict counters of `floodgate -j stats`, the trie's stored verdicts
+# (allow > deny > ban over covering prefixes) and that fg_state's
+# lists4/lists6 equal the number of entries per family. Manual and
+# automatic bans, `ban del` lifting a ban cached in a source's bucket,
+# expiry, and bad input (one `error:` line, exit 1 or 2, nothing changed).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+FG=${FG_BUILD:-$PWD/build}/floodgate
+S=$$
+NS=fgt-$S-ns A=fgt-$S-a B=fgt-$S-b
+PIN=/sys/fs/bpf/fgt-cli-$S
+H4=198.18.0.1 P4=198.18.0.2 Q4=198.18.0.3 R4=198.18.1.2
+H6=2001:db8::1 P6=2001:db8::2 Q6=2001:db8::3
+TMP=$(mktemp -d /tmp/fgt-cli-lists.XXXXXX)
+RPID=
+
+cleanup() {
+	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null
+	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	ip link del "$A" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+skip_all() {
+	echo "ok - cli_lists # SKIP $*"
+	exit 0
+}
+# check NAME COMMAND...: ok when the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else notok "$name"; fi
+}
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+for t in ip bpftool python3 jq; do
+	command -v $t >/dev/null || skip_all "needs $t"
+done
+[ -x "$FG" ] || skip_all "no $FG (make first)"
+# the interpreter itself, not a version manager's shim: it starts for every send
+PY=$(python3 -c 'import sys; print(sys.executable)')
+
+# The receiver counts datagrams until the stop file appears (and the
+# socket has been quiet for 0.1 s), 30 s at most.
+cat >"$TMP/recv.py" <<'EOF'
+import os, socket, sys, time
+addr, port, stop = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ':' in addr else socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+s.bind((addr, port))
+s.settimeout(0.1)
+open(stop + '.ready', 'w').close()
+n, end = 0, time.monotonic() + 30
+while time.monotonic() < end:
+    try:
+        s.recv(4096)
+        n += 1
+    except socket.timeout:
+        if os.path.exists(stop):
+            break
+print(n)
+EOF
+# The sender: COUNT datagrams of 64 bytes, round-robin over the source
+# addresses, 5 s at most; prints how many it sent and how long it took.
+cat >"$TMP/send.py" <<'EOF'
+import socket, sys, time
+dst, port, count, srcs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(',')
+fam = socket.AF_INET6 if ':' in dst else socket.AF_INET
+socks = []
+for a in srcs:
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((a, 0))
+    socks.append(s)
+t0, sent = time.monotonic(), 0
+while sent < count and time.monotonic() - t0 < 5:
+    socks[sent % len(socks)].sendto(b'x' * 64, (dst, port))
+    sent += 1
+print(sent, "%.6f" % (time.monotonic() - t0))
+EOF
+
+ip netns add "$NS" || skip_all "cannot create a network namespace"
+ip link add "$A" type veth peer name "$B" netns "$NS" || skip_all "cannot create a veth pair"
+ip addr add $H4/16 dev "$A"
+ip addr add $H6/32 dev "$A" nodad
+ip link set "$A" up
+ip -n "$NS" link set lo up
+for a in $P4 $Q4 $R4; do ip -n "$NS" addr add $a/16 dev "$B"; done
+for a in $P6 $Q6; do ip -n "$NS" addr add $a/32 dev "$B" nodad; done
+ip -n "$NS" link set "$B" up
+
+fg() { "$FG" --pin-dir "$PIN" "$@"; }
+
+if ! fg attach "$A" >"$TMP/attach" 2>&1; then
+	cat "$TMP/attach"
+	notok "attach $A"
+	exit 1
+fi
+
+# send DST PORT COUNT SRC[,SRC...]: sets SENT, ELAPSED and RECV (received on the host).
+send() {
+	local dst=$1 port=$2 count=$3 srcs=$4 stop=$TMP/stop.$RANDOM
+	"$PY" "$TMP/recv.py" "$dst" "$port" "$stop" >"$TMP/recv.out" &
+	RPID=$!
+	for _ in $(seq 100); do
+		[ -e "$stop.ready" ] && break
+		sleep 0.05
+	done
+	read -r SENT ELAPSED < <(ip netns exec "$NS" "$PY" "$TMP/send.py" "$dst" "$port" "$count" "$srcs")
+	touch "$stop"
+	wait "$RPID"
+	RPID=
+	RECV=$(cat "$TMP/recv.out")
+	echo "# sent ${SENT:-?} to $dst port $port from $srcs in ${ELAPSED:-?} s, received ${RECV:-?}"
+}
+
+# most RATE BURST [BUCKETS]: packets that BUCKETS buckets of together
+# RATE/s and BURST may pass during the last send: the bursts plus the
+# refill over the sender's measured time, plus two per bucket for the
+# clock tick the first and last packets fall in.
+most() {
+	awk -v r="$1" -v b="$2" -v n="${3:-1}" -v t="$ELAPSED" \
+		'BEGIN { x = t * r; c = int(x); if (c < x) c++; print b + c + 2 * n }'
+}
+
+# stat REASON: the global packet counter of a reason; ep ENDPOINT FIELD.
+stat() { fg -j stats | jq ".packets.$1 // 0"; }
+ep() { fg -j stats | jq "[.endpoints[] | select(.endpoint == \"$1\") | .$2] | first // 0"; }
+
+# limited NAME RATE BURST REASON BEFORE [BUCKETS]: the last send passed
+# BURST up to the refill bound, and the reason counter rose by exactly
+# what was lost.
+limited() {
+	local name=$1 rate=$2 burst=$3 reason=$4 before=$5 hi after
+	hi=$(most "$rate" "$burst" "${6:-1}")
+	after=$(stat "$reason")
+	if [ -z "$RECV" ] || [ "$SENT" -ne 1000 ]; then
+		notok "$name (sender or receiver failed)"
+	elif [ "$RECV" -lt "$burst" ] || [ "$RECV" -gt "$hi" ]; then
+		notok "$name: received $RECV, want $burst..$hi"
+	elif [ $((after - before)) -ne $((SENT - RECV)) ]; then
+		notok "$name: $reason rose by $((after - before)), $((SENT - RECV)) were lost"
+	else
+		ok "$name: received $RECV of $SENT, $reason +$((after - before))"
+	fi
+}
+
+# State that no failed command may change: both rule-set slots, the
+# lists, the bans, the live slot and generation, and `config dump` when it exists.
+snapshot() {
+	{
+		bpftool map dump pinned "$PIN/fg_config"
+		bpftool map dump pinned "$PIN/fg_lists"
+		bpftool map dump pinned "$PIN/fg_bans"
+		bpftool -j map dump pinned "$PIN/fg_state" |
+			jq -c '.[0].formatted.value | {slot, generation, lists4, lists6, ban_gen}'
+		fg config dump 2>/dev/null
+	} >"$1"
+}
+
+# fails CODE VALUE ARGS...: floodgate ARGS exits CODE; for CODE 1 with
+# exactly one line `error: ...` naming VALUE; nothing changed.
+fails() {
+	local code=$1 value=$2 rc lines
+	shift 2
+	snapshot "$TMP/before"
+	fg "$@" >"$TMP/out" 2>"$TMP/err"
+	rc=$?
+	snapshot "$TMP/after"
+	lines=$(wc -l <"$TMP/err")
+	if [ "$rc" -ne "$code" ]; then
+		notok "'$*' exits $code (got $rc: $(head -1 "$TMP/err"))"
+	elif [ "$code" -eq 1 ] && { [ "$lines" -ne 1 ] || ! grep -q '^error: ' "$TMP/err"; }; then
+		notok "'$*': one error line (got: $(head -3 "$TMP/err" | tr '\n' '|'))"
+	elif [ "$code" -eq 1 ] && ! grep -qF -- "$value" "$TMP/err"; then
+		notok "'$*': error names '$value' (got: $(cat "$TMP/err"))"
+	elif ! cmp -s "$TMP/before" "$TMP/after"; then
+		notok "'$*' changed state: $(diff "$TMP/before" "$TMP/after" | head -5 | tr '\n' '|')"
+	else
+		ok "'$*' exits $code$([ "$code" -eq 1 ] && echo ": $(cat "$TMP/err")"), state unchanged"
+	fi
+}
+
+# Entries of the trie per family must equal fg_state.lists4/lists6.
+counts_ok() {
+	local d n4 n6 s4 s6
+	d=$(bpftool -j map dump pinned "$PIN/fg_lists")
+	n4=$(jq '[.[] | select(.formatted.key.family == 4)] | length' <<<"$d")
+	n6=$(jq '[.[] | select(.formatted.key.family == 6)] | length' <<<"$d")
+	read -r s4 s6 < <(bpftool -j map dump pinned "$PIN/fg_state" |
+		jq -r '.[0].formatted.value | "\(.lists4) \(.lists6)"')
+	if [ "$n4" -eq "$s4" ] && [ "$n6" -eq "$s6" ]; then
+		ok "lists4/lists6 = $s4/$s6 = trie entries per family ($1)"
+	else
+		notok "lists4/lists6 = $s4/$s6, trie holds $n4/$n6 ($1)"
+	fi
+}
+
+# verdict A.B.C.D LEN: kind/verdict stored for an IPv4 prefix, "none" when absent.
+verdict() {
+	local a b c d
+	IFS=. read -r a b c d <<<"$1"
+	bpftool -j map dump pinned "$PIN/fg_lists" |
+		jq -r "[.[] | .formatted | select(.key.family == 4 and .key.prefixlen == $((8 + $2)) and .key.addr[0:4] == [$a,$b,$c,$d]) | \"\(.value.kind)/\(.value.verdict)\"] | first // \"none\""
+}
+
+# all_pass NAME: every packet of the last send arrived; none_pass NAME REASON BEFORE.
+all_pass() { check "$1: all $SENT received ($RECV)" test "${RECV:-0}" -eq "$SENT" -a "$SENT" -gt 0; }
+none_pass() {
+	local after
+	after=$(stat "$2")
+	check "$1: none received ($RECV), $2 +$((after - $3))" \
+		test "${RECV:-1}" -eq 0 -a $((after - $3)) -eq "$SENT" -a "$SENT" -gt 0
+}
+
+# ban_json ADDR: the `ban list -j` object for ADDR, "null" when absent.
+ban_json() { fg -j ban list | jq -c "[.[] | select(.address == \"$1\")] | first"; }
+
+check "limit set default --pps 100000 --burst 100000" fg limit set default --pps 100000 --burst 100000
+counts_ok "empty"
+
+# --- deny ---
+check "deny add $P4" fg deny add $P4
+b=$(stat denied)
+send $H4 5001 1000 $P4
+none_pass "denied $P4" denied "$b"
+send $H4 5001 1000 $Q4
+all_pass "$Q4 next to a denied host"
+check "deny list shows $P4" bash -c "'$FG' --pin-dir '$PIN' deny list | grep -qx '$P4'"
+counts_ok "one deny"
+
+# --- allow wins over a deny it covers, and skips every limit ---
+check "allow add 198.18.0.0/16" fg allow add 198.18.0.0/16
+check "stored: 198.18.0.0/16 allow/allow, $P4 deny/allow" \
+	test "$(verdict 198.18.0.0 16) $(verdict $P4 32)" = "3/3 2/3"
+check "deny list -j: $P4 not in force under the allowed /16" \
+	bash -c "'$FG' --pin-dir '$PIN' -j deny list | jq -e '.[0].address == \"$P4\" and .[0].in_force == false' >/dev/null"
+b=$(stat allowed)
+send $H4 5001 1000 $P4
+all_pass "$P4 denied inside an allowed /16"
+a=$(stat allowed)
+check "stats: allowed +$((a - b))" test $((a - b)) -eq 1000
+check "limit set default --pps 10" fg limit set default --pps 10
+send $H4 5001 1000 $Q4
+all_pass "allowed $Q4 ignores the default 10/s"
+check "allow list -j" bash -c "'$FG' --pin-dir '$PIN' allow list -j | jq -e '.[0].address == \"198.18.0.0/16\" and .[0].in_force' >/dev/null"
+counts_ok "allow over deny"
+
+check "allow del 198.18.0.0/16" fg allow del 198.18.0.0/16
+check "stored: $P4 deny/deny again" test "$(verdict $P4 32)" = "2/2"
+b=$(stat denied)
+send $H4 5001 1000 $P4
+none_pass "$P4 denied again after allow del" denied "$b"
+b=$(stat rate_pps)
+send $H4 5001 1000 $Q4
+limited "$Q4 limited again after allow del (10/s)" 10 10 rate_pps "$b"
+check "deny del $P4" fg deny del $P4
+b=$(stat rate_pps)
+send $H4 5001 1000 $P4
+limited "$P4 limited after deny del (10/s)" 10 10 rate_pps "$b"
+counts_ok "after deletes"
+check "limit set default --pps 100000 --burst 100000" fg limit set default --pps 100000 --burst 100000
+
+# --- an allowed host inside a denied prefix; a ban inside a deny ---
+check "deny add 198.18.0.0/16" fg deny add 198.18.0.0/16
+check "allow add $Q4" fg allow add $Q4
+check "ban add 198.18.1.0/24 inside the deny warns" \
+	bash -c "'$FG' --pin-dir '$PIN' ban add 198.18.1.0/24 2>&1 | grep -q '^warning: 198.18.1.0/24: inside a deny prefix'"
+check "stored: /16 deny/deny, $Q4 allow/allow, 198.18.1.0/24 ban/deny" \
+	test "$(verdict 198.18.0.0 16) $(verdict $Q4 32) $(verdict 198.18.1.0 24)" = "2/2 3/3 1/2"
+b=$(stat denied)
+send $H4 5001 1000 $P4,$R4
+none_pass "$P4 and $R4 inside the denied /16" denied "$b"
+send $H4 5001 1000 $Q4
+all_pass "allowed $Q4 inside the denied /16"
+counts_ok "nested"
+fails 1 "198.18.0.0/16" allow add 198.18.0.0/16
+check "the conflict error names both lists" grep -q 'already on the deny list.*allow list' "$TMP/err"
+fails 1 "198.18.0.0/16" ban add 198.18.0.0/16
+fails 1 "198.18.0.0/16" allow del 198.18.0.0/16
+check "the error says which list holds it" grep -q 'on the deny list, not the allow list' "$TMP/err"
+check "ban del 198.18.1.0/24" fg ban del 198.18.1.0/24
+check "allow del $Q4" fg allow del $Q4
+check "deny del 198.18.0.0/16" fg deny del 198.18.0.0/16
+counts_ok "all gone"
+check "status: lists 0 and 0" \
+	bash -c "'$FG' --pin-dir '$PIN' -j status | jq -e '.lists_ipv4 == 0 and .lists_ipv6 == 0' >/dev/null"
+
+# --- IPv6 ---
+check "deny add 2001:db8::/64" fg deny add 2001:db8::/64
+check "allow add $Q6" fg allow add $Q6
+b=$(stat denied)
+send $H6 5001 1000 $P6
+none_pass "$P6 in the denied /64" denied "$b"
+send $H6 5001 1000 $Q6
+all_pass "allowed $Q6 inside the denied /64"
+send $H4 5001 1000 $P4
+all_pass "IPv4 untouched by an IPv6 deny"
+counts_ok "IPv6"
+check "deny del and allow del (IPv6)" bash -c "'$FG' --pin-dir '$PIN' deny del 2001:db8::/64 && '$FG' --pin-dir '$PIN' allow del $Q6"
+counts_ok "IPv6 gone"
+
+# --- manual bans ---
+check "ban add $P4 (default 1h)" fg ban add $P4
+j=$(ban_json $P4)
+check "ban list -j: $P4 manual, expires_in 3590..3600 ($j)" \
+	jq -e '.kind == "manual" and .expires_in <= 3600 and .expires_in >= 3590' <<<"$j" >/dev/null
+b=$(stat banned)
+send $H4 5001 1000 $P4
+none_pass "manually banned $P4" banned "$b"
+check "ban del $P4" fg ban del $P4
+send $H4 5001 1000 $P4
+all_pass "$P4 after ban del"
+check "ban add 198.18.0.0/24 --for 10m" fg ban add 198.18.0.0/24 --for 10m
+check "ban list -j: 198.18.0.0/24 with expires_in 590..600" \
+	bash -c "'$FG' --pin-dir '$PIN' -j ban list | jq -e '.[] | select(.address == \"198.18.0.0/24\") | .expires_in <= 600 and .expires_in >= 590' >/dev/null"
+b=$(stat banned)
+send $H4 5001 1000 $P4,$Q4
+none_pass "$P4 and $Q4 inside the banned /24" banned "$b"
+send $H4 5001 1000 $R4
+all_pass "$R4 outside the banned /24"
+check "ban add 198.18.0.0/24 --for 1d again sets the new end" fg ban add 198.18.0.0/24 --for 1d
+check "ban list -j: expires_in now about 1d" \
+	bash -c "'$FG' --pin-dir '$PIN' -j ban list | jq -e '.[] | select(.address == \"198.18.0.0/24\") | .expires_in > 86000' >/dev/null"
+check "ban del 198.18.0.0/24" fg ban del 198.18.0.0/24
+counts_ok "manual bans gone"
+
+# --- bans expire in the data path, without any daemon ---
+check "ban add $Q4 --for 1s" fg ban add $Q4 --for 1s
+sleep 2
+send $H4 5001 1000 $Q4
+all_pass "$Q4 after its 1 s ban ended"
+check "ban list no longer shows the ended ban" test "$(ban_json $Q4)" = "null"
+check "ban add $R4 --for 1h, then ban del: housekeeping drops the ended entry" \
+	bash -c "'$FG' --pin-dir '$PIN' ban add $R4 --for 1h && '$FG' --pin-dir '$PIN' ban del $R4"
+check "trie empty after housekeeping" test "$(bpftool -j map dump pinned "$PIN/fg_lists" | jq length)" -eq 0
+counts_ok "after expiry"
+
+# --- automatic bans: listed, enforced on every endpoint, lifted by ban del ---
+check "limit set udp/5005 --pps 10 --burst 10 --action ban --ban-for 1m" \
+	fg limit set udp/5005 --pps 10 --burst 10 --action ban --ban-for 1m
+send $H4 5005 1000 $P4
+check "udp/5005: the first 10..$(most 10 10) arrive, then $P4 is banned ($RECV)" \
+	test "$RECV" -ge 10 -a "$RECV" -le "$(most 10 10)"
+j=$(ban_json $P4)
+check "ban list -j: $P4 automatic, 1 strike, udp/5005, expires_in 1..60 ($j)" \
+	jq -e '.kind == "automatic" and .strikes == 1 and .endpoint == "udp/5005" and .expires_in >= 1 and .expires_in <= 60' <<<"$j" >/dev/null
+check "ban list (text) shows it" bash -c "'$FG' --pin-dir '$PIN' ban list | grep -q '^$P4 .*automatic.*udp/5005'"
+b=$(stat banned)
+send $H4 5001 1000 $P4
+none_pass "automatically banned $P4 on another port" banned "$b"
+check "ban del $P4 (automatic)" fg ban del $P4
+check "ban list -j no longer shows $P4" test "$(ban_json $P4)" = "null"
+send $H4 5001 1000 $P4
+all_pass "$P4 after ban del lifts the cached ban"
+check "-j ban list is an array" bash -c "'$FG' --pin-dir '$PIN' -j ban list | jq -e 'type == \"array\"' >/dev/null"
+
+# --- bad input: one error line naming the value, exit 1 (usage: 2), nothing changed ---
+check "deny add 198.18.0.0/16 (for the conflicts below)" fg deny add 198.18.0.0/16
+fails 1 "10.0.0.300/8" allow add 10.0.0.300/8
+fails 1 "/33" allow add /33
+fails 1 "10.0.0.0/33" deny add 10.0.0.0/33
+fails 1 "::1/129" deny add ::1/129
+fails 1 "10.0.0.1/8" allow add 10.0.0.1/8
+fails 1 "2001:db8::1/32" allow add 2001:db8::1/32
+fails 1 "banana" deny add banana
+fails 1 "198.19.0.0/16" allow del 198.19.0.0/16
+fails 1 "198.19.0.0/16" deny del 198.19.0.0/16
+fails 1 "198.18.0.0/16" allow add 198.18.0.0/16
+fails 1 "0s" ban add $P4 --for 0s
+fails 1 "1w" ban add $P4 --for 1w
+fails 1 "-1h" ban add $P4 --for -1h
+fails 1 "367d" ban add $P4 --for 367d
+fails 1 "198.18.0.300" ban add 198.18.0.300
+fails 1 "198.18.9.9" ban del 198.18.9.9
+fails 1 "198.18.0.0/16" ban del 198.18.0.0/16
+fails 2 "" allow add
+fails 2 "" allow add 10.0.0.0/8 10.1.0.0/16
+fails 2 "" allow frob 10.0.0.0/8
+fails 2 "" deny list extra
+fails 2 "" deny list --bogus
+fails 2 "" allow
+fails 2 "" ban
+fails 2 "" ban list extra
+fails 2 "" ban del $P4 --for 1h
+fails 2 "" ban add $P4 --all
+fails 2 "" ban add $P4 --for
+fails 1 "/sys/fs/bpf/fgt-cli-$S-none" deny --pin-dir "/sys/fs/bpf/fgt-cli-$S-none" add 10.0.0.0/8
+check "deny del 198.18.0.0/16" fg deny del 198.18.0.0/16
+counts_ok "end"
+
+check "detach --all removes the pins" bash -c "'$FG' --pin-dir '$PIN' detach --all && ! test -e '$PIN'"
