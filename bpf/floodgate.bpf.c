@@ -186,10 +186,13 @@ static __always_inline void fg_mask(__u8 *dst, const __u8 *src, const __be32 *ma
 /*
  * Expiry of the longest-lived active automatic ban covering the source,
  * 0 when none: bans are keyed at the bucket's own prefix or at any prefix
- * length a rule of this rule set aggregates to.
+ * length a rule of this rule set aggregates to. longer 0 checks the own
+ * prefix and shorter ones, which cover every source of the bucket, so the
+ * bucket may cache the answer; longer 1 checks the prefixes longer than
+ * the bucket's, which hold for this source only (fg_ban_split).
  */
 __noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *p,
-			      const struct fg_plen *own)
+			      const struct fg_plen *own, int longer)
 {
 	struct fg_ban_key bk = {};
 	const struct fg_plen *lens;
@@ -203,13 +206,15 @@ __noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *
 	n = p->family == FG_FAM_IPV4 ? cfg->n_ban4 : cfg->n_ban6;
 	now = p->now;
 	bk.family = p->family;
-	bk.plen = own->plen;
-	fg_mask(bk.addr, p->addr, own->mask);
-	b = bpf_map_lookup_elem(&fg_bans, &bk);
-	if (b && b->expires > now)
-		until = b->expires;
+	if (!longer) {
+		bk.plen = own->plen;
+		fg_mask(bk.addr, p->addr, own->mask);
+		b = bpf_map_lookup_elem(&fg_bans, &bk);
+		if (b && b->expires > now)
+			until = b->expires;
+	}
 	for (i = 0; i < FG_MAX_BAN_PLENS && i < n; i++) {
-		if (lens[i].plen == own->plen)
+		if (lens[i].plen == own->plen || (lens[i].plen > own->plen) != !!longer)
 			continue;
 		bk.plen = lens[i].plen;
 		fg_mask(bk.addr, p->addr, lens[i].mask);
@@ -218,6 +223,18 @@ __noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *
 			until = b->expires;
 	}
 	return until;
+}
+
+/* Whether bans may be keyed longer than the bucket's prefix: they cannot be cached in it. */
+static __always_inline int fg_ban_split(const struct fg_config *cfg, __u8 family, __u8 plen)
+{
+	const struct fg_plen *lens = family == FG_FAM_IPV4 ? cfg->ban4 : cfg->ban6;
+	__u32 n = family == FG_FAM_IPV4 ? cfg->n_ban4 : cfg->n_ban6, i;
+
+	for (i = 0; i < FG_MAX_BAN_PLENS && i < n; i++)
+		if (lens[i].plen > plen)
+			return 1;
+	return 0;
 }
 
 /* Rate-limited ring buffer output; a suppressed event is counted, never silent. Returns 1 if sent. */
@@ -323,7 +340,7 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg,
 	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
 	fresh.first_seen = p->now;
 	fresh.ban_gen = st->ban_gen;
-	fresh.ban_until = fg_ban_check(cfg, p, own);
+	fresh.ban_until = fg_ban_check(cfg, p, own, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
 	bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST);
 	return 0;
@@ -530,9 +547,10 @@ int floodgate(struct xdp_md *ctx)
 
 	if (b->ban_gen != st->ban_gen) {
 		b->ban_gen = st->ban_gen;
-		b->ban_until = fg_ban_check(cfg, &p, &own);
+		b->ban_until = fg_ban_check(cfg, &p, &own, 0);
 	}
-	if (b->ban_until > now) {
+	if (b->ban_until > now ||
+	    (fg_ban_split(cfg, p.family, own.plen) && fg_ban_check(cfg, &p, &own, 1) > now)) {
 		/* however long the ban, the limits must come back full, not wrapped */
 		fg_keep(&b->tat_pps, now, rule->pps.rate, seen);
 		fg_keep(&b->tat_bps, now, rule->bps.rate, seen);
