@@ -1038,6 +1038,36 @@ static void test_ban_prefix(void **state)
 	send_tcp("198.18.103.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
 }
 
+/*
+ * A /32 ban (made by a /32 rule) inside a bucket that aggregates a /24: the
+ * banned source is dropped on that rule too, its neighbours in the /24 are
+ * not, whichever of them the bucket saw first.
+ */
+static void test_ban_inside_aggregate(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
+
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->action = FG_ACT_BAN;
+	r->ban_ticks = 10 * HZ;
+	r->ban_mult = 1;
+	r->ban_max_ticks = 10 * HZ;
+	r = rule_add(rs, 2, FX_IP_TCP, 8080, 8080);
+	r->plen4 = 24;
+	ruleset_commit(rs);
+	provoke_ban("198.18.60.1");
+	/* the neighbour first: the /24 bucket must not take its "not banned" for everyone */
+	send_tcp("198.18.60.2", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.60.1", 8080, FX_TCP_ACK, DROP, FG_R_BANNED, 2, F_DROPPED);
+	/* and the banned source's "banned" is not the neighbour's */
+	send_tcp("198.18.60.3", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.60.2", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.60.1", 8080, FX_TCP_ACK, DROP, FG_R_BANNED, 2, F_DROPPED);
+	fx_set_now(&fx, T0 + 10 * HZ);
+	send_tcp("198.18.60.1", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+}
+
 /* ---- 6. prefix aggregation ---- */
 
 static void test_prefix_aggregation(void **state)
@@ -1263,6 +1293,7 @@ int main(void)
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
 		cmocka_unit_test_setup(test_ban_prefix, clear_state),
+		cmocka_unit_test_setup(test_ban_inside_aggregate, clear_state),
 		cmocka_unit_test_setup(test_prefix_aggregation, clear_state),
 		cmocka_unit_test_setup(test_endpoint_total, clear_state),
 		cmocka_unit_test_setup(test_syn_limit, clear_state),
