@@ -52,7 +52,7 @@ endif
 .DELETE_ON_ERROR:
 # objects and skeletons are intermediate in the rule chain: keep them
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all deps test demo bench install clean format format-check fuzz soak san
+.PHONY: all deps test demo bench install clean format format-check fuzz soak san man
 
 all: $(BUILD)/floodgate $(TEST_BINS)
 
@@ -101,9 +101,27 @@ format-check:
 	$(Q)clang-format --dry-run -Werror $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) \
 		$(wildcard user/*.h) $(TEST_SRCS)
 
-install: $(BUILD)/floodgate
+$(BUILD)/floodgate.8: man/floodgate.8.scd | $(BUILD)
+	$(call msg,SCDOC,$@)
+	$(Q)scdoc < $< > $@
+
+man: $(BUILD)/floodgate.8
+
+install: $(BUILD)/floodgate $(BUILD)/floodgate.8
 	$(Q)install -D -m 0755 $(BUILD)/floodgate $(DESTDIR)$(PREFIX)/sbin/floodgate
-	$(Q)install -D -m 0644 floodgate.example.yaml $(DESTDIR)$(PREFIX)/share/floodgate/floodgate.example.yaml
+	$(Q)install -D -m 0644 $(BUILD)/floodgate.8 $(DESTDIR)$(PREFIX)/share/man/man8/floodgate.8
+	$(Q)install -D -m 0644 contrib/floodgate.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/floodgate
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	$(Q)sed 's|@SBINDIR@|$(PREFIX)/sbin|g' contrib/floodgate.service \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/floodgate.service
+	$(Q)install -D -m 0644 contrib/floodgate.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/floodgate.conf
+	$(Q)install -D -m 0644 floodgate.example.yaml \
+		$(DESTDIR)$(PREFIX)/share/floodgate/floodgate.example.yaml
+	$(Q)[ -e $(DESTDIR)/etc/floodgate/floodgate.yaml ] || \
+		install -D -m 0644 floodgate.example.yaml $(DESTDIR)/etc/floodgate/floodgate.yaml
+	$(Q)[ -n "$(DESTDIR)" ] || ! command -v systemd-sysusers >/dev/null || \
+		systemd-sysusers $(PREFIX)/lib/sysusers.d/floodgate.conf
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -11,7 +11,7 @@ PKGS=(
 	libcyaml-dev libjson-c-dev libmicrohttpd-dev
 	# tests
 	libcmocka-dev libgmp-dev iproute2 prometheus clang-format clang-tidy cppcheck
-	valgrind libclang-rt-14-dev procps psmisc curl python3 socat
+	valgrind libclang-rt-14-dev procps psmisc curl python3 socat jq
 	# demo and benchmark
 	nginx-light wrk nftables iptables gnuplot-nox
 	# docs and packaging

@@ -36,18 +36,36 @@ static const char *mode_name(enum fg_mode mode)
 	return mode == FG_MODE_NATIVE ? "native" : mode == FG_MODE_GENERIC ? "generic" : "auto";
 }
 
-/* Pins readable by the floodgate group when it exists, by root alone otherwise. */
-static void pin_perms(const char *path, bool dir)
+/*
+ * Pins readable by the floodgate group when it exists, by root alone
+ * otherwise (README "Security"). `mode` is the group's access: 0640 to
+ * read maps, 0660 for the clock program (running it needs a read-write
+ * open; it only reads the clock), 0600 for what only root may touch.
+ */
+static void pin_perms(const char *path, mode_t mode)
 {
 	struct group *g = getgrnam(FG_GROUP);
 
 	if (g && chown(path, 0, g->gr_gid) == 0)
-		chmod(path, dir ? 0750 : 0640);
+		chmod(path, mode);
 	else
-		chmod(path, dir ? 0700 : 0600);
+		chmod(path, mode & 0700);
 }
 
-static int pin_replace(int fd, const char *name)
+/*
+ * systemd mounts /sys/fs/bpf 0700: when a floodgate group exists, let
+ * others traverse (not list) it so the group reaches its pins.
+ */
+static void bpffs_traversable(void)
+{
+	struct stat sb;
+
+	if (getgrnam(FG_GROUP) && !stat("/sys/fs/bpf", &sb) && !(sb.st_mode & S_IXOTH) &&
+	    !strncmp(fg_opts.pin_dir, "/sys/fs/bpf/", 12))
+		chmod("/sys/fs/bpf", (sb.st_mode & 07777) | S_IXOTH);
+}
+
+static int pin_replace(int fd, const char *name, mode_t mode)
 {
 	char path[4096];
 	int err;
@@ -57,7 +75,7 @@ static int pin_replace(int fd, const char *name)
 	unlink(path);
 	if (bpf_obj_pin(fd, path))
 		return error("pin %s: %s", path, strerror(errno)), -errno;
-	pin_perms(path, false);
+	pin_perms(path, mode);
 	return 0;
 }
 
@@ -129,7 +147,8 @@ static int pin_maps(struct floodgate *skel)
 			return err;
 		if ((err = bpf_map__pin(map, path)))
 			return error("pin %s: %s", path, strerror(-err)), err;
-		pin_perms(path, false);
+		/* the ring buffer maps only read-write: readers of events need root */
+		pin_perms(path, strcmp(name, "fg_events") ? 0640 : 0600);
 	}
 	return 0;
 }
@@ -254,7 +273,8 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		return err;
 	if (mkdir(fg_opts.pin_dir, 0700) && errno != EEXIST)
 		return error("create %s: %s", fg_opts.pin_dir, strerror(errno)), -errno;
-	pin_perms(fg_opts.pin_dir, true);
+	pin_perms(fg_opts.pin_dir, 0750);
+	bpffs_traversable();
 	if ((err = pinned_layout(&layout)))
 		return err;
 	if (layout && layout != FG_LAYOUT_VERSION)
@@ -291,7 +311,7 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		if ((err = pin_maps(skel)) || (err = init_state(hz)))
 			goto out;
 	}
-	if ((err = pin_replace(bpf_program__fd(skel->progs.fg_clock), FG_PIN_CLOCK)))
+	if ((err = pin_replace(bpf_program__fd(skel->progs.fg_clock), FG_PIN_CLOCK, 0660)))
 		goto out;
 
 	link_fd = link_open(ifname, NULL);
@@ -319,12 +339,12 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 			goto out;
 		}
 		snprintf(name, sizeof(name), FG_PIN_LINK_PREFIX "%s", ifname);
-		if ((err = pin_replace(link_fd, name))) {
+		if ((err = pin_replace(link_fd, name, 0600))) {
 			bpf_link_detach(link_fd); /* unpinned link: do not leave it attached */
 			goto out;
 		}
 	}
-	err = pin_replace(bpf_program__fd(skel->progs.floodgate), FG_PIN_PROG);
+	err = pin_replace(bpf_program__fd(skel->progs.floodgate), FG_PIN_PROG, 0600);
 	(void)path;
 out:
 	if (link_fd >= 0)
