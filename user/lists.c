@@ -201,7 +201,8 @@ static void lists_verdicts(struct lset *s)
 	struct lent *stack[136]; /* a chain has at most 129 distinct prefix lengths */
 	size_t depth = 0, i;
 
-	qsort(s->v, s->n, sizeof(s->v[0]), lent_cmp);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(s->v[0]), lent_cmp);
 	for (i = 0; i < s->n; i++) {
 		struct lent *e = &s->v[i], *up;
 		__u8 kind = e->val.kind;
@@ -403,7 +404,8 @@ int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n)
 	*n = 0;
 	if ((err = lists_load(m, &s)))
 		goto out;
-	qsort(s.v, s.n, sizeof(s.v[0]), lent_cmp);
+	if (s.n)
+		qsort(s.v, s.n, sizeof(s.v[0]), lent_cmp);
 	v = calloc(s.n ? s.n : 1, sizeof(*v));
 	if (!v) {
 		err = -ENOMEM;
@@ -925,9 +927,11 @@ static int ban_del(const struct fg_maps *m, const struct fg_cidr *c)
 		    memcmp(v[i].cidr.addr, c->addr, sizeof(c->addr)))
 			continue;
 		if (v[i].kind != FG_LIST_BAN) {
+			__u8 kind = v[i].kind;
+
 			free(v);
 			return error("ban del: %s: on the %s list, not banned (%s del %s)", a,
-				     kind_name(v[i].kind), kind_name(v[i].kind), a),
+				     kind_name(kind), kind_name(kind), a),
 			       -ENOENT;
 		}
 		manual = true;
