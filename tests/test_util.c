@@ -344,15 +344,6 @@ static void test_names(void **state)
 		assert_int_equal(fg_action_parse(fg_action_name(i)), i);
 }
 
-/*
- * main.c (not linked into tests) defines this for the commands; a weak
- * stand-in lets this test link until it lives in a library object.
- */
-__attribute__((weak)) int fg_common_opt(int c)
-{
-	return 0;
-}
-
 int main(void)
 {
 	struct CMUnitTest *tests = calloc(N_ROWS + 2, sizeof(*tests));
