@@ -147,8 +147,7 @@ static int pin_maps(struct floodgate *skel)
 			return err;
 		if ((err = bpf_map__pin(map, path)))
 			return error("pin %s: %s", path, strerror(-err)), err;
-		/* the ring buffer maps only read-write: readers of events need root */
-		pin_perms(path, strcmp(name, "fg_events") ? 0640 : 0600);
+		pin_perms(path, 0640);
 	}
 	return 0;
 }
