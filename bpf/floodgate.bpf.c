@@ -110,12 +110,15 @@ static __always_inline void fg_count(__u32 idx, __u32 len)
  * GCRA in rate units (see floodgate.h): the packet conforms when the
  * bucket's theoretical arrival time, at most `limit` units ahead of now
  * after adding `step`, allows it. now_u (ticks * rate) wraps modulo 2^64,
- * which is harmless while tat stays within 2^63 units of now; `idle` says
- * the bucket went untouched long enough for that to be in doubt, and then
- * it is simply full. Returns 1 when the packet conforms. A global
- * function, so the verifier walks its retry loop once.
+ * which is harmless while tat stays within 2^63 units of now. A tat more
+ * than `far` units ahead cannot come from this limit (a full bucket read
+ * by a CPU whose clock is at most a second stale is limit + HZ * rate
+ * ahead): it was kept in other units (the rule set changed the rate) or
+ * the bucket went untouched long enough for it to wrap (far 0, see
+ * fg_idle), and then the bucket is simply full. Returns 1 when the packet
+ * conforms. A global function, so the verifier walks its retry loop once.
  */
-__noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, int idle)
+__noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, __u64 far)
 {
 	int i;
 
@@ -126,7 +129,7 @@ __noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, int idl
 		__s64 ahead = (__s64)(old - now_u);
 		__u64 need;
 
-		if (ahead < 0 || idle)
+		if (ahead < 0 || (__u64)ahead > far)
 			ahead = 0;
 		need = (__u64)ahead + step;
 		if (need > limit)
@@ -141,7 +144,8 @@ __noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, int idl
 static __always_inline int fg_conform(__u64 *tat, __u64 now, __u64 rate, __u64 burst, __u64 cost,
 				      int idle)
 {
-	return fg_gcra(tat, now * rate, burst * fg_hz, cost * fg_hz, idle);
+	return fg_gcra(tat, now * rate, burst * fg_hz, cost * fg_hz,
+		       idle ? 0 : (burst + rate) * fg_hz);
 }
 
 /* Whether a bucket last touched at `seen` may hold a wrapped tat for `rate` (see fg_gcra). */
