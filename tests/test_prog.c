@@ -1262,6 +1262,39 @@ static void test_syn_after_long_quiet(void **state)
 	send_tcp("198.18.51.1", 443, FX_TCP_SYN, DROP, FG_R_RATE_SYN, 1, F_DROPPED);
 }
 
+/*
+ * A rule-set change that changes a limit's rate: buckets of sources known
+ * before hold their state in the old rate's units. Lowering the rate must
+ * not lock them out (their state would read as far ahead); they start
+ * with a full burst of the new limit.
+ */
+static void test_rate_change(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
+	int i;
+
+	r->pps = (struct fg_limit){ 1000, 10 };
+	r->bps = (struct fg_limit){ 1000000000, 100000 };
+	ruleset_commit(rs);
+	for (i = 0; i < 10; i++)
+		send_tcp("198.18.70.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+
+	rs = ruleset_new();
+	r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
+	r->pps = (struct fg_limit){ 10, 3 };		       /* 100 times slower */
+	r->bps = (struct fg_limit){ 100000000000ULL, 100000 }; /* 100 times faster */
+	ruleset_commit(rs);
+	fx_set_now(&fx, T0 + 1);
+	for (i = 0; i < 3; i++)
+		send_tcp("198.18.70.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	fx_set_now(&fx, T0 + 1 + HZ / 10); /* one packet at 10 per second */
+	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+}
+
 /* Escalation never overflows: ban x mult above the maximum is the maximum. */
 static void test_ban_escalation_overflow(void **state)
 {
@@ -1301,6 +1334,7 @@ int main(void)
 		cmocka_unit_test_setup(test_long_ban_high_rate, clear_state),
 		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),
 		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
+		cmocka_unit_test_setup(test_rate_change, clear_state),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
