@@ -81,7 +81,7 @@ struct fx_result {
 	__u64 rule_bytes; /* bytes added to that rule */
 };
 
-static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+static inline int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && !getenv("FG_VERBOSE"))
 		return 0;
@@ -95,7 +95,7 @@ static int fx_libbpf_print(enum libbpf_print_level level, const char *fmt, va_li
  * source table of `sources` entries (0: a small default that keeps tests
  * light). The rule set is empty until the test commits one.
  */
-static int fx_open(struct fx *f, __u64 hz, __u32 sources)
+static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 {
 	int err;
 
@@ -149,7 +149,7 @@ static int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	return f->scratch ? 0 : -ENOMEM;
 }
 
-static void fx_close(struct fx *f)
+static inline void fx_close(struct fx *f)
 {
 	if (f->m.st)
 		munmap(f->m.st, sizeof(*f->m.st));
@@ -170,19 +170,19 @@ static inline __u64 fx_now(const struct fx *f)
 }
 
 /* Defaults of user/ruleset.c with the under-attack detector off (tests create many sources). */
-static void fx_ruleset_init(struct fg_ruleset *rs, __u64 hz)
+static inline void fx_ruleset_init(struct fg_ruleset *rs, __u64 hz)
 {
 	fg_ruleset_defaults(rs, hz);
 	rs->cfg.attack_new_per_sec = 0;
 }
 
 /* A rule with no limits at all: every packet passes (unless a list or ban says otherwise). */
-static void fx_rule_open(struct fg_rule *r)
+static inline void fx_rule_open(struct fg_rule *r)
 {
 	r->pps = r->bps = r->syn = r->total = (struct fg_limit){ 0, 0 };
 }
 
-static int fx_commit(struct fx *f, struct fg_ruleset *rs)
+static inline int fx_commit(struct fx *f, struct fg_ruleset *rs)
 {
 	return fg_ruleset_commit(&f->m, rs);
 }
@@ -192,8 +192,8 @@ static int fx_commit(struct fx *f, struct fg_ruleset *rs)
  * the frame's linear part (the rest goes to fragments, as a multi-buffer
  * driver would deliver it); linear >= len leaves that to the kernel.
  */
-static int fx_run_linear(struct fx *f, const void *pkt, __u32 len, __u32 linear, __u32 repeat,
-			 __u32 *retval)
+static inline int fx_run_linear(struct fx *f, const void *pkt, __u32 len, __u32 linear,
+				__u32 repeat, __u32 *retval)
 {
 	struct xdp_md ctx = { .data = 0, .data_end = linear };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = repeat);
@@ -211,13 +211,13 @@ static int fx_run_linear(struct fx *f, const void *pkt, __u32 len, __u32 linear,
 	return 0;
 }
 
-static int fx_run(struct fx *f, const void *pkt, __u32 len, __u32 repeat, __u32 *retval)
+static inline int fx_run(struct fx *f, const void *pkt, __u32 len, __u32 repeat, __u32 *retval)
 {
 	return fx_run_linear(f, pkt, len, len, repeat, retval);
 }
 
 /* Sums over CPUs of every fg_counters cell: out[FG_COUNTER_MAX]. */
-static int fx_counters(struct fx *f, struct fg_count *out)
+static inline int fx_counters(struct fx *f, struct fg_count *out)
 {
 	struct fg_count *v = f->scratch;
 	__u32 keys[FG_COUNTER_MAX], count = FG_COUNTER_MAX, out_batch, i;
@@ -239,7 +239,7 @@ static int fx_counters(struct fx *f, struct fg_count *out)
 }
 
 /* Sum over CPUs of one counter's packets. */
-static __u64 fx_counter(struct fx *f, __u32 idx)
+static inline __u64 fx_counter(struct fx *f, __u32 idx)
 {
 	struct fg_count sum;
 
@@ -249,7 +249,7 @@ static __u64 fx_counter(struct fx *f, __u32 idx)
 }
 
 /* Sums over CPUs of every fg_rule_stats cell: out[FG_MAX_RULES]. */
-static int fx_rule_stats(struct fx *f, struct fg_rule_count *out)
+static inline int fx_rule_stats(struct fx *f, struct fg_rule_count *out)
 {
 	struct fg_rule_count *v = f->scratch;
 	__u32 keys[FG_MAX_RULES], count = FG_MAX_RULES, out_batch, i;
@@ -276,8 +276,8 @@ static int fx_rule_stats(struct fx *f, struct fg_rule_count *out)
  * Run one frame and say which verdict counter, informational counters and
  * rule counters it moved. with_rules 0 skips the rule counters (faster).
  */
-static struct fx_result fx_send_linear(struct fx *f, const void *pkt, __u32 len, __u32 linear,
-				       int with_rules)
+static inline struct fx_result fx_send_linear(struct fx *f, const void *pkt, __u32 len,
+					      __u32 linear, int with_rules)
 {
 	struct fg_count before[FG_COUNTER_MAX], after[FG_COUNTER_MAX];
 	struct fg_rule_count rb[FG_MAX_RULES], ra[FG_MAX_RULES];
@@ -324,7 +324,7 @@ static struct fx_result fx_send_linear(struct fx *f, const void *pkt, __u32 len,
 	return r;
 }
 
-static struct fx_result fx_send(struct fx *f, const void *pkt, __u32 len)
+static inline struct fx_result fx_send(struct fx *f, const void *pkt, __u32 len)
 {
 	return fx_send_linear(f, pkt, len, len, 1);
 }
@@ -393,7 +393,7 @@ static inline __u32 fx_ext_len(__u8 type)
  * lie about them afterwards by patching bytes. Returns the frame length,
  * or 0 when the spec does not fit.
  */
-static __u32 fx_build(struct fx_pkt *p, const struct fx_spec *s)
+static inline __u32 fx_build(struct fx_pkt *p, const struct fx_spec *s)
 {
 	__u8 proto = s->proto ? s->proto : FX_IP_TCP, *b = p->b;
 	__u32 off = 12, l4len, iphl, i, exts = 0;

@@ -406,7 +406,7 @@ static int seq_run(struct seq *q, __u32 src, struct fx_pkt *p, int check_reasons
 	struct fg_src_key key = { .rule = 0, .family = FG_FAM_IPV4, .plen = 32 };
 	struct fg_total zt = {};
 	__u64 total[FG_R_DROP_LAST + 1] = {}, pass0, pass1;
-	__u32 slot = f->m.st->slot & 1, zero = 0, ret;
+	__u32 slot = f->m.st->slot & 1, zero = 0, ret = ~0U;
 	char why[160];
 	int i, k;
 
