@@ -9,6 +9,8 @@
  * endpoint totals and the SYN limit. DESIGN.md is the specification; the
  * expectations below are written from it and from enum fg_counter.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -64,7 +66,15 @@ static int clear_state(void **state)
 
 static int group_setup(void **state)
 {
-	int err = fx_open(&fx, HZ, 0);
+	cpu_set_t one;
+	int err;
+
+	/* one CPU: fg_pressure is per CPU, and the under-attack test counts on one of them */
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -1;
+	err = fx_open(&fx, HZ, 0);
 
 	if (err) {
 		fprintf(stderr, "error: load the program: %s\n", strerror(-err));
@@ -1207,6 +1217,81 @@ static void test_limit_order(void **state)
 	send_tcp("198.18.41.1", 444, FX_TCP_SYN, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
 }
 
+/* ---- 7b. under attack: new sources charged to a coarse prefix ---- */
+
+static int src_exists(__u16 rule, __u8 family, const char *addr, __u8 plen)
+{
+	struct fg_src_key k = { .rule = rule, .family = family, .plen = plen };
+	struct fg_src v;
+
+	assert_int_equal(inet_pton(family == FG_FAM_IPV4 ? AF_INET : AF_INET6, addr, k.addr), 1);
+	return !bpf_map_lookup_elem(fx.m.sources, &k, &v);
+}
+
+static void test_under_attack(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW), enter = FX_NOTE(FG_C_ATTACK_ENTER);
+	struct fg_pressure *pr = calloc(fx.ncpus, sizeof(*pr));
+	struct ring_buffer *rb;
+	__u32 zero = 0;
+	int i;
+
+	assert_non_null(pr);
+	rs->cfg.rules[R_DEF].pps = (struct fg_limit){ 1, 2 };
+	rs->cfg.attack_new_per_sec = 5;
+	ruleset_commit(rs);
+	rb = ring_buffer__new(fx.m.events, on_event, NULL, NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb);
+	ev_count = 0;
+
+	/* five new sources a second are fine: exact keys */
+	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	for (i = 1; i <= 4; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "198.18.80.%d", i);
+		send_tcp(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	}
+	/* the sixth enters under-attack mode and is charged to its /24, as are later ones */
+	send_tcp_notes("198.18.80.5", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, enter | new);
+	send_tcp_notes("198.18.80.6", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
+	send_tcp_notes("198.18.80.7", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED, new);
+	assert_true(src_exists(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24));
+	assert_false(src_exists(R_DEF, FG_FAM_IPV4, "198.18.80.6", 32));
+	send_tcp_notes("2001:db8:80:1::1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
+	assert_true(src_exists(R_DEF, FG_FAM_IPV6, "2001:db8:80::", 48));
+	/* sources known before keep their own buckets */
+	send_tcp("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	send_tcp("198.18.80.1", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED);
+	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(ev_last.type, FG_EV_ATTACK_ON);
+
+	/* hysteresis: three quiet windows (at most half the threshold) before it ends */
+	fx_set_now(&fx, T0 + HZ);
+	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	send_tcp_notes("198.18.81.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
+	fx_set_now(&fx, T0 + 2 * HZ);
+	send_tcp_notes("198.18.81.2", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
+	fx_set_now(&fx, T0 + 3 * HZ);
+	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
+	assert_int_equal(pr[0].attack, 1); /* two quiet windows so far */
+	assert_int_equal(ring_buffer__consume(rb), 0);
+	fx_set_now(&fx, T0 + 4 * HZ);
+	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	send_tcp("198.18.82.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	assert_true(src_exists(R_DEF, FG_FAM_IPV4, "198.18.82.1", 32));
+	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
+	assert_int_equal(pr[0].attack, 0);
+	assert_int_equal(ring_buffer__consume(rb), 1);
+	assert_int_equal(ev_last.type, FG_EV_ATTACK_OFF);
+	ring_buffer__free(rb);
+	free(pr);
+}
+
 /* ---- 8. clock range: state that outlives 2^63 rate units ---- */
 
 /*
@@ -1331,6 +1416,7 @@ int main(void)
 		cmocka_unit_test_setup(test_endpoint_total, clear_state),
 		cmocka_unit_test_setup(test_syn_limit, clear_state),
 		cmocka_unit_test_setup(test_limit_order, clear_state),
+		cmocka_unit_test_setup(test_under_attack, clear_state),
 		cmocka_unit_test_setup(test_long_ban_high_rate, clear_state),
 		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),
 		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
