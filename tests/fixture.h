@@ -50,15 +50,6 @@
 #define FX_TCP_SYN     0x02
 #define FX_TCP_ACK     0x10
 
-/*
- * main.c (not linked into tests) defines this for the commands; a weak
- * stand-in lets the tests link while it lives there.
- */
-__attribute__((weak)) int fg_common_opt(int c)
-{
-	return 0;
-}
-
 /* A loaded program with the test clock. */
 struct fx {
 	struct floodgate *skel; /* program and maps */
