@@ -64,12 +64,26 @@ static bool ranges_overlap(const struct fg_rule *a, const struct fg_rule *b)
 	return a->proto == b->proto && a->port_lo <= b->port_hi && b->port_lo <= a->port_hi;
 }
 
-static int check_limit(const char *ep, const char *name, const struct fg_limit *l)
+/*
+ * Bounds that keep the data path's rate math exact (floodgate.h): ticks
+ * per second times rate and burst stay far below 2^62 rate units.
+ */
+#define FG_PPS_MAX   1000000000ULL    /* packets per second */
+#define FG_BITS_MAX  1000000000000ULL /* bits per second (1 Tbit/s) */
+#define FG_BURST_MAX (1ULL << 32)     /* packets, or bytes of a byte limit */
+
+static int check_limit(const char *ep, const char *name, const struct fg_limit *l, __u64 max)
 {
 	if (l->rate && !l->burst)
 		return error("%s: %s burst: must be at least 1", ep, name);
 	if (!l->rate && l->burst)
 		return error("%s: %s burst set without a rate", ep, name);
+	if (l->rate > max)
+		return error("%s: %s %llu: at most %llu", ep, name, (unsigned long long)l->rate,
+			     (unsigned long long)max);
+	if (l->burst > FG_BURST_MAX)
+		return error("%s: %s burst %llu: at most %llu", ep, name,
+			     (unsigned long long)l->burst, (unsigned long long)FG_BURST_MAX);
 	return 0;
 }
 
@@ -92,10 +106,10 @@ int fg_ruleset_check(const struct fg_ruleset *rs)
 		if (i != FG_RULE_DEFAULT && ((r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) ||
 					     !r->port_lo || r->port_hi < r->port_lo))
 			bad += !!error("%s: bad protocol or port range", ep);
-		bad += !!check_limit(ep, "pps", &r->pps);
-		bad += !!check_limit(ep, "bps", &r->bps);
-		bad += !!check_limit(ep, "syn-pps", &r->syn);
-		bad += !!check_limit(ep, "total-pps", &r->total);
+		bad += !!check_limit(ep, "pps", &r->pps, FG_PPS_MAX);
+		bad += !!check_limit(ep, "bps", &r->bps, FG_BITS_MAX);
+		bad += !!check_limit(ep, "syn-pps", &r->syn, FG_PPS_MAX);
+		bad += !!check_limit(ep, "total-pps", &r->total, FG_PPS_MAX);
 		if (r->plen4 > 32)
 			bad += !!error("%s: prefix4 %u: must be 0..32", ep, r->plen4);
 		if (r->plen6 > 128)
