@@ -242,7 +242,7 @@ for r in $(seq "$REPEATS"); do
 	sent=$(json "$out" "j['frames']")
 	expect=$(python3 -c "print(round($ACC_RATE * $secs + $ACC_BURST))")
 	err=$(python3 -c "print(round(($passed - $expect) / $expect * 100, 3))")
-	raw accuracy 1 floodgate "$r" "$err" percent "admitted $passed of $sent in $secs s; expected $expect"
+	raw accuracy 1 floodgate "$r" "$err" percent "admitted $passed of $sent in $(printf %.3f "$secs") s; expected $expect"
 	printf '   round %d: admitted %d of %d in %.3f s, expected %d: %+.3f%%\n' "$r" "$passed" "$sent" \
 		"$secs" "$expect" "$err"
 done
@@ -389,7 +389,7 @@ md.append("")
 md.extend([f"- {m}" for m in missed] or ["- none"])
 open(os.path.join(out, "results.md"), "w").write("\n".join(md) + "\n")
 
-open(os.path.join(out, "bench.gp"), "w").write(f"""set terminal pngcairo size 1200,500 font ",10"
+open(os.path.join(out, "bench.gp"), "w").write(f"""set terminal pngcairo noenhanced size 1200,500 font ",10"
 set output "{out}/bench.png"
 set multiplot layout 1,2 title "floodgate benchmark ({platform.release()}, {os.cpu_count()} CPUs, medians of {repeats} rounds)"
 set style data histograms
