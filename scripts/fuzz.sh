@@ -32,7 +32,7 @@ VERSION=$(sed -n 's/^VERSION := //p' Makefile)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=gnu11 -Wall -Wextra -Wno-unused-parameter $SAN \
 	-Iheaders -Iuser -I$BUILD -DFG_VERSION=\"$VERSION\""
-LDLIBS="-lbpf -lelf -lz -lcyaml -lyaml -ljson-c -lmicrohttpd -lm"
+LDLIBS=$(sed -n 's/^LDLIBS := //p' Makefile) # the floodgate binary's libraries
 
 say() { [ "$TAP" = 1 ] && printf '# %s\n' "$*" || printf 'fuzz: %s\n' "$*"; }
 die() {

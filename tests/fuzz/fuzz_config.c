@@ -40,16 +40,6 @@
 #define CONFIG_MAX (64 << 10) /* bigger inputs only repeat what smaller ones reach */
 #define HZ	   250
 
-/*
- * config.o also holds cmd_config, which calls fg_common_opt() of main.c,
- * and main.c is not linked: a stand-in, never called. (Gone once
- * fg_common_opt moves to util.c.)
- */
-__attribute__((weak)) int fg_common_opt(int c)
-{
-	return 0;
-}
-
 static int memfd = -1;
 static char path[64];
 
