@@ -669,14 +669,21 @@ static int cmd_send(int argc, char **argv)
 		n = TG_RUN_MAX;
 		if (sp.rate) {
 			/*
-			 * Send what is due 5 ms ahead: a run costs a syscall, and
-			 * one that waits (another process holding the kernel's
-			 * XDP dispatcher) is caught up by the next.
+			 * Runs of 5 ms of frames: a run costs a syscall and a page
+			 * pool set up and torn down, so it is worth it only for
+			 * many frames. A run that waited (another process held
+			 * the kernel's XDP dispatcher) is caught up by the next.
 			 */
-			__u64 due = (elapsed + 0.005) * sp.rate;
+			__u64 due = (elapsed + 0.005) * sp.rate, min = sp.rate / 200;
 
-			if (due <= sent) {
-				usleep(1000);
+			if (min < 1)
+				min = 1;
+			if (min > sp.count - sent)
+				min = sp.count - sent;
+			if (due < sent + min) {
+				double wait = (double)(sent + min) / sp.rate - 0.005 - elapsed;
+
+				usleep(wait > 0.0001 ? (useconds_t)(wait * 1e6) : 100);
 				continue;
 			}
 			n = due - sent;
