@@ -47,7 +47,6 @@ PIN=/sys/fs/bpf/fgt-atk-$S
 TMP=$(mktemp -d /tmp/fgt-atk.XXXXXX)
 NFT=fgtatk
 THRESHOLD=5000 # phase 2: new sources per second per CPU
-PIDS=()        # background processes started here
 DPID=
 
 ok() { echo "ok - $*"; }
@@ -91,7 +90,8 @@ stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
 }
 cleanup() {
 	local p
-	for p in "${PIDS[@]}"; do stop_pid "$p"; done
+	# our children not reaped yet (a reaped PID may belong to someone else by now)
+	for p in $(jobs -p); do [ "$p" != "$DPID" ] && stop_pid "$p"; done
 	stop_pid "$DPID"
 	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
 	[ -d "$PIN" ] && rm -rf "$PIN"
@@ -127,7 +127,6 @@ tg_bg() {
 			2>>"$TMP/tg.err" &
 	fi
 	BG=$!
-	PIDS+=("$BG")
 }
 jf() { jq -r "$2" "$1" 2>/dev/null; } # FILE EXPR
 # frames FILE: frames a generator reported, 0 when it did not finish
@@ -381,7 +380,6 @@ check "SIGHUP: under-attack threshold $THRESHOLD applied" \
 	poll 10 grep -q 'reload: .* applied' "$TMP/run.err"
 same "threshold live" $THRESHOLD "$(fg -j config dump | jq -r .under_attack.new_sources_per_second)"
 fg -j events --follow >"$TMP/events.json" 2>"$TMP/events.err" &
-PIDS+=($!)
 
 # known clients: 64 on CPU 1 (the flood's CPU), 64 on CPU 0, 10 packets/s each
 tx0=$(txc "$LAB_NS_CLI")
