@@ -96,7 +96,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
-for c in nginx ethtool curl jq; do
+for c in nginx ethtool curl jq nft; do
 	command -v $c >/dev/null || die "$c is missing (make deps)"
 done
 [ -x "$FG" ] && [ -x "$TG" ] || die "build $FG and $TG first (make)"
@@ -183,6 +183,22 @@ scripts/lab.sh up >"$TMP/lab.out" 2>&1 || {
 	die "lab up failed"
 }
 eval "$(scripts/lab.sh env)"
+# the receiver: the legitimate client's packets counted, the floods dropped on arrival
+ip netns exec "$LAB_NS_SRV" nft -f - <<EOF || die "nftables in the server namespace"
+table netdev fgtsoak {
+	counter legit {}
+	chain in {
+		type filter hook ingress device lab0 priority 0;
+		ip saddr 198.18.0.2 udp sport 41000 counter name legit accept
+		udp dport { 5353, 5354 } drop
+		tcp dport 443 drop
+	}
+}
+EOF
+legit_rx() {
+	ip netns exec "$LAB_NS_SRV" nft -j list counter netdev fgtsoak legit |
+		jq '.nftables[] | select(.counter) | .counter.packets'
+}
 config A
 fg_ver=$("$FG" --version 2>/dev/null)
 "$FG" --pin-dir "$PIN" run --config "$TMP/fg.yaml" --metrics 127.0.0.1:0 \
@@ -355,6 +371,7 @@ fi
 
 # --- the figures ---
 tx1=$(ip -n "$LAB_NS_CLI" -j -s link show dev lab0 | jq '.[0].stats64.tx.packets')
+rx=$(legit_rx)
 sent=$(cat "$TMP"/flood*.json 2>/dev/null | jq -s 'map(.frames // 0) | add // 0')
 note "floods: $flood_runs runs of 10 s, in turn: ${flood_names[*]}; $sent frames sent;" \
 	"$(cat "$TMP/tg.err" 2>/dev/null | grep -c .) generator messages"
@@ -363,7 +380,8 @@ note "bans by the data path: $(mval "$TMP/m.txt" floodgate_bans_total); ban reco
 	"manual bans: $bans_added added, $bans_deleted deleted by hand, at most $max_manual at once"
 note "ban lines logged: $(grep -c '^<4>.* ban ' "$TMP/run.err"); under-attack lines: $(grep -c 'under_attack_on' "$TMP/run.err") on, $(grep -c 'under_attack_off' "$TMP/run.err") off"
 note "packets: $(mval "$TMP/m.txt" 'floodgate_packets_total{action="pass",reason="passed"}') passed within limits;" \
-	"legitimate client sent $((tx1 - tx0)) frames"
+	"the legitimate client (100/s, 10% of its limit) sent $((tx1 - tx0)), the receiver got $rx" \
+	"($(awk -v s=$((tx1 - tx0)) -v r="$rx" 'BEGIN { if (s) printf "%.3f", (s - r) * 100 / s }')% lost)"
 if [ $fails -eq 0 ]; then
 	echo "soak: PASS ($SOAK_SECONDS s)"
 	exit 0
