@@ -255,18 +255,27 @@ static int keep_in_dispatcher(int prog_fd)
 
 static int parse_mac(const char *what, const char *s, __u8 mac[6])
 {
-	unsigned int b[6];
-	char tail;
+	const char *p = s;
+	unsigned long b;
+	char *end;
 	int i;
 
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
-		return error("%s: '%s' is not a MAC address", what, s);
 	for (i = 0; i < 6; i++) {
-		if (b[i] > 255)
+		errno = 0;
+		b = strtoul(p, &end, 16);
+		if (errno || end == p || end - p > 2 || b > 255 || *end != (i < 5 ? ':' : '\0'))
 			return error("%s: '%s' is not a MAC address", what, s);
-		mac[i] = b[i];
+		mac[i] = b;
+		p = end + 1;
 	}
 	return 0;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (time_t)s) * 1e9) };
+
+	nanosleep(&ts, NULL);
 }
 
 /* Parse an address of the lab's ranges; family 0 accepts both. Returns the family or -1. */
@@ -683,7 +692,7 @@ static int cmd_send(int argc, char **argv)
 			if (due < sent + min) {
 				double wait = (double)(sent + min) / sp.rate - 0.005 - elapsed;
 
-				usleep(wait > 0.0001 ? (useconds_t)(wait * 1e6) : 100);
+				sleep_s(wait > 0.0001 ? wait : 0.0001);
 				continue;
 			}
 			n = due - sent;
@@ -701,7 +710,7 @@ static int cmd_send(int argc, char **argv)
 		sent += n;
 	}
 	t1 = now_s();
-	usleep(50000); /* let the peer's NAPI drain its ring before reading its counters */
+	sleep_s(0.05); /* let the peer's NAPI drain its ring before reading its counters */
 	link_query(ifindex, &after);
 
 	ncpu = libbpf_num_possible_cpus();
