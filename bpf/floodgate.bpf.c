@@ -115,37 +115,54 @@ static __always_inline void fg_count(__u32 idx, __u32 len)
  * by a CPU whose clock is at most a second stale is limit + HZ * rate
  * ahead): it was kept in other units (the rule set changed the rate) or
  * the bucket went untouched long enough for it to wrap (far 0, see
- * fg_idle), and then the bucket is simply full. Returns 1 when the packet
- * conforms. A global function, so the verifier walks its retry loop once.
+ * fg_idle), and then the bucket is simply full.
+ *
+ * One attempt: 1 conforms (tat moved), 0 does not, -1 another CPU moved
+ * tat first.
+ */
+static __always_inline int fg_gcra_try(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, __u64 far)
+{
+	__u64 old = *(volatile __u64 *)tat;
+	__s64 ahead = (__s64)(old - now_u);
+	__u64 need;
+
+	if (ahead < 0 || (__u64)ahead > far)
+		ahead = 0;
+	need = (__u64)ahead + step;
+	if (need > limit)
+		return 0;
+	return __sync_val_compare_and_swap(tat, old, now_u + need) == old ? 1 : -1;
+}
+
+/*
+ * The retries after a lost compare-and-swap: a global function, so the
+ * verifier walks the loop once and the common path makes no call. After
+ * FG_CAS_TRIES lost races the packet is over the limit (never more than
+ * the limit gets through).
  */
 __noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, __u64 far)
 {
-	int i;
+	int i, r;
 
 	if (!tat)
 		return 0;
 	for (i = 0; i < FG_CAS_TRIES; i++) {
-		__u64 old = *(volatile __u64 *)tat;
-		__s64 ahead = (__s64)(old - now_u);
-		__u64 need;
-
-		if (ahead < 0 || (__u64)ahead > far)
-			ahead = 0;
-		need = (__u64)ahead + step;
-		if (need > limit)
-			return 0;
-		if (__sync_val_compare_and_swap(tat, old, now_u + need) == old)
-			return 1;
+		r = fg_gcra_try(tat, now_u, limit, step, far);
+		if (r >= 0)
+			return r;
 	}
 	return 0;
 }
 
-/* A limit of rate per second, burst tokens, a packet of cost tokens: fg_gcra in plain units. */
+/* A limit of rate per second, burst tokens, a packet of cost tokens. Returns 1 when it conforms. */
 static __always_inline int fg_conform(__u64 *tat, __u64 now, __u64 rate, __u64 burst, __u64 cost,
 				      int idle)
 {
-	return fg_gcra(tat, now * rate, burst * fg_hz, cost * fg_hz,
-		       idle ? 0 : (burst + rate) * fg_hz);
+	__u64 now_u = now * rate, limit = burst * fg_hz, step = cost * fg_hz;
+	__u64 far = idle ? 0 : (burst + rate) * fg_hz;
+	int r = fg_gcra_try(tat, now_u, limit, step, far);
+
+	return r >= 0 ? r : fg_gcra(tat, now_u, limit, step, far);
 }
 
 /* Whether a bucket last touched at `seen` may hold a wrapped tat for `rate` (see fg_gcra). */
@@ -480,7 +497,7 @@ static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
 SEC("xdp.frags")
 int floodgate(struct xdp_md *ctx)
 {
-	__u32 zero = 0, ridx = FG_RULE_DEFAULT, len = bpf_xdp_get_buff_len(ctx);
+	__u32 zero = 0, ridx = FG_RULE_DEFAULT, len;
 	struct fg_pkt p = {};
 	struct fg_rule_count *rc;
 	struct fg_total *tot;
@@ -492,9 +509,12 @@ int floodgate(struct xdp_md *ctx)
 	struct fg_plen own = {};
 	int reason;
 
-	reason = fg_parse(ctx, &p, len);
-	if (reason != FG_R_PASS)
+	reason = fg_parse(ctx, &p);
+	len = p.len;
+	if (reason != FG_R_PASS) {
+		len = bpf_xdp_get_buff_len(ctx); /* not the hot path: count the whole frame */
 		goto out;
+	}
 	if (p.note)
 		fg_count(p.note, len);
 

@@ -45,9 +45,26 @@ struct fg_pkt {
 
 /* The header cursor: where the next header starts. */
 struct fg_cursor {
-	void *pos; /* next unread byte */
-	void *end; /* end of the linear data */
+	void *pos;	    /* next unread byte */
+	void *end;	    /* end of the linear data */
+	void *start;	    /* first byte of the frame */
+	struct xdp_md *ctx; /* the frame, for bpf_xdp_get_buff_len */
 };
+
+/*
+ * Bytes from `at` to the end of the frame. The linear data answers
+ * unless `need` goes past it; only then is the whole (multi-buffer) frame
+ * measured, and p->len becomes its length.
+ */
+static __always_inline __u32 fg_frame_from(struct fg_cursor *c, struct fg_pkt *p, void *at, __u32 need)
+{
+	__u32 off = at - c->start, linear = c->end - at;
+
+	if (need <= linear)
+		return linear;
+	p->len = bpf_xdp_get_buff_len(c->ctx);
+	return p->len > off ? p->len - off : 0;
+}
 
 struct fg_vlan_hdr {
 	__be16 tci;   /* priority, DEI, VLAN id */
@@ -108,11 +125,11 @@ static __always_inline int fg_parse_l4(struct fg_cursor *c, struct fg_pkt *p, __
 	return FG_R_PASS;
 }
 
-/* IPv4 header; frame is the bytes from the IP header to the end of the whole frame. */
-static __always_inline int fg_parse_ip4(struct fg_cursor *c, struct fg_pkt *p, __u32 frame)
+/* IPv4 header, checked against the whole frame. */
+static __always_inline int fg_parse_ip4(struct fg_cursor *c, struct fg_pkt *p)
 {
 	struct iphdr *iph = c->pos;
-	__u32 hlen, tot;
+	__u32 hlen, tot, frame;
 
 	if ((void *)(iph + 1) > c->end)
 		return FG_R_TRUNC_IP4;
@@ -122,6 +139,7 @@ static __always_inline int fg_parse_ip4(struct fg_cursor *c, struct fg_pkt *p, _
 		return FG_R_IP4_IHL;
 	hlen = iph->ihl * 4;
 	tot = bpf_ntohs(iph->tot_len);
+	frame = fg_frame_from(c, p, iph, tot);
 	if (tot < hlen || tot > frame)
 		return FG_R_IP4_TOTLEN;
 	p->family = FG_FAM_IPV4;
@@ -148,36 +166,49 @@ struct fg_ip6_ext {
 	__u32 rest;   /* identification or options */
 };
 
-/* IPv6 header and its extension chain; frame as for fg_parse_ip4. */
-static __always_inline int fg_parse_ip6(struct fg_cursor *c, struct fg_pkt *p, __u32 frame)
+/* What follows the IPv6 header chain: neighbour discovery, or ports. */
+static __always_inline int fg_parse_ip6_l4(struct fg_cursor *c, struct fg_pkt *p, __u32 left, __u8 nh)
 {
-	struct ipv6hdr *ip6 = c->pos;
-	__u32 plen, left;
-	__u8 nh;
+	p->proto = nh;
+	if (nh == IPPROTO_ICMPV6) {
+		__u8 *type = c->pos; /* icmp6_type, the first byte */
+
+		if (left < 1 || (void *)(type + 1) > c->end)
+			return FG_R_PASS;
+		if (*type >= FG_ND_FIRST && *type <= FG_ND_LAST)
+			return FG_R_ND;
+		return FG_R_PASS;
+	}
+	return fg_parse_l4(c, p, left);
+}
+
+/*
+ * The IPv6 extension chain from `off` (`left` payload bytes to go, first
+ * header `nh`) and the L4 header after it. A global function: the
+ * verifier walks the chain once, apart from the rest of the program, and
+ * packets without extension headers never call it.
+ */
+__noinline int fg_parse_ip6_ext(struct xdp_md *ctx, struct fg_pkt *p, __u32 off, __u32 left, __u32 nh)
+{
+	struct fg_cursor c = {
+		.start = (void *)(long)ctx->data,
+		.end = (void *)(long)ctx->data_end,
+		.ctx = ctx,
+	};
 	int i;
 
-	if ((void *)(ip6 + 1) > c->end)
-		return FG_R_TRUNC_IP6;
-	if (ip6->version != 6)
-		return FG_R_IP6_VERSION;
-	plen = bpf_ntohs(ip6->payload_len);
-	nh = ip6->nexthdr;
-	if (plen == 0 && nh == IPPROTO_HOPOPTS)
-		plen = frame - sizeof(*ip6); /* jumbogram: the frame says how long */
-	else if (plen + sizeof(*ip6) > frame)
-		return FG_R_IP6_PAYLEN;
-	p->family = FG_FAM_IPV6;
-	__builtin_memcpy(p->addr, &ip6->saddr, 16);
-	c->pos = ip6 + 1;
-	left = plen;
+	/* not reached (the chain starts within 62 bytes), but the verifier needs a bound */
+	if (!p || off > 256)
+		return FG_R_TRUNC_EXT;
+	c.pos = c.start + off;
 #pragma unroll
 	for (i = 0; i < FG_IP6_EXT_MAX; i++) {
-		struct fg_ip6_ext *ext = c->pos;
+		struct fg_ip6_ext *ext = c.pos;
 		__u32 elen;
 
 		if (!fg_ip6_is_ext(nh))
 			break;
-		if (left < sizeof(*ext) || (void *)(ext + 1) > c->end)
+		if (left < sizeof(*ext) || (void *)(ext + 1) > c.end)
 			return FG_R_TRUNC_EXT;
 		if (nh == IPPROTO_FRAGMENT) {
 			elen = 8;
@@ -195,53 +226,68 @@ static __always_inline int fg_parse_ip6(struct fg_cursor *c, struct fg_pkt *p, _
 			return FG_R_TRUNC_EXT;
 		nh = ext->nexthdr;
 		left -= elen;
-		c->pos += elen;
+		c.pos += elen;
 	}
-	p->proto = nh;
 	if (fg_ip6_is_ext(nh)) {
 		p->proto = 0; /* chain too long: charged to the source without ports */
 		p->note = FG_C_IP6_LONG_CHAIN;
 		return FG_R_PASS;
 	}
-	if (nh == IPPROTO_ICMPV6) {
-		struct icmp6hdr *ic = c->pos;
+	return fg_parse_ip6_l4(&c, p, left, nh);
+}
 
-		if (left >= 1 && (void *)ic + 1 <= c->end && ic->icmp6_type >= FG_ND_FIRST &&
-		    ic->icmp6_type <= FG_ND_LAST)
-			return FG_R_ND;
-		return FG_R_PASS;
+/* IPv6 header, checked against the whole frame, then its chain or L4 header. */
+static __always_inline int fg_parse_ip6(struct fg_cursor *c, struct fg_pkt *p)
+{
+	struct ipv6hdr *ip6 = c->pos;
+	__u32 plen, frame;
+	__u8 nh;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return FG_R_TRUNC_IP6;
+	if (ip6->version != 6)
+		return FG_R_IP6_VERSION;
+	plen = bpf_ntohs(ip6->payload_len);
+	nh = ip6->nexthdr;
+	if (plen == 0 && nh == IPPROTO_HOPOPTS) {
+		/* jumbogram: the frame says how long */
+		frame = fg_frame_from(c, p, ip6, 0xffffffff);
+		plen = frame - sizeof(*ip6);
+	} else if (plen + sizeof(*ip6) > fg_frame_from(c, p, ip6, plen + sizeof(*ip6))) {
+		return FG_R_IP6_PAYLEN;
 	}
-	return fg_parse_l4(c, p, left);
+	p->family = FG_FAM_IPV6;
+	__builtin_memcpy(p->addr, &ip6->saddr, 16);
+	c->pos = ip6 + 1;
+	if (fg_ip6_is_ext(nh))
+		return fg_parse_ip6_ext(c->ctx, p, c->pos - c->start, plen, nh);
+	return fg_parse_ip6_l4(c, p, plen, nh);
 }
 
 /*
- * Parse a frame. len is the whole frame (bpf_xdp_get_buff_len), which
- * may be longer than the linear data for multi-buffer frames. A global
- * function: the verifier checks it once, apart from the rest of the
- * program, instead of once per path through the header chain.
+ * Parse a frame into p. Returns FG_R_PASS for an IP packet that goes on
+ * to the lists and rules, else the reason that decides it now. p->len is
+ * the linear length, or the whole frame's when an IP packet continues
+ * into further buffers.
  */
-__noinline int fg_parse(struct xdp_md *ctx, struct fg_pkt *p, __u32 len)
+static __always_inline int fg_parse(struct xdp_md *ctx, struct fg_pkt *p)
 {
 	struct fg_cursor c = {
 		.pos = (void *)(long)ctx->data,
 		.end = (void *)(long)ctx->data_end,
+		.start = (void *)(long)ctx->data,
+		.ctx = ctx,
 	};
-	__u32 off;
 	int proto;
 
-	if (!p)
-		return FG_R_TRUNC_ETH; /* not reached: the verifier wants global function pointers checked */
-	p->len = len;
+	p->len = c.end - c.start;
 	proto = fg_parse_eth(&c);
 	if (proto < 0)
 		return -proto;
-	off = c.pos - (void *)(long)ctx->data;
-	if (off > len)
-		return FG_R_TRUNC_ETH; /* not reached: the linear data is part of the frame */
 	if (proto == bpf_htons(ETH_P_IP))
-		return fg_parse_ip4(&c, p, len - off);
+		return fg_parse_ip4(&c, p);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return fg_parse_ip6(&c, p, len - off);
+		return fg_parse_ip6(&c, p);
 	return FG_R_NON_IP;
 }
 

@@ -100,7 +100,7 @@ enum fg_counter {
 /* Per-CPU counter cell. */
 struct fg_count {
 	__u64 packets; /* packets counted */
-	__u64 bytes;   /* bytes counted (whole frame, bpf_xdp_get_buff_len) */
+	__u64 bytes;   /* frame bytes (an IP packet within the first buffer: that buffer) */
 };
 
 /* Per-CPU per-rule counters, index = rule index. */
