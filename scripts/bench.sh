@@ -60,6 +60,7 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*.json "$OUT"/*.dat "$RAW"
 echo "part,case,filter,round,value,unit,extra" >"$RAW"
 T_START=$(date +%s)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 raw_had=() # iptables-nft tables that existed before us, kept at cleanup
 for t in "ip raw" "ip6 raw"; do
@@ -148,6 +149,14 @@ for r in $(seq "$REPEATS"); do
 	done
 done
 "$FG" --pin-dir "$PIN" -j stats >"$OUT/cost-stats.json"
+# where floodgate's time goes at 64k sources: perf names the JITed programs
+if command -v perf >/dev/null; then
+	perf record -q -e cpu-clock -o "$OUT/cost.perf" -- "$TG" cost --netns "$LAB_NS_ATK" \
+		--target "$PIN/prog" --sources 65536 --family 4 --src 198.19.0.0 --repeat 10000000 \
+		>/dev/null 2>&1 &&
+		perf report -i "$OUT/cost.perf" --stdio --sort sym 2>/dev/null | grep -E '^ +[0-9]' |
+		head -8 >"$OUT/cost-profile.txt" || true
+fi
 
 # ---- 2. live drop throughput ---------------------------------------------------
 LIVE_CASES=("1:198.19.0.0:" "1000:198.19.0.0:" "65536:198.19.0.0:" "1000000:2001:db8:1:::--random")
@@ -267,10 +276,11 @@ done
 # ---- report ------------------------------------------------------------------------
 T_END=$(date +%s)
 python3 - "$OUT" "$REPEATS" "$((T_END - T_START))" "$LIVE_SECONDS" "$ACC_SECONDS" \
-	"$DEMO_ACT_SECONDS" <<'EOF'
+	"$DEMO_ACT_SECONDS" "$LOAD_START" <<'EOF'
 # The report: medians of the rounds in raw.csv, targets, Markdown, gnuplot input.
-import csv, os, platform, re, statistics, sys, time
-out, repeats, took, live_s, acc_s, demo_s = sys.argv[1], *map(int, sys.argv[2:])
+import csv, json, os, platform, re, statistics, sys, time
+out, load = sys.argv[1], sys.argv[7]
+repeats, took, live_s, acc_s, demo_s = map(int, sys.argv[2:7])
 rows = list(csv.DictReader(open(os.path.join(out, "raw.csv"))))
 
 def vals(part, case, flt):
@@ -285,12 +295,15 @@ def names(n):
     n = int(n)
     return {1: "1", 1000: "1k", 65536: "64k", 1000000: "1M"}.get(n, str(n))
 
+def srcs(n):
+    return f"{names(n)} source{'' if int(n) == 1 else 's'}"
+
 missed, md = [], []
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
 md.append(f"Machine: {cpu}, {os.cpu_count()} CPUs, {mem} GiB, kernel {platform.release()}; "
           f"{time.strftime('%Y-%m-%d')}; `sudo make bench` ({repeats} rounds, medians, "
-          f"{took // 60} min {took % 60} s).")
+          f"{took // 60} min {took % 60} s; load average at the start {load}).")
 md.append("")
 
 # 1. per-packet cost
@@ -307,13 +320,33 @@ for n in ["1", "1000", "65536", "1000000"]:
     target = {"1": 3.0, "1000000": 8.0}.get(n)
     ok = "" if target is None else ("met" if ratio <= target else "**missed**")
     if target and ratio > target:
-        missed.append(f"per-packet cost at {names(n)} sources is {ratio:.1f}x bare XDP_DROP (target {target:.0f}x)")
+        missed.append(f"per-packet cost at {srcs(n)} is {ratio:.1f}x bare XDP_DROP (target {target:.0f}x)")
     fam = "IPv6" if n == "1000000" else "IPv4"
     md.append(f"| {names(n)} ({fam}) | {d:.1f} | {f:.1f} | {ratio:.2f}x | "
               f"{'-' if target is None else f'<= {target:.0f}x'} | {ok} |")
     cost_dat.append(f'"{names(n)}" {d:.2f} {f:.2f}')
 open(os.path.join(out, "cost.dat"), "w").write("\n".join(cost_dat) + "\n")
 md.append("")
+try:
+    st = json.load(open(os.path.join(out, "cost-stats.json")))
+    v, pr = st["verdicts"], st["pressure"]
+    md.append(f"floodgate's verdicts over part 1: passed {v['pass_packets']:,}, dropped {v['drop_packets']:,} "
+              f"(over rate {st['packets']['rate_pps']:,}); new sources charged to a coarse prefix under "
+              f"attack: {pr['under_attack_coarse_sources']:,}; sources tracked {st['sources_tracked']:,}.")
+    md.append("")
+except (OSError, KeyError, ValueError):
+    pass
+try:
+    prof = open(os.path.join(out, "cost-profile.txt")).read().rstrip()
+    if prof:
+        md.append("Profile of floodgate at 64k sources (`perf record -e cpu-clock`, top symbols):")
+        md.append("")
+        md.append("```")
+        md.append(prof)
+        md.append("```")
+        md.append("")
+except OSError:
+    pass
 
 # 2. live drop throughput
 md.append(f"### Live drop throughput on the lab veth (Mpps received, {live_s} s runs)")
@@ -338,15 +371,25 @@ for n in ["1", "1000", "65536", "1000000"]:
               f"{m['iptables']:.2f} | {rd:.2f}x | {rn:.1f}x | {ri:.1f}x |")
     t = {"1": 0.75, "65536": 0.5}.get(n)
     if t and rd < t:
-        missed.append(f"live throughput at {names(n)} sources is {rd:.2f}x bare XDP_DROP (target {t}x)")
+        missed.append(f"live throughput at {srcs(n)} is {rd:.2f}x bare XDP_DROP (target {t}x)")
     for name, r in (("nftables", rn), ("iptables hashlimit", ri)):
         if r < 3:
-            missed.append(f"live throughput at {names(n)} sources is {r:.1f}x {name} (target 3x)")
+            missed.append(f"live throughput at {srcs(n)} is {r:.1f}x {name} (target 3x)")
     live_dat.append(f'"{names(n)}" {m["xdp_drop"]:.3f} {m["floodgate"]:.3f} {m["nftables"]:.3f} {m["iptables"]:.3f}')
 open(os.path.join(out, "live.dat"), "w").write("\n".join(live_dat) + "\n")
 md.append("")
 md.append("Targets: floodgate at least 0.75x bare XDP_DROP at 1 source and 0.5x at 64k; at least 3x "
           "nftables and iptables at every source count.")
+for n in ["1", "1000", "65536", "1000000"]:
+    try:
+        st = json.load(open(os.path.join(out, f"live-floodgate-{n}.json")))
+    except (OSError, ValueError):
+        continue
+    v, pr = st["verdicts"], st["pressure"]
+    tot = v["pass_packets"] + v["drop_packets"]
+    if tot:
+        md.append(f"- floodgate at {srcs(n)} (round 1): dropped {v['drop_packets'] / tot:.1%} of {tot:,}; "
+                  f"coarse-prefix sources under attack {pr['under_attack_coarse_sources']:,}.")
 if gen_bound:
     md.append(f"Receiver not saturated (no ring drops, the generator was the limit; the figure is a "
               f"lower bound): {', '.join(gen_bound)}.")
