@@ -164,19 +164,50 @@ void fg_maps_close(struct fg_maps *m)
 	m->clock = m->lock = -1;
 }
 
+/*
+ * Writers serialise on a root-only lock file, one per pin directory
+ * (/run/floodgate/<pin dir with / as _>.lock), not on the pin directory
+ * itself: the floodgate group can open that, and a reader holding a lock
+ * there would stall every writer.
+ */
+#define FG_LOCK_DIR	"/run/floodgate"
+#define FG_LOCK_WAIT_MS 10000 /* a writer that holds the lock longer has hung */
+
 int fg_maps_lock(struct fg_maps *m)
 {
+	char path[4096], *p;
+	struct stat sb;
+	int waited, n;
+
 	if (m->lock >= 0)
 		return 0;
-	m->lock = open(fg_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mkdir(FG_LOCK_DIR, 0700) && errno != EEXIST)
+		return error("create %s: %s", FG_LOCK_DIR, strerror(errno)), -errno;
+	if (lstat(FG_LOCK_DIR, &sb) || !S_ISDIR(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 0077))
+		return error("%s: must be a directory owned by root, mode 0700", FG_LOCK_DIR), -EPERM;
+	n = snprintf(path, sizeof(path), FG_LOCK_DIR "/%s.lock", fg_opts.pin_dir);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (p = path + sizeof(FG_LOCK_DIR); *p; p++)
+		if (*p == '/')
+			*p = '_';
+	m->lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (m->lock < 0)
-		return error("open %s: %s", fg_opts.pin_dir, strerror(errno)), -errno;
-	if (flock(m->lock, LOCK_EX)) {
+		return error("open %s: %s", path, strerror(errno)), -errno;
+	for (waited = 0; flock(m->lock, LOCK_EX | LOCK_NB); waited += 10) {
 		int err = -errno;
 
-		close(m->lock);
-		m->lock = -1;
-		return error("lock %s: %s", fg_opts.pin_dir, strerror(-err)), err;
+		if (err != -EWOULDBLOCK || waited >= FG_LOCK_WAIT_MS) {
+			close(m->lock);
+			m->lock = -1;
+			if (err == -EWOULDBLOCK)
+				return error("lock %s: another floodgate command has held it for "
+					     "%d s",
+					     path, FG_LOCK_WAIT_MS / 1000),
+				       -ETIMEDOUT;
+			return error("lock %s: %s", path, strerror(-err)), err;
+		}
+		usleep(10000);
 	}
 	return 0;
 }
