@@ -92,7 +92,7 @@ struct fg_maps {
 	int rule_stats;	     /* fg_rule_stats */
 	int events;	     /* fg_events */
 	int clock;	     /* fg_clock program */
-	int lock;	     /* the pin directory, flock()ed by writers */
+	int lock;	     /* writers' lock file (maps.c), flock()ed, -1 when not held */
 	struct fg_state *st; /* fg_state[0]: mmap()ed when writable (single fields change with
 			      * atomic stores), a snapshot taken at open when read-only */
 	bool writable;	     /* opened for writing (st mapped read-write) */
@@ -118,7 +118,7 @@ int fg_bpffs_ensure(void);
  */
 int fg_maps_open(struct fg_maps *m, bool write);
 void fg_maps_close(struct fg_maps *m);
-/* Writers hold an exclusive flock on the pin directory. Returns 0 or -errno. */
+/* Writers hold an exclusive flock on a root-only lock file per pin directory. 0 or -errno. */
 int fg_maps_lock(struct fg_maps *m);
 
 /* The data path's clock: current tick, and ticks per second. */
