@@ -40,7 +40,11 @@ for t in "$SAN"/tests/test_*; do
 	grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP/out" &&
 		why="$why, sanitizer report"
 	echo "not ok - san: $name: $why, $n_fail failed"
-	grep -E '^not ok |ERROR: |SUMMARY: |runtime error:|^    #[0-9]' "$TMP/out" | head -40 |
-		sed 's/^/# /'
+	# the sanitizer's report if there is one, else the end of the output
+	if grep -qE 'ERROR: |runtime error:' "$TMP/out"; then
+		grep -m1 -A30 -E 'ERROR: |runtime error:' "$TMP/out" | sed 's/^/# /'
+	else
+		tail -n 30 "$TMP/out" | sed 's/^/# /'
+	fi
 done
 [ $found -eq 1 ] || echo "not ok - san: no test programs in $SAN/tests"
