@@ -94,6 +94,9 @@ demo: all
 bench: all
 	$(Q)scripts/bench.sh $(BUILD)
 
+soak: all
+	$(Q)scripts/soak.sh $(BUILD)
+
 format:
 	$(Q)clang-format -i $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) $(wildcard user/*.h) $(TEST_SRCS)
 
