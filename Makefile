@@ -94,6 +94,10 @@ demo: all
 bench: all
 	$(Q)scripts/bench.sh $(BUILD)
 
+# libFuzzer targets, ASan+UBSan, FUZZ_SECONDS each (default 300)
+fuzz:
+	$(Q)scripts/fuzz.sh $(BUILD)
+
 soak: all
 	$(Q)scripts/soak.sh $(BUILD)
 
