@@ -507,6 +507,7 @@ int floodgate(struct xdp_md *ctx)
 	struct fg_src *b;
 	__u64 now, seen;
 	struct fg_plen own = {};
+	__u32 slot;
 	int reason;
 
 	reason = fg_parse(ctx, &p);
@@ -523,7 +524,9 @@ int floodgate(struct xdp_md *ctx)
 		goto out;
 	now = fg_test_clock ? st->test_now : bpf_jiffies64();
 	p.now = now;
-	cfg = bpf_map_lookup_elem(&fg_config, &(__u32){ st->slot & 1 });
+	/* one read of the slot for the config and the port table: never half of each */
+	slot = *(volatile __u32 *)&st->slot & 1;
+	cfg = bpf_map_lookup_elem(&fg_config, &slot);
 	if (!cfg)
 		goto out;
 
@@ -552,7 +555,7 @@ int floodgate(struct xdp_md *ctx)
 	}
 
 	if (p.has_ports) {
-		__u32 pk = ((st->slot & 1) * 2 + (p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + p.dport;
+		__u32 pk = (slot * 2 + (p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + p.dport;
 		__u16 *ri = bpf_map_lookup_elem(&fg_ports, &pk);
 
 		if (ri)
