@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -344,9 +345,36 @@ static void test_names(void **state)
 		assert_int_equal(fg_action_parse(fg_action_name(i)), i);
 }
 
+/*
+ * error() and warning() keep errno: callers write `return error(...),
+ * -errno;`. stderr on /dev/full makes the printing itself fail (ENOSPC).
+ */
+static void test_errno_kept(void **state)
+{
+	int full = open("/dev/full", O_WRONLY);
+	int saved;
+
+	if (full < 0)
+		skip();
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(full, 2) >= 0);
+	close(full);
+	errno = EACCES;
+	assert_int_equal(error("test %d", 1), -1);
+	assert_int_equal(errno, EACCES);
+	errno = ENOENT;
+	warning("test %d", 2);
+	assert_int_equal(errno, ENOENT);
+	clearerr(stderr);
+	dup2(saved, 2);
+	close(saved);
+}
+
 int main(void)
 {
-	struct CMUnitTest *tests = calloc(N_ROWS + 2, sizeof(*tests));
+	struct CMUnitTest *tests = calloc(N_ROWS + 3, sizeof(*tests));
 	size_t i;
 	int ret;
 
@@ -366,6 +394,8 @@ int main(void)
 	tests[i++].test_func = test_format_roundtrip;
 	tests[i].name = "enum names and the action parser";
 	tests[i++].test_func = test_names;
+	tests[i].name = "error() and warning() keep errno when printing fails";
+	tests[i++].test_func = test_errno_kept;
 	ret = _cmocka_run_group_tests("util", tests, i, NULL, NULL);
 	for (i = 0; i < N_ROWS; i++)
 		free((char *)tests[i].name);

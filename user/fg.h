@@ -36,9 +36,9 @@ struct fg_cmd {
 	const char *help;		   /* one line for `floodgate --help` */
 };
 
-/* "error: <message>" on stderr; returns -1 so callers can `return error(...)`. */
+/* "error: <message>" on stderr, errno kept; returns -1 so callers can `return error(...)`. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "warning: <message>" on stderr. */
+/* "warning: <message>" on stderr, errno kept. */
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parsed address prefix. */

@@ -39,8 +39,13 @@ int fg_common_opt(int c)
 	return 0;
 }
 
+/*
+ * Callers write `return error(...), -errno;`: printing may change errno
+ * (a full or closed stderr), so both keep the caller's errno.
+ */
 int error(const char *fmt, ...)
 {
+	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -48,11 +53,13 @@ int error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	errno = saved;
 	return -1;
 }
 
 void warning(const char *fmt, ...)
 {
+	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -60,6 +67,7 @@ void warning(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	errno = saved;
 }
 
 /* Digits only (no sign, no spaces, no 0x): strtoull alone accepts too much. */
@@ -179,15 +187,17 @@ int fg_parse_cidr(const char *what, const char *s, bool host_default, struct fg_
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *slash;
 	__be32 mask[4];
+	size_t len;
 	__u64 plen;
 	__u8 max;
 	int i;
 
 	if (!s || !*s)
 		return error("%s: empty address", what), -EINVAL;
-	if (strlen(s) >= sizeof(buf))
+	len = strlen(s);
+	if (len >= sizeof(buf))
 		return error("%s: %s: not an address", what, s), -EINVAL;
-	strcpy(buf, s);
+	memcpy(buf, s, len + 1);
 	slash = strchr(buf, '/');
 	if (slash)
 		buf[slash - buf] = '\0';
