@@ -262,7 +262,7 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 {
 	struct floodgate *skel = NULL;
 	int ifindex, link_fd = -1, err;
-	char path[4096], name[64];
+	char name[64];
 	__u64 layout, hz = fg_kernel_hz();
 
 	ifindex = if_nametoindex(ifname);
@@ -318,8 +318,8 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		enum fg_mode now = query_mode(ifindex);
 
 		if (mode != FG_MODE_AUTO && now != FG_MODE_AUTO && mode != now) {
-			err = error("%s is attached in %s mode: detach it first to change the mode",
-				    ifname, mode_name(now));
+			error("%s is attached in %s mode: detach it first to change the mode",
+			      ifname, mode_name(now));
 			err = -EINVAL;
 			goto out;
 		}
@@ -344,7 +344,6 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		}
 	}
 	err = pin_replace(bpf_program__fd(skel->progs.floodgate), FG_PIN_PROG, 0600);
-	(void)path;
 out:
 	if (link_fd >= 0)
 		close(link_fd);

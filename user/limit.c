@@ -335,7 +335,7 @@ static void reset_rule(const struct fg_maps *m, int idx, bool buckets, bool tota
 	long n;
 
 	if (buckets && (n = purge_sources(m, idx)) < 0)
-		warning("rule %d: could not reset its source buckets: %s", idx, strerror(-n));
+		warning("rule %d: could not reset its source buckets: %s", idx, strerror((int)-n));
 	if (total && zero_total(m, idx))
 		warning("rule %d: could not reset its endpoint total: %s", idx, strerror(errno));
 	if (stats && zero_rule_stats(m, idx))
@@ -607,16 +607,17 @@ int cmd_limit(int argc, char **argv)
 		{},
 	};
 	struct limit_edit a = {};
-	bool any = false;
+	int given = -1; /* the first option of limit set given, or -1 */
 	const char *sub;
-	int c, i;
+	int c;
 
 	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (fg_common_opt(c))
 			continue;
 		if (c >= OPT_PPS && c < OPT_END) {
 			a.arg[c - OPT_PPS] = optarg;
-			any = true;
+			if (given < 0)
+				given = c;
 			continue;
 		}
 		if (c == 'h') {
@@ -645,11 +646,8 @@ int cmd_limit(int argc, char **argv)
 		error("limit %s: unknown subcommand (set, del or list)", sub);
 		return FG_EXIT_USAGE;
 	}
-	if (any && strcmp(sub, "set")) {
-		for (i = 0; i < N_OPTS; i++)
-			if (a.arg[i])
-				break;
-		error("limit %s: %s only goes with limit set", sub, opt_names[i]);
+	if (given >= 0 && strcmp(sub, "set")) {
+		error("limit %s: %s only goes with limit set", sub, opt_name(given));
 		return FG_EXIT_USAGE;
 	}
 	if (!strcmp(sub, "list"))

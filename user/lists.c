@@ -514,10 +514,10 @@ static int bans_load(const struct fg_maps *m, struct fg_ban_key **keys, struct f
 {
 	const __u32 chunk = 4096;
 	struct bpf_map_info info = {};
-	__u32 ilen = sizeof(info), out = 0, in = 0;
+	__u32 ilen = sizeof(info), out = 0, in;
 	size_t cap;
-	void *inp = NULL;
-	int err = 0;
+	void *inp = NULL; /* NULL: the first batch; then &in, the batch to start at */
+	int err;
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 
 	*n = 0;

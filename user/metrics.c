@@ -246,7 +246,7 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 					      sizeof(struct fg_src));
 
 		if (n < 0)
-			return error("read fg_sources: %s", strerror(-n)), (int)n;
+			return error("read fg_sources: %s", strerror((int)-n)), (int)n;
 		s->sources = n;
 	}
 	s->sources_max = fg_map_capacity(m->sources);

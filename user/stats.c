@@ -389,7 +389,6 @@ out:
 /* The first read of `top`, kept compactly and found again by key. */
 struct seen {
 	struct fg_src_key key; /* bucket */
-	__u32 pad;	       /* keeps the counters aligned */
 	__u64 packets;	       /* counters at the first read */
 	__u64 bytes;
 	__u64 drops;
@@ -579,6 +578,7 @@ int cmd_top(int argc, char **argv)
 	bool have_now = false;
 	struct fg_maps m;
 	size_t i;
+	__u32 slot;
 	double t0;
 
 	sr.by = BY_PPS;
@@ -638,8 +638,12 @@ int cmd_top(int argc, char **argv)
 	if (fg_sources_each(&m, second_add, &sr))
 		goto out;
 	fg_top_sort(&sr.top);
-	if (fg_state_read(&m, m.st) || bpf_map_lookup_elem(m.config, &(__u32){ m.st->slot & 1 }, cfg))
-		memset(cfg, 0, sizeof(*cfg));
+	/* the live config (fg_state names its slot); zeros (from calloc) when unreadable */
+	if (!fg_state_read(&m, m.st)) {
+		slot = m.st->slot & 1;
+		if (bpf_map_lookup_elem(m.config, &slot, cfg))
+			memset(cfg, 0, sizeof(*cfg));
+	}
 
 	if (fg_opts.json)
 		arr = json_object_new_array();
