@@ -260,7 +260,7 @@ filter_off
 # ---- 4. the demo -------------------------------------------------------------------
 echo "== 4. demo, acts of ${DEMO_ACT_SECONDS}s, $REPEATS rounds"
 for r in $(seq "$REPEATS"); do
-	LAB_ID=${LAB_ID}d ACT_SECONDS=$DEMO_ACT_SECONDS DEMO_JSON="$OUT/demo-$r.json" \
+	LAB_ID=${LAB_ID}d ACT_SECONDS=$DEMO_ACT_SECONDS ROUNDS=1 DEMO_JSON="$OUT/demo-$r.json" \
 		scripts/demo.sh "$BUILD" >"$OUT/demo-$r.log" 2>&1 || {
 		echo "error: bench: demo round $r failed (see $OUT/demo-$r.log)" >&2
 		continue

@@ -7,7 +7,8 @@
 # nginx in the server namespace is the API; wrk in the client namespace is
 # its legitimate load; trafgen in the attacker namespace floods the server
 # with UDP to port 53 from FLOOD_SOURCES spoofed addresses of 198.19.0.0/16.
-# Three acts of ACT_SECONDS each:
+# Three acts of ACT_SECONDS each, ROUNDS times over (the machine's other
+# work moves a single act by tens of percent; the table shows medians):
 #   1. wrk alone
 #   2. wrk during the flood, no floodgate
 #   3. wrk during the flood, floodgate attached (floodgate.example.yaml) to
@@ -26,13 +27,14 @@
 # cores even when the flood reaches the server (act 2), so both acts see
 # the same flood.
 #
-# Knobs (environment): ACT_SECONDS (10), FLOOD_RATE packets/s (100000),
-# FLOOD_SOURCES (1000), WRK_CONNECTIONS (32), LAB_ID (demo), DEMO_JSON=FILE
-# (the results as JSON too, for scripts/bench.sh).
+# Knobs (environment): ACT_SECONDS (8), ROUNDS (2), FLOOD_RATE packets/s
+# (100000), FLOOD_SOURCES (1000), WRK_CONNECTIONS (32), LAB_ID (demo),
+# DEMO_JSON=FILE (the results as JSON too, for scripts/bench.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-ACT_SECONDS=${ACT_SECONDS:-10}
+ACT_SECONDS=${ACT_SECONDS:-8}
+ROUNDS=${ROUNDS:-2}
 FLOOD_RATE=${FLOOD_RATE:-100000}
 FLOOD_SOURCES=${FLOOD_SOURCES:-1000}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
@@ -79,76 +81,91 @@ to_ms() {
 	}'
 }
 
-# act N FLOOD(0|1): wrk for ACT_SECONDS, with the flood running through it
+# act N FLOOD(0|1) ROUND: wrk for ACT_SECONDS, with the flood running through it
 act() {
-	local n=$1 flood=$2 out
+	local n=$1 flood=$2 r=$3 rps p99 pps=-
 	if [ "$flood" = 1 ]; then
 		ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" \
 			--dport 53 --src 198.19.0.0 --sources "$FLOOD_SOURCES" --rate "$FLOOD_RATE" \
 			--count $((FLOOD_RATE * (ACT_SECONDS + 3))) --duration $((ACT_SECONDS + 2)) \
-			>"$WORK/flood$n.json" &
+			>"$WORK/flood.json" &
 		flood_pid=$!
 		sleep 1
 	fi
 	ip netns exec "$LAB_NS_CLI" wrk -t1 -c"$WRK_CONNECTIONS" -d"${ACT_SECONDS}s" --latency \
-		"http://$LAB_SRV4/" >"$WORK/wrk$n.txt" 2>&1
+		"http://$LAB_SRV4/" >"$WORK/wrk.txt" 2>&1
 	if [ "$flood" = 1 ]; then
 		wait "$flood_pid" || true
 		flood_pid=
+		pps=$(python3 -c "import json; print(round(json.load(open('$WORK/flood.json'))['pps']))" \
+			2>/dev/null || echo 0)
 	fi
-	out=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk$n.txt")
-	RPS[n]=${out:-0}
-	P99[n]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/wrk$n.txt")")
-	FLOOD[n]=-
-	[ "$flood" = 1 ] && FLOOD[n]=$(python3 -c \
-		"import json; print(round(json.load(open('$WORK/flood$n.json'))['pps']))" 2>/dev/null || echo ?)
-	printf '   requests/s %s, p99 %s ms, flood %s packets/s\n' "${RPS[n]}" "${P99[n]}" "${FLOOD[n]}"
+	rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/wrk.txt")")
+	echo "$n $r ${rps:-0} $p99 $pps" >>"$WORK/acts"
+	printf '   requests/s %s, p99 %s ms, flood %s packets/s\n' "${rps:-0}" "$p99" "$pps"
 }
 
-declare -a RPS P99 FLOOD
-echo "== act 1: wrk alone (${ACT_SECONDS}s)"
-act 1 0
-echo "== act 2: wrk + flood from $FLOOD_SOURCES spoofed sources, no floodgate"
-act 2 1
-echo "== act 3: the same with floodgate on $LAB_IF_CLI and $LAB_IF_ATK ($CONFIG)"
-if ! "$FG" --pin-dir "$PIN" attach "$LAB_IF_CLI" --config "$CONFIG"; then
-	# a build without config-file support: the example's udp/53 rule by hand
-	echo "   (attaching without the config file; udp/53 rule of $CONFIG set with floodgate limit)"
-	"$FG" --pin-dir "$PIN" attach "$LAB_IF_CLI"
-	"$FG" --pin-dir "$PIN" limit set udp/53 --pps 50 --burst 100 --action ban --ban-for 10m \
-		--ban-mult 3 --ban-max 1d
-fi
-"$FG" --pin-dir "$PIN" attach "$LAB_IF_ATK"
-"$FG" --pin-dir "$PIN" limit set tcp/80 --pps 100000 --burst 200000 --syn-pps 1000
-act 3 1
-"$FG" --pin-dir "$PIN" -j stats >"$WORK/stats.json"
-"$FG" --pin-dir "$PIN" stats | sed 's/^/   /' | head -12
+fg_on() { # floodgate with the example config, plus the API's rule
+	if ! "$FG" --pin-dir "$PIN" attach "$LAB_IF_CLI" --config "$CONFIG"; then
+		# a build without config-file support: the example's udp/53 rule by hand
+		echo "   (attaching without the config file; udp/53 rule of $CONFIG set with floodgate limit)"
+		"$FG" --pin-dir "$PIN" attach "$LAB_IF_CLI"
+		"$FG" --pin-dir "$PIN" limit set udp/53 --pps 50 --burst 100 --action ban --ban-for 10m \
+			--ban-mult 3 --ban-max 1d
+	fi
+	"$FG" --pin-dir "$PIN" attach "$LAB_IF_ATK"
+	"$FG" --pin-dir "$PIN" limit set tcp/80 --pps 100000 --burst 200000 --syn-pps 1000
+}
 
-python3 - "$WORK/stats.json" "${RPS[1]}" "${P99[1]}" "${RPS[2]}" "${P99[2]}" "${FLOOD[2]}" \
-	"${RPS[3]}" "${P99[3]}" "${FLOOD[3]}" "${DEMO_JSON:-}" <<'EOF'
-import json, sys
-st = json.load(open(sys.argv[1]))
-a = sys.argv[2:]
-rows = [("1. wrk alone", a[0], a[1], "-"), ("2. wrk + flood, no floodgate", a[2], a[3], a[4]),
-        ("3. wrk + flood, floodgate", a[5], a[6], a[7])]
+: >"$WORK/acts"
+for r in $(seq "$ROUNDS"); do
+	[ "$ROUNDS" -gt 1 ] && echo "== round $r of $ROUNDS"
+	echo "== act 1: wrk alone (${ACT_SECONDS}s)"
+	act 1 0 "$r"
+	echo "== act 2: wrk + flood from $FLOOD_SOURCES spoofed sources, no floodgate"
+	act 2 1 "$r"
+	echo "== act 3: the same with floodgate on $LAB_IF_CLI and $LAB_IF_ATK ($CONFIG)"
+	fg_on | sed 's/^/   /'
+	act 3 1 "$r"
+	"$FG" --pin-dir "$PIN" -j stats >"$WORK/stats$r.json"
+	"$FG" --pin-dir "$PIN" stats | sed 's/^/   /' | head -6
+	"$FG" --pin-dir "$PIN" detach --all >/dev/null
+done
+
+python3 - "$WORK" "$ROUNDS" "${DEMO_JSON:-}" <<'EOF'
+import json, statistics, sys
+work, rounds, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+acts = {}
+for line in open(f"{work}/acts"):
+    n, r, rps, p99, pps = line.split()
+    acts.setdefault(n, []).append((float(rps), float(p99), pps))
+med = lambda n, i: statistics.median(a[i] for a in acts[n])
+flood = lambda n: format(round(statistics.median(float(a[2]) for a in acts[n])), ",")
+dropped = banned = passed = bans = 0
+for r in range(1, rounds + 1):
+    st = json.load(open(f"{work}/stats{r}.json"))
+    dropped += st["verdicts"]["drop_packets"]
+    passed += st["verdicts"]["pass_packets"]
+    banned += st["packets"]["banned"]
+    bans += st["pressure"]["bans"]
+each = f"median of {rounds} rounds, " if rounds > 1 else ""
 print()
-print("| act | requests/s | p99 latency (ms) | flood sent (packets/s) |")
+print(f"| act ({each}acts in the order 1 2 3) | requests/s | p99 latency (ms) | flood sent (packets/s) |")
 print("|---|---:|---:|---:|")
-for r in rows:
-    rps = float(r[1])
-    print(f"| {r[0]} | {rps:,.0f} | {float(r[2]):.2f} | {r[3] if r[3] == '-' else format(int(float(r[3])), ',')} |")
-v, p = st["verdicts"], st["packets"]
-ratio = float(a[5]) / float(a[0]) if float(a[0]) else 0
+for n, label in (("1", "1. wrk alone"), ("2", "2. wrk + flood, no floodgate"),
+                 ("3", "3. wrk + flood, floodgate")):
+    print(f"| {label} | {med(n, 0):,.0f} | {med(n, 1):.2f} | {'-' if n == '1' else flood(n)} |")
+a1, a2, a3 = med("1", 0), med("2", 0), med("3", 0)
 print()
-print(f"floodgate in act 3: dropped {v['drop_packets']:,} packets "
-      f"(banned {p['banned']:,}, over rate {p['rate_pps']:,}), passed {v['pass_packets']:,}; "
-      f"bans {st['pressure']['bans']:,}")
-print(f"act 3 keeps {ratio:.0%} of act 1's requests/s (goal: at least 90%); "
-      f"act 2 keeps {float(a[2]) / float(a[0]):.0%} without floodgate" if float(a[0]) else "")
-if a[8]:
-    json.dump({"act1_rps": float(a[0]), "act1_p99_ms": float(a[1]), "act2_rps": float(a[2]),
-               "act2_p99_ms": float(a[3]), "act3_rps": float(a[5]), "act3_p99_ms": float(a[6]),
-               "flood_pps_act2": float(a[4]), "flood_pps_act3": float(a[7]),
-               "dropped": v["drop_packets"], "passed": v["pass_packets"]}, open(a[8], "w"))
+print(f"floodgate in act 3: dropped {dropped:,} packets (banned {banned:,}), passed {passed:,}; "
+      f"{bans:,} sources banned")
+if a1:
+    print(f"act 3 keeps {a3 / a1:.0%} of act 1's requests/s (goal: at least 90%); "
+          f"act 2 keeps {a2 / a1:.0%} without floodgate")
+if out:
+    json.dump({"act1_rps": a1, "act1_p99_ms": med("1", 1), "act2_rps": a2, "act2_p99_ms": med("2", 1),
+               "act3_rps": a3, "act3_p99_ms": med("3", 1), "dropped": dropped, "passed": passed},
+              open(out, "w"))
 EOF
 echo "== lab down"
