@@ -63,7 +63,10 @@ void fg_tick_to_wall(char *buf, size_t len, __u64 tick, __u64 ref_tick, __u64 re
 	}
 	sec = ns / 1000000000ULL;
 	gmtime_r(&sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "-"); /* a year beyond the buffer: no date rather than garbage */
+		return;
+	}
 	snprintf(buf, len, "%s.%03uZ", date, (unsigned int)(ns % 1000000000ULL / 1000000));
 }
 
@@ -259,6 +262,7 @@ int cmd_events(int argc, char **argv)
 		FG_COMMON_LONGOPTS,
 		{},
 	};
+	static const struct timespec nap = { .tv_nsec = FG_FOLLOW_MS * 1000000L };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct fg_snapshot_time {
 		__u64 tick, ns;
@@ -334,7 +338,8 @@ int cmd_events(int argc, char **argv)
 		fflush(stdout);
 		if (!follow || stop)
 			break;
-		usleep(FG_FOLLOW_MS * 1000);
+		/* a signal cuts the sleep short (EINTR): stop is checked right after */
+		nanosleep(&nap, NULL);
 		if (stop)
 			break;
 	}

@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <linux/magic.h>
@@ -175,6 +176,7 @@ void fg_maps_close(struct fg_maps *m)
 
 int fg_maps_lock(struct fg_maps *m)
 {
+	static const struct timespec retry = { .tv_nsec = 10 * 1000000L }; /* 10 ms, as waited counts */
 	char path[4096], *p;
 	struct stat sb;
 	int waited, n;
@@ -207,7 +209,7 @@ int fg_maps_lock(struct fg_maps *m)
 				       -ETIMEDOUT;
 			return error("lock %s: %s", path, strerror(-err)), err;
 		}
-		usleep(10000);
+		nanosleep(&retry, NULL);
 	}
 	return 0;
 }
