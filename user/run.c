@@ -429,10 +429,18 @@ static void drop_caps(void)
 	struct __user_cap_data_struct data[2];
 	unsigned int cap, last = CAP_LAST_CAP;
 	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "r");
+	char line[32], *end;
 
+	/* the running kernel may know more capabilities than our headers */
 	if (f) {
-		if (fscanf(f, "%u", &last) != 1)
-			last = CAP_LAST_CAP;
+		if (fgets(line, sizeof(line), f)) {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(line, &end, 10);
+			if (!errno && end != line && (*end == '\n' || !*end) && v < 64)
+				last = v;
+		}
 		fclose(f);
 	}
 	if (syscall(SYS_capget, &hdr, data)) {
@@ -467,7 +475,8 @@ static int setup_loop(struct daemon *d)
 	sigaddset(&set, SIGINT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return error("block signals: %s", strerror(errno)), -errno;
-	signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is not our death */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* a client gone mid-reply is not our death */
+		return error("ignore SIGPIPE: %s", strerror(errno)), -errno;
 	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -598,7 +607,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (d.listen_opt && fg_parse_listen("run --metrics", d.listen_opt, ss, &sl))
 		return FG_EXIT_USAGE;
-	setvbuf(stderr, NULL, _IOLBF, 0);
+	(void)setvbuf(stderr, NULL, _IOLBF, 0); /* failing, stderr stays unbuffered: still fine */
 	raise_nofile();
 
 	d.hz = fg_kernel_hz();
