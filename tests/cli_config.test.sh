@@ -151,6 +151,10 @@ check "config dump is a valid config" q "$FG" config check "$TMP/a.yaml"
 check "config apply of a dump" q fg config apply "$TMP/a.yaml"
 fg config dump >"$TMP/b.yaml"
 check "dump | apply | dump: unchanged" diff -u "$TMP/a.yaml" "$TMP/b.yaml"
+check "config dump to a full disk (/dev/full): exit 1 with an error" \
+	bash -c "'$FG' --pin-dir '$PIN' config dump 2>&1 >/dev/full | grep -q 'error: config dump: write'; [ \${PIPESTATUS[0]} -eq 1 ]"
+check "-j config dump to a full disk: exit 1" \
+	bash -c "'$FG' --pin-dir '$PIN' -j config dump >/dev/full 2>/dev/null; [ \$? -eq 1 ]"
 
 fg -j config dump >"$TMP/a.json"
 check "-j config dump: the same state as JSON" q \

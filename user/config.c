@@ -31,6 +31,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -693,12 +694,29 @@ static void emit(struct load *l, FILE *f, yaml_node_t *n, const cyaml_schema_val
 	}
 }
 
+/* "DIGITS" then `after` at s: the number and the position past `after`, or NULL. */
+static const char *scan_uint(const char *s, const char *after, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return NULL; /* strtoul would also take spaces and a sign */
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || v > UINT_MAX || strncmp(end, after, strlen(after)))
+		return NULL;
+	*out = v;
+	return end + strlen(after);
+}
+
 /* libcyaml's log: keep its first error and the position of the first backtrace line. */
 static void cy_log(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
 {
 	struct load *l = ctx;
 	unsigned int line, col;
-	char buf[512], *p, *at;
+	char buf[512], *p;
+	const char *at;
 
 	if (level < CYAML_LOG_ERROR)
 		return;
@@ -712,7 +730,8 @@ static void cy_log(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
 		return;
 	}
 	at = strstr(p, "(line: ");
-	if (!l->cy_line && at && sscanf(at, "(line: %u, column: %u)", &line, &col) == 2) {
+	if (!l->cy_line && at && (at = scan_uint(at + 7, ", column: ", &line)) &&
+	    scan_uint(at, ")", &col)) {
 		l->cy_line = line;
 		l->cy_col = col;
 	}
@@ -922,7 +941,7 @@ static void parse_limit(const struct rule_src *rs, const char *rate_key, const c
 {
 	char what[CFG_WHAT];
 	bool off = false, rate_bad = false;
-	__u64 v;
+	__u64 v = 0;
 
 	if (rate) {
 		snprintf(what, sizeof(what), "%s: %s", rs->label, rate_key);
@@ -969,7 +988,7 @@ static void parse_limit(const struct rule_src *rs, const char *rate_key, const c
 static void parse_rule(const struct rule_src *rs, const struct y_rule *y, struct fg_rule *r)
 {
 	char what[CFG_WHAT];
-	__u64 v;
+	__u64 v = 0;
 	int a;
 
 	parse_limit(rs, "pps", y->pps, "burst", y->burst, false, &r->pps);
@@ -1047,7 +1066,9 @@ static int item_cmp(const void *a, const void *b)
 	const struct list_item *x = a, *y = b;
 	int d = cidr_cmp(a, b);
 
-	return d ?: (x->order < y->order ? -1 : x->order > y->order);
+	if (d)
+		return d;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 /*
@@ -1130,7 +1151,7 @@ static int parse_listen(const char *what, const char *s)
 static void check_ban_plens(struct load *l, const struct fg_ruleset *rs, yaml_node_t *const *at,
 			    const char *const *labels)
 {
-	__u8 l4[FG_MAX_BAN_PLENS], l6[FG_MAX_BAN_PLENS];
+	__u8 l4[FG_MAX_BAN_PLENS] = { 0 }, l6[FG_MAX_BAN_PLENS] = { 0 };
 	unsigned int n4 = 0, n6 = 0, j;
 	int i;
 
@@ -1463,7 +1484,7 @@ int fg_config_load(const char *path, __u64 hz, struct fg_file_config *out)
 	diag_print(&l);
 	n = l.errors;
 	load_free(&l);
-	return err ?: n;
+	return err ? err : n;
 }
 
 /* ---- config apply ---------------------------------------------------------- */
@@ -1528,8 +1549,8 @@ static void rule_reset(const struct fg_maps *m, __u32 idx, bool buckets, bool to
 	struct fg_rule_count *zero;
 	struct fg_total tz = {};
 	struct fg_src *vals = NULL;
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
+	__u64 in, out = 0;
+	void *inp = NULL; /* NULL: the first batch; then &in, the batch to start at */
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 
 	if (total && bpf_map_update_elem(m->totals, &idx, &tz, BPF_ANY))
@@ -1941,6 +1962,8 @@ static json_object *to_json(const void *data, const cyaml_schema_value_t *s)
 	json_object *o;
 	unsigned int i;
 
+	if (!data)
+		return NULL; /* an optional value left out (a NULL pointer field) */
 	switch (s->type) {
 	case CYAML_MAPPING:
 		o = json_object_new_object();
@@ -1948,7 +1971,7 @@ static json_object *to_json(const void *data, const cyaml_schema_value_t *s)
 			const void *field = (const char *)data + f->data_offset;
 			const void *v = (f->value.flags & CYAML_FLAG_POINTER) ? *(void *const *)field
 									      : field;
-			const cyaml_schema_value_t *e = f->value.sequence.entry;
+			const cyaml_schema_value_t *e;
 			unsigned int count;
 			json_object *a;
 			size_t stride;
@@ -1958,13 +1981,17 @@ static json_object *to_json(const void *data, const cyaml_schema_value_t *s)
 					json_object_object_add(o, f->key, to_json(v, &f->value));
 				continue;
 			}
+			/* only a sequence's schema has an entry (the union member is the sequence's) */
+			e = f->value.sequence.entry;
+			if (!e)
+				continue;
 			count = *(const unsigned int *)((const char *)data + f->count_offset);
-			stride = e->flags & CYAML_FLAG_POINTER ? sizeof(void *) : e->data_size;
+			stride = (e->flags & CYAML_FLAG_POINTER) ? sizeof(void *) : e->data_size;
 			a = json_object_new_array();
 			for (i = 0; v && i < count; i++) {
 				const char *item = (const char *)v + i * stride;
 
-				json_object_array_add(a, to_json(e->flags & CYAML_FLAG_POINTER
+				json_object_array_add(a, to_json((e->flags & CYAML_FLAG_POINTER)
 									 ? *(void *const *)item
 									 : item,
 								 e));
@@ -2021,9 +2048,13 @@ static int config_dump(void)
 	} else {
 		printf("# floodgate config dump of %s (floodgate config apply accepts it)\n",
 		       fg_opts.pin_dir);
-		fwrite(text, 1, len, stdout);
+		if (fwrite(text, 1, len, stdout) != len)
+			err = error("config dump: write: %s", strerror(errno));
 		cyaml_mem(NULL, text, 0);
 	}
+	/* a dump cut short (full disk, closed pipe) must not look like a whole one */
+	if (!err && (fflush(stdout) || ferror(stdout)))
+		err = error("config dump: write: %s", strerror(errno));
 	y_free(y);
 	return err ? FG_EXIT_ERR : FG_EXIT_OK;
 }
@@ -2056,19 +2087,20 @@ static int config_check(const char *path)
 {
 	struct fg_file_config c;
 	struct load l;
-	int err, bad;
+	bool invalid;
+	int err;
 
 	err = config_load(&l, path, CFG_CHECK_HZ, &c);
 	if (fg_opts.json)
 		check_json(&l, path, err);
 	else
 		diag_print(&l);
-	bad = err || l.errors;
-	if (!bad && !fg_opts.json)
+	invalid = err || l.errors;
+	if (!invalid && !fg_opts.json)
 		printf("%s: ok\n", path);
 	load_free(&l);
 	fg_config_free(&c);
-	return bad ? FG_EXIT_ERR : FG_EXIT_OK;
+	return invalid ? FG_EXIT_ERR : FG_EXIT_OK;
 }
 
 /* What `config apply` leaves alone, said once so nobody expects otherwise. */
