@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,9 +545,9 @@ static inline __u64 fx_rand(__u64 *s)
 /* Uniform in [lo, hi]. */
 static inline __u64 fx_range(__u64 *s, __u64 lo, __u64 hi)
 {
-	__u64 span = hi - lo + 1;
-
-	return span ? lo + fx_rand(s) % span : fx_rand(s);
+	if (hi - lo == UINT64_MAX)
+		return fx_rand(s); /* the whole range: hi - lo + 1 wraps to 0 */
+	return lo + fx_rand(s) % (hi - lo + 1);
 }
 
 /* Log-uniform in [lo, hi] (lo >= 1): every order of magnitude equally likely. */

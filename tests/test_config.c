@@ -15,9 +15,11 @@
  * at a memory stream around each call to read them.
  */
 #define _GNU_SOURCE /* asprintf, open_memstream */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +65,25 @@ static void result_free(struct result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * Digits at s (no sign, no spaces) followed by `after`: the number in *out
+ * and the text past `after`, or NULL when s does not read so.
+ */
+static const char *scan_uint(const char *s, const char *after, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return NULL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || v > UINT_MAX || strncmp(end, after, strlen(after)))
+		return NULL;
+	*out = v;
+	return end + strlen(after);
+}
+
 /* Load path with stderr captured, and pick the printed problems apart. */
 static void load_path(const char *path, struct fg_file_config *cfg, struct result *r)
 {
@@ -84,9 +105,12 @@ static void load_path(const char *path, struct fg_file_config *cfg, struct resul
 		if (strstr(line, ": warning: ")) {
 			r->warnings++;
 		} else if (strstr(line, ": error: ")) {
+			const char *p;
+
 			r->errors++;
-			if (!r->msg && !strncmp(line, path, plen) &&
-			    sscanf(line + plen, ":%u:%u:", &r->line, &r->col) == 2)
+			if (!r->msg && !strncmp(line, path, plen) && line[plen] == ':' &&
+			    (p = scan_uint(line + plen + 1, ":", &r->line)) &&
+			    scan_uint(p, ":", &r->col))
 				r->msg = strdup(strstr(line, ": error: ") + 9);
 		}
 		if (next)
@@ -120,12 +144,15 @@ static void fixture_expect(const char *path, unsigned int *line, unsigned int *c
 	*count = -1;
 	text[0] = '\0';
 	while (fgets(buf, sizeof(buf), f) && buf[0] == '#') {
-		int off = 0;
+		const char *p;
+		unsigned int n;
 
 		buf[strcspn(buf, "\n")] = '\0';
-		if (sscanf(buf, "# expect: %u:%u: %n", line, col, &off) == 2 && off)
-			snprintf(text, tlen, "%s", buf + off);
-		sscanf(buf, "# errors: %d", count);
+		if (!strncmp(buf, "# expect: ", 10) && (p = scan_uint(buf + 10, ":", line)) &&
+		    (p = scan_uint(p, ": ", col)))
+			snprintf(text, tlen, "%s", p);
+		if (!strncmp(buf, "# errors: ", 10) && scan_uint(buf + 10, "", &n) && n <= INT_MAX)
+			*count = n;
 	}
 	fclose(f);
 }
@@ -552,6 +579,7 @@ int main(void)
 	if (!d) {
 		printf("not ok - open %s (run from the source tree): %s\n", FIXTURES,
 		       strerror(errno));
+		free(tests);
 		return 1;
 	}
 	while ((de = readdir(d)) && nf < MAX_FIXTURES) {

@@ -87,7 +87,8 @@ static struct mprefix mlist_pfx[N_LISTS];
 
 static int prefix_parse(const char *cidr, struct mprefix *p)
 {
-	char a[64], *slash;
+	char a[64], *slash, *end;
+	long plen;
 
 	snprintf(a, sizeof(a), "%s", cidr);
 	slash = strchr(a, '/');
@@ -95,7 +96,11 @@ static int prefix_parse(const char *cidr, struct mprefix *p)
 		return -EINVAL;
 	*slash = '\0';
 	memset(p, 0, sizeof(*p));
-	p->plen = atoi(slash + 1);
+	errno = 0;
+	plen = strtol(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || plen < 0 || plen > 128)
+		return -EINVAL;
+	p->plen = plen;
 	p->family = strchr(a, ':') ? 6 : 4;
 	return inet_pton(p->family == 6 ? AF_INET6 : AF_INET, a, p->addr) == 1 ? 0 : -EINVAL;
 }
@@ -679,6 +684,7 @@ static void print_rec(__u64 i, const struct rec *c)
 	char hex[3 * 64 + 1];
 	__u32 k, n = c->len < 64 ? c->len : 64;
 
+	// cppcheck-suppress knownConditionTrueFalse ; false positive: recs get len before a print
 	for (k = 0; k < n; k++)
 		snprintf(hex + 3 * k, 4, "%02x ", c->head[k]);
 	hex[3 * n] = '\0';

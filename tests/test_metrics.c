@@ -111,13 +111,13 @@ static int pin_all(void)
 
 static int setup(void **state)
 {
-	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
+	struct fg_ruleset *rs;
 	struct fg_rule *r;
 	int err;
 
 	libbpf_set_print(quiet);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/fgt-ops-tm-%d", (int)getpid());
-	if (!rs || mkdir(pin_dir, 0700))
+	if (mkdir(pin_dir, 0700))
 		return -1;
 	fg_opts.pin_dir = pin_dir;
 	skel = floodgate__open();
@@ -134,6 +134,9 @@ static int setup(void **state)
 	wm.st->hz = HZ;
 	wm.st->layout = FG_LAYOUT_VERSION;
 	wm.st->test_now = T0;
+	rs = calloc(1, sizeof(*rs)); /* here, so no failure above leaves it behind */
+	if (!rs)
+		return -1;
 	fg_ruleset_defaults(rs, HZ);
 	r = &rs->cfg.rules[1];
 	r->used = 1;

@@ -656,14 +656,16 @@ static void list_put(const char *cidr, __u8 kind, __u8 verdict, __u64 expires)
 	struct fg_lpm_key k = {};
 	struct fg_list_val v = { .kind = kind, .verdict = verdict, .expires = expires };
 	char addr[64];
-	char *slash;
-	int plen;
+	char *slash, *end;
+	long plen;
 
 	snprintf(addr, sizeof(addr), "%s", cidr);
 	slash = strchr(addr, '/');
 	assert_non_null(slash);
 	*slash = '\0';
-	plen = atoi(slash + 1);
+	errno = 0;
+	plen = strtol(slash + 1, &end, 10);
+	assert_true(!errno && end != slash + 1 && !*end && plen >= 0 && plen <= 128);
 	if (strchr(addr, ':')) {
 		k.family = FG_FAM_IPV6;
 		assert_int_equal(inet_pton(AF_INET6, addr, k.addr), 1);

@@ -291,10 +291,8 @@ static void seq_draw(struct seq *q, __u64 seed)
 			s->len = fx_range(r, 54, 1514);
 		}
 		first_limit(q, s, &c, &rate);
-		if (i == 0 && g < 50) {
-			gap = 0; /* the first packet of a fresh bucket */
-		} else if (g < 15) {
-			gap = 0;
+		if ((i == 0 && g < 50) || g < 15) {
+			gap = 0; /* back to back; often so for the first packet of a fresh bucket */
 		} else if (g < 30) {
 			gap = fx_range(r, 1, 3);
 		} else if (g < 55) {
@@ -347,11 +345,11 @@ static void seq_draw(struct seq *q, __u64 seed)
 			/* around where the first limit runs out */
 			s->n = room + fx_range(r, 0, 4);
 			s->n = s->n > 2 ? s->n - 2 : 1;
-			if (s->n > SINGLE_MAX &&
-			    (big_drains >= BIG_DRAINS || big_packets + s->n > BIG_PACKETS ||
-			     fx_range(r, 0, 199)))
-				s->n = fx_range(r, 1, 4);
-			else if (s->n > 64 && s->n <= SINGLE_MAX && fx_range(r, 0, 49))
+			/* mostly 1..4 instead: long steps stay rare and within BIG_DRAINS, BIG_PACKETS */
+			if ((s->n > SINGLE_MAX &&
+			     (big_drains >= BIG_DRAINS || big_packets + s->n > BIG_PACKETS ||
+			      fx_range(r, 0, 199))) ||
+			    (s->n > 64 && s->n <= SINGLE_MAX && fx_range(r, 0, 49)))
 				s->n = fx_range(r, 1, 4);
 			if (s->n > SINGLE_MAX) {
 				big_drains++;
