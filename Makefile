@@ -82,16 +82,20 @@ $(BUILD)/tests/%: tests/%.c $(LIB_OBJS) $(SKELS) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
 
-test: all
+# test, demo and bench install what they need first (README: one command each)
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tests/run.sh $(BUILD)
 
 san:
 	$(Q)$(MAKE) --no-print-directory SAN=1 all
 
-demo: all
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh $(BUILD)
 
-bench: all
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(BUILD)
 
 # libFuzzer targets, ASan+UBSan, FUZZ_SECONDS each (default 300)

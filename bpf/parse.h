@@ -56,7 +56,8 @@ struct fg_cursor {
  * unless `need` goes past it; only then is the whole (multi-buffer) frame
  * measured, and p->len becomes its length.
  */
-static __always_inline __u32 fg_frame_from(struct fg_cursor *c, struct fg_pkt *p, void *at, __u32 need)
+static __always_inline __u32 fg_frame_from(struct fg_cursor *c, struct fg_pkt *p, const void *at,
+					   __u32 need)
 {
 	__u32 off = at - c->start, linear = c->end - at;
 

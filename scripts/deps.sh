@@ -13,7 +13,7 @@ PKGS=(
 	libcmocka-dev libgmp-dev iproute2 prometheus clang-format clang-tidy cppcheck
 	valgrind libclang-rt-14-dev procps psmisc curl python3 socat jq
 	# demo and benchmark
-	nginx-light wrk nftables iptables gnuplot-nox
+	nginx-light wrk nftables iptables gnuplot-nox ethtool linux-perf
 	# docs and packaging
 	scdoc systemd
 )
