@@ -333,31 +333,17 @@ static __always_inline int fg_pressure_new(struct fg_state *st, const struct fg_
 }
 
 /*
- * A source without a bucket: charge it to its coarse prefix under attack
- * (own and key change to it), read its ban state and create the bucket
- * unless one exists. The caller looks the bucket up again: a global
- * function cannot hand out a map value.
+ * Create the bucket `key` (own: its prefix) with the source's ban state,
+ * unless another CPU just did. The caller looks the bucket up again: a
+ * global function cannot hand out a map value.
  */
-__noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg,
-			     const struct fg_pkt *p, struct fg_plen *own, struct fg_src_key *key)
+__noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, const struct fg_pkt *p,
+			     const struct fg_plen *own, const struct fg_src_key *key)
 {
 	struct fg_src fresh = {};
-	const struct fg_plen *coarse;
-	struct fg_pressure *pr;
-	__u32 zero = 0;
 
 	if (!st || !cfg || !p || !own || !key)
 		return 0;
-	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
-	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
-	if (pr && fg_pressure_new(st, cfg, pr, p->now) && coarse->plen < key->plen) {
-		*own = *coarse;
-		key->plen = own->plen;
-		fg_mask(key->addr, p->addr, own->mask);
-		fg_count(FG_C_ATTACK_NEW, 0);
-		if (bpf_map_lookup_elem(&fg_sources, key))
-			return 0;
-	}
 	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
 	fresh.first_seen = p->now;
 	fresh.ban_gen = st->ban_gen;
@@ -373,6 +359,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 						const struct fg_pkt *p, struct fg_plen *own)
 {
 	struct fg_src_key key = { .rule = ridx, .family = p->family };
+	const struct fg_plen *coarse;
 	struct fg_pressure *pr;
 	struct fg_src *b;
 	__u32 zero = 0;
@@ -392,6 +379,17 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	b = bpf_map_lookup_elem(&fg_sources, &key);
 	if (b)
 		return b;
+	/* a new source: under attack, charged to its coarse prefix's bucket */
+	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
+	if (pr && fg_pressure_new(st, cfg, pr, p->now) && coarse->plen < key.plen) {
+		*own = *coarse;
+		key.plen = own->plen;
+		fg_mask(key.addr, p->addr, own->mask);
+		fg_count(FG_C_ATTACK_NEW, 0);
+		b = bpf_map_lookup_elem(&fg_sources, &key);
+		if (b)
+			return b;
+	}
 	fg_bucket_new(st, cfg, p, own, &key);
 	b = bpf_map_lookup_elem(&fg_sources, &key);
 	if (!b)
@@ -561,6 +559,9 @@ int floodgate(struct xdp_md *ctx)
 		if (ri)
 			ridx = *ri & (FG_MAX_RULES - 1);
 	}
+	/* the verifier must see the bound where the pointer is made, not just earlier */
+	asm volatile("" : "+r"(ridx));
+	ridx &= FG_MAX_RULES - 1;
 	rule = &cfg->rules[ridx];
 	rc = bpf_map_lookup_elem(&fg_rule_stats, &ridx);
 
