@@ -32,6 +32,7 @@
 # pins /sys/fs/bpf/fgt-soak-<PID>; everything is removed on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 FG=$BUILD/floodgate
@@ -50,7 +51,6 @@ if ! [[ $SOAK_SECONDS =~ ^[0-9]+$ ]] || [ "$SOAK_SECONDS" -lt 60 ]; then
 fi
 WARMUP=${SOAK_WARMUP:-$((SOAK_SECONDS / 5 > 30 ? SOAK_SECONDS / 5 : 30))}
 
-ok() { echo "ok - $*"; }
 notok() {
 	echo "not ok - $*"
 	fails=$((fails + 1))
@@ -60,7 +60,6 @@ check() {
 	shift
 	if "$@"; then ok "$name"; else notok "$name"; fi
 }
-note() { echo "# $*"; }
 die() {
 	echo "error: soak: $*" >&2
 	exit 1
@@ -70,17 +69,6 @@ exited() { # PID: gone, or a zombie waiting for `wait`
 	local st
 	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
 	[ -z "$st" ] || [ "$st" == Z ]
-}
-stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
-	[ -n "$1" ] || return 0
-	kill "$1" 2>/dev/null
-	for _ in $(seq 50); do
-		exited "$1" && break
-		sleep 0.1
-	done
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
 }
 cleanup() {
 	local p

@@ -38,6 +38,7 @@
 # the pins /sys/fs/bpf/fgt-atk-<PID>; everything is removed on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
 BUILD=${FG_BUILD:-$PWD/build}
 FG=$BUILD/floodgate
 TG=$BUILD/tests/trafgen
@@ -49,45 +50,11 @@ NFT=fgtatk
 THRESHOLD=5000 # phase 2: new sources per second per CPU
 DPID=
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
 skip_all() {
 	echo "ok - attack # SKIP $*"
 	exit 0
 }
-# check NAME COMMAND...: ok when the command succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
-# same NAME WANT GOT
-same() {
-	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
-}
-# le NAME A B: A <= B (integers)
-le() {
-	if [ "$2" -le "$3" ] 2>/dev/null; then ok "$1 ($2 <= $3)"; else notok "$1 ($2 > $3)"; fi
-}
-note() { echo "# $*"; }
 
-# exited PID: gone, or a zombie waiting for `wait`
-exited() {
-	local st
-	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
-	[ -z "$st" ] || [ "$st" == Z ]
-}
-stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
-	[ -n "$1" ] || return 0
-	kill "$1" 2>/dev/null
-	for _ in $(seq 50); do
-		exited "$1" && break
-		sleep 0.1
-	done
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
 cleanup() {
 	local p
 	# our children not reaped yet (a reaped PID may belong to someone else by now)

@@ -15,6 +15,7 @@
 # daemon following the pins when they are replaced under it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -46,8 +47,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
 skip_all() {
 	echo "ok - ops_daemon # SKIP $*"
 	exit 0

@@ -13,6 +13,7 @@
 # stats but not change limits.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -36,27 +37,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
 skip_all() {
 	echo "ok - ops_read # SKIP $*"
 	exit 0
-}
-# check NAME COMMAND...: ok when the command succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
 }
 # quiet COMMAND...: run it without output.
 quiet() { "$@" >/dev/null 2>&1; }
 # jqe NAME FILE EXPR: ok when EXPR is true of the JSON in FILE.
 jqe() {
 	if jq -e "$3" "$2" >/dev/null; then ok "$1"; else notok "$1"; fi
-}
-# same NAME WANT GOT
-same() {
-	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
 }
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"

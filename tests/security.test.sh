@@ -24,6 +24,7 @@
 # so none is superfluous; and metrics listen on loopback by default.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -35,8 +36,6 @@ M=fgtsm$S O=fgtso$S # group member, outsider
 MADE_GROUP=
 DPID=
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
 skip_all() {
 	echo "ok - security # SKIP $*"
 	exit 0
@@ -49,22 +48,10 @@ check() {
 same() {
 	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
 }
-note() { echo "# $*"; }
 exited() { # PID: gone, or a zombie waiting for `wait`
 	local st
 	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
 	[ -z "$st" ] || [ "$st" == Z ]
-}
-stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
-	[ -n "$1" ] || return 0
-	kill "$1" 2>/dev/null
-	for _ in $(seq 50); do
-		exited "$1" && break
-		sleep 0.1
-	done
-	kill -9 "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
 }
 # poll SECONDS COMMAND...: until the command succeeds; bounded.
 poll() {

@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# tap.sh: TAP helpers and process handling the shell tests share; source it
+# after setting TEST_NAME (used by skip_all).
+
+ok() { echo "ok - $*"; }
+notok() { echo "not ok - $*"; }
+# check NAME COMMAND...: ok when the command succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else notok "$name"; fi
+}
+# same NAME WANT GOT
+same() {
+	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
+}
+# le NAME A B: A <= B (integers)
+le() {
+	if [ "$2" -le "$3" ] 2>/dev/null; then ok "$1 ($2 <= $3)"; else notok "$1 ($2 > $3)"; fi
+}
+note() { echo "# $*"; }
+# exited PID: gone, or a zombie waiting for `wait`
+exited() {
+	local st
+	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
+	[ -z "$st" ] || [ "$st" == Z ]
+}
+stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
+	[ -n "$1" ] || return 0
+	kill "$1" 2>/dev/null
+	for _ in $(seq 50); do
+		exited "$1" && break
+		sleep 0.1
+	done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+skip_all() {
+	echo "ok - ${TEST_NAME:-$(basename "$0" .test.sh)} # SKIP $*"
+	exit 0
+}
