@@ -560,6 +560,8 @@ int cmd_detach(int argc, char **argv)
 				bad += !!error("unpin %s: %s", path, strerror(errno));
 		}
 		closedir(d);
+		if (!fg_lock_path(path, sizeof(path)))
+			unlink(path); /* the writers' lock of this pin directory (maps.c) */
 		if (rmdir(fg_opts.pin_dir))
 			bad += !!error("remove %s: %s", fg_opts.pin_dir, strerror(errno));
 	}

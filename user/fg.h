@@ -120,6 +120,8 @@ int fg_maps_open(struct fg_maps *m, bool write);
 void fg_maps_close(struct fg_maps *m);
 /* Writers hold an exclusive flock on a root-only lock file per pin directory. 0 or -errno. */
 int fg_maps_lock(struct fg_maps *m);
+/* Path of that lock file for the current pin directory. 0 or -ENAMETOOLONG. */
+int fg_lock_path(char *buf, size_t len);
 
 /* The data path's clock: current tick, and ticks per second. */
 int fg_now(const struct fg_maps *m, __u64 *tick);

@@ -174,12 +174,25 @@ void fg_maps_close(struct fg_maps *m)
 #define FG_LOCK_DIR	"/run/floodgate"
 #define FG_LOCK_WAIT_MS 10000 /* a writer that holds the lock longer has hung */
 
+int fg_lock_path(char *buf, size_t len)
+{
+	int n = snprintf(buf, len, FG_LOCK_DIR "/%s.lock", fg_opts.pin_dir);
+	char *p;
+
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	for (p = buf + sizeof(FG_LOCK_DIR); *p; p++)
+		if (*p == '/')
+			*p = '_';
+	return 0;
+}
+
 int fg_maps_lock(struct fg_maps *m)
 {
 	static const struct timespec retry = { .tv_nsec = 10 * 1000000L }; /* 10 ms, as waited counts */
-	char path[4096], *p;
+	char path[4096];
 	struct stat sb;
-	int waited, n;
+	int waited, ret;
 
 	if (m->lock >= 0)
 		return 0;
@@ -187,12 +200,8 @@ int fg_maps_lock(struct fg_maps *m)
 		return error("create %s: %s", FG_LOCK_DIR, strerror(errno)), -errno;
 	if (lstat(FG_LOCK_DIR, &sb) || !S_ISDIR(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 0077))
 		return error("%s: must be a directory owned by root, mode 0700", FG_LOCK_DIR), -EPERM;
-	n = snprintf(path, sizeof(path), FG_LOCK_DIR "/%s.lock", fg_opts.pin_dir);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	for (p = path + sizeof(FG_LOCK_DIR); *p; p++)
-		if (*p == '/')
-			*p = '_';
+	if ((ret = fg_lock_path(path, sizeof(path))))
+		return ret;
 	m->lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (m->lock < 0)
 		return error("open %s: %s", path, strerror(errno)), -errno;
