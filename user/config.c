@@ -1536,63 +1536,6 @@ static void place_rules(const struct fg_ruleset *live, const struct fg_ruleset *
 		}
 }
 
-/*
- * Per-rule state a changed rule must not keep, as `limit set|del` do: the
- * source buckets hold GCRA state in units of the rate and prefix, the
- * endpoint total in units of its rate, the counters belong to the rule in
- * the slot. The same as limit.c's reset_rule(), which is static there.
- */
-static void rule_reset(const struct fg_maps *m, __u32 idx, bool buckets, bool total, bool stats)
-{
-	const __u32 chunk = 8192;
-	struct fg_src_key *keys = NULL, *del = NULL;
-	struct fg_rule_count *zero;
-	struct fg_total tz = {};
-	struct fg_src *vals = NULL;
-	__u64 in, out = 0;
-	void *inp = NULL; /* NULL: the first batch; then &in, the batch to start at */
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-	if (total && bpf_map_update_elem(m->totals, &idx, &tz, BPF_ANY))
-		warning("rule %u: could not reset its endpoint total: %s", idx, strerror(errno));
-	if (stats) {
-		zero = calloc(m->ncpus, sizeof(*zero));
-		if (!zero || bpf_map_update_elem(m->rule_stats, &idx, zero, BPF_ANY))
-			warning("rule %u: could not reset its counters: %s", idx,
-				zero ? strerror(errno) : "out of memory");
-		free(zero);
-	}
-	if (!buckets)
-		return;
-	keys = calloc(chunk, sizeof(*keys));
-	del = calloc(chunk, sizeof(*del));
-	vals = calloc(chunk, sizeof(*vals));
-	if (!keys || !del || !vals)
-		warning("rule %u: could not reset its source buckets: out of memory", idx);
-	while (keys && del && vals) {
-		__u32 n = chunk, nd = 0, i;
-		int err = bpf_map_lookup_batch(m->sources, inp, &out, keys, vals, &n, &o);
-
-		if (err && errno != ENOENT) {
-			warning("rule %u: could not reset its source buckets: %s", idx,
-				strerror(errno));
-			break;
-		}
-		for (i = 0; i < n; i++)
-			if (keys[i].rule == idx)
-				del[nd++] = keys[i];
-		for (i = 0; i < nd; i++) /* one by one: an entry evicted meanwhile is no error */
-			bpf_map_delete_elem(m->sources, &del[i]);
-		if (err)
-			break; /* ENOENT: that was the last batch */
-		in = out;
-		inp = &in;
-	}
-	free(keys);
-	free(del);
-	free(vals);
-}
-
 static bool in_list(const struct fg_cidr *v, size_t n, const struct fg_cidr *c)
 {
 	size_t i;
@@ -1714,7 +1657,7 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 		for (k = 1; k < FG_MAX_RULES; k++) /* a new rule must not inherit a slot's leftovers */
 			if (next->cfg.rules[k].used &&
 			    !same_endpoint(&live->cfg.rules[k], &next->cfg.rules[k]))
-				rule_reset(m, k, true, true, true);
+				fg_rule_reset(m, k, true, true, true);
 		err = fg_ruleset_commit(m, next);
 	}
 	if (err) {
@@ -1728,13 +1671,13 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 		if (!o->used)
 			continue;
 		if (!same_endpoint(o, r)) /* deleted, or another endpoint took the slot */
-			rule_reset(m, k, true, true, true);
+			fg_rule_reset(m, k, true, true, true);
 		else
-			rule_reset(m, k,
-				   o->pps.rate != r->pps.rate || o->bps.rate != r->bps.rate ||
-					   o->syn.rate != r->syn.rate || o->plen4 != r->plen4 ||
-					   o->plen6 != r->plen6,
-				   o->total.rate != r->total.rate, false);
+			fg_rule_reset(m, k,
+				      o->pps.rate != r->pps.rate || o->bps.rate != r->bps.rate ||
+					      o->syn.rate != r->syn.rate || o->plen4 != r->plen4 ||
+					      o->plen6 != r->plen6,
+				      o->total.rate != r->total.rate, false);
 	}
 out:
 	free(cur);

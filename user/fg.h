@@ -157,6 +157,12 @@ void fg_ruleset_finish(struct fg_ruleset *rs);
 int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs);
 /* Index of the rule for an endpoint, -1 when absent. */
 int fg_ruleset_find(const struct fg_ruleset *rs, const struct fg_endpoint *ep);
+/*
+ * Forget per-rule state a changed rule must not keep (limit.c): its source
+ * buckets (GCRA state in units of the old rate and prefix), its endpoint
+ * total, its counters (they belong to the rule in that slot).
+ */
+void fg_rule_reset(const struct fg_maps *m, __u32 idx, bool buckets, bool total, bool stats);
 /* Index of a free rule slot, -1 when full. */
 int fg_ruleset_free_slot(const struct fg_ruleset *rs);
 

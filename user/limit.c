@@ -329,8 +329,7 @@ out:
 	return gone;
 }
 
-/* Forget what belonged to rule idx: buckets, and with `all` its total and counters. */
-static void reset_rule(const struct fg_maps *m, int idx, bool buckets, bool total, bool stats)
+void fg_rule_reset(const struct fg_maps *m, __u32 idx, bool buckets, bool total, bool stats)
 {
 	long n;
 
@@ -388,11 +387,11 @@ static int limit_set(const char *ep_s, struct limit_edit *e)
 		goto out;
 	}
 	if (fresh) /* leftovers of a rule deleted from this slot must not count for the new one */
-		reset_rule(&m, idx, true, true, true);
+		fg_rule_reset(&m, idx, true, true, true);
 	if (fg_ruleset_commit(&m, rs))
 		goto out;
 	if (!fresh)
-		reset_rule(&m, idx, reset, old.total.rate != r->total.rate, false);
+		fg_rule_reset(&m, idx, reset, old.total.rate != r->total.rate, false);
 	ret = FG_EXIT_OK;
 out:
 	fg_maps_close(&m);
@@ -429,7 +428,7 @@ static int limit_del(const char *ep_s)
 	memset(&rs->cfg.rules[idx], 0, sizeof(rs->cfg.rules[idx]));
 	if (fg_ruleset_commit(&m, rs))
 		goto out;
-	reset_rule(&m, idx, true, true, true);
+	fg_rule_reset(&m, idx, true, true, true);
 	ret = FG_EXIT_OK;
 out:
 	fg_maps_close(&m);
