@@ -32,7 +32,7 @@
 # pins /sys/fs/bpf/fgt-soak-<PID>; everything is removed on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
 BUILD=${1:-build}
 case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 FG=$BUILD/floodgate

@@ -38,7 +38,7 @@
 # the pins /sys/fs/bpf/fgt-atk-<PID>; everything is removed on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
 BUILD=${FG_BUILD:-$PWD/build}
 FG=$BUILD/floodgate
 TG=$BUILD/tests/trafgen
@@ -140,17 +140,6 @@ dp_now() {
 		>/dev/null 2>&1 && od -An -tu8 -N8 "$TMP/clock.out" | tr -d ' '
 }
 metric() { curl -s --max-time 5 "$URL/metrics" | awk -v n="$1" '$1 == n { print $2 }'; }
-# poll SECONDS COMMAND...: until the command succeeds; bounded.
-poll() {
-	local n=$(($1 * 10))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 
 # --- the lab, the receiver, the daemon ---
 out=$(scripts/lab.sh up 2>&1) || {

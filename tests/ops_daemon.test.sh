@@ -15,7 +15,7 @@
 # daemon following the pins when they are replaced under it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -58,17 +58,6 @@ check() {
 }
 same() {
 	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
-}
-# wait_for SECONDS COMMAND...: poll until the command succeeds; bounded.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
 }
 
 # exited PID: a child that is gone or a zombie waiting for `wait`
@@ -171,14 +160,14 @@ start_daemon() {
 	NOTIFY_SOCKET=$TMP/notify.sock "$FG" --pin-dir "$PIN" run --config "$TMP/floodgate.yaml" \
 		--metrics 127.0.0.1:0 >"$TMP/run.out" 2>>"$TMP/run.err" &
 	DPID=$!
-	wait_for 20 grep -q 'READY=1' "$TMP/notify.out" || return 1
+	poll 20 grep -q 'READY=1' "$TMP/notify.out" || return 1
 	PORT=$(grep -o 'port [0-9]*' "$TMP/run.err" | tail -1 | grep -o '[0-9]*')
 	URL=http://127.0.0.1:$PORT
 }
 
 "$PY" "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" &
 NPID=$!
-wait_for 5 test -S "$TMP/notify.sock" || skip_all "no notify socket"
+poll 5 test -S "$TMP/notify.sock" || skip_all "no notify socket"
 
 config 100
 if ! start_daemon; then
@@ -211,7 +200,7 @@ same "/metrics: per-source series (top_sources 3)" 1000 \
 	"$(metric 'floodgate_source_packets_total{source="198.18.0.2",endpoint="udp/9000"}')"
 check "/metrics: build info" grep -q '^floodgate_build_info{version="[^"]*",layout="[0-9]*"} 1$' "$TMP/metrics.txt"
 check "ban log: one line with source, endpoint, strikes, length, warning priority" \
-	wait_for 5 grep -Eq '^<4>20[0-9-]+T[0-9:.]+Z ban 198\.18\.0\.2 endpoint udp/9000 strikes 1 for 1m' "$TMP/run.err"
+	poll 5 grep -Eq '^<4>20[0-9-]+T[0-9:.]+Z ban 198\.18\.0\.2 endpoint udp/9000 strikes 1 for 1m' "$TMP/run.err"
 
 # --- hardening ---
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
@@ -225,7 +214,7 @@ same "a 16 KiB header: 431" 431 "$(code -H "X-Big: $big" "$URL/metrics")"
 same "an 8000-byte header is fine" 200 "$(code -H "X-Fine: ${big:0:8000}" "$URL/metrics")"
 "$PY" "$TMP/idle.py" "$PORT" 200 "$TMP/idle.stop" "$TMP/idle.ready" &
 IPID=$!
-if wait_for 20 test -e "$TMP/idle.ready"; then
+if poll 20 test -e "$TMP/idle.ready"; then
 	same "a scrape answers while 200 idle connections are held" 200 "$(code "$URL/metrics")"
 else
 	notok "a scrape answers while 200 idle connections are held (could not open them)"
@@ -255,9 +244,9 @@ EOF
 			jq -r '.data.result[0].value[1] // empty'
 	}
 	isval() { [ "$(q "$1")" == "$2" ]; }
-	wait_for 60 isval 'up{job="floodgate"}' 1
+	poll 60 isval 'up{job="floodgate"}' 1
 	same "Prometheus: up is 1" 1 "$(q 'up{job="floodgate"}')"
-	wait_for 30 isval 'floodgate_packets_total{reason="banned"}' 899
+	poll 30 isval 'floodgate_packets_total{reason="banned"}' 899
 	same "Prometheus: floodgate_packets_total{reason=\"banned\"}" 899 \
 		"$(q 'floodgate_packets_total{reason="banned"}')"
 	same "Prometheus: dropped packets of every reason" 900 \
@@ -277,15 +266,15 @@ config 50 "bogus_key: 1"
 : >"$TMP/notify.out"
 kill -HUP $DPID
 check "SIGHUP, broken config: the errors are logged" \
-	wait_for 10 grep -q '^<3>reload: .*error.*the running config stays' "$TMP/run.err"
+	poll 10 grep -q '^<3>reload: .*error.*the running config stays' "$TMP/run.err"
 check "SIGHUP, broken config: the error names the problem" grep -q 'bogus_key' "$TMP/run.err"
-check "SIGHUP: RELOADING=1 then READY=1" wait_for 5 grep -q 'READY=1' "$TMP/notify.out"
+check "SIGHUP: RELOADING=1 then READY=1" poll 5 grep -q 'READY=1' "$TMP/notify.out"
 fg -j limit list >"$TMP/limits.after"
 check "SIGHUP, broken config: rules unchanged" cmp -s "$TMP/limits.before" "$TMP/limits.after"
 enforced "SIGHUP, broken config: verdicts unchanged (burst 100: 200 of 300 dropped)" 198.18.0.3 200
 config 50
 kill -HUP $DPID
-check "SIGHUP, good config: applied" wait_for 10 grep -q '^<6>reload: .* applied' "$TMP/run.err"
+check "SIGHUP, good config: applied" poll 10 grep -q '^<6>reload: .* applied' "$TMP/run.err"
 same "SIGHUP, good config: the new burst is live" 50 \
 	"$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
 enforced "SIGHUP, good config: verdicts follow (burst 50: 250 of 300 dropped)" 198.18.0.4 250
@@ -293,7 +282,7 @@ check "the daemon still serves metrics after reloads" test "$(code "$URL/metrics
 
 # --- SIGTERM and kill -9 ---
 kill -TERM $DPID
-wait_for 20 exited $DPID
+poll 20 exited $DPID
 wait $DPID
 rc=$?
 DPID=
@@ -316,10 +305,10 @@ fi
 if start_daemon; then
 	fg detach --all >/dev/null 2>&1
 	check "detach --all under the daemon: it notices" \
-		wait_for 15 grep -q '^<4>the pins in .* are gone' "$TMP/run.err"
+		poll 15 grep -q '^<4>the pins in .* are gone' "$TMP/run.err"
 	fg attach "$A" >/dev/null 2>&1
 	check "attach anew: the daemon follows the new maps" \
-		wait_for 15 grep -q '^<5>new maps pinned' "$TMP/run.err"
+		poll 15 grep -q '^<5>new maps pinned' "$TMP/run.err"
 	same "attach anew: /metrics reads the new maps" 0 \
 		"$(curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_bans_total" { print $2 }')"
 	check "attach anew: the daemon is still running" kill -0 $DPID

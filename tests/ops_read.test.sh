@@ -13,7 +13,7 @@
 # stats but not change limits.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$

@@ -24,7 +24,7 @@
 # so none is superfluous; and metrics listen on loopback by default.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, skip_all
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -52,17 +52,6 @@ exited() { # PID: gone, or a zombie waiting for `wait`
 	local st
 	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
 	[ -z "$st" ] || [ "$st" == Z ]
-}
-# poll SECONDS COMMAND...: until the command succeeds; bounded.
-poll() {
-	local n=$(($1 * 10))
-	shift
-	while [ $n -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
 }
 cleanup() {
 	local p

@@ -36,6 +36,17 @@ stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
 	wait "$1" 2>/dev/null
 	return 0
 }
+# poll SECONDS COMMAND...: until the command succeeds, at most SECONDS
+poll() {
+	local n=$(($1 * 10))
+	shift
+	while [ $n -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
 skip_all() {
 	echo "ok - ${TEST_NAME:-$(basename "$0" .test.sh)} # SKIP $*"
 	exit 0
