@@ -16,6 +16,8 @@ const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or 
 const volatile __u8 fg_test_clock = 0; /* 1: read the time from fg_state.test_now (tests only) */
 
 #define FG_CAS_TRIES 16 /* compare-and-swap retries before a packet is treated as over the limit */
+#define FG_KEEP_TICKS                                                                              \
+	4096 /* fg_keep checks a bucket's unconsulted limits once per this many ticks */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -186,9 +188,20 @@ static __always_inline int fg_idle(__u64 now, __u64 seen, __u64 rate)
  */
 static __always_inline void fg_keep(__u64 *tat, __u64 now, __u64 rate, __u64 seen)
 {
-	__u64 now_u = now * rate, old = *(volatile __u64 *)tat;
+	__u64 now_u, old;
 
-	if (rate && (fg_idle(now, seen, rate) || (__s64)(old - now_u) < -(1LL << 62)))
+	/*
+	 * Checked only when this packet starts a new block of FG_KEEP_TICKS
+	 * (or the bucket was idle longer): between checks a tat falls at most
+	 * FG_KEEP_TICKS * rate units further behind, far less than the 2^62
+	 * units of slack, and a flood's packets do not read the limits they
+	 * do not consult (another cache line).
+	 */
+	if (!rate || !((now ^ seen) & ~(FG_KEEP_TICKS - 1)))
+		return;
+	now_u = now * rate;
+	old = *(volatile __u64 *)tat;
+	if (fg_idle(now, seen, rate) || (__s64)(old - now_u) < -(1LL << 62))
 		__sync_val_compare_and_swap(tat, old, now_u - (1ULL << 62));
 }
 
@@ -202,6 +215,18 @@ static __always_inline void fg_mask(__u8 *dst, const __u8 *src, const __be32 *ma
 	d[1] = s[1] & mask[1];
 	d[2] = s[2] & mask[2];
 	d[3] = s[3] & mask[3];
+}
+
+/* dst = src over 16 address bytes in words (byte copies into the key cost a dozen stores). */
+static __always_inline void fg_copy_addr(__u8 *dst, const __u8 *src)
+{
+	__u32 *d = (__u32 *)dst;
+	const __u32 *s = (const __u32 *)src;
+
+	d[0] = s[0];
+	d[1] = s[1];
+	d[2] = s[2];
+	d[3] = s[3];
 }
 
 /*
@@ -349,7 +374,8 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	fresh.ban_gen = st->ban_gen;
 	fresh.ban_until = fg_ban_check(cfg, p, own, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
-	bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST);
+	if (!bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST))
+		fg_count(FG_C_SOURCE_NEW, 0);
 	return 0;
 }
 
@@ -530,11 +556,12 @@ int floodgate(struct xdp_md *ctx)
 
 	/* allow, deny and manual bans: one trie, one lookup, only when non-empty */
 	if (p.family == FG_FAM_IPV4 ? st->lists4 : st->lists6) {
-		struct fg_lpm_key lk = { .prefixlen = 8 + (p.family == FG_FAM_IPV4 ? 32 : 128),
+		struct fg_lpm_key lk = { .prefixlen = FG_LPM_HDR_BITS +
+						      (p.family == FG_FAM_IPV4 ? 32 : 128),
 					 .family = p.family };
 		struct fg_list_val *lv;
 
-		__builtin_memcpy(lk.addr, p.addr, 16);
+		fg_copy_addr(lk.addr, p.addr);
 		lv = bpf_map_lookup_elem(&fg_lists, &lk);
 		if (lv) {
 			if (lv->verdict == FG_LIST_ALLOW) {

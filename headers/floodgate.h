@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 1
+#define FG_LAYOUT_VERSION 2
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -94,6 +94,7 @@ enum fg_counter {
 	FG_C_EVENTS_LOST,	 /* ban events suppressed by the event rate limit or a full ring */
 	FG_C_IP6_LONG_CHAIN,	 /* IPv6 chain longer than FG_IP6_EXT_MAX: charged without ports */
 	FG_C_FRAGMENT,		 /* non-first fragments: charged without ports */
+	FG_C_SOURCE_NEW,	 /* source buckets created (own or coarse prefix) */
 	FG_COUNTER_MAX,
 };
 
@@ -198,19 +199,26 @@ struct fg_src_key {
 	__u8 addr[16]; /* source address masked to plen, network order; IPv4 in the first 4 bytes */
 };
 
-/* Per-source bucket value: GCRA state and what `top` shows. */
+/*
+ * Per-source bucket value: GCRA state and what `top` shows. The kernel
+ * puts it 72 bytes into a 152-byte LRU element (48-byte header, key
+ * rounded to 24), so its first 56 bytes share the key's second cache
+ * line: the fields every packet of a flood touches come first, and a
+ * packet needs two lines, not three. tat_bps and tat_syn are read only
+ * when consulted (fg_keep checks unconsulted ones every 4096 ticks).
+ */
 struct fg_src {
 	__u64 tat_pps;	  /* GCRA theoretical arrival time, packet limit (rate units) */
-	__u64 tat_bps;	  /* GCRA theoretical arrival time, byte limit (rate units) */
-	__u64 tat_syn;	  /* GCRA theoretical arrival time, SYN limit (rate units) */
+	__u64 last_seen;  /* tick of the latest packet */
 	__u64 packets;	  /* packets seen from this source under this rule */
 	__u64 bytes;	  /* bytes seen */
 	__u64 drops;	  /* packets dropped (rate, ban) */
-	__u64 first_seen; /* tick the bucket was created */
-	__u64 last_seen;  /* tick of the latest packet */
 	__u64 ban_until;  /* cached ban expiry tick from fg_bans, 0 when none */
 	__u32 ban_gen;	  /* fg_state.ban_gen when ban_until was read */
 	__u32 pad;	  /* zero */
+	__u64 tat_bps;	  /* GCRA theoretical arrival time, byte limit (rate units) */
+	__u64 tat_syn;	  /* GCRA theoretical arrival time, SYN limit (rate units) */
+	__u64 first_seen; /* tick the bucket was created */
 };
 
 /* Automatic ban key: fg_bans (plain hash, never evicted by churn). */
@@ -232,14 +240,17 @@ struct fg_ban {
 
 /*
  * Allow, deny and manual-ban prefixes share one LPM trie for both
- * families, so the data path does one lookup at most. The first data
- * byte is the family, then the address: prefixlen = 8 + address length.
+ * families, so the data path does one lookup at most. The data starts
+ * with the family and three zero bytes, so the address is 4-byte aligned
+ * and the data path fills the key with word stores:
+ * prefixlen = FG_LPM_HDR_BITS + address prefix length.
  */
+#define FG_LPM_HDR_BITS 32 /* family byte and padding, always matched in full */
 struct fg_lpm_key {
-	__u32 prefixlen; /* 8 + address prefix length */
+	__u32 prefixlen; /* FG_LPM_HDR_BITS + address prefix length */
 	__u8 family;	 /* enum fg_family */
+	__u8 pad[3];	 /* zero, matched as part of the prefix */
 	__u8 addr[16];	 /* network order, IPv4 in the first 4 bytes */
-	__u8 pad[3];	 /* zero, never covered by prefixlen */
 };
 
 enum fg_list_kind {

@@ -37,7 +37,7 @@ verdict() {
 	local a b c d
 	IFS=. read -r a b c d <<<"$1"
 	bpftool -j map dump pinned "$PIN/fg_lists" |
-		jq -r "[.[] | .formatted | select(.key.family == 4 and .key.prefixlen == $((8 + $2)) and .key.addr[0:4] == [$a,$b,$c,$d]) | \"\(.value.kind)/\(.value.verdict)\"] | first // \"none\""
+		jq -r "[.[] | .formatted | select(.key.family == 4 and .key.prefixlen == $((32 + $2)) and .key.addr[0:4] == [$a,$b,$c,$d]) | \"\(.value.kind)/\(.value.verdict)\"] | first // \"none\""
 }
 
 # all_pass NAME: every packet of the last send arrived; none_pass NAME REASON BEFORE.

@@ -342,7 +342,8 @@ static void mask_addr(__u8 *dst, const __u8 *src, __u8 family, __u8 plen)
 		dst[i] = src[i] & (bits >= 8 ? 0xff : (__u8)(0xff << (8 - bits)));
 }
 
-static struct mstate *m_bucket(__u8 rule, __u8 family, const __u8 *src)
+/* The bucket of src under rule, created (and noted, FG_C_SOURCE_NEW) when new. */
+static struct mstate *m_bucket(__u8 rule, __u8 family, const __u8 *src, __u32 *notes)
 {
 	const struct mrule *r = &mrules[rule];
 	__u8 k[18];
@@ -360,6 +361,7 @@ static struct mstate *m_bucket(__u8 rule, __u8 family, const __u8 *src)
 			s->family = family;
 			memcpy(s->addr, k + 2, 16);
 			s->full[0] = s->full[1] = s->full[2] = 1;
+			*notes |= FX_NOTE(FG_C_SOURCE_NEW);
 			return s;
 		}
 		if (s->rule == rule && s->family == family && !memcmp(s->addr, k + 2, 16))
@@ -451,11 +453,12 @@ static int model_verdict(const struct mpkt *m, __u32 len, __u64 now, __u32 *note
 	}
 	rule = m_rule(m);
 	r = &mrules[rule];
+	/* the bucket comes first (created even for a banned source), then its ban state */
+	s = m_bucket(rule, m->family, m->src, notes);
 	/* an automatic ban of the source drops on every rule */
 	ban = m_ban(m->family, m->src);
 	if (ban->strikes && ban->expires > now)
 		return FG_R_BANNED;
-	s = m_bucket(rule, m->family, m->src);
 	if (r->pps.rate && !m_conform(&s->full[0], &s->tat[0], now, &r->pps, 1, 0))
 		reason = FG_R_RATE_PPS;
 	else if (r->bps.rate && !m_conform(&s->full[1], &s->tat[1], now, &r->bps, 8ULL * len, 1))
@@ -745,7 +748,7 @@ static void setup_rules(void)
 		}
 		if (v.verdict != FG_LIST_BAN)
 			v.expires = 0;
-		k.prefixlen = 8 + mlist_pfx[i].plen;
+		k.prefixlen = FG_LPM_HDR_BITS + mlist_pfx[i].plen;
 		k.family = mlist_pfx[i].family;
 		memcpy(k.addr, mlist_pfx[i].addr, 16);
 		assert_int_equal(bpf_map_update_elem(fx.m.lists, &k, &v, BPF_ANY), 0);

@@ -217,7 +217,7 @@ static char *render(__u32 top_n)
 
 static void test_render_counts(void **state)
 {
-	char *t = render(0);
+	char *t = render(0), info[128];
 
 	assert_int_equal(sample_of(t, "floodgate_packets_total{action=\"pass\",reason=\"passed\"}"),
 			 10 + N_OTHER);
@@ -246,11 +246,13 @@ static void test_render_counts(void **state)
 	assert_int_equal(sample_of(t, "floodgate_bans_total"), 1);
 	assert_int_equal(sample_of(t, "floodgate_bans_active"), 1);
 	assert_int_equal(sample_of(t, "floodgate_sources_tracked"), 2);
+	assert_int_equal(sample_of(t, "floodgate_sources_created_total"), 2);
 	assert_int_equal(sample_of(t, "floodgate_source_table_capacity"), FG_DEF_SOURCES);
 	assert_int_equal(sample_of(t, "floodgate_under_attack"), 0);
 	assert_int_equal(sample_of(t, "floodgate_map_insert_failures_total{map=\"fg_bans\"}"), 0);
-	assert_int_equal(
-		sample_of(t, "floodgate_build_info{version=\"" FG_VERSION "\",layout=\"1\"}"), 1);
+	snprintf(info, sizeof(info), "floodgate_build_info{version=\"%s\",layout=\"%d\"}",
+		 FG_VERSION, FG_LAYOUT_VERSION);
+	assert_int_equal(sample_of(t, info), 1);
 	/* per-source series only when asked */
 	assert_int_equal(count_lines_starting(t, "floodgate_source_packets_total"), 0);
 	free(t);

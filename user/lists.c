@@ -69,7 +69,7 @@ static const char *kind_name(__u8 kind)
 static void cidr_to_key(const struct fg_cidr *c, struct fg_lpm_key *k)
 {
 	memset(k, 0, sizeof(*k));
-	k->prefixlen = 8 + c->plen;
+	k->prefixlen = FG_LPM_HDR_BITS + c->plen;
 	k->family = c->family;
 	memcpy(k->addr, c->addr, sizeof(k->addr));
 }
@@ -78,13 +78,13 @@ static void key_to_cidr(const struct fg_lpm_key *k, struct fg_cidr *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->family = k->family;
-	c->plen = k->prefixlen - 8;
+	c->plen = k->prefixlen - FG_LPM_HDR_BITS;
 	memcpy(c->addr, k->addr, sizeof(c->addr));
 }
 
 static char *key_str(char *buf, size_t len, const struct fg_lpm_key *k)
 {
-	return fg_format_cidr(buf, len, k->family, k->addr, k->prefixlen - 8);
+	return fg_format_cidr(buf, len, k->family, k->addr, k->prefixlen - FG_LPM_HDR_BITS);
 }
 
 static struct lent *lset_push(struct lset *s)
@@ -177,7 +177,7 @@ static int lent_cmp(const void *pa, const void *pb)
 /* Whether prefix p covers prefix q (q equal to or inside p). */
 static bool covers(const struct fg_lpm_key *p, const struct fg_lpm_key *q)
 {
-	unsigned int bits = p->prefixlen - 8, full = bits / 8, rest = bits % 8;
+	unsigned int bits = p->prefixlen - FG_LPM_HDR_BITS, full = bits / 8, rest = bits % 8;
 
 	if (p->family != q->family || p->prefixlen > q->prefixlen)
 		return false;

@@ -534,6 +534,9 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	family(f, "floodgate_sources_tracked", "gauge",
 	       "Per-source buckets in the source table (one per source prefix and endpoint rule).");
 	sample(f, "floodgate_sources_tracked", w.count);
+	family(f, "floodgate_sources_created_total", "counter",
+	       "Per-source buckets created (a full table evicts the least recently used).");
+	sample(f, "floodgate_sources_created_total", s->counters[FG_C_SOURCE_NEW].packets);
 	family(f, "floodgate_source_table_capacity", "gauge",
 	       "Buckets the source table can hold before the least recently used are evicted.");
 	sample(f, "floodgate_source_table_capacity", s->sources_max);

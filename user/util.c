@@ -350,6 +350,7 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_C_EVENTS_LOST] = "events_lost",
 	[FG_C_IP6_LONG_CHAIN] = "ipv6_long_chain",
 	[FG_C_FRAGMENT] = "fragments",
+	[FG_C_SOURCE_NEW] = "sources_created",
 };
 
 const char *fg_counter_name(unsigned int idx)
