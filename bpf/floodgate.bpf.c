@@ -579,7 +579,7 @@ int floodgate(struct xdp_md *ctx)
 		}
 	}
 
-	if (p.has_ports) {
+	if (p.has_ports && cfg->n_endpoints) {
 		__u32 pk = (slot * 2 + (p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + p.dport;
 		__u16 *ri = bpf_map_lookup_elem(&fg_ports, &pk);
 

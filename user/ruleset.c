@@ -146,7 +146,7 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
 	int i, p;
 
 	memset(rs->ports, 0, sizeof(rs->ports));
-	c->n_ban4 = c->n_ban6 = 0;
+	c->n_ban4 = c->n_ban6 = c->n_endpoints = 0;
 	memset(c->ban4, 0, sizeof(c->ban4));
 	memset(c->ban6, 0, sizeof(c->ban6));
 	for (i = 0; i < FG_MAX_RULES; i++) {
@@ -164,6 +164,7 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
 		}
 		if (i == FG_RULE_DEFAULT)
 			continue;
+		c->n_endpoints++;
 		for (p = r->port_lo; p <= r->port_hi; p++)
 			rs->ports[r->proto == IPPROTO_UDP][p] = i;
 	}
