@@ -167,6 +167,8 @@ struct fg_config {
 	struct fg_plen coarse6; /* IPv6 prefix new sources are charged to under attack */
 	__u32 n_ban4;		/* entries used in ban4 */
 	__u32 n_ban6;		/* entries used in ban6 */
+	__u32 n_endpoints;	/* endpoint rules in use; 0 skips the fg_ports lookup */
+	__u32 pad;		/* zero */
 };
 
 /* Global shared state: fg_state[0] (not per CPU). */
@@ -269,7 +271,8 @@ struct fg_list_val {
 	__u8 kind;     /* enum fg_list_kind added at exactly this prefix, 0 if only a placeholder */
 	__u8 verdict;  /* enum fg_list_kind in force for addresses whose longest match is this */
 	__u8 pad[6];   /* zero */
-	__u64 expires; /* verdict ban: tick the ban ends (0 never); else 0 */
+	__u64 expires; /* verdict ban: tick the latest covering ban ends (0 never); else 0 */
+	__u64 own_expires; /* kind ban: tick the ban added here ends (0 never); userspace only */
 };
 
 /* Endpoint all-sources bucket: fg_totals[rule]. */

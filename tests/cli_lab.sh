@@ -23,18 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
-skip_all() {
-	echo "ok - $TEST_NAME # SKIP $*"
-	exit 0
-}
-# check NAME COMMAND...: ok when the command succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
+. tests/tap.sh # ok, notok, check, jq_true, skip_all
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 for t in ip bpftool python3 jq; do

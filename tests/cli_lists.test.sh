@@ -140,7 +140,7 @@ counts_ok "IPv6 gone"
 check "ban add $P4 (default 1h)" fg ban add $P4
 j=$(ban_json $P4)
 check "ban list -j: $P4 manual, expires_in 3590..3600 ($j)" \
-	jq -e '.kind == "manual" and .expires_in <= 3600 and .expires_in >= 3590' <<<"$j" >/dev/null
+	jq_true '.kind == "manual" and .expires_in <= 3600 and .expires_in >= 3590' <<<"$j"
 b=$(stat banned)
 send $H4 5001 1000 $P4
 none_pass "manually banned $P4" banned "$b"
@@ -161,6 +161,25 @@ check "ban list -j: expires_in now about 1d" \
 check "ban del 198.18.0.0/24" fg ban del 198.18.0.0/24
 counts_ok "manual bans gone"
 
+# --- a nested ban keeps its own end under a longer covering one ---
+check "ban add 198.18.0.0/16 --for 1d" fg ban add 198.18.0.0/16 --for 1d
+check "ban add $P4 --for 1m inside it" fg ban add $P4 --for 1m
+j=$(ban_json $P4)
+check "ban list -j: $P4 ends in its own minute under the 1d /16 ($j)" \
+	jq_true '.expires_in <= 60 and .expires_in >= 50' <<<"$j"
+check "ban del 198.18.0.0/16" fg ban del 198.18.0.0/16
+j=$(ban_json $P4)
+check "ban list -j: $P4 still ends within its minute after the /16 went ($j)" \
+	jq_true '.expires_in <= 60 and .expires_in >= 50' <<<"$j"
+check "stored: $P4 ban/ban" test "$(verdict $P4 32)" = "1/1"
+b=$(stat banned)
+send $H4 5001 1000 $P4
+none_pass "$P4 banned on its own" banned "$b"
+send $H4 5001 1000 $R4
+all_pass "$R4 free once the /16 went"
+check "ban del $P4" fg ban del $P4
+counts_ok "nested bans gone"
+
 # --- bans expire in the data path, without any daemon ---
 check "ban add $Q4 --for 1s" fg ban add $Q4 --for 1s
 sleep 2
@@ -180,7 +199,7 @@ check "udp/5005: the first 10..$(most 10 10) arrive, then $P4 is banned ($RECV)"
 	test "$RECV" -ge 10 -a "$RECV" -le "$(most 10 10)"
 j=$(ban_json $P4)
 check "ban list -j: $P4 automatic, 1 strike, udp/5005, expires_in 1..60 ($j)" \
-	jq -e '.kind == "automatic" and .strikes == 1 and .endpoint == "udp/5005" and .expires_in >= 1 and .expires_in <= 60' <<<"$j" >/dev/null
+	jq_true '.kind == "automatic" and .strikes == 1 and .endpoint == "udp/5005" and .expires_in >= 1 and .expires_in <= 60' <<<"$j"
 check "ban list (text) shows it" bash -c "'$FG' --pin-dir '$PIN' ban list | grep -q '^$P4 .*automatic.*udp/5005'"
 b=$(stat banned)
 send $H4 5001 1000 $P4

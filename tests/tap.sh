@@ -10,6 +10,8 @@ check() {
 	shift
 	if "$@"; then ok "$name"; else notok "$name"; fi
 }
+# jq_true FILTER: the JSON on stdin satisfies FILTER (quiet: check's TAP line must reach stdout)
+jq_true() { jq -e "$1" >/dev/null; }
 # same NAME WANT GOT
 same() {
 	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi

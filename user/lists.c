@@ -138,12 +138,7 @@ static int lists_load(const struct fg_maps *m, struct lset *s)
 			if (errno != ENOENT)
 				return error("read fg_lists: %s", strerror(errno)), -errno;
 		} else if (e->val.kind == FG_LIST_BAN) {
-			/*
-			 * Under a covering manual ban the stored end is the chain's latest, so
-			 * a nested ban's own end, if earlier, is not kept: it then lasts as
-			 * long as the covering one (conservative).
-			 */
-			e->own_expires = e->val.expires;
+			e->own_expires = e->val.own_expires;
 		}
 		cur = next;
 		prev = &cur;
@@ -223,8 +218,8 @@ static void lists_verdicts(struct lset *s)
 		e->want.verdict = up && up->want.verdict > kind ? up->want.verdict : kind;
 		if (e->want.verdict == FG_LIST_BAN)
 			e->want.expires = e->chain_forever ? 0 : e->chain_until;
-		else if (kind == FG_LIST_BAN)
-			e->want.expires = e->own_expires; /* ignored by the data path, kept for later */
+		if (kind == FG_LIST_BAN)
+			e->want.own_expires = e->own_expires;
 		if (depth < sizeof(stack) / sizeof(stack[0]))
 			stack[depth++] = e;
 	}
