@@ -29,7 +29,10 @@
 #
 # Knobs (environment): ACT_SECONDS (8), ROUNDS (2), FLOOD_RATE packets/s
 # (100000), FLOOD_SOURCES (1000), WRK_CONNECTIONS (32), LAB_ID (demo),
-# DEMO_JSON=FILE (the results as JSON too, for scripts/bench.sh).
+# DEMO_JSON=FILE (the results as JSON too, for scripts/bench.sh),
+# DEMO_FG_ALONE=1 (a fourth act after act 3: wrk alone with floodgate still
+# attached, which tells floodgate's cost on the legitimate traffic from
+# the flood's; scripts/bench.sh uses it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -130,6 +133,10 @@ for r in $(seq "$ROUNDS"); do
 	act 3 1 "$r"
 	"$FG" --pin-dir "$PIN" -j stats >"$WORK/stats$r.json"
 	"$FG" --pin-dir "$PIN" stats | sed 's/^/   /' | head -6
+	if [ "${DEMO_FG_ALONE:-0}" = 1 ]; then
+		echo "== act 4: wrk alone, floodgate still attached (${ACT_SECONDS}s)"
+		act 4 0 "$r"
+	fi
 	"$FG" --pin-dir "$PIN" detach --all >/dev/null
 done
 
@@ -154,8 +161,9 @@ print()
 print(f"| act ({each}acts in the order 1 2 3) | requests/s | p99 latency (ms) | flood sent (packets/s) |")
 print("|---|---:|---:|---:|")
 for n, label in (("1", "1. wrk alone"), ("2", "2. wrk + flood, no floodgate"),
-                 ("3", "3. wrk + flood, floodgate")):
-    print(f"| {label} | {med(n, 0):,.0f} | {med(n, 1):.2f} | {'-' if n == '1' else flood(n)} |")
+                 ("3", "3. wrk + flood, floodgate"), ("4", "4. wrk alone, floodgate attached")):
+    if n in acts:
+        print(f"| {label} | {med(n, 0):,.0f} | {med(n, 1):.2f} | {'-' if n in '14' else flood(n)} |")
 a1, a2, a3 = med("1", 0), med("2", 0), med("3", 0)
 print()
 print(f"floodgate in act 3: dropped {dropped:,} packets (banned {banned:,}), passed {passed:,}; "
@@ -163,9 +171,13 @@ print(f"floodgate in act 3: dropped {dropped:,} packets (banned {banned:,}), pas
 if a1:
     print(f"act 3 keeps {a3 / a1:.0%} of act 1's requests/s (goal: at least 90%); "
           f"act 2 keeps {a2 / a1:.0%} without floodgate")
+if a1 and "4" in acts:
+    print(f"act 4 (floodgate attached, no flood) keeps {med('4', 0) / a1:.0%} of act 1's requests/s")
 if out:
-    json.dump({"act1_rps": a1, "act1_p99_ms": med("1", 1), "act2_rps": a2, "act2_p99_ms": med("2", 1),
-               "act3_rps": a3, "act3_p99_ms": med("3", 1), "dropped": dropped, "passed": passed},
-              open(out, "w"))
+    res = {"act1_rps": a1, "act1_p99_ms": med("1", 1), "act2_rps": a2, "act2_p99_ms": med("2", 1),
+           "act3_rps": a3, "act3_p99_ms": med("3", 1), "dropped": dropped, "passed": passed}
+    if "4" in acts:
+        res.update(act4_rps=med("4", 0), act4_p99_ms=med("4", 1))
+    json.dump(res, open(out, "w"))
 EOF
 echo "== lab down"
