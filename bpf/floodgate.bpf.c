@@ -182,27 +182,27 @@ static __always_inline int fg_idle(__u64 now, __u64 seen, __u64 rate)
  * one that failed, the SYN limit for other packets) or that failed
  * without moving: its tat stays where it was while last_seen moves on, so
  * over a long ban or a long run without SYNs it could fall more than 2^63
- * units behind now and wrap into "far ahead". A tat more than 2^62 units
- * behind (or any tat of an idle bucket) means a full bucket; pulling it up
- * to exactly 2^62 behind still means full, and keeps it in range.
+ * units behind now and wrap into "far ahead". A tat behind now (or any
+ * tat of an idle bucket) means a full bucket, so one more than 2^61 units
+ * behind is pulled up to exactly 2^61 behind: still full, and in range.
+ *
+ * The check runs only when a packet starts a new block of FG_KEEP_TICKS
+ * (a flood's packets then do not read the limits they do not consult,
+ * another cache line). The worst case is a check at a block's start,
+ * packets up to its end, then the longest gap that is not idle (fg_idle:
+ * 2^62 units): 2^61 + FG_KEEP_TICKS * rate + 2^62 < 2^63 units for any
+ * rate below 2^49 per second (limits stop at 10^12, about 2^40).
  */
 static __always_inline void fg_keep(__u64 *tat, __u64 now, __u64 rate, __u64 seen)
 {
 	__u64 now_u, old;
 
-	/*
-	 * Checked only when this packet starts a new block of FG_KEEP_TICKS
-	 * (or the bucket was idle longer): between checks a tat falls at most
-	 * FG_KEEP_TICKS * rate units further behind, far less than the 2^62
-	 * units of slack, and a flood's packets do not read the limits they
-	 * do not consult (another cache line).
-	 */
 	if (!rate || !((now ^ seen) & ~(FG_KEEP_TICKS - 1)))
 		return;
 	now_u = now * rate;
 	old = *(volatile __u64 *)tat;
-	if (fg_idle(now, seen, rate) || (__s64)(old - now_u) < -(1LL << 62))
-		__sync_val_compare_and_swap(tat, old, now_u - (1ULL << 62));
+	if (fg_idle(now, seen, rate) || (__s64)(old - now_u) < -(1LL << 61))
+		__sync_val_compare_and_swap(tat, old, now_u - (1ULL << 61));
 }
 
 /* dst = src & mask, over the 16 address bytes (IPv4 uses the first 4, the rest are zero). */

@@ -325,6 +325,13 @@ if [ $alive -eq 1 ]; then
 			($1 in prev) && $2 + 0 < prev[$1] + 0 { print "end", $1, prev[$1], "->", $2 }' \
 			"$TMP/prev.counters" "$TMP/cur.counters" >>"$TMP/decreases"
 	r_end=$(rss_kb) f_end=$(nfds)
+	# the last loop scrape's count, bounded by this scrape's counter read
+	created=$(mval "$TMP/m.txt" floodgate_sources_created_total)
+	if [ -n "$prev_tr" ] && [ -n "$created" ] &&
+		[ "$prev_tr" -gt $((${cap:-0} + created - prev_created)) ]; then
+		over_cap=$((over_cap + 1))
+		[ -n "$over_first" ] || over_first="last scrape: $prev_tr tracked, capacity $cap"
+	fi
 fi
 nser=$(wc -l <"$TMP/prev.counters")
 if [ -s "$TMP/decreases" ]; then

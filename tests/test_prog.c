@@ -1342,13 +1342,18 @@ static void test_long_ban_high_rate(void **state)
 /*
  * The SYN limit is only consulted for SYNs: a source that sends other
  * packets for long enough (here just under the idle threshold apart)
- * must still find its SYN bucket full.
+ * must still find its SYN bucket full. fg_keep looks at the unconsulted
+ * tat only when a packet starts a new block of FG_KEEP_TICKS, so the
+ * worst case is a check at a block's start, another packet at its end,
+ * then the longest gap that is not idle: the tat must still read as
+ * behind now (a full bucket), never wrapped to far ahead.
  */
 static void test_syn_after_long_quiet(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();
 	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 443, 443);
-	__u64 rate = 10000000, step = (1ULL << 62) / rate - 1, t = T0;
+	__u64 rate = 10000000, step = (1ULL << 62) / rate - 1, t = T0, keep = 4096, a;
+	struct fg_src v;
 	int i;
 
 	r->syn = (struct fg_limit){ rate, 1 };
@@ -1357,6 +1362,25 @@ static void test_syn_after_long_quiet(void **state)
 	for (i = 1; i <= 3; i++) {
 		fx_set_now(&fx, t + i * step);
 		send_tcp("198.18.51.1", 443, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	}
+	send_tcp("198.18.51.1", 443, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.51.1", 443, FX_TCP_SYN, DROP, FG_R_RATE_SYN, 1, F_DROPPED);
+
+	/* the worst case, twice: block start (checked), block end (not), longest non-idle gap */
+	a = (t + 3 * step + step / 2) / keep * keep;
+	for (i = 0; i < 2; i++) {
+		fx_set_now(&fx, a);
+		send_tcp("198.18.51.1", 443, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+		fx_set_now(&fx, a + keep - 1);
+		send_tcp("198.18.51.1", 443, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+		a += keep - 1 + step;
+		fx_set_now(&fx, a);
+		send_tcp("198.18.51.1", 443, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+		v = src_get(1, FG_FAM_IPV4, "198.18.51.1", 32);
+		if ((__s64)(v.tat_syn - a * rate) >= 0)
+			fail_msg("round %d: SYN tat %lld units ahead of now: wrapped", i,
+				 (long long)(v.tat_syn - a * rate));
+		a = (a + keep - 1) / keep * keep;
 	}
 	send_tcp("198.18.51.1", 443, FX_TCP_SYN, PASS, FG_R_PASS, 1, F_PASSED);
 	send_tcp("198.18.51.1", 443, FX_TCP_SYN, DROP, FG_R_RATE_SYN, 1, F_DROPPED);

@@ -288,7 +288,8 @@ static void fill_maps(struct input *in)
 
 			take(in, &k, sizeof(k));
 			take(in, &v, sizeof(v));
-			k.prefixlen %= 8 + 128 + 1; /* the kernel refuses longer ones anyway */
+			k.prefixlen %= FG_LPM_HDR_BITS + 128 +
+				       1; /* the kernel refuses longer ones anyway */
 			bpf_map_update_elem(maps.lists, &k, &v, BPF_ANY);
 			break;
 		}
