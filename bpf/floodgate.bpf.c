@@ -205,6 +205,60 @@ static __always_inline void fg_keep(__u64 *tat, __u64 now, __u64 rate, __u64 see
 		__sync_val_compare_and_swap(tat, old, now_u - (1ULL << 61));
 }
 
+/*
+ * One limit's tat, kept in units of rate `from` (0: none), moved to units
+ * of rate `to` at tick now. A token is HZ units at any rate, so the debt
+ * ahead of now keeps its number of units: the bucket holds as many tokens
+ * as before (a rate change grants none) and refills at the new rate, up to
+ * the new burst (a debt past a smaller burst is an empty bucket). A tat
+ * behind now, or any tat without `from` or of an idle bucket, is a full
+ * bucket.
+ */
+static __always_inline void fg_rescale(__u64 *tat, __u64 now, __u64 from, __u64 to, __u64 limit,
+				       int idle)
+{
+	__u64 old = *(volatile __u64 *)tat, now_u = now * to, ahead = 0;
+	__s64 d = (__s64)(old - now * from);
+
+	if (!to)
+		return; /* a limit that is off: fg_keep leaves its tat alone */
+	if (from && !idle && d > 0)
+		ahead = (__u64)d < limit ? (__u64)d : limit;
+	__sync_val_compare_and_swap(tat, old, ahead ? now_u + ahead : now_u - (1ULL << 61));
+}
+
+/*
+ * A bucket whose tats are in the units of an earlier rule set: the rule
+ * set before the live one names the rates this rule had (prev_*, set by
+ * userspace for the same rule only), so a rate change carries a source's
+ * tokens over instead of handing every source a fresh burst. A bucket from
+ * an older rule set still starts full. The CPU that moves the bucket's
+ * epoch rescales; another one racing it may see the old units for a few
+ * instructions, which fg_gcra_try's range check reads as a full bucket.
+ */
+__noinline int fg_rebase(struct fg_src *b, const struct fg_config *cfg, __u32 ridx, __u64 now,
+			 __u64 seen)
+{
+	const struct fg_rule *r;
+	__u32 old;
+	int prev;
+
+	if (!b || !cfg)
+		return 0;
+	old = *(volatile __u32 *)&b->epoch;
+	if (old == cfg->epoch || __sync_val_compare_and_swap(&b->epoch, old, cfg->epoch) != old)
+		return 0;
+	r = &cfg->rules[ridx & (FG_MAX_RULES - 1)];
+	prev = old == cfg->prev_epoch;
+	fg_rescale(&b->tat_pps, now, prev ? r->prev_pps : 0, r->pps.rate, r->pps.burst * fg_hz,
+		   fg_idle(now, seen, prev ? r->prev_pps : 0));
+	fg_rescale(&b->tat_bps, now, prev ? r->prev_bps : 0, r->bps.rate, r->bps.burst * 8 * fg_hz,
+		   fg_idle(now, seen, prev ? r->prev_bps : 0));
+	fg_rescale(&b->tat_syn, now, prev ? r->prev_syn : 0, r->syn.rate, r->syn.burst * fg_hz,
+		   fg_idle(now, seen, prev ? r->prev_syn : 0));
+	return 0;
+}
+
 /* dst = src & mask, over the 16 address bytes (IPv4 uses the first 4, the rest are zero). */
 static __always_inline void fg_mask(__u8 *dst, const __u8 *src, const __be32 *mask)
 {
@@ -372,6 +426,7 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
 	fresh.first_seen = p->now;
 	fresh.ban_gen = st->ban_gen;
+	fresh.epoch = cfg->epoch;
 	fresh.ban_until = fg_ban_check(cfg, p, own, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
 	if (!bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST))
@@ -596,6 +651,8 @@ int floodgate(struct xdp_md *ctx)
 	if (!b)
 		goto rule_out; /* table refused the insert (counted): only the endpoint limit applies */
 	seen = b->last_seen;
+	if (b->epoch != cfg->epoch)
+		fg_rebase(b, cfg, ridx, now, seen);
 	b->last_seen = now;
 	b->packets++;
 	b->bytes += len;

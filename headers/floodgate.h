@@ -143,6 +143,9 @@ struct fg_rule {
 	__u16 port_lo;	       /* endpoint first destination port, host order */
 	__u16 port_hi;	       /* endpoint last destination port, host order */
 	__u16 pad;	       /* zero */
+	__u64 prev_pps; /* pps.rate of this rule in the previous rule set, 0 if none (fg_rebase) */
+	__u64 prev_bps; /* bps.rate likewise */
+	__u64 prev_syn; /* syn.rate likewise */
 };
 
 /* A prefix length with its netmask, so the data path masks with four ANDs. */
@@ -168,7 +171,9 @@ struct fg_config {
 	__u32 n_ban4;		/* entries used in ban4 */
 	__u32 n_ban6;		/* entries used in ban6 */
 	__u32 n_endpoints;	/* endpoint rules in use; 0 skips the fg_ports lookup */
-	__u32 pad;		/* zero */
+	__u32 epoch;	  /* this rule set's number: buckets carry the one their state is in */
+	__u32 prev_epoch; /* the rule set before it, whose rates prev_* name */
+	__u32 pad;	  /* zero */
 };
 
 /* Global shared state: fg_state[0] (not per CPU). */
@@ -217,7 +222,7 @@ struct fg_src {
 	__u64 drops;	  /* packets dropped (rate, ban) */
 	__u64 ban_until;  /* cached ban expiry tick from fg_bans, 0 when none */
 	__u32 ban_gen;	  /* fg_state.ban_gen when ban_until was read */
-	__u32 pad;	  /* zero */
+	__u32 epoch;	  /* fg_config.epoch of the rates the tats are kept in (fg_rebase) */
 	__u64 tat_bps;	  /* GCRA theoretical arrival time, byte limit (rate units) */
 	__u64 tat_syn;	  /* GCRA theoretical arrival time, SYN limit (rate units) */
 	__u64 first_seen; /* tick the bucket was created */

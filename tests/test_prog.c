@@ -1388,35 +1388,92 @@ static void test_syn_after_long_quiet(void **state)
 
 /*
  * A rule-set change that changes a limit's rate: buckets of sources known
- * before hold their state in the old rate's units. Lowering the rate must
- * not lock them out (their state would read as far ahead); they start
- * with a full burst of the new limit.
+ * before hold their state in the old rate's units, and the data path
+ * moves each to the new rate with the tokens it had (fg_rebase) instead
+ * of handing every source a fresh burst, or locking it out. Each row: a
+ * source empties a bucket of `old` (rate, burst) at one tick, the rule set
+ * changes to `new` (`extra` more commits with no packet in between), then
+ * the packets that pass at once, and after `wait` more ticks.
  */
+static const struct rebase_case {
+	const char *name;
+	struct fg_limit old, new; /* pps limit before and after */
+	int extra;		  /* more commits before the next packet */
+	__u32 now, wait;	  /* packets passing at once; ticks to wait for wait * rate / HZ */
+} rebase_cases[] = {
+	/* an empty bucket stays empty and refills at the new rate */
+	{ "rate halved", { 100, 100 }, { 50, 100 }, 0, 0, HZ / 10 },
+	{ "rate kept", { 100, 100 }, { 100, 100 }, 0, 0, HZ / 100 },
+	{ "rate x10", { 100, 100 }, { 1000, 100 }, 0, 0, HZ / 10 },
+	/* a debt past a smaller burst is an empty bucket, not a longer wait */
+	{ "burst cut", { 100, 100 }, { 100, 50 }, 0, 0, HZ / 50 },
+	/* two rule sets later the old units are unknown: full */
+	{ "two commits", { 100, 100 }, { 50, 100 }, 1, 100, HZ / 10 },
+};
+
 static void test_rate_change(void **state)
 {
+	unsigned int c, i, n, want;
+
+	for (c = 0; c < sizeof(rebase_cases) / sizeof(rebase_cases[0]); c++) {
+		const struct rebase_case *k = &rebase_cases[c];
+		struct fg_ruleset *rs = ruleset_new();
+		struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
+		__u64 t = T0 + c * 1000 * HZ;
+		char src[32];
+
+		snprintf(src, sizeof(src), "198.18.70.%u", c + 1);
+		print_message("# rate change: %s (%s)\n", k->name, src);
+		r->pps = k->old;
+		ruleset_commit(rs);
+		fx_set_now(&fx, t);
+		for (i = 0; i < k->old.burst; i++)
+			send_tcp(src, 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+		send_tcp(src, 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+		for (i = 0; i <= (unsigned int)k->extra; i++) {
+			rs = ruleset_new();
+			r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
+			r->pps = k->new;
+			ruleset_commit(rs);
+		}
+		for (n = 0; n < 2; n++) {
+			/* after the wait: what passed at once is gone, wait * rate / HZ came back */
+			want = n ? (__u32)(k->wait * k->new.rate / HZ) : k->now;
+			if (n)
+				fx_set_now(&fx, t + k->wait);
+			for (i = 0; i < want; i++)
+				send_tcp(src, 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+			send_tcp(src, 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+		}
+	}
+}
+
+/*
+ * The byte limit keeps its tokens too, at rates where a whole tick holds
+ * far more than the burst: 10 frames at 1 Gbit/s, then 100 Gbit/s with
+ * the same 100 kB burst, are 4320 bits of debt, then 4752 after one more.
+ */
+static void test_rate_change_bytes(void **state)
+{
 	struct fg_ruleset *rs = ruleset_new();
-	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 7200, 7200);
+	struct fg_src v;
+	__u64 units;
 	int i;
 
-	r->pps = (struct fg_limit){ 1000, 10 };
 	r->bps = (struct fg_limit){ 1000000000, 100000 };
 	ruleset_commit(rs);
 	for (i = 0; i < 10; i++)
-		send_tcp("198.18.70.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
-
+		send_tcp("198.18.72.1", 7200, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
 	rs = ruleset_new();
-	r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
-	r->pps = (struct fg_limit){ 10, 3 };		       /* 100 times slower */
-	r->bps = (struct fg_limit){ 100000000000ULL, 100000 }; /* 100 times faster */
+	r = rule_add(rs, 1, FX_IP_TCP, 7200, 7200);
+	r->bps = (struct fg_limit){ 100000000000ULL, 100000 };
 	ruleset_commit(rs);
-	fx_set_now(&fx, T0 + 1);
-	for (i = 0; i < 3; i++)
-		send_tcp("198.18.70.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
-	fx_set_now(&fx, T0 + 1 + HZ / 10); /* one packet at 10 per second */
-	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-	send_tcp("198.18.70.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("198.18.72.1", 7200, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	v = src_get(1, FG_FAM_IPV4, "198.18.72.1", 32);
+	/* 11 frames of 54 bytes ahead of now, in units of 1 / (10^11 * HZ) s */
+	units = v.tat_bps - T0 * 100000000000ULL;
+	assert_int_equal(units, 11 * 54 * 8 * HZ);
 }
 
 /* Escalation never overflows: ban x mult above the maximum is the maximum. */
@@ -1460,6 +1517,7 @@ int main(void)
 		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),
 		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
 		cmocka_unit_test_setup(test_rate_change, clear_state),
+		cmocka_unit_test_setup(test_rate_change_bytes, clear_state),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1673,10 +1673,8 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 		if (!same_endpoint(o, r)) /* deleted, or another endpoint took the slot */
 			fg_rule_reset(m, k, true, true, true);
 		else
-			fg_rule_reset(m, k,
-				      o->pps.rate != r->pps.rate || o->bps.rate != r->bps.rate ||
-					      o->syn.rate != r->syn.rate || o->plen4 != r->plen4 ||
-					      o->plen6 != r->plen6,
+			/* new per-source rates keep the buckets: the data path rescales them */
+			fg_rule_reset(m, k, o->plen4 != r->plen4 || o->plen6 != r->plen6,
 				      o->total.rate != r->total.rate, false);
 	}
 out:

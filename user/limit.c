@@ -218,17 +218,20 @@ static void edit_plen(const struct limit_edit *e, int opt, __u8 *plen, bool *cha
 
 /*
  * Apply parsed options to rule r (hz converts seconds to ticks); *reset
- * when a rate or prefix moved. Returns 0 or -EINVAL after one error line.
+ * when a prefix moved: the buckets are keyed by it. A new per-source rate
+ * keeps the buckets, the data path moves their state to the new rate
+ * (fg_rebase). Returns 0 or -EINVAL after one error line.
  */
 static int edit_rule(const char *ep, struct fg_rule *r, const struct limit_edit *e, __u64 hz,
 		     bool *reset)
 {
 	__u64 bps = val(e, OPT_BPS), bps_burst = bps / 8 > FG_MIN_FRAME ? bps / 8 : FG_MIN_FRAME;
-	bool total_changed = false;
+	bool total_changed = false, rates_changed = false;
 
-	if (edit_limit(ep, &r->pps, e, OPT_PPS, OPT_BURST, val(e, OPT_PPS), reset) ||
-	    edit_limit(ep, &r->bps, e, OPT_BPS, OPT_BPS_BURST, bps_burst, reset) ||
-	    edit_limit(ep, &r->syn, e, OPT_SYN_PPS, OPT_SYN_BURST, val(e, OPT_SYN_PPS), reset) ||
+	if (edit_limit(ep, &r->pps, e, OPT_PPS, OPT_BURST, val(e, OPT_PPS), &rates_changed) ||
+	    edit_limit(ep, &r->bps, e, OPT_BPS, OPT_BPS_BURST, bps_burst, &rates_changed) ||
+	    edit_limit(ep, &r->syn, e, OPT_SYN_PPS, OPT_SYN_BURST, val(e, OPT_SYN_PPS),
+		       &rates_changed) ||
 	    edit_limit(ep, &r->total, e, OPT_TOTAL_PPS, OPT_TOTAL_BURST, val(e, OPT_TOTAL_PPS),
 		       &total_changed))
 		return -EINVAL;

@@ -176,6 +176,39 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
 	fg_netmask(c->coarse6.mask, FG_COARSE_PLEN6);
 }
 
+/*
+ * Number the new rule set after the live one and record, per rule, the
+ * rates the same rule had there (same index, endpoint and prefixes: its
+ * buckets are the same keys), so the data path can carry a bucket's
+ * state over to new rates instead of starting it full (fg_rebase).
+ */
+static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *rs)
+{
+	struct fg_config *old = malloc(sizeof(*old));
+	int i;
+
+	if (!old)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(m->config, &live, old)) {
+		free(old);
+		return error("read fg_config[%u]: %s", live, strerror(errno)), -errno;
+	}
+	rs->cfg.prev_epoch = old->epoch;
+	rs->cfg.epoch = old->epoch + 1;
+	for (i = 0; i < FG_MAX_RULES; i++) {
+		struct fg_rule *r = &rs->cfg.rules[i];
+		const struct fg_rule *o = &old->rules[i];
+		bool same = r->used && o->used && r->proto == o->proto && r->port_lo == o->port_lo &&
+			    r->port_hi == o->port_hi && r->plen4 == o->plen4 && r->plen6 == o->plen6;
+
+		r->prev_pps = same ? o->pps.rate : 0;
+		r->prev_bps = same ? o->bps.rate : 0;
+		r->prev_syn = same ? o->syn.rate : 0;
+	}
+	free(old);
+	return 0;
+}
+
 int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
 {
 	__u32 live = __atomic_load_n(&m->st->slot, __ATOMIC_ACQUIRE) & 1, idle = !live;
@@ -186,6 +219,8 @@ int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
 	if (fg_ruleset_check(rs))
 		return -EINVAL;
 	fg_ruleset_finish(rs);
+	if ((err = ruleset_link(m, live, rs)))
+		return err;
 	if (bpf_map_update_elem(m->config, &idle, &rs->cfg, BPF_ANY))
 		return error("write fg_config[%u]: %s", idle, strerror(errno)), -errno;
 	keys = malloc(count * sizeof(*keys));
