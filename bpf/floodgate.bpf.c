@@ -15,9 +15,12 @@
 const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or the test clock's) */
 const volatile __u8 fg_test_clock = 0; /* 1: read the time from fg_state.test_now (tests only) */
 
-#define FG_CAS_TRIES 16 /* compare-and-swap retries before a packet is treated as over the limit */
-#define FG_KEEP_TICKS                                                                              \
-	4096 /* fg_keep checks a bucket's unconsulted limits once per this many ticks */
+/* compare-and-swap retries before a packet is treated as over the limit */
+#define FG_CAS_TRIES 16
+/* fg_keep checks a bucket's unconsulted limits once per this many ticks */
+#define FG_KEEP_TICKS 4096
+/* reads of a bucket another CPU is moving to new rates (fg_rebase) */
+#define FG_REBASE_TRIES 64
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -228,35 +231,45 @@ static __always_inline void fg_rescale(__u64 *tat, __u64 now, __u64 from, __u64 
 }
 
 /*
- * A bucket whose tats are in the units of an earlier rule set: the rule
- * set before the live one names the rates this rule had (prev_*, set by
- * userspace for the same rule only), so a rate change carries a source's
- * tokens over instead of handing every source a fresh burst. A bucket from
- * an older rule set still starts full. The CPU that moves the bucket's
- * epoch rescales; another one racing it may see the old units for a few
- * instructions, which fg_gcra_try's range check reads as a full bucket.
+ * A bucket whose tats are kept in the units of rates its rule had before
+ * the rule's latest change (units != rule->since): the rule names the
+ * rates it had from prev_since on (userspace keeps them, for the same
+ * rule only), so a change of limits carries a source's tokens over
+ * instead of handing every source a fresh burst; older units start full.
+ * One CPU claims the bucket (FG_EPOCH_BUSY) and moves its tats; another
+ * that meets it waits up to FG_REBASE_TRIES reads. Returns 1 when the
+ * bucket is not in this rule's units: its units are newer (this packet
+ * read the rule set before a change another CPU already applied) or it
+ * stayed busy; the caller then leaves the bucket alone.
  */
-__noinline int fg_rebase(struct fg_src *b, const struct fg_config *cfg, __u32 ridx, __u64 now,
-			 __u64 seen)
+__noinline int fg_rebase(struct fg_src *b, const struct fg_rule *r, __u64 now, __u64 seen)
 {
-	const struct fg_rule *r;
 	__u32 old;
-	int prev;
+	int i, prev;
 
-	if (!b || !cfg)
+	if (!b || !r)
+		return 1;
+	for (i = 0; i < FG_REBASE_TRIES; i++) {
+		old = *(volatile __u32 *)&b->units;
+		if (old == FG_EPOCH_BUSY)
+			continue;
+		if (old == r->since)
+			return 0;
+		if ((__s32)(old - r->since) > 0)
+			return 1;
+		if (__sync_val_compare_and_swap(&b->units, old, FG_EPOCH_BUSY) != old)
+			continue;
+		prev = old == r->prev_since;
+		fg_rescale(&b->tat_pps, now, prev ? r->prev_pps : 0, r->pps.rate,
+			   r->pps.burst * fg_hz, fg_idle(now, seen, prev ? r->prev_pps : 0));
+		fg_rescale(&b->tat_bps, now, prev ? r->prev_bps : 0, r->bps.rate,
+			   r->bps.burst * 8 * fg_hz, fg_idle(now, seen, prev ? r->prev_bps : 0));
+		fg_rescale(&b->tat_syn, now, prev ? r->prev_syn : 0, r->syn.rate,
+			   r->syn.burst * fg_hz, fg_idle(now, seen, prev ? r->prev_syn : 0));
+		*(volatile __u32 *)&b->units = r->since;
 		return 0;
-	old = *(volatile __u32 *)&b->epoch;
-	if (old == cfg->epoch || __sync_val_compare_and_swap(&b->epoch, old, cfg->epoch) != old)
-		return 0;
-	r = &cfg->rules[ridx & (FG_MAX_RULES - 1)];
-	prev = old == cfg->prev_epoch;
-	fg_rescale(&b->tat_pps, now, prev ? r->prev_pps : 0, r->pps.rate, r->pps.burst * fg_hz,
-		   fg_idle(now, seen, prev ? r->prev_pps : 0));
-	fg_rescale(&b->tat_bps, now, prev ? r->prev_bps : 0, r->bps.rate, r->bps.burst * 8 * fg_hz,
-		   fg_idle(now, seen, prev ? r->prev_bps : 0));
-	fg_rescale(&b->tat_syn, now, prev ? r->prev_syn : 0, r->syn.rate, r->syn.burst * fg_hz,
-		   fg_idle(now, seen, prev ? r->prev_syn : 0));
-	return 0;
+	}
+	return 1;
 }
 
 /* dst = src & mask, over the 16 address bytes (IPv4 uses the first 4, the rest are zero). */
@@ -426,7 +439,7 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
 	fresh.first_seen = p->now;
 	fresh.ban_gen = st->ban_gen;
-	fresh.epoch = cfg->epoch;
+	fresh.units = cfg->rules[key->rule & (FG_MAX_RULES - 1)].since;
 	fresh.ban_until = fg_ban_check(cfg, p, own, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
 	if (!bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST))
@@ -651,8 +664,13 @@ int floodgate(struct xdp_md *ctx)
 	if (!b)
 		goto rule_out; /* table refused the insert (counted): only the endpoint limit applies */
 	seen = b->last_seen;
-	if (b->epoch != cfg->epoch)
-		fg_rebase(b, cfg, ridx, now, seen);
+	if (b->units != rule->since && fg_rebase(b, rule, now, seen)) {
+		/* a packet of the rule set before a change: the bucket is not its to judge */
+		b->last_seen = now;
+		b->packets++;
+		b->bytes += len;
+		goto rule_out;
+	}
 	b->last_seen = now;
 	b->packets++;
 	b->bytes += len;

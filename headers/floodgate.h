@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 2
+#define FG_LAYOUT_VERSION 3
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -143,9 +143,11 @@ struct fg_rule {
 	__u16 port_lo;	       /* endpoint first destination port, host order */
 	__u16 port_hi;	       /* endpoint last destination port, host order */
 	__u16 pad;	       /* zero */
-	__u64 prev_pps; /* pps.rate of this rule in the previous rule set, 0 if none (fg_rebase) */
-	__u64 prev_bps; /* bps.rate likewise */
-	__u64 prev_syn; /* syn.rate likewise */
+	__u64 prev_pps;	       /* pps.rate before `since` (buckets from prev_since on), 0 none */
+	__u64 prev_bps;	       /* bps.rate likewise */
+	__u64 prev_syn;	       /* syn.rate likewise */
+	__u32 since;	       /* epoch whose rule set last changed this rule's per-source limits */
+	__u32 prev_since;      /* epoch the prev_* rates took effect; older buckets start full */
 };
 
 /* A prefix length with its netmask, so the data path masks with four ANDs. */
@@ -171,10 +173,10 @@ struct fg_config {
 	__u32 n_ban4;		/* entries used in ban4 */
 	__u32 n_ban6;		/* entries used in ban6 */
 	__u32 n_endpoints;	/* endpoint rules in use; 0 skips the fg_ports lookup */
-	__u32 epoch;	  /* this rule set's number: buckets carry the one their state is in */
-	__u32 prev_epoch; /* the rule set before it, whose rates prev_* name */
-	__u32 pad;	  /* zero */
+	__u32 epoch; /* this rule set's number (1.., never FG_EPOCH_BUSY), see fg_rebase */
 };
+
+#define FG_EPOCH_BUSY 0xffffffffU /* fg_src.units while one CPU moves the bucket to new rates */
 
 /* Global shared state: fg_state[0] (not per CPU). */
 struct fg_state {
@@ -222,7 +224,7 @@ struct fg_src {
 	__u64 drops;	  /* packets dropped (rate, ban) */
 	__u64 ban_until;  /* cached ban expiry tick from fg_bans, 0 when none */
 	__u32 ban_gen;	  /* fg_state.ban_gen when ban_until was read */
-	__u32 epoch;	  /* fg_config.epoch of the rates the tats are kept in (fg_rebase) */
+	__u32 units;	  /* rule->since of the rates the tats are kept in, or FG_EPOCH_BUSY */
 	__u64 tat_bps;	  /* GCRA theoretical arrival time, byte limit (rate units) */
 	__u64 tat_syn;	  /* GCRA theoretical arrival time, SYN limit (rate units) */
 	__u64 first_seen; /* tick the bucket was created */

@@ -1387,29 +1387,52 @@ static void test_syn_after_long_quiet(void **state)
 }
 
 /*
- * A rule-set change that changes a limit's rate: buckets of sources known
- * before hold their state in the old rate's units, and the data path
- * moves each to the new rate with the tokens it had (fg_rebase) instead
- * of handing every source a fresh burst, or locking it out. Each row: a
- * source empties a bucket of `old` (rate, burst) at one tick, the rule set
- * changes to `new` (`extra` more commits with no packet in between), then
- * the packets that pass at once, and after `wait` more ticks.
+ * A rule-set change that changes a limit: buckets of sources known before
+ * hold their state in the old rate's units, and the data path moves each
+ * to the new rate with the tokens it had (fg_rebase) instead of handing
+ * every source a fresh burst, or locking it out. Each row: a source
+ * empties a bucket of `old` (rate, burst; rate 0: no limit, one packet
+ * makes the bucket) at one tick; the rule set changes to `mid` if set, then
+ * to `new`, then `extra` more commits that leave the rule alone, with no
+ * packet in between; then the packets that pass at once, and after `wait`
+ * more ticks (wait * rate / HZ). syn: the SYN limit, with SYNs.
  */
 static const struct rebase_case {
 	const char *name;
-	struct fg_limit old, new; /* pps limit before and after */
-	int extra;		  /* more commits before the next packet */
-	__u32 now, wait;	  /* packets passing at once; ticks to wait for wait * rate / HZ */
+	struct fg_limit old, mid, new; /* the limit before, in between (rate 0: none), after */
+	int extra;	 /* commits that leave the rule alone, before the next packet */
+	int syn;	 /* the SYN limit instead of the packet limit */
+	__u32 now, wait; /* packets passing at once; ticks to wait */
 } rebase_cases[] = {
 	/* an empty bucket stays empty and refills at the new rate */
-	{ "rate halved", { 100, 100 }, { 50, 100 }, 0, 0, HZ / 10 },
-	{ "rate kept", { 100, 100 }, { 100, 100 }, 0, 0, HZ / 100 },
-	{ "rate x10", { 100, 100 }, { 1000, 100 }, 0, 0, HZ / 10 },
+	{ "rate halved", { 100, 100 }, {}, { 50, 100 }, 0, 0, 0, HZ / 10 },
+	{ "rate x10", { 100, 100 }, {}, { 1000, 100 }, 0, 0, 0, HZ / 10 },
+	{ "SYN rate halved", { 100, 100 }, {}, { 50, 100 }, 0, 1, 0, HZ / 10 },
 	/* a debt past a smaller burst is an empty bucket, not a longer wait */
-	{ "burst cut", { 100, 100 }, { 100, 50 }, 0, 0, HZ / 50 },
-	/* two rule sets later the old units are unknown: full */
-	{ "two commits", { 100, 100 }, { 50, 100 }, 1, 100, HZ / 10 },
+	{ "burst cut", { 100, 100 }, {}, { 100, 50 }, 0, 0, 0, HZ / 50 },
+	/* commits that change other things leave the bucket as it is */
+	{ "other commits", { 100, 100 }, {}, { 100, 100 }, 3, 0, 0, HZ / 100 },
+	{ "halved, other commits", { 100, 100 }, {}, { 50, 100 }, 3, 0, 0, HZ / 10 },
+	/* two changes without a packet: the old units are gone, full */
+	{ "two changes", { 100, 100 }, { 50, 100 }, { 25, 100 }, 0, 0, 100, HZ / 10 },
+	/* a limit switched on starts full */
+	{ "limit on", { 0, 0 }, {}, { 50, 100 }, 0, 0, 100, HZ / 10 },
 };
+
+/* Commit a rule set whose rule 1 (tcp/7100) has limit l as its packet or SYN limit. */
+static void rebase_commit(const struct fg_limit *l, int syn, int other)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
+
+	if (syn)
+		r->syn = *l;
+	else
+		r->pps = *l;
+	if (other) /* another rule that changes with every commit */
+		rule_add(rs, 2, FX_IP_UDP, 7000 + other, 7000 + other);
+	ruleset_commit(rs);
+}
 
 static void test_rate_change(void **state)
 {
@@ -1417,35 +1440,64 @@ static void test_rate_change(void **state)
 
 	for (c = 0; c < sizeof(rebase_cases) / sizeof(rebase_cases[0]); c++) {
 		const struct rebase_case *k = &rebase_cases[c];
-		struct fg_ruleset *rs = ruleset_new();
-		struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
+		__u8 flags = k->syn ? FX_TCP_SYN : FX_TCP_ACK;
+		int over = k->syn ? FG_R_RATE_SYN : FG_R_RATE_PPS, x;
 		__u64 t = T0 + c * 1000 * HZ;
 		char src[32];
 
 		snprintf(src, sizeof(src), "198.18.70.%u", c + 1);
 		print_message("# rate change: %s (%s)\n", k->name, src);
-		r->pps = k->old;
-		ruleset_commit(rs);
+		rebase_commit(&k->old, k->syn, 0);
 		fx_set_now(&fx, t);
 		for (i = 0; i < k->old.burst; i++)
-			send_tcp(src, 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-		send_tcp(src, 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
-		for (i = 0; i <= (unsigned int)k->extra; i++) {
-			rs = ruleset_new();
-			r = rule_add(rs, 1, FX_IP_TCP, 7100, 7100);
-			r->pps = k->new;
-			ruleset_commit(rs);
-		}
+			send_tcp(src, 7100, flags, PASS, FG_R_PASS, 1, F_PASSED);
+		if (k->old.rate)
+			send_tcp(src, 7100, flags, DROP, over, 1, F_DROPPED);
+		else
+			send_tcp(src, 7100, flags, PASS, FG_R_PASS, 1, F_PASSED);
+		if (k->mid.rate)
+			rebase_commit(&k->mid, k->syn, 0);
+		rebase_commit(&k->new, k->syn, 0);
+		for (x = 1; x <= k->extra; x++)
+			rebase_commit(&k->new, k->syn, x);
 		for (n = 0; n < 2; n++) {
-			/* after the wait: what passed at once is gone, wait * rate / HZ came back */
 			want = n ? (__u32)(k->wait * k->new.rate / HZ) : k->now;
 			if (n)
 				fx_set_now(&fx, t + k->wait);
 			for (i = 0; i < want; i++)
-				send_tcp(src, 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-			send_tcp(src, 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+				send_tcp(src, 7100, flags, PASS, FG_R_PASS, 1, F_PASSED);
+			send_tcp(src, 7100, flags, DROP, over, 1, F_DROPPED);
 		}
 	}
+}
+
+/*
+ * A packet that read the rule set before a flip, on a bucket another CPU
+ * already moved to the new one, must not move it back nor judge it in the
+ * wrong units (which would read as a full bucket and reset it): it passes
+ * on the endpoint limit alone and leaves the bucket be. Put the old slot
+ * back by hand, as that packet sees it.
+ */
+static void test_rate_change_stale_packet(void **state)
+{
+	struct fg_limit old = { 100, 100 }, half = { 50, 100 };
+	__u32 live;
+	int i;
+
+	rebase_commit(&old, 0, 0);
+	for (i = 0; i < 100; i++)
+		send_tcp("198.18.71.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	rebase_commit(&half, 0, 0);
+	send_tcp("198.18.71.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	live = fx.m.st->slot;
+	fx.m.st->slot = !live; /* the packet of a CPU still on the old rule set */
+	send_tcp("198.18.71.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	fx.m.st->slot = live;
+	send_tcp("198.18.71.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	fx_set_now(&fx, T0 + HZ / 10); /* 5 tokens at 50/s */
+	for (i = 0; i < 5; i++)
+		send_tcp("198.18.71.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.71.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
 }
 
 /*
@@ -1474,6 +1526,15 @@ static void test_rate_change_bytes(void **state)
 	/* 11 frames of 54 bytes ahead of now, in units of 1 / (10^11 * HZ) s */
 	units = v.tat_bps - T0 * 100000000000ULL;
 	assert_int_equal(units, 11 * 54 * 8 * HZ);
+
+	/* a burst of 500 bytes holds less than that debt: the bucket is empty, not more */
+	rs = ruleset_new();
+	r = rule_add(rs, 1, FX_IP_TCP, 7200, 7200);
+	r->bps = (struct fg_limit){ 100000000000ULL, 500 };
+	ruleset_commit(rs);
+	send_tcp("198.18.72.1", 7200, FX_TCP_ACK, DROP, FG_R_RATE_BPS, 1, F_DROPPED);
+	v = src_get(1, FG_FAM_IPV4, "198.18.72.1", 32);
+	assert_int_equal(v.tat_bps - T0 * 100000000000ULL, 500 * 8 * HZ);
 }
 
 /* Escalation never overflows: ban x mult above the maximum is the maximum. */
@@ -1518,6 +1579,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
 		cmocka_unit_test_setup(test_rate_change, clear_state),
 		cmocka_unit_test_setup(test_rate_change_bytes, clear_state),
+		cmocka_unit_test_setup(test_rate_change_stale_packet, clear_state),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -5,11 +5,11 @@
  * Every change reads the live rule set, edits one rule in memory, and
  * makes the whole set live with fg_ruleset_commit (validate, write the
  * idle slot, flip), so a bad value changes nothing and no packet sees
- * half a change. A changed rate invalidates the rule's per-source bucket
- * state (it is kept in units of the rate), so those buckets are dropped
- * after the commit and start again full; the same happens to a deleted
- * rule's buckets, counters and endpoint total, so a later rule in its
- * slot starts from zero.
+ * half a change. A changed per-source rate keeps the buckets: the data
+ * path moves each to the new rate with the tokens it had (fg_rebase). A
+ * changed prefix changes the buckets' keys, so they are dropped after the
+ * commit and start again full; so are a deleted rule's buckets, counters
+ * and endpoint total, so a later rule in its slot starts from zero.
  */
 #include <errno.h>
 #include <inttypes.h>

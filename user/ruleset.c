@@ -177,14 +177,18 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
 }
 
 /*
- * Number the new rule set after the live one and record, per rule, the
- * rates the same rule had there (same index, endpoint and prefixes: its
- * buckets are the same keys), so the data path can carry a bucket's
- * state over to new rates instead of starting it full (fg_rebase).
+ * Number the new rule set after the live one and carry, per rule, when
+ * its per-source limits last changed (since) and the rates before that
+ * (prev_*, from prev_since on), so the data path moves a bucket to new
+ * rates with the tokens it had instead of starting it full (fg_rebase).
+ * A rule is the same one at the same index with the same endpoint and
+ * prefixes (its buckets are the same keys); a new one starts its buckets
+ * full. Commits that leave a rule's limits alone leave its buckets alone.
  */
 static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *rs)
 {
 	struct fg_config *old = malloc(sizeof(*old));
+	__u32 epoch;
 	int i;
 
 	if (!old)
@@ -193,17 +197,34 @@ static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *
 		free(old);
 		return error("read fg_config[%u]: %s", live, strerror(errno)), -errno;
 	}
-	rs->cfg.prev_epoch = old->epoch;
-	rs->cfg.epoch = old->epoch + 1;
+	epoch = old->epoch + 1;
+	if (epoch == FG_EPOCH_BUSY)
+		epoch = 1; /* after 2^32 commits; epochs compare as signed differences */
+	rs->cfg.epoch = epoch;
 	for (i = 0; i < FG_MAX_RULES; i++) {
 		struct fg_rule *r = &rs->cfg.rules[i];
 		const struct fg_rule *o = &old->rules[i];
 		bool same = r->used && o->used && r->proto == o->proto && r->port_lo == o->port_lo &&
 			    r->port_hi == o->port_hi && r->plen4 == o->plen4 && r->plen6 == o->plen6;
 
-		r->prev_pps = same ? o->pps.rate : 0;
-		r->prev_bps = same ? o->bps.rate : 0;
-		r->prev_syn = same ? o->syn.rate : 0;
+		if (!same) {
+			r->since = r->prev_since = epoch;
+			r->prev_pps = r->prev_bps = r->prev_syn = 0;
+		} else if (!memcmp(&r->pps, &o->pps, sizeof(r->pps)) &&
+			   !memcmp(&r->bps, &o->bps, sizeof(r->bps)) &&
+			   !memcmp(&r->syn, &o->syn, sizeof(r->syn))) {
+			r->since = o->since;
+			r->prev_since = o->prev_since;
+			r->prev_pps = o->prev_pps;
+			r->prev_bps = o->prev_bps;
+			r->prev_syn = o->prev_syn;
+		} else {
+			r->since = epoch;
+			r->prev_since = o->since;
+			r->prev_pps = o->pps.rate;
+			r->prev_bps = o->bps.rate;
+			r->prev_syn = o->syn.rate;
+		}
 	}
 	free(old);
 	return 0;
