@@ -600,7 +600,7 @@ int floodgate(struct xdp_md *ctx)
 	__u64 now, seen;
 	struct fg_plen own = {};
 	__u32 slot;
-	int reason;
+	int reason, stale;
 
 	reason = fg_parse(ctx, &p);
 	len = p.len;
@@ -664,13 +664,8 @@ int floodgate(struct xdp_md *ctx)
 	if (!b)
 		goto rule_out; /* table refused the insert (counted): only the endpoint limit applies */
 	seen = b->last_seen;
-	if (b->units != rule->since && fg_rebase(b, rule, now, seen)) {
-		/* a packet of the rule set before a change: the bucket is not its to judge */
-		b->last_seen = now;
-		b->packets++;
-		b->bytes += len;
-		goto rule_out;
-	}
+	/* stale: a packet of the rule set before a change, whose limits are not this bucket's */
+	stale = b->units != rule->since && fg_rebase(b, rule, now, seen);
 	b->last_seen = now;
 	b->packets++;
 	b->bytes += len;
@@ -682,12 +677,16 @@ int floodgate(struct xdp_md *ctx)
 	if (b->ban_until > now ||
 	    (fg_ban_split(cfg, p.family, own.plen) && fg_ban_check(cfg, &p, &own, 1) > now)) {
 		/* however long the ban, the limits must come back full, not wrapped */
-		fg_keep(&b->tat_pps, now, rule->pps.rate, seen);
-		fg_keep(&b->tat_bps, now, rule->bps.rate, seen);
-		fg_keep(&b->tat_syn, now, rule->syn.rate, seen);
+		if (!stale) {
+			fg_keep(&b->tat_pps, now, rule->pps.rate, seen);
+			fg_keep(&b->tat_bps, now, rule->bps.rate, seen);
+			fg_keep(&b->tat_syn, now, rule->syn.rate, seen);
+		}
 		reason = FG_R_BANNED;
 		goto drop_src;
 	}
+	if (stale)
+		goto rule_out; /* the endpoint limit alone, for one packet per CPU at a flip */
 	reason = fg_limits(b, rule, &p, now, seen);
 	if (reason != FG_R_PASS)
 		goto over;

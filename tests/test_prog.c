@@ -1481,6 +1481,8 @@ static void test_rate_change(void **state)
 static void test_rate_change_stale_packet(void **state)
 {
 	struct fg_limit old = { 100, 100 }, half = { 50, 100 };
+	struct fg_ruleset *rs;
+	struct fg_rule *r;
 	__u32 live;
 	int i;
 
@@ -1498,6 +1500,23 @@ static void test_rate_change_stale_packet(void **state)
 	for (i = 0; i < 5; i++)
 		send_tcp("198.18.71.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
 	send_tcp("198.18.71.1", 7100, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+
+	/* a banned source stays banned for a stale packet too */
+	ban_rules(32, 10 * HZ, 3, 50 * HZ);
+	provoke_ban("198.18.71.2");
+	rs = ruleset_new();
+	r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
+	r->pps = (struct fg_limit){ 2, 4 }; /* a new rate: the bucket moves on its next packet */
+	r->action = FG_ACT_BAN;
+	r->ban_ticks = 10 * HZ;
+	r->ban_mult = 3;
+	r->ban_max_ticks = 50 * HZ;
+	ruleset_commit(rs);
+	send_tcp("198.18.71.2", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	live = fx.m.st->slot;
+	fx.m.st->slot = !live;
+	send_tcp("198.18.71.2", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	fx.m.st->slot = live;
 }
 
 /*
