@@ -220,14 +220,23 @@ static __always_inline void fg_keep(__u64 *tat, __u64 now, __u64 rate, __u64 see
 static __always_inline void fg_rescale(__u64 *tat, __u64 now, __u64 from, __u64 to, __u64 limit,
 				       int idle)
 {
-	__u64 old = *(volatile __u64 *)tat, now_u = now * to, ahead = 0;
-	__s64 d = (__s64)(old - now * from);
+	__u64 old, now_u = now * to, ahead;
+	__s64 d;
+	int i;
 
 	if (!to)
 		return; /* a limit that is off: fg_keep leaves its tat alone */
-	if (from && !idle && d > 0)
-		ahead = (__u64)d < limit ? (__u64)d : limit;
-	__sync_val_compare_and_swap(tat, old, ahead ? now_u + ahead : now_u - (1ULL << 61));
+	/* a packet of the rule set before may still move the tat (in the old units): retry */
+	for (i = 0; i < FG_CAS_TRIES; i++) {
+		old = *(volatile __u64 *)tat;
+		d = (__s64)(old - now * from);
+		ahead = 0;
+		if (from && !idle && d > 0)
+			ahead = (__u64)d < limit ? (__u64)d : limit;
+		if (__sync_val_compare_and_swap(tat, old,
+						ahead ? now_u + ahead : now_u - (1ULL << 61)) == old)
+			return;
+	}
 }
 
 /*
@@ -664,8 +673,13 @@ int floodgate(struct xdp_md *ctx)
 	if (!b)
 		goto rule_out; /* table refused the insert (counted): only the endpoint limit applies */
 	seen = b->last_seen;
-	/* stale: a packet of the rule set before a change, whose limits are not this bucket's */
-	stale = b->units != rule->since && fg_rebase(b, rule, now, seen);
+	/*
+	 * stale: a packet of the rule set before a change, whose limits are not
+	 * this bucket's (another CPU moved it), or that started before a flip
+	 * and must not write tats in units the bucket may be leaving
+	 */
+	stale = (b->units != rule->since && fg_rebase(b, rule, now, seen)) ||
+		(*(volatile __u32 *)&st->slot & 1) != slot;
 	b->last_seen = now;
 	b->packets++;
 	b->bytes += len;

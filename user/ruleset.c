@@ -206,13 +206,16 @@ static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *
 		const struct fg_rule *o = &old->rules[i];
 		bool same = r->used && o->used && r->proto == o->proto && r->port_lo == o->port_lo &&
 			    r->port_hi == o->port_hi && r->plen4 == o->plen4 && r->plen6 == o->plen6;
+		/* since compares with buckets' units within 2^31 commits: renewed long before */
+		bool kept = same && !memcmp(&r->pps, &o->pps, sizeof(r->pps)) &&
+			    !memcmp(&r->bps, &o->bps, sizeof(r->bps)) &&
+			    !memcmp(&r->syn, &o->syn, sizeof(r->syn)) &&
+			    (__s32)(epoch - o->since) <= (1 << 30);
 
 		if (!same) {
 			r->since = r->prev_since = epoch;
 			r->prev_pps = r->prev_bps = r->prev_syn = 0;
-		} else if (!memcmp(&r->pps, &o->pps, sizeof(r->pps)) &&
-			   !memcmp(&r->bps, &o->bps, sizeof(r->bps)) &&
-			   !memcmp(&r->syn, &o->syn, sizeof(r->syn))) {
+		} else if (kept) {
 			r->since = o->since;
 			r->prev_since = o->prev_since;
 			r->prev_pps = o->prev_pps;
