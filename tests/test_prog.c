@@ -956,19 +956,25 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Ban rule on tcp/22: 2 packets per second, ban 10 s, x3 per strike, at most 50 s. */
-static void ban_rules(__u8 plen4, __u64 ban_ticks, __u32 mult, __u64 max_ticks)
+/* Commit rule 1, tcp/22: limit pps, action ban as given. */
+static void ban_rule_pps(__u8 plen4, struct fg_limit pps, __u64 ban_ticks, __u32 mult, __u64 max_ticks)
 {
 	struct fg_ruleset *rs = ruleset_new();
 	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
 
-	r->pps = (struct fg_limit){ 1, 2 };
+	r->pps = pps;
 	r->action = FG_ACT_BAN;
 	r->plen4 = plen4;
 	r->ban_ticks = ban_ticks;
 	r->ban_mult = mult;
 	r->ban_max_ticks = max_ticks;
 	ruleset_commit(rs);
+}
+
+/* Rule 1, tcp/22: 1 packet/s, burst 2, action ban. */
+static void ban_rules(__u8 plen4, __u64 ban_ticks, __u32 mult, __u64 max_ticks)
+{
+	ban_rule_pps(plen4, (struct fg_limit){ 1, 2 }, ban_ticks, mult, max_ticks);
 }
 
 /* Exceed the rule from src at the current tick: two pass, the third bans (counted in FG_C_BANS). */
@@ -1481,8 +1487,6 @@ static void test_rate_change(void **state)
 static void test_rate_change_stale_packet(void **state)
 {
 	struct fg_limit old = { 100, 100 }, half = { 50, 100 };
-	struct fg_ruleset *rs;
-	struct fg_rule *r;
 	__u32 live;
 	int i;
 
@@ -1504,14 +1508,8 @@ static void test_rate_change_stale_packet(void **state)
 	/* a banned source stays banned for a stale packet too */
 	ban_rules(32, 10 * HZ, 3, 50 * HZ);
 	provoke_ban("198.18.71.2");
-	rs = ruleset_new();
-	r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
-	r->pps = (struct fg_limit){ 2, 4 }; /* a new rate: the bucket moves on its next packet */
-	r->action = FG_ACT_BAN;
-	r->ban_ticks = 10 * HZ;
-	r->ban_mult = 3;
-	r->ban_max_ticks = 50 * HZ;
-	ruleset_commit(rs);
+	/* a new rate: the bucket moves on its next packet */
+	ban_rule_pps(32, (struct fg_limit){ 2, 4 }, 10 * HZ, 3, 50 * HZ);
 	send_tcp("198.18.71.2", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
 	live = fx.m.st->slot;
 	fx.m.st->slot = !live;
