@@ -1522,36 +1522,35 @@ static void test_rate_change_stale_packet(void **state)
  * far more than the burst: 10 frames at 1 Gbit/s, then 100 Gbit/s with
  * the same 100 kB burst, are 4320 bits of debt, then 4752 after one more.
  */
-static void test_rate_change_bytes(void **state)
+/* Commit rule 1, tcp/7200, with byte limit l; one frame; the bucket's byte debt in units. */
+static __u64 bps_debt_after(struct fg_limit l, __u32 xdp, int reason, int field)
 {
 	struct fg_ruleset *rs = ruleset_new();
 	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 7200, 7200);
 	struct fg_src v;
-	__u64 units;
+
+	r->bps = l;
+	ruleset_commit(rs);
+	send_tcp("198.18.72.1", 7200, FX_TCP_ACK, xdp, reason, 1, field);
+	v = src_get(1, FG_FAM_IPV4, "198.18.72.1", 32);
+	return v.tat_bps - T0 * l.rate;
+}
+
+static void test_rate_change_bytes(void **state)
+{
 	int i;
 
-	r->bps = (struct fg_limit){ 1000000000, 100000 };
-	ruleset_commit(rs);
-	for (i = 0; i < 10; i++)
+	bps_debt_after((struct fg_limit){ 1000000000, 100000 }, PASS, FG_R_PASS, F_PASSED);
+	for (i = 1; i < 10; i++)
 		send_tcp("198.18.72.1", 7200, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-	rs = ruleset_new();
-	r = rule_add(rs, 1, FX_IP_TCP, 7200, 7200);
-	r->bps = (struct fg_limit){ 100000000000ULL, 100000 };
-	ruleset_commit(rs);
-	send_tcp("198.18.72.1", 7200, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-	v = src_get(1, FG_FAM_IPV4, "198.18.72.1", 32);
 	/* 11 frames of 54 bytes ahead of now, in units of 1 / (10^11 * HZ) s */
-	units = v.tat_bps - T0 * 100000000000ULL;
-	assert_int_equal(units, 11 * 54 * 8 * HZ);
-
+	assert_int_equal(bps_debt_after((struct fg_limit){ 100000000000ULL, 100000 }, PASS,
+					FG_R_PASS, F_PASSED),
+			 11 * 54 * 8 * HZ);
 	/* a burst of 500 bytes holds less than that debt: the bucket is empty, not more */
-	rs = ruleset_new();
-	r = rule_add(rs, 1, FX_IP_TCP, 7200, 7200);
-	r->bps = (struct fg_limit){ 100000000000ULL, 500 };
-	ruleset_commit(rs);
-	send_tcp("198.18.72.1", 7200, FX_TCP_ACK, DROP, FG_R_RATE_BPS, 1, F_DROPPED);
-	v = src_get(1, FG_FAM_IPV4, "198.18.72.1", 32);
-	assert_int_equal(v.tat_bps - T0 * 100000000000ULL, 500 * 8 * HZ);
+	assert_int_equal(bps_debt_after((struct fg_limit){ 100000000000ULL, 500 }, DROP,
+					FG_R_RATE_BPS, F_DROPPED),
+			 500 * 8 * HZ);
 }
 
 /* Escalation never overflows: ban x mult above the maximum is the maximum. */
