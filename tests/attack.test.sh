@@ -335,7 +335,8 @@ kill -HUP $DPID
 check "SIGHUP: under-attack threshold $THRESHOLD applied" \
 	poll 10 grep -q 'reload: .* applied' "$TMP/run.err"
 same "threshold live" $THRESHOLD "$(fg -j config dump | jq -r .under_attack.new_sources_per_second)"
-fg -j events --follow >"$TMP/events.json" 2>"$TMP/events.err" &
+# the binary itself, so the cleanup's stop_pid ends floodgate and not just a subshell
+"$FG" --pin-dir "$PIN" -j events --follow >"$TMP/events.json" 2>"$TMP/events.err" &
 
 # known clients: 64 on CPU 1 (the flood's CPU), 64 on CPU 0, 10 packets/s each
 tx0=$(txc "$LAB_NS_CLI")

@@ -126,7 +126,9 @@ same "the rule survived" 1000000 "$(FG -j limit list | jq '.[] | select(.endpoin
 same "the ban survived" 1 "$(FG -j ban list | jq '[.[] | select(.address=="198.18.61.9")] | length')"
 
 # --- kill -9 of a long-running reader changes nothing ---
-FG stats --watch 1 >/dev/null 2>&1 &
+# the binary itself in the background: $! of a shell function is a subshell, and killing it
+# would leave floodgate running
+"$FG_BIN" --pin-dir "$PIN" stats --watch 1 >/dev/null 2>&1 &
 WPID=$!
 sleep 1.2
 kill -9 "$WPID" 2>/dev/null
