@@ -24,22 +24,12 @@ BANNED=
 
 cleanup() {
 	[ -n "$BANNED" ] && "$FG" --pin-dir "$PIN" ban del "$BANNED" >/dev/null 2>&1
-	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	ip link del "$A" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	lab_remove "$FG" "$PIN" "$A" "$NS"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
-# check NAME COMMAND...: ok when the command succeeds.
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
+. tests/tap.sh # ok, notok, check, lab_remove
 fg() { "$FG" --pin-dir "$PIN" "$@"; }
 q() { "$@" >/dev/null 2>&1; } # run quietly: only the TAP lines go to stdout
 

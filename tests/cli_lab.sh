@@ -15,10 +15,7 @@ RPID=
 
 cleanup() {
 	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null
-	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	ip link del "$A" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	lab_remove "$FG" "$PIN" "$A" "$NS"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT

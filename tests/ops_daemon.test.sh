@@ -25,47 +25,16 @@ H4=198.18.0.1
 TMP=$(mktemp -d /tmp/fgt-ops-daemon.XXXXXX)
 DPID= NPID= PPID_PROM= IPID=
 
-stop_pid() { # PID: TERM, then KILL if it lingers (ours only, by PID)
-	[ -n "$1" ] || return 0
-	kill "$1" 2>/dev/null
-	for _ in $(seq 50); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -9 "$1" 2>/dev/null
-}
 cleanup() {
 	stop_pid "$IPID"
 	stop_pid "$PPID_PROM"
 	stop_pid "$DPID"
 	stop_pid "$NPID"
-	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	ip link del "$A" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	lab_remove "$FG" "$PIN" "$A" "$NS"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-skip_all() {
-	echo "ok - ops_daemon # SKIP $*"
-	exit 0
-}
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
-same() {
-	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
-}
-
-# exited PID: a child that is gone or a zombie waiting for `wait`
-exited() {
-	local st
-	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
-	[ -z "$st" ] || [ "$st" == Z ]
-}
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 for t in ip python3 jq curl promtool; do

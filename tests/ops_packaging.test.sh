@@ -17,13 +17,7 @@ FG=$BUILD/floodgate
 TMP=$(mktemp -d /tmp/fgt-ops-pkg.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
+. tests/tap.sh # ok, notok, check
 
 # --- man page ---
 if command -v scdoc >/dev/null; then

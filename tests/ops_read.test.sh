@@ -27,20 +27,13 @@ FPID=
 
 cleanup() {
 	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
-	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	ip link del "$A" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	lab_remove "$FG" "$PIN" "$A" "$NS"
 	id "$U" >/dev/null 2>&1 && userdel "$U" 2>/dev/null
 	[ -n "$MADE_GROUP" ] && groupdel floodgate 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
-skip_all() {
-	echo "ok - ops_read # SKIP $*"
-	exit 0
-}
 # quiet COMMAND...: run it without output.
 quiet() { "$@" >/dev/null 2>&1; }
 # jqe NAME FILE EXPR: ok when EXPR is true of the JSON in FILE.

@@ -36,23 +36,6 @@ M=fgtsm$S O=fgtso$S # group member, outsider
 MADE_GROUP=
 DPID=
 
-skip_all() {
-	echo "ok - security # SKIP $*"
-	exit 0
-}
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
-same() {
-	if [ "$2" == "$3" ]; then ok "$1"; else notok "$1 (want $2, got $3)"; fi
-}
-exited() { # PID: gone, or a zombie waiting for `wait`
-	local st
-	st=$(awk '{ print $3 }' /proc/$1/stat 2>/dev/null)
-	[ -z "$st" ] || [ "$st" == Z ]
-}
 cleanup() {
 	local p
 	for p in $(jobs -p); do stop_pid "$p"; done

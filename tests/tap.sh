@@ -49,6 +49,15 @@ poll() {
 	done
 	return 1
 }
+# lab_remove FG PIN LINK NS: a test's network state, each part only if it is there: detach
+# everything pinned under PIN and remove it, the veth LINK (its peer goes too), the namespace NS
+lab_remove() {
+	"$1" --pin-dir "$2" detach --all >/dev/null 2>&1
+	rm -rf "$2"
+	ip link del "$3" 2>/dev/null
+	ip netns del "$4" 2>/dev/null
+	return 0
+}
 skip_all() {
 	echo "ok - ${TEST_NAME:-$(basename "$0" .test.sh)} # SKIP $*"
 	exit 0
