@@ -14,6 +14,9 @@
 /* Load-time knobs (skeleton rodata). */
 const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or the test clock's) */
 const volatile __u8 fg_test_clock = 0; /* 1: read the time from fg_state.test_now (tests only) */
+/* fg_seen: log2 of its stamps (8 per entry) and the period shift; set from the pinned map and HZ */
+const volatile __u32 fg_seen_bits = 19; /* FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT */
+const volatile __u8 fg_period_shift = 14;
 
 /* compare-and-swap retries before a packet is treated as over the limit */
 #define FG_CAS_TRIES 16
@@ -67,6 +70,15 @@ struct {
 	__type(key, struct fg_src_key);
 	__type(value, struct fg_src);
 } fg_sources SEC(".maps");
+
+/* mmap()able so tests clear it with one memset */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT / 8);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} fg_seen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -456,6 +468,25 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	return 0;
 }
 
+/*
+ * The fg_seen stamp of a bucket key (see floodgate.h): the top bits of a
+ * multiplicative hash of its 20 bytes (every key bit reaches them; low
+ * bits would ignore an IPv4 address's last octets), NULL only if the map
+ * were smaller than fg_seen_bits says.
+ */
+static __always_inline __u8 *fg_seen_stamp(const struct fg_src_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u64 x = ((__u64)w[1] << 32 | w[2]) ^ w[0], y = (__u64)w[3] << 32 | w[4];
+	__u32 slot, idx;
+	__u64 *word;
+
+	slot = ((x ^ y * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >> (64 - fg_seen_bits);
+	idx = slot >> 3;
+	word = bpf_map_lookup_elem(&fg_seen, &idx);
+	return word ? (__u8 *)word + (slot & 7) : NULL;
+}
+
 /* The bucket for this packet under `rule`, created if missing; own = its prefix. */
 static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
 						const struct fg_rule *rule, __u32 ridx,
@@ -465,7 +496,9 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	const struct fg_plen *coarse;
 	struct fg_pressure *pr;
 	struct fg_src *b;
+	__u8 *stamp, period;
 	__u32 zero = 0;
+	int own_key = 1;
 
 	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
 	if (pr && p->now - pr->window >= fg_hz)
@@ -479,13 +512,22 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	}
 	key.plen = own->plen;
 	fg_mask(key.addr, p->addr, own->mask);
-	b = bpf_map_lookup_elem(&fg_sources, &key);
-	if (b)
-		return b;
+	stamp = fg_seen_stamp(&key);
+	period = (__u8)(p->now >> fg_period_shift);
+	/* under attack, a key not stamped lately has no bucket worth a cache miss */
+	if (!stamp || !pr || !pr->attack || *stamp == period || *stamp == (__u8)(period - 1)) {
+		b = bpf_map_lookup_elem(&fg_sources, &key);
+		if (b) {
+			if (stamp && *stamp != period)
+				*stamp = period;
+			return b;
+		}
+	}
 	/* a new source: under attack, charged to its coarse prefix's bucket */
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	if (pr && fg_pressure_new(st, cfg, pr, p->now) && coarse->plen < key.plen) {
 		*own = *coarse;
+		own_key = 0;
 		key.plen = own->plen;
 		fg_mask(key.addr, p->addr, own->mask);
 		fg_count(FG_C_ATTACK_NEW, 0);
@@ -497,6 +539,8 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	b = bpf_map_lookup_elem(&fg_sources, &key);
 	if (!b)
 		fg_count(FG_C_SOURCE_INSERT_FAIL, 0);
+	else if (stamp && own_key)
+		*stamp = period; /* its own bucket, not the coarse prefix's */
 	return b;
 }
 

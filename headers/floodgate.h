@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 3
+#define FG_LAYOUT_VERSION 4
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -229,6 +229,55 @@ struct fg_src {
 	__u64 tat_syn;	  /* GCRA theoretical arrival time, SYN limit (rate units) */
 	__u64 first_seen; /* tick the bucket was created */
 };
+
+/*
+ * Recently seen sources: fg_seen, one-byte stamps, eight to a word,
+ * indexed by a hash of the bucket key (fg_seen_slot in the program). A
+ * packet that finds its own bucket writes the current period (tick >>
+ * fg_seen_shift, a minute or a little more) into the key's stamp when it
+ * is not there yet. Under attack, a key whose stamp holds neither this
+ * period nor the one before is not looked up in fg_sources (in a table of
+ * a million entries that lookup misses the cache and the TLB, and a
+ * spoofed flood's sources never have a bucket): it is charged to its
+ * coarse prefix as a new source. Keys sharing a stamp only cost lookups;
+ * a source idle for more than a period or two counts as new while an
+ * attack lasts.
+ */
+#define FG_SEEN_SOURCES_PER_SLOT 2  /* fg_sources entries per fg_seen stamp */
+#define FG_SEEN_MIN_WORDS	 64 /* smallest fg_seen, in words */
+#define FG_SEEN_PERIOD_SEC	 60 /* at least this many seconds per stamp period */
+
+/* fg_seen entries (words of 8 stamps) for a source table of `sources` entries: a power of two. */
+static inline __u32 fg_seen_words(__u32 sources)
+{
+	__u64 want = (__u64)sources / FG_SEEN_SOURCES_PER_SLOT / 8, w = FG_SEEN_MIN_WORDS;
+
+	while (w < want && w < (1U << 28))
+		w <<= 1;
+	return (__u32)w;
+}
+
+/* log2 of a power of two */
+static inline __u32 fg_log2(__u64 v)
+{
+	__u32 n = 0;
+
+	while (v > 1) {
+		v >>= 1;
+		n++;
+	}
+	return n;
+}
+
+/* The stamp period as a shift of the tick: 2^shift ticks last at least FG_SEEN_PERIOD_SEC. */
+static inline __u8 fg_seen_shift(__u64 hz)
+{
+	__u8 s = 0;
+
+	while (s < 40 && (1ULL << s) < hz * FG_SEEN_PERIOD_SEC)
+		s++;
+	return s;
+}
 
 /* Automatic ban key: fg_bans (plain hash, never evicted by churn). */
 struct fg_ban_key {

@@ -59,6 +59,8 @@ struct fx {
 	__u64 hz;		/* test clock ticks per second */
 	int ncpus;		/* possible CPUs: per-CPU values */
 	void *scratch;		/* per-CPU values of every counter, for batch reads */
+	__u64 *seen;		/* fg_seen, mmap()ed */
+	size_t seen_len;	/* its length in bytes */
 };
 
 /* Which counters one frame moved, and how (fx_send). */
@@ -102,6 +104,10 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	f->skel->rodata->fg_test_clock = 1;
 	f->skel->rodata->fg_hz = hz;
 	bpf_map__set_max_entries(f->skel->maps.fg_sources, sources ? sources : 65536);
+	/* fg_seen sized and timed as attach does it */
+	bpf_map__set_max_entries(f->skel->maps.fg_seen, fg_seen_words(sources ? sources : 65536));
+	f->skel->rodata->fg_seen_bits = 3 + fg_log2(bpf_map__max_entries(f->skel->maps.fg_seen));
+	f->skel->rodata->fg_period_shift = fg_seen_shift(hz);
 	bpf_map__set_max_entries(f->skel->maps.fg_bans, 4096);
 	err = floodgate__load(f->skel);
 	if (err) {
@@ -137,6 +143,17 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	}
 	f->m.st->hz = hz;
 	f->m.st->layout = FG_LAYOUT_VERSION;
+	f->seen_len = (size_t)bpf_map__max_entries(f->skel->maps.fg_seen) * sizeof(__u64);
+	f->seen = mmap(NULL, f->seen_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(f->skel->maps.fg_seen), 0);
+	if (f->seen == MAP_FAILED) {
+		err = -errno;
+		f->seen = NULL;
+		munmap(f->m.st, sizeof(*f->m.st));
+		floodgate__destroy(f->skel);
+		f->skel = NULL;
+		return err;
+	}
 	f->scratch = calloc((size_t)f->ncpus * FG_MAX_RULES, sizeof(struct fg_rule_count));
 	return f->scratch ? 0 : -ENOMEM;
 }
@@ -145,6 +162,8 @@ static inline void fx_close(struct fx *f)
 {
 	if (f->m.st)
 		munmap(f->m.st, sizeof(*f->m.st));
+	if (f->seen)
+		munmap(f->seen, f->seen_len);
 	floodgate__destroy(f->skel); /* closes every map fd of f->m */
 	free(f->scratch);
 	memset(f, 0, sizeof(*f));

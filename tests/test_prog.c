@@ -57,6 +57,7 @@ static int clear_state(void **state)
 	i = 0;
 	assert_int_equal(bpf_map_update_elem(fx.m.pressure, &i, zp, BPF_ANY), 0);
 	free(zp);
+	memset(fx.seen, 0, fx.seen_len);
 	fx.m.st->lists4 = fx.m.st->lists6 = 0;
 	fx.m.st->events_tat = 0; /* the clock goes back to T0: the event limit starts full */
 	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
@@ -1313,6 +1314,55 @@ static void test_under_attack(void **state)
 	free(pr);
 }
 
+/*
+ * Under attack a source counts as known while its fg_seen stamp holds this
+ * period or the one before: the bucket lookup is skipped for the others.
+ * Outside an attack an old stamp costs nothing: the bucket is still found.
+ */
+static void test_under_attack_seen(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW), enter = FX_NOTE(FG_C_ATTACK_ENTER);
+	const __u64 period = 1ULL << fg_seen_shift(HZ), t1 = T0 + 3 * period;
+	int i;
+
+	assert_true(period >= HZ * FG_SEEN_PERIOD_SEC && period < 2 * HZ * FG_SEEN_PERIOD_SEC);
+	rs->cfg.attack_new_per_sec = 5;
+	ruleset_commit(rs);
+	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       NOTE_CREATED | NOTE_STRICT);
+	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       NOTE_CREATED | NOTE_STRICT);
+	fx_set_now(&fx, t1 - period + 5); /* the period before t1's */
+	send_tcp_notes("198.18.91.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       NOTE_CREATED | NOTE_STRICT);
+
+	/* three periods on, no attack: the old stamp does not hide the bucket */
+	fx_set_now(&fx, t1);
+	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	for (i = 1; i <= 5; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "198.18.80.%d", i);
+		send_tcp_notes(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+			       NOTE_CREATED | NOTE_STRICT);
+	}
+	send_tcp_notes("198.18.80.6", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       enter | new | NOTE_CREATED | NOTE_STRICT);
+	/* under attack: stamped in this period or the one before, the own bucket */
+	send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	send_tcp_notes("198.18.91.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	/* idle for three periods: a new source, charged to its /24 though its bucket exists */
+	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       new | NOTE_CREATED | NOTE_STRICT);
+	assert_true(src_exists(R_DEF, FG_FAM_IPV4, "198.18.90.0", 24));
+	assert_true(src_exists(R_DEF, FG_FAM_IPV4, "198.18.90.1", 32));
+	/* a coarse bucket does not stamp the source's own key */
+	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       new | NOTE_STRICT);
+}
+
 /* ---- 8. clock range: state that outlives 2^63 rate units ---- */
 
 /*
@@ -1590,6 +1640,7 @@ int main(void)
 		cmocka_unit_test_setup(test_syn_limit, clear_state),
 		cmocka_unit_test_setup(test_limit_order, clear_state),
 		cmocka_unit_test_setup(test_under_attack, clear_state),
+		cmocka_unit_test_setup(test_under_attack_seen, clear_state),
 		cmocka_unit_test_setup(test_long_ban_high_rate, clear_state),
 		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),
 		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
