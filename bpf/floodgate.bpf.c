@@ -305,16 +305,13 @@ static __always_inline void fg_mask(__u8 *dst, const __u8 *src, const __be32 *ma
 	d[3] = s[3] & mask[3];
 }
 
-/* dst = src over 16 address bytes in words (byte copies into the key cost a dozen stores). */
-static __always_inline void fg_copy_addr(__u8 *dst, const __u8 *src)
+/* dst = the packet's 16 address bytes in two words (byte copies into the key cost a dozen stores). */
+static __always_inline void fg_copy_addr(__u8 *dst, const struct fg_pkt *p)
 {
-	__u32 *d = (__u32 *)dst;
-	const __u32 *s = (const __u32 *)src;
+	__u64 *d = (__u64 *)dst;
 
-	d[0] = s[0];
-	d[1] = s[1];
-	d[2] = s[2];
-	d[3] = s[3];
+	d[0] = p->addr64[0];
+	d[1] = p->addr64[1];
 }
 
 /*
@@ -476,8 +473,10 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
  */
 static __always_inline __u8 *fg_seen_stamp(const struct fg_src_key *k)
 {
-	const __u32 *w = (const __u32 *)k;
-	__u64 x = ((__u64)w[1] << 32 | w[2]) ^ w[0], y = (__u64)w[3] << 32 | w[4];
+	const __u32 *w = (const __u32 *)k->addr;
+	/* the key's first word from its fields: a word load of three smaller stores would stall */
+	__u32 head = k->rule | (__u32)k->family << 16 | (__u32)k->plen << 24;
+	__u64 x = ((__u64)w[0] << 32 | w[1]) ^ head, y = (__u64)w[2] << 32 | w[3];
 	__u32 slot, idx;
 	__u64 *word;
 
@@ -496,6 +495,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	const struct fg_plen *coarse;
 	struct fg_pressure *pr;
 	struct fg_src *b;
+	const __be32 *mask;
 	__u8 *stamp, period;
 	__u32 zero = 0;
 	int own_key = 1;
@@ -505,13 +505,15 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		fg_pressure_roll(st, cfg, pr, p->now);
 	if (p->family == FG_FAM_IPV4) {
 		own->plen = rule->plen4;
-		__builtin_memcpy(own->mask, rule->mask4, sizeof(own->mask));
+		mask = rule->mask4;
 	} else {
 		own->plen = rule->plen6;
-		__builtin_memcpy(own->mask, rule->mask6, sizeof(own->mask));
+		mask = rule->mask6;
 	}
+	__builtin_memcpy(own->mask, mask, sizeof(own->mask));
 	key.plen = own->plen;
-	fg_mask(key.addr, p->addr, own->mask);
+	/* the rule's mask, not the copy just stored: reading that back would stall */
+	fg_mask(key.addr, p->addr, mask);
 	stamp = fg_seen_stamp(&key);
 	period = (__u8)(p->now >> fg_period_shift);
 	/* under attack, a key not stamped lately has no bucket worth a cache miss */
@@ -682,7 +684,7 @@ int floodgate(struct xdp_md *ctx)
 					 .family = p.family };
 		struct fg_list_val *lv;
 
-		fg_copy_addr(lk.addr, p.addr);
+		fg_copy_addr(lk.addr, &p);
 		lv = bpf_map_lookup_elem(&fg_lists, &lk);
 		if (lv) {
 			if (lv->verdict == FG_LIST_ALLOW) {
