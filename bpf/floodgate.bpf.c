@@ -443,6 +443,78 @@ static __always_inline int fg_pressure_new(struct fg_state *st, const struct fg_
 }
 
 /*
+ * The fg_seen word and byte of a bucket key (see floodgate.h): the top
+ * bits of a multiplicative hash of its 20 bytes (every key bit reaches
+ * them; low bits would ignore an IPv4 address's last octets). NULL only
+ * if the map were smaller than fg_seen_bits says.
+ */
+static __always_inline __u64 *fg_seen_word(const struct fg_src_key *k, __u32 *byte)
+{
+	const __u32 *w = (const __u32 *)k->addr;
+	/* the key's first word from its fields: a word load of three smaller stores would stall */
+	__u32 head = k->rule | (__u32)k->family << 16 | (__u32)k->plen << 24;
+	__u64 x = ((__u64)w[0] << 32 | w[1]) ^ head, y = (__u64)w[2] << 32 | w[3];
+	__u32 slot, idx;
+
+	slot = ((x ^ y * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >> (64 - fg_seen_bits);
+	idx = slot >> 3;
+	*byte = slot & 7;
+	return bpf_map_lookup_elem(&fg_seen, &idx);
+}
+
+/* The stamp period of a tick: tick >> fg_period_shift, modulo 256. */
+static __always_inline __u8 fg_period(__u64 now)
+{
+	return (__u8)(now >> fg_period_shift);
+}
+
+/* Whether the key's stamp holds this period or the one before (no map: assume it does). */
+static __always_inline int fg_seen_recent(const struct fg_src_key *k, __u8 period)
+{
+	__u32 byte;
+	__u64 *w = fg_seen_word(k, &byte);
+	__u8 s;
+
+	if (!w)
+		return 1;
+	s = *((__u8 *)w + byte);
+	return s == period || s == (__u8)(period - 1);
+}
+
+/*
+ * Stamp the key with `period`: once per period per bucket (its first
+ * packet in it) and when it is created. A compare-and-swap of the word,
+ * so that a CPU whose clock read is a period behind cannot put back an
+ * older stamp over a newer one (the bucket would not stamp again before
+ * the next period, and under attack it would look new).
+ */
+static __always_inline void fg_seen_touch(const struct fg_src_key *k, __u8 period)
+{
+	__u64 *w, old, shift;
+	__u32 byte;
+	__u8 s;
+	int i;
+
+	w = fg_seen_word(k, &byte);
+	if (!w)
+		return;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	shift = byte * 8;
+#else
+	shift = 56 - byte * 8;
+#endif
+	for (i = 0; i < FG_CAS_TRIES; i++) {
+		old = *(volatile __u64 *)w;
+		s = (__u8)(old >> shift);
+		if (s == period || s == (__u8)(period + 1))
+			return;
+		if (__sync_val_compare_and_swap(
+			    w, old, (old & ~(0xffULL << shift)) | (__u64)period << shift) == old)
+			return;
+	}
+}
+
+/*
  * Create the bucket `key` (own: its prefix) with the source's ban state,
  * unless another CPU just did. The caller looks the bucket up again: a
  * global function cannot hand out a map value.
@@ -460,30 +532,11 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	fresh.units = cfg->rules[key->rule & (FG_MAX_RULES - 1)].since;
 	fresh.ban_until = fg_ban_check(cfg, p, own, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
-	if (!bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST))
+	if (!bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST)) {
 		fg_count(FG_C_SOURCE_NEW, 0);
+		fg_seen_touch(key, fg_period(p->now)); /* its packets stamp it from the next period on */
+	}
 	return 0;
-}
-
-/*
- * The fg_seen stamp of a bucket key (see floodgate.h): the top bits of a
- * multiplicative hash of its 20 bytes (every key bit reaches them; low
- * bits would ignore an IPv4 address's last octets), NULL only if the map
- * were smaller than fg_seen_bits says.
- */
-static __always_inline __u8 *fg_seen_stamp(const struct fg_src_key *k)
-{
-	const __u32 *w = (const __u32 *)k->addr;
-	/* the key's first word from its fields: a word load of three smaller stores would stall */
-	__u32 head = k->rule | (__u32)k->family << 16 | (__u32)k->plen << 24;
-	__u64 x = ((__u64)w[0] << 32 | w[1]) ^ head, y = (__u64)w[2] << 32 | w[3];
-	__u32 slot, idx;
-	__u64 *word;
-
-	slot = ((x ^ y * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >> (64 - fg_seen_bits);
-	idx = slot >> 3;
-	word = bpf_map_lookup_elem(&fg_seen, &idx);
-	return word ? (__u8 *)word + (slot & 7) : NULL;
 }
 
 /* The bucket for this packet under `rule`, created if missing; own = its prefix. */
@@ -492,13 +545,12 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 						const struct fg_pkt *p, struct fg_plen *own)
 {
 	struct fg_src_key key = { .rule = ridx, .family = p->family };
+	__u8 period = fg_period(p->now);
 	const struct fg_plen *coarse;
 	struct fg_pressure *pr;
 	struct fg_src *b;
 	const __be32 *mask;
-	__u8 *stamp, period;
 	__u32 zero = 0;
-	int own_key = 1;
 
 	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
 	if (pr && p->now - pr->window >= fg_hz)
@@ -514,14 +566,12 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	key.plen = own->plen;
 	/* the rule's mask, not the copy just stored: reading that back would stall */
 	fg_mask(key.addr, p->addr, mask);
-	stamp = fg_seen_stamp(&key);
-	period = (__u8)(p->now >> fg_period_shift);
 	/* under attack, a key not stamped lately has no bucket worth a cache miss */
-	if (!stamp || !pr || !pr->attack || *stamp == period || *stamp == (__u8)(period - 1)) {
+	if (!pr || !pr->attack || fg_seen_recent(&key, period)) {
 		b = bpf_map_lookup_elem(&fg_sources, &key);
 		if (b) {
-			if (stamp && *stamp != period)
-				*stamp = period;
+			if ((b->last_seen ^ p->now) >> fg_period_shift)
+				fg_seen_touch(&key, period);
 			return b;
 		}
 	}
@@ -529,7 +579,6 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	if (pr && fg_pressure_new(st, cfg, pr, p->now) && coarse->plen < key.plen) {
 		*own = *coarse;
-		own_key = 0;
 		key.plen = own->plen;
 		fg_mask(key.addr, p->addr, own->mask);
 		fg_count(FG_C_ATTACK_NEW, 0);
@@ -541,8 +590,6 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	b = bpf_map_lookup_elem(&fg_sources, &key);
 	if (!b)
 		fg_count(FG_C_SOURCE_INSERT_FAIL, 0);
-	else if (stamp && own_key)
-		*stamp = period; /* its own bucket, not the coarse prefix's */
 	return b;
 }
 
