@@ -65,6 +65,13 @@ struct {
 } fg_lists SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FG_CONFIG_SLOTS * 2);
+	__type(key, __u32);
+	__type(value, struct fg_lfilter);
+} fg_lfilter SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, FG_DEF_SOURCES);
 	__type(key, struct fg_src_key);
@@ -366,6 +373,18 @@ static __always_inline int fg_ban_split(const struct fg_config *cfg, __u8 family
 		if (lens[i].plen > plen)
 			return 1;
 	return 0;
+}
+
+/* Whether the list filter lets the source's address have a trie entry (see floodgate.h). */
+static __always_inline int fg_lf_maybe(struct fg_state *st, const struct fg_pkt *p)
+{
+	__u32 idx = (*(volatile __u32 *)&st->lf_slot & 1) * 2 + (p->family == FG_FAM_IPV6), bit;
+	struct fg_lfilter *lf = bpf_map_lookup_elem(&fg_lfilter, &idx);
+
+	if (!lf)
+		return 1;
+	bit = fg_lf_bit(p->addr64[0] & lf->mask[0], p->addr64[1] & lf->mask[1]);
+	return (int)(lf->bits[(bit >> 6) & (FG_LF_WORDS - 1)] >> (bit & 63) & 1);
 }
 
 /* Rate-limited ring buffer output; a suppressed event is counted, never silent. Returns 1 if sent. */
@@ -724,8 +743,8 @@ int floodgate(struct xdp_md *ctx)
 	if (!cfg)
 		goto out;
 
-	/* allow, deny and manual bans: one trie, one lookup, only when non-empty */
-	if (p.family == FG_FAM_IPV4 ? st->lists4 : st->lists6) {
+	/* allow, deny and manual bans: one trie, one lookup, only when non-empty and not filtered */
+	if ((p.family == FG_FAM_IPV4 ? st->lists4 : st->lists6) && fg_lf_maybe(st, &p)) {
 		struct fg_lpm_key lk = { .prefixlen = FG_LPM_HDR_BITS +
 						      (p.family == FG_FAM_IPV4 ? 32 : 128),
 					 .family = p.family };

@@ -184,11 +184,13 @@ struct fg_state {
 	__u32 ban_gen;	  /* bumped on every ban added or removed: buckets recheck fg_bans */
 	__u32 lists4;	  /* IPv4 prefixes in fg_lists; 0 skips the lookup */
 	__u32 lists6;	  /* IPv6 prefixes in fg_lists; 0 skips the lookup */
+	__u32 lf_slot;	  /* live list filters: fg_lfilter[lf_slot * 2 + 0 (IPv4) or 1 (IPv6)] */
+	__u32 pad;	  /* zero */
 	__u64 test_now;	  /* test clock: current tick (only read when loaded with fg_test_clock) */
 	__u64 events_tat; /* GCRA state of the ban event rate limit (rate units) */
 	__u64 generation; /* bumped on every rule-set swap, for `status` */
 	__u64 hz;	  /* ticks per second, written by the loader for userspace */
-	__u64 layout;	  /* FG_LAYOUT_VERSION of whoever created the maps */
+	__u64 layout;	  /* FG_LAYOUT_VERSION of whoever created the maps (last: tests patch it) */
 };
 
 /* Under-attack detector, per CPU: fg_pressure[0]. */
@@ -310,6 +312,30 @@ struct fg_lpm_key {
 	__u8 pad[3];	 /* zero, matched as part of the prefix */
 	__u8 addr[16];	 /* network order, IPv4 in the first 4 bytes */
 };
+
+/*
+ * List filter: whether an address may have a trie entry at all, so most
+ * packets skip the trie lookup (a kernel call, about a sixth of a packet's
+ * cost at one source). Per family, the address masked to the family's
+ * shortest list prefix is hashed to one bit (fg_lf_bit); userspace sets
+ * the bit of every trie entry's prefix masked the same way. A clear bit
+ * means no entry covers the address. Two slots per family: userspace
+ * fills the idle one and flips fg_state.lf_slot, first to a filter of the
+ * entries before and after a change, then to the entries after it.
+ */
+#define FG_LF_BITS  16			     /* log2 of a filter's bits */
+#define FG_LF_WORDS (1U << (FG_LF_BITS - 6)) /* 64-bit words of a filter */
+struct fg_lfilter {
+	__u64 mask[2];		 /* netmask of the shortest prefix, as the address's two words */
+	__u64 bits[FG_LF_WORDS]; /* bit fg_lf_bit(prefix & mask) of every trie entry is set */
+};
+
+/* The filter bit of an address already masked, given as its two 8-byte words (memory order). */
+static inline __u32 fg_lf_bit(__u64 w0, __u64 w1)
+{
+	return (__u32)(((w0 ^ w1 * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >>
+		       (64 - FG_LF_BITS));
+}
 
 enum fg_list_kind {
 	FG_LIST_BAN = 1,   /* manual ban: drop until expires */

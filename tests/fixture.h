@@ -85,6 +85,27 @@ static inline int fx_libbpf_print(enum libbpf_print_level level, const char *fmt
 }
 
 /*
+ * Every list filter slot admits every address: for tests that write
+ * fg_lists directly instead of through user/lists.c, which keeps the
+ * filters.
+ */
+static inline int fx_lfilter_open(const struct fx *f)
+{
+	struct fg_lfilter *lf = malloc(sizeof(*lf));
+	__u32 i;
+	int err = 0;
+
+	if (!lf)
+		return -ENOMEM;
+	memset(lf, 0xff, sizeof(*lf));
+	for (i = 0; i < FG_CONFIG_SLOTS * 2 && !err; i++)
+		if (bpf_map_update_elem(f->m.lfilter, &i, lf, BPF_ANY))
+			err = -errno;
+	free(lf);
+	return err;
+}
+
+/*
  * Load the program with the test clock at `hz` ticks per second and a
  * source table of `sources` entries (0: a small default that keeps tests
  * light). The rule set is empty until the test commits one.
@@ -123,6 +144,7 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	f->m.state = bpf_map__fd(f->skel->maps.fg_state);
 	f->m.pressure = bpf_map__fd(f->skel->maps.fg_pressure);
 	f->m.lists = bpf_map__fd(f->skel->maps.fg_lists);
+	f->m.lfilter = bpf_map__fd(f->skel->maps.fg_lfilter);
 	f->m.sources = bpf_map__fd(f->skel->maps.fg_sources);
 	f->m.bans = bpf_map__fd(f->skel->maps.fg_bans);
 	f->m.totals = bpf_map__fd(f->skel->maps.fg_totals);
@@ -155,7 +177,9 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 		return err;
 	}
 	f->scratch = calloc((size_t)f->ncpus * FG_MAX_RULES, sizeof(struct fg_rule_count));
-	return f->scratch ? 0 : -ENOMEM;
+	if (!f->scratch)
+		return -ENOMEM;
+	return fx_lfilter_open(f);
 }
 
 static inline void fx_close(struct fx *f)

@@ -58,6 +58,7 @@ static int clear_state(void **state)
 	assert_int_equal(bpf_map_update_elem(fx.m.pressure, &i, zp, BPF_ANY), 0);
 	free(zp);
 	memset(fx.seen, 0, fx.seen_len);
+	assert_int_equal(fx_lfilter_open(&fx), 0);
 	fx.m.st->lists4 = fx.m.st->lists6 = 0;
 	fx.m.st->events_tat = 0; /* the clock goes back to T0: the event limit starts full */
 	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
@@ -809,6 +810,69 @@ static void test_lists(void **state)
 		{ "2001:db8:10::2", DROP, FG_R_DENY },
 	};
 	assert_int_equal(run_sources(skipped, 2, 7000, 1), 0);
+}
+
+/*
+ * The list filter in front of the trie, kept by user/lists.c: the same
+ * verdicts with it as without, whatever the shortest prefix of a family;
+ * and it is consulted (a filter with no bits hides the trie).
+ */
+static int list_cmd(const char *cidr, __u8 kind, bool add)
+{
+	struct fg_cidr c;
+
+	assert_int_equal(fg_parse_cidr("test", cidr, true, &c), 0);
+	return add ? fg_list_add(&fx.m, &c, kind, 0) : fg_list_del(&fx.m, &c, kind);
+}
+
+static void test_lists_filter(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_lfilter *none = calloc(1, sizeof(*none));
+	__u32 idx;
+
+	assert_non_null(none);
+	rs->cfg.rules[R_DEF].pps = (struct fg_limit){ 1000, 1000 };
+	ruleset_commit(rs);
+	assert_int_equal(list_cmd("198.18.60.0/24", FG_LIST_ALLOW, true), 0);
+	assert_int_equal(list_cmd("198.18.61.0/24", FG_LIST_DENY, true), 0);
+	assert_int_equal(list_cmd("198.18.61.64/26", FG_LIST_ALLOW, true), 0);
+	assert_int_equal(list_cmd("2001:db8:60::/48", FG_LIST_DENY, true), 0);
+	assert_int_equal(list_cmd("2001:db8:60:1::/64", FG_LIST_ALLOW, true), 0);
+	const struct src_row rows[] = {
+		{ "198.18.60.7", PASS, FG_R_ALLOW },	 { "198.18.61.9", DROP, FG_R_DENY },
+		{ "198.18.61.70", PASS, FG_R_ALLOW },	 { "198.18.62.1", PASS, FG_R_PASS },
+		{ "198.19.60.7", PASS, FG_R_PASS },	 { "2001:db8:60:1::5", PASS, FG_R_ALLOW },
+		{ "2001:db8:60:2::5", DROP, FG_R_DENY }, { "2001:db8:61::1", PASS, FG_R_PASS },
+	};
+	assert_int_equal(run_sources(rows, sizeof(rows) / sizeof(rows[0]), 80, R_DEF), 0);
+
+	/* an empty filter in the live slots: the trie is not consulted */
+	for (idx = fx.m.st->lf_slot * 2; idx < fx.m.st->lf_slot * 2 + 2; idx++)
+		assert_int_equal(bpf_map_update_elem(fx.m.lfilter, &idx, none, BPF_ANY), 0);
+	const struct src_row hidden[] = {
+		{ "198.18.60.7", PASS, FG_R_PASS },
+		{ "2001:db8:60:2::5", PASS, FG_R_PASS },
+	};
+	assert_int_equal(run_sources(hidden, 2, 80, R_DEF), 0);
+
+	/* the next change rebuilds it; a shorter prefix changes the mask; deletes take effect */
+	assert_int_equal(list_cmd("198.16.0.0/14", FG_LIST_DENY, true), 0);
+	assert_int_equal(list_cmd("2001:db8:60:1::/64", FG_LIST_ALLOW, false), 0);
+	assert_int_equal(list_cmd("::/0", FG_LIST_DENY, true), 0);
+	const struct src_row after[] = {
+		{ "198.18.60.7", PASS, FG_R_ALLOW },	 { "198.18.62.1", DROP, FG_R_DENY },
+		{ "198.19.60.7", DROP, FG_R_DENY },	 { "198.20.0.1", PASS, FG_R_PASS },
+		{ "2001:db8:60:1::5", DROP, FG_R_DENY }, { "2001:db8:61::1", DROP, FG_R_DENY },
+	};
+	assert_int_equal(run_sources(after, sizeof(after) / sizeof(after[0]), 80, R_DEF), 0);
+	assert_int_equal(list_cmd("198.16.0.0/14", FG_LIST_DENY, false), 0);
+	const struct src_row back[] = {
+		{ "198.18.60.7", PASS, FG_R_ALLOW },
+		{ "198.18.62.1", PASS, FG_R_PASS },
+	};
+	assert_int_equal(run_sources(back, 2, 80, R_DEF), 0);
+	free(none);
 }
 
 /* ---- 4. port ranges and the default rule ---- */
@@ -1629,6 +1693,7 @@ int main(void)
 		cmocka_unit_test_setup(test_parser_table, clear_state),
 		cmocka_unit_test_setup(test_truncation, clear_state),
 		cmocka_unit_test_setup(test_lists, clear_state),
+		cmocka_unit_test_setup(test_lists_filter, clear_state),
 		cmocka_unit_test_setup(test_ports, clear_state),
 		cmocka_unit_test_setup(test_action_drop, clear_state),
 		cmocka_unit_test_setup(test_action_monitor, clear_state),

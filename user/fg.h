@@ -85,6 +85,7 @@ struct fg_maps {
 	int state;	     /* fg_state */
 	int pressure;	     /* fg_pressure */
 	int lists;	     /* fg_lists */
+	int lfilter;	     /* fg_lfilter */
 	int sources;	     /* fg_sources */
 	int bans;	     /* fg_bans */
 	int totals;	     /* fg_totals */

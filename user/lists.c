@@ -13,7 +13,8 @@
  * packet sees the old or the new value of an entry, never a mix.
  * fg_state.lists4/lists6 count the entries per family (the data path skips
  * the lookup at 0): incremented after an insert, decremented before a
- * delete.
+ * delete. The list filter in front of the trie (fg_lfilter) admits the
+ * entries before and after a change while it is written.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -231,6 +232,58 @@ static __u32 *family_count(const struct fg_maps *m, __u8 family)
 }
 
 /*
+ * Make the list filter (floodgate.h) of the entries of s live: during a
+ * change every entry the trie holds before or after it, after the change
+ * only what it holds. The idle slot is filled, then fg_state.lf_slot
+ * flips to it.
+ */
+static int lfilter_publish(const struct fg_maps *m, const struct lset *s, bool during)
+{
+	struct fg_lfilter *f = calloc(2, sizeof(*f));
+	unsigned int shortest[2] = { 129, 129 };
+	__u32 slot, idx, fam, bit;
+	__u64 w[2];
+	size_t i;
+	int err = 0;
+
+	if (!f)
+		return -ENOMEM;
+	for (i = 0; i < s->n; i++) {
+		const struct lent *e = &s->v[i];
+
+		if (during ? e->op == LENT_GONE : e->op != LENT_KEEP)
+			continue;
+		fam = e->key.family == FG_FAM_IPV6;
+		if (e->key.prefixlen - FG_LPM_HDR_BITS < shortest[fam])
+			shortest[fam] = e->key.prefixlen - FG_LPM_HDR_BITS;
+	}
+	for (fam = 0; fam < 2; fam++)
+		if (shortest[fam] <= 128)
+			fg_netmask((__be32 *)f[fam].mask, shortest[fam]);
+	for (i = 0; i < s->n; i++) {
+		const struct lent *e = &s->v[i];
+
+		if (during ? e->op == LENT_GONE : e->op != LENT_KEEP)
+			continue;
+		fam = e->key.family == FG_FAM_IPV6;
+		memcpy(w, e->key.addr, sizeof(w));
+		bit = fg_lf_bit(w[0] & f[fam].mask[0], w[1] & f[fam].mask[1]);
+		f[fam].bits[bit / 64] |= 1ULL << (bit % 64);
+	}
+	slot = !(__atomic_load_n(&m->st->lf_slot, __ATOMIC_ACQUIRE) & 1);
+	for (fam = 0; fam < 2 && !err; fam++) {
+		idx = slot * 2 + fam;
+		if (bpf_map_update_elem(m->lfilter, &idx, &f[fam], BPF_ANY))
+			err = -errno;
+	}
+	free(f);
+	if (err)
+		return error("write fg_lfilter: %s", strerror(-err)), err;
+	__atomic_store_n(&m->st->lf_slot, slot, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/*
  * Write the changes of s to the trie: deletions, insertions, then changed
  * values. A failed insert is dropped from s and the verdicts recomputed
  * without it, so the trie stays consistent; the error is returned.
@@ -240,9 +293,11 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 	char a[64];
 	__u32 n4 = 0, n6 = 0;
 	size_t i;
-	int err = 0;
+	int err = 0, ferr;
 
 	lists_verdicts(s);
+	if ((err = lfilter_publish(m, s, true)))
+		return err; /* nothing written yet */
 	for (i = 0; i < s->n; i++) {
 		struct lent *e = &s->v[i];
 
@@ -307,7 +362,9 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		__atomic_store_n(&m->st->lists4, n4, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&m->st->lists6, __ATOMIC_ACQUIRE) != n6)
 		__atomic_store_n(&m->st->lists6, n6, __ATOMIC_RELEASE);
-	return err;
+	/* entries gone stay in the live filter (a wasted lookup, never a missed one) if this fails */
+	ferr = lfilter_publish(m, s, false);
+	return err ? err : ferr;
 }
 
 static int writable(const struct fg_maps *m)

@@ -27,12 +27,12 @@
 #name, offsetof(struct fg_maps, field)                                             \
 	}
 const struct fg_map_desc fg_map_table[] = {
-	MAP(fg_config, config),	    MAP(fg_ports, ports),
-	MAP(fg_state, state),	    MAP(fg_pressure, pressure),
-	MAP(fg_lists, lists),	    MAP(fg_sources, sources),
-	MAP(fg_bans, bans),	    MAP(fg_totals, totals),
-	MAP(fg_counters, counters), MAP(fg_rule_stats, rule_stats),
-	MAP(fg_events, events),
+	MAP(fg_config, config),		MAP(fg_ports, ports),
+	MAP(fg_state, state),		MAP(fg_pressure, pressure),
+	MAP(fg_lists, lists),		MAP(fg_lfilter, lfilter),
+	MAP(fg_sources, sources),	MAP(fg_bans, bans),
+	MAP(fg_totals, totals),		MAP(fg_counters, counters),
+	MAP(fg_rule_stats, rule_stats), MAP(fg_events, events),
 };
 #undef MAP
 const size_t fg_map_count = sizeof(fg_map_table) / sizeof(fg_map_table[0]);
