@@ -66,7 +66,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FG_CONFIG_SLOTS * 2);
+	__uint(max_entries, FG_LF_SLOTS * 2);
 	__type(key, __u32);
 	__type(value, struct fg_lfilter);
 } fg_lfilter SEC(".maps");
@@ -78,11 +78,9 @@ struct {
 	__type(value, struct fg_src);
 } fg_sources SEC(".maps");
 
-/* mmap()able so tests clear it with one memset */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT / 8);
-	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, __u64);
 } fg_seen SEC(".maps");
@@ -497,7 +495,8 @@ static __always_inline int fg_seen_recent(const struct fg_src_key *k, __u8 perio
 	if (!w)
 		return 1;
 	s = *((__u8 *)w + byte);
-	return s == period || s == (__u8)(period - 1);
+	/* period + 1: stamped by a CPU whose clock is a tick ahead (fg_seen_touch keeps it) */
+	return s == period || s == (__u8)(period - 1) || s == (__u8)(period + 1);
 }
 
 /*
@@ -517,11 +516,8 @@ static __always_inline void fg_seen_touch(const struct fg_src_key *k, __u8 perio
 	w = fg_seen_word(k, &byte);
 	if (!w)
 		return;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	shift = byte * 8;
-#else
-	shift = 56 - byte * 8;
-#endif
+	/* the byte's bits in the word: a constant test, folded by the compiler */
+	shift = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? byte * 8 : 56 - byte * 8;
 	for (i = 0; i < FG_CAS_TRIES; i++) {
 		old = *(volatile __u64 *)w;
 		s = (__u8)(old >> shift);
@@ -585,8 +581,13 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	key.plen = own->plen;
 	/* the rule's mask, not the copy just stored: reading that back would stall */
 	fg_mask(key.addr, p->addr, mask);
-	/* under attack, a key not stamped lately has no bucket worth a cache miss */
-	if (!pr || !pr->attack || fg_seen_recent(&key, period)) {
+	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
+	/*
+	 * Under attack, a key not stamped lately has no bucket worth a cache
+	 * miss: it goes to its coarse prefix (when the rule's prefix is no
+	 * longer than that, the key is its own coarse prefix: looked up)
+	 */
+	if (!pr || !pr->attack || coarse->plen >= key.plen || fg_seen_recent(&key, period)) {
 		b = bpf_map_lookup_elem(&fg_sources, &key);
 		if (b) {
 			if ((b->last_seen ^ p->now) >> fg_period_shift)
@@ -595,7 +596,6 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		}
 	}
 	/* a new source: under attack, charged to its coarse prefix's bucket */
-	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	if (pr && fg_pressure_new(st, cfg, pr, p->now) && coarse->plen < key.plen) {
 		*own = *coarse;
 		key.plen = own->plen;

@@ -54,11 +54,8 @@ struct fg_pkt {
  */
 static __always_inline void fg_addr4(struct fg_pkt *p, __be32 saddr)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	p->addr64[0] = saddr;
-#else
-	p->addr64[0] = (__u64)saddr << 32;
-#endif
+	/* the address's bytes first in memory: a constant test, folded by the compiler */
+	p->addr64[0] = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? (__u64)saddr : (__u64)saddr << 32;
 	p->addr64[1] = 0;
 }
 

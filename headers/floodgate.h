@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 4
+#define FG_LAYOUT_VERSION 5
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -234,7 +234,7 @@ struct fg_src {
 
 /*
  * Recently seen sources: fg_seen, one-byte stamps, eight to a word,
- * indexed by a hash of the bucket key (fg_seen_slot in the program). A
+ * indexed by a hash of the bucket key (fg_seen_word in the program). A
  * packet that finds its own bucket writes the current period (tick >>
  * fg_seen_shift, a minute or a little more) into the key's stamp when it
  * is not there yet. Under attack, a key whose stamp holds neither this
@@ -323,7 +323,8 @@ struct fg_lpm_key {
  * fills the idle one and flips fg_state.lf_slot, first to a filter of the
  * entries before and after a change, then to the entries after it.
  */
-#define FG_LF_BITS  16			     /* log2 of a filter's bits */
+#define FG_LF_SLOTS 2  /* list filters per family: the live one and the one being written */
+#define FG_LF_BITS  16 /* log2 of a filter's bits */
 #define FG_LF_WORDS (1U << (FG_LF_BITS - 6)) /* 64-bit words of a filter */
 struct fg_lfilter {
 	__u64 mask[2];		 /* netmask of the shortest prefix, as the address's two words */

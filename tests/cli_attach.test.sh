@@ -152,7 +152,14 @@ out=$(FG attach "$H" 2>&1)
 rc=$?
 same "attach over pinned state of layout 999 exits 1" 1 $rc
 check "... saying why" grep -q "layout version 999" <<<"$out"
-same "... and the program is untouched" "$after_id" "$(prog_id)"
+same "... and the program is untouched" "$after_id" \
+	"$(bpftool -j link show pinned "$PIN/link_$H" | jq '.prog_id')"
+out=$(FG allow add 198.18.99.0/24 2>&1)
+rc=$?
+same "allow add over pinned state of layout 999 exits 1" 1 $rc
+check "... saying why" grep -q "layout version 999" <<<"$out"
+out=$(FG status 2>&1)
+same "status over pinned state of layout 999 exits 1 (it would misread it)" 1 $?
 bpftool map update pinned "$PIN/fg_state" key 0 0 0 0 value \
 	$(jq -r 'join(" ")' <<<"$old") 2>/dev/null
 

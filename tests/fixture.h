@@ -59,8 +59,6 @@ struct fx {
 	__u64 hz;		/* test clock ticks per second */
 	int ncpus;		/* possible CPUs: per-CPU values */
 	void *scratch;		/* per-CPU values of every counter, for batch reads */
-	__u64 *seen;		/* fg_seen, mmap()ed */
-	size_t seen_len;	/* its length in bytes */
 };
 
 /* Which counters one frame moved, and how (fx_send). */
@@ -98,12 +96,14 @@ static inline int fx_lfilter_open(const struct fx *f)
 	if (!lf)
 		return -ENOMEM;
 	memset(lf, 0xff, sizeof(*lf));
-	for (i = 0; i < FG_CONFIG_SLOTS * 2 && !err; i++)
+	for (i = 0; i < FG_LF_SLOTS * 2 && !err; i++)
 		if (bpf_map_update_elem(f->m.lfilter, &i, lf, BPF_ANY))
 			err = -errno;
 	free(lf);
 	return err;
 }
+
+static inline void fx_close(struct fx *f);
 
 /*
  * Load the program with the test clock at `hz` ticks per second and a
@@ -165,32 +165,41 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	}
 	f->m.st->hz = hz;
 	f->m.st->layout = FG_LAYOUT_VERSION;
-	f->seen_len = (size_t)bpf_map__max_entries(f->skel->maps.fg_seen) * sizeof(__u64);
-	f->seen = mmap(NULL, f->seen_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       bpf_map__fd(f->skel->maps.fg_seen), 0);
-	if (f->seen == MAP_FAILED) {
-		err = -errno;
-		f->seen = NULL;
-		munmap(f->m.st, sizeof(*f->m.st));
-		floodgate__destroy(f->skel);
-		f->skel = NULL;
-		return err;
-	}
 	f->scratch = calloc((size_t)f->ncpus * FG_MAX_RULES, sizeof(struct fg_rule_count));
-	if (!f->scratch)
-		return -ENOMEM;
-	return fx_lfilter_open(f);
+	err = f->scratch ? fx_lfilter_open(f) : -ENOMEM;
+	if (err)
+		fx_close(f);
+	return err;
 }
 
 static inline void fx_close(struct fx *f)
 {
 	if (f->m.st)
 		munmap(f->m.st, sizeof(*f->m.st));
-	if (f->seen)
-		munmap(f->seen, f->seen_len);
 	floodgate__destroy(f->skel); /* closes every map fd of f->m */
 	free(f->scratch);
 	memset(f, 0, sizeof(*f));
+}
+
+/* Every fg_seen stamp back to 0, in one batch. */
+static inline int fx_seen_clear(const struct fx *f)
+{
+	__u32 n = bpf_map__max_entries(f->skel->maps.fg_seen), i, *keys = calloc(n, sizeof(*keys));
+	__u64 *zero = calloc(n, sizeof(*zero));
+	int err = 0;
+
+	if (!keys || !zero) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(bpf_map__fd(f->skel->maps.fg_seen), keys, zero, &n, NULL))
+		err = -errno;
+out:
+	free(keys);
+	free(zero);
+	return err;
 }
 
 /* The test clock: every later packet is handled at tick t. */

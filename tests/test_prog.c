@@ -57,7 +57,7 @@ static int clear_state(void **state)
 	i = 0;
 	assert_int_equal(bpf_map_update_elem(fx.m.pressure, &i, zp, BPF_ANY), 0);
 	free(zp);
-	memset(fx.seen, 0, fx.seen_len);
+	assert_int_equal(fx_seen_clear(&fx), 0);
 	assert_int_equal(fx_lfilter_open(&fx), 0);
 	fx.m.st->lists4 = fx.m.st->lists6 = 0;
 	fx.m.st->events_tat = 0; /* the clock goes back to T0: the event limit starts full */
@@ -1388,12 +1388,20 @@ static void test_under_attack_seen(void **state)
 	struct fg_ruleset *rs = ruleset_new();
 	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW), enter = FX_NOTE(FG_C_ATTACK_ENTER);
 	const __u64 period = 1ULL << fg_seen_shift(HZ), t1 = T0 + 3 * period;
+	struct fg_pressure *pr = calloc(fx.ncpus, sizeof(*pr));
+	__u64 inserts;
+	__u32 zero = 0;
 	int i;
+
+	assert_non_null(pr);
 
 	assert_true(period >= HZ * FG_SEEN_PERIOD_SEC && period < 2 * HZ * FG_SEEN_PERIOD_SEC);
 	rs->cfg.attack_new_per_sec = 5;
+	rule_add(rs, 1, FX_IP_TCP, 8080, 8080)->plen4 = 24; /* no longer than the coarse /24 */
 	ruleset_commit(rs);
 	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       NOTE_CREATED | NOTE_STRICT);
+	send_tcp_notes("198.18.93.1", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED,
 		       NOTE_CREATED | NOTE_STRICT);
 	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       NOTE_CREATED | NOTE_STRICT);
@@ -1417,6 +1425,12 @@ static void test_under_attack_seen(void **state)
 	send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	send_tcp_notes("198.18.91.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	/* a /24 bucket is its own coarse prefix: found, however old its stamp, not a new source */
+	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
+	inserts = pr[0].inserts;
+	send_tcp_notes("198.18.93.7", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED, NOTE_STRICT);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
+	assert_int_equal(pr[0].inserts, inserts);
 	/* idle for three periods: a new source, charged to its /24 though its bucket exists */
 	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       new | NOTE_CREATED | NOTE_STRICT);
@@ -1425,6 +1439,7 @@ static void test_under_attack_seen(void **state)
 	/* a coarse bucket does not stamp the source's own key */
 	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       new | NOTE_STRICT);
+	free(pr);
 }
 
 /* ---- 8. clock range: state that outlives 2^63 rate units ---- */

@@ -135,6 +135,15 @@ int fg_maps_open(struct fg_maps *m, bool write)
 		if ((err = fg_state_read(m, m->st)))
 			goto fail;
 	}
+	m->writable = write; /* fg_maps_close unmaps st */
+	/* 0: the state attach is creating; another layout would be misread (or miswritten) */
+	if (m->st->layout && m->st->layout != FG_LAYOUT_VERSION) {
+		err = -EPROTO;
+		error("pinned state in %s has layout version %llu, this floodgate has %d: use the "
+		      "floodgate that attached it, or floodgate detach --all",
+		      fg_opts.pin_dir, (unsigned long long)m->st->layout, FG_LAYOUT_VERSION);
+		goto fail;
+	}
 	m->writable = write;
 	return 0;
 fail:
