@@ -113,6 +113,27 @@ struct {
 	__type(value, struct fg_rule_count);
 } fg_rule_stats SEC(".maps");
 
+/* fg_barrier's inner maps: never read. */
+struct fg_barrier_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+/*
+ * Never read by the program either: replacing its element makes the
+ * kernel wait for an RCU grace period, after which no packet that
+ * started before is still in the program. Userspace does it after every
+ * slot flip (fg_sync), so the slot it writes next is one no packet reads.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct fg_barrier_inner);
+} fg_barrier SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FG_EVENTS_BYTES);

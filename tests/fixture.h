@@ -151,6 +151,7 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	f->m.counters = bpf_map__fd(f->skel->maps.fg_counters);
 	f->m.rule_stats = bpf_map__fd(f->skel->maps.fg_rule_stats);
 	f->m.events = bpf_map__fd(f->skel->maps.fg_events);
+	f->m.barrier = bpf_map__fd(f->skel->maps.fg_barrier);
 	f->m.clock = bpf_program__fd(f->skel->progs.fg_clock);
 	f->m.lock = -1;
 	f->m.writable = true;

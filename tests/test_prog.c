@@ -829,12 +829,17 @@ static void test_lists_filter(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();
 	struct fg_lfilter *none = calloc(1, sizeof(*none));
-	__u32 idx;
+	__u32 idx, zero = 0, inner;
 
 	assert_non_null(none);
 	rs->cfg.rules[R_DEF].pps = (struct fg_limit){ 1000, 1000 };
+	/* a commit and a list change each wait for the packets in flight after their flips */
+	assert_true(!bpf_map_delete_elem(fx.m.barrier, &zero) || errno == ENOENT);
 	ruleset_commit(rs);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.barrier, &zero, &inner), 0);
+	assert_int_equal(bpf_map_delete_elem(fx.m.barrier, &zero), 0);
 	assert_int_equal(list_cmd("198.18.60.0/24", FG_LIST_ALLOW, true), 0);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.barrier, &zero, &inner), 0);
 	assert_int_equal(list_cmd("198.18.61.0/24", FG_LIST_DENY, true), 0);
 	assert_int_equal(list_cmd("198.18.61.64/26", FG_LIST_ALLOW, true), 0);
 	assert_int_equal(list_cmd("2001:db8:60::/48", FG_LIST_DENY, true), 0);

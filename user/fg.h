@@ -92,6 +92,7 @@ struct fg_maps {
 	int counters;	     /* fg_counters */
 	int rule_stats;	     /* fg_rule_stats */
 	int events;	     /* fg_events */
+	int barrier;	     /* fg_barrier (fg_sync) */
 	int clock;	     /* fg_clock program */
 	int lock;	     /* writers' lock file (maps.c), flock()ed, -1 when not held */
 	struct fg_state *st; /* fg_state[0]: mmap()ed when writable (single fields change with
@@ -123,6 +124,12 @@ void fg_maps_close(struct fg_maps *m);
 int fg_maps_lock(struct fg_maps *m);
 /* Path of that lock file for the current pin directory. 0 or -ENAMETOOLONG. */
 int fg_lock_path(char *buf, size_t len);
+
+/*
+ * Wait until every packet that entered the program before the call has
+ * left it (fg_barrier): after a slot flip, nothing reads the old slot.
+ */
+int fg_sync(const struct fg_maps *m);
 
 /* The data path's clock: current tick, and ticks per second. */
 int fg_now(const struct fg_maps *m, __u64 *tick);

@@ -280,7 +280,7 @@ static int lfilter_publish(const struct fg_maps *m, const struct lset *s, bool d
 	if (err)
 		return error("write fg_lfilter: %s", strerror(-err)), err;
 	__atomic_store_n(&m->st->lf_slot, slot, __ATOMIC_RELEASE);
-	return 0;
+	return fg_sync(m); /* the next publish writes the slot just left */
 }
 
 /*
@@ -292,11 +292,16 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 {
 	char a[64];
 	__u32 n4 = 0, n6 = 0;
-	size_t i;
-	int err = 0, ferr;
+	size_t i, added = 0, removed = 0;
+	int err = 0, ferr = 0;
 
 	lists_verdicts(s);
-	if ((err = lfilter_publish(m, s, true)))
+	for (i = 0; i < s->n; i++) {
+		added += s->v[i].op == LENT_NEW;
+		removed += s->v[i].op == LENT_DEL;
+	}
+	/* the live filter covers every entry there is: only new ones need a wider one first */
+	if (added && (err = lfilter_publish(m, s, true)))
 		return err; /* nothing written yet */
 	for (i = 0; i < s->n; i++) {
 		struct lent *e = &s->v[i];
@@ -363,7 +368,8 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 	if (__atomic_load_n(&m->st->lists6, __ATOMIC_ACQUIRE) != n6)
 		__atomic_store_n(&m->st->lists6, n6, __ATOMIC_RELEASE);
 	/* entries gone stay in the live filter (a wasted lookup, never a missed one) if this fails */
-	ferr = lfilter_publish(m, s, false);
+	if (added || removed)
+		ferr = lfilter_publish(m, s, false);
 	return err ? err : ferr;
 }
 

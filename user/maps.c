@@ -33,6 +33,7 @@ const struct fg_map_desc fg_map_table[] = {
 	MAP(fg_sources, sources),	MAP(fg_bans, bans),
 	MAP(fg_totals, totals),		MAP(fg_counters, counters),
 	MAP(fg_rule_stats, rule_stats), MAP(fg_events, events),
+	MAP(fg_barrier, barrier),
 };
 #undef MAP
 const size_t fg_map_count = sizeof(fg_map_table) / sizeof(fg_map_table[0]);
@@ -255,6 +256,23 @@ int fg_now(const struct fg_maps *m, __u64 *tick)
 		return error("read the data path clock: program returned %u", opts.retval), -EIO;
 	memcpy(tick, out, sizeof(*tick));
 	return 0;
+}
+
+int fg_sync(const struct fg_maps *m)
+{
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "fg_sync", sizeof(__u32), sizeof(__u32), 1, NULL);
+	if (fd < 0)
+		return error("fg_barrier: create an inner map: %s", strerror(errno)), -errno;
+	/* the kernel returns from this update after an RCU grace period */
+	if (bpf_map_update_elem(m->barrier, &zero, &fd, BPF_ANY)) {
+		err = -errno;
+		error("fg_barrier: wait for the packets in flight: %s", strerror(-err));
+	}
+	close(fd);
+	return err;
 }
 
 __u64 fg_hz(const struct fg_maps *m)
