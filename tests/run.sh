@@ -7,6 +7,8 @@
 # tests/test_* binaries (cmocka with TAP output); shell tests are
 # tests/*.test.sh. A program that exits non-zero without a "not ok" line
 # counts as one failure of its own. TESTS=pattern runs only matching ones.
+# Whatever a test leaves in /sys/fs/bpf or among the network namespaces
+# (it must remove what it creates) is one more failure, and is named.
 set -uo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
@@ -15,13 +17,22 @@ export CMOCKA_MESSAGE_OUTPUT=TAP
 pass=0 fail=0 skip=0
 failed=()
 
+# pins and namespaces present now, one per line
+leftovers() {
+	ls -A /sys/fs/bpf 2>/dev/null | sed 's|^|/sys/fs/bpf/|'
+	ip netns list 2>/dev/null | awk '{ print "netns " $1 }'
+}
+
 run_one() { # name cmd...
-	local name=$1 out rc n_ok n_fail n_skip
+	local name=$1 out rc n_ok n_fail n_skip before left
 	shift
 	out=$(mktemp)
 	printf '== %s\n' "$name"
+	before=$(leftovers)
 	"$@" >"$out" 2>&1
 	rc=$?
+	left=$(comm -13 <(sort <<<"$before") <(leftovers | sort) | tr '\n' ' ')
+	[ -n "$left" ] && echo "not ok - $name removes what it creates (left: $left)" >>"$out"
 	grep -E '^(not )?ok ' "$out" | sed 's/^/   /'
 	n_skip=$(grep -cE '^ok .*# ?SKIP' "$out")
 	n_ok=$(grep -E '^ok ' "$out" | grep -cvE '# ?SKIP')

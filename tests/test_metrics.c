@@ -161,18 +161,25 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	struct bpf_map *map;
 	char path[256];
-	size_t i;
 
 	fg_maps_close(&wm);
-	for (i = 0; i < fg_map_count; i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, fg_map_table[i].name);
+	/* what pin_all pinned: every fg_ map, the ones userspace never opens too */
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (strncmp(bpf_map__name(map), "fg_", 3))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map));
 		unlink(path);
 	}
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, FG_PIN_CLOCK);
 	unlink(path);
-	rmdir(pin_dir);
 	floodgate__destroy(skel);
+	if (rmdir(pin_dir)) {
+		fprintf(stderr, "error: remove %s: %s\n", pin_dir, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
