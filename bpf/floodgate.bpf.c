@@ -124,8 +124,8 @@ struct fg_barrier_inner {
 /*
  * Never read by the program either: replacing its element makes the
  * kernel wait for an RCU grace period, after which no packet that
- * started before is still in the program. Userspace does it after every
- * slot flip (fg_sync), so the slot it writes next is one no packet reads.
+ * started before is still in the program. Userspace does it before it
+ * writes an idle slot (fg_sync): no packet still reads what it overwrites.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);

@@ -15,6 +15,7 @@ NS=fgt-at-$ID
 H=fgat$ID
 P=fgap$ID
 PIN=/sys/fs/bpf/fgt-at-$ID
+OLDPIN=/sys/fs/bpf/fgt-at-old-$ID
 FG() { "$FG_BIN" --pin-dir "$PIN" "$@"; }
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -31,7 +32,7 @@ same() { # NAME EXPECTED ACTUAL
 cleanup() {
 	[ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null
 	"$FG_BIN" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	rm -rf "$PIN"
+	rm -rf "$PIN" "$OLDPIN"
 	ip link del "$H" 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 }
@@ -162,6 +163,17 @@ out=$(FG status 2>&1)
 same "status over pinned state of layout 999 exits 1 (it would misread it)" 1 $?
 bpftool map update pinned "$PIN/fg_state" key 0 0 0 0 value \
 	$(jq -r 'join(" ")' <<<"$old") 2>/dev/null
+
+# --- an fg_state of another size (layout 3 had 56 bytes, layout last) is read by its size ---
+mkdir -p "$OLDPIN"
+bpftool map create "$OLDPIN/fg_state" type array key 4 value 56 entries 1 name fg_state
+bpftool map update pinned "$OLDPIN/fg_state" key 0 0 0 0 value $(printf '0 %.0s' $(seq 48)) 3 0 0 0 0 0 0 0
+out=$("$FG_BIN" --pin-dir "$OLDPIN" attach "$H" 2>&1)
+same "attach over a 56-byte fg_state of layout 3 exits 1" 1 $?
+check "... saying it is layout 3" grep -q "layout version 3," <<<"$out"
+same "... and the program is untouched" "$after_id" \
+	"$(bpftool -j link show pinned "$PIN/link_$H" | jq '.prog_id')"
+rm -rf "$OLDPIN"
 
 # --- detach keeps the state, attach brings it back ---
 FG detach "$H" >/dev/null

@@ -7,8 +7,9 @@
 # tests/test_* binaries (cmocka with TAP output); shell tests are
 # tests/*.test.sh. A program that exits non-zero without a "not ok" line
 # counts as one failure of its own. TESTS=pattern runs only matching ones.
-# Whatever a test leaves in /sys/fs/bpf or among the network namespaces
-# (it must remove what it creates) is one more failure, and is named.
+# Whatever a test leaves at the top of /sys/fs/bpf or among the network
+# namespaces (it must remove what it creates) is one more failure, and is
+# named; only root sees those, and two runs at once would see each other's.
 set -uo pipefail
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
@@ -32,7 +33,7 @@ run_one() { # name cmd...
 	"$@" >"$out" 2>&1
 	rc=$?
 	left=$(comm -13 <(sort <<<"$before") <(leftovers | sort) | tr '\n' ' ')
-	[ -n "$left" ] && echo "not ok - $name removes what it creates (left: $left)" >>"$out"
+	[ -n "$left" ] && printf '\nnot ok - %s removes what it creates (left: %s)\n' "$name" "$left" >>"$out"
 	grep -E '^(not )?ok ' "$out" | sed 's/^/   /'
 	n_skip=$(grep -cE '^ok .*# ?SKIP' "$out")
 	n_ok=$(grep -E '^ok ' "$out" | grep -cvE '# ?SKIP')

@@ -164,7 +164,10 @@ static int teardown(void **state)
 	struct bpf_map *map;
 	char path[256];
 
-	fg_maps_close(&wm);
+	if (!skel)
+		return 0; /* setup failed before it loaded anything */
+	if (wm.st)
+		fg_maps_close(&wm);
 	/* what pin_all pinned: every fg_ map, the ones userspace never opens too */
 	bpf_object__for_each_map(map, skel->obj)
 	{

@@ -79,18 +79,11 @@ static int pin_replace(int fd, const char *name, mode_t mode)
 	return 0;
 }
 
-/*
- * Layout version of pinned state, 0 when there is none. fg_state.layout is
- * the value's last word in every layout, so an fg_state of another size
- * (another layout) still tells its version.
- */
+/* Layout version of pinned state, 0 when there is none, -1 when it is no fg_state we know. */
 static int pinned_layout(__u64 *layout)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0;
-	__u64 val[64] = {};
 	char path[4096];
-	int fd, err = 0;
+	int fd, err;
 
 	*layout = 0;
 	if ((err = fg_pin_path(path, sizeof(path), "fg_state")))
@@ -98,19 +91,9 @@ static int pinned_layout(__u64 *layout)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : (error("open %s: %s", path, strerror(errno)), -errno);
-	if (bpf_obj_get_info_by_fd(fd, &info, &len) ||
-	    (info.value_size <= sizeof(val) && bpf_map_lookup_elem(fd, &zero, val))) {
-		err = -errno;
-		error("read %s: %s", path, strerror(-err));
-	} else if (info.value_size < sizeof(__u64) || info.value_size > sizeof(val) ||
-		   info.value_size % sizeof(__u64)) {
-		*layout = (__u64)-1; /* not an fg_state any floodgate wrote */
-	} else {
-		*layout = val[info.value_size / sizeof(__u64) - 1];
-		if (!*layout ||
-		    (info.value_size != sizeof(struct fg_state) && *layout == FG_LAYOUT_VERSION))
-			*layout = (__u64)-1;
-	}
+	err = fg_state_layout(fd, layout);
+	if (!err && !*layout)
+		*layout = (__u64)-1; /* pinned, never initialised: not a state to reuse */
 	close(fd);
 	return err;
 }

@@ -126,8 +126,15 @@ int fg_maps_lock(struct fg_maps *m);
 int fg_lock_path(char *buf, size_t len);
 
 /*
+ * Layout version of the fg_state map fd (its value's last word, whatever
+ * its size), or -1 when the map is no fg_state any floodgate wrote.
+ */
+int fg_state_layout(int fd, __u64 *layout);
+
+/*
  * Wait until every packet that entered the program before the call has
- * left it (fg_barrier): after a slot flip, nothing reads the old slot.
+ * left it (fg_barrier): called before writing an idle slot, whose readers
+ * from before the last flip are then gone.
  */
 int fg_sync(const struct fg_maps *m);
 

@@ -271,6 +271,8 @@ static int lfilter_publish(const struct fg_maps *m, const struct lset *s, bool d
 		f[fam].bits[bit / 64] |= 1ULL << (bit % 64);
 	}
 	slot = !(__atomic_load_n(&m->st->lf_slot, __ATOMIC_ACQUIRE) & 1);
+	/* packets that read the slot number before the last flip may still read this slot */
+	err = fg_sync(m);
 	for (fam = 0; fam < 2 && !err; fam++) {
 		idx = slot * 2 + fam;
 		if (bpf_map_update_elem(m->lfilter, &idx, &f[fam], BPF_ANY))
@@ -280,7 +282,7 @@ static int lfilter_publish(const struct fg_maps *m, const struct lset *s, bool d
 	if (err)
 		return error("write fg_lfilter: %s", strerror(-err)), err;
 	__atomic_store_n(&m->st->lf_slot, slot, __ATOMIC_RELEASE);
-	return fg_sync(m); /* the next publish writes the slot just left */
+	return 0;
 }
 
 /*

@@ -87,6 +87,7 @@ int fg_maps_open(struct fg_maps *m, bool write)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, gopts, .file_flags = write ? 0 : BPF_F_RDONLY);
 	char path[4096];
+	__u64 layout;
 	size_t i;
 	int err, fd;
 
@@ -118,6 +119,22 @@ int fg_maps_open(struct fg_maps *m, bool write)
 	if ((err = fg_pin_path(path, sizeof(path), FG_PIN_CLOCK)))
 		goto fail;
 	m->clock = bpf_obj_get(path); /* optional: fg_now() says so when it is missing */
+	/* 0: the state attach is creating; another layout would be misread (or miswritten) */
+	if ((err = fg_state_layout(m->state, &layout)))
+		goto fail;
+	if (layout && layout != FG_LAYOUT_VERSION) {
+		err = -EPROTO;
+		if (layout == (__u64)-1)
+			error("pinned fg_state in %s is not one this floodgate can read (layout "
+			      "%d): "
+			      "floodgate detach --all drops it",
+			      fg_opts.pin_dir, FG_LAYOUT_VERSION);
+		else
+			error("pinned state in %s has layout version %llu, this floodgate has %d: "
+			      "use the floodgate that attached it, or floodgate detach --all",
+			      fg_opts.pin_dir, (unsigned long long)layout, FG_LAYOUT_VERSION);
+		goto fail;
+	}
 	if (write) {
 		m->st = mmap(NULL, sizeof(*m->st), PROT_READ | PROT_WRITE, MAP_SHARED, m->state, 0);
 		if (m->st == MAP_FAILED) {
@@ -135,15 +152,6 @@ int fg_maps_open(struct fg_maps *m, bool write)
 		}
 		if ((err = fg_state_read(m, m->st)))
 			goto fail;
-	}
-	m->writable = write; /* fg_maps_close unmaps st */
-	/* 0: the state attach is creating; another layout would be misread (or miswritten) */
-	if (m->st->layout && m->st->layout != FG_LAYOUT_VERSION) {
-		err = -EPROTO;
-		error("pinned state in %s has layout version %llu, this floodgate has %d: use the "
-		      "floodgate that attached it, or floodgate detach --all",
-		      fg_opts.pin_dir, (unsigned long long)m->st->layout, FG_LAYOUT_VERSION);
-		goto fail;
 	}
 	m->writable = write;
 	return 0;
@@ -230,6 +238,28 @@ int fg_maps_lock(struct fg_maps *m)
 		}
 		nanosleep(&retry, NULL);
 	}
+	return 0;
+}
+
+int fg_state_layout(int fd, __u64 *layout)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	__u64 val[64] = {};
+
+	*layout = (__u64)-1;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return error("read fg_state: %s", strerror(errno)), -errno;
+	/* fg_state.layout is the value's last word in every layout */
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(__u32) ||
+	    info.value_size < sizeof(__u64) || info.value_size > sizeof(val) ||
+	    info.value_size % sizeof(__u64))
+		return 0; /* not an fg_state any floodgate wrote */
+	if (bpf_map_lookup_elem(fd, &zero, val))
+		return error("read fg_state: %s", strerror(errno)), -errno;
+	*layout = val[info.value_size / sizeof(__u64) - 1];
+	if (info.value_size != sizeof(struct fg_state) && (!*layout || *layout == FG_LAYOUT_VERSION))
+		*layout = (__u64)-1; /* the size says another layout, the word does not */
 	return 0;
 }
 

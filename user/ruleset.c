@@ -5,9 +5,9 @@
  * The program reads fg_config[fg_state.slot] and the matching block of
  * fg_ports. A commit writes the whole new set into the idle slot and then
  * flips fg_state.slot with one atomic store, so every packet sees either
- * the old set or the new one, never a mix; then it waits for the packets
- * still in the program (fg_sync), so the next commit's writes into the
- * slot just left meet no reader. `limit`, `config apply` and the
+ * the old set or the new one, never a mix. Before it writes, it waits for
+ * the packets still in the program (fg_sync): one that read the slot
+ * number before the last flip may still read the idle slot. `limit`, `config apply` and the
  * daemon's reload all go through fg_ruleset_commit().
  */
 #include <errno.h>
@@ -247,6 +247,9 @@ int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
 	fg_ruleset_finish(rs);
 	if ((err = ruleset_link(m, live, rs)))
 		return err;
+	/* packets that read the idle slot before the last flip are gone after this */
+	if ((err = fg_sync(m)))
+		return err;
 	if (bpf_map_update_elem(m->config, &idle, &rs->cfg, BPF_ANY))
 		return error("write fg_config[%u]: %s", idle, strerror(errno)), -errno;
 	keys = malloc(count * sizeof(*keys));
@@ -263,9 +266,6 @@ int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
 		return err; /* only the idle slot was touched: the live set is unchanged */
 	__atomic_store_n(&m->st->slot, idle, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&m->st->generation, 1, __ATOMIC_RELAXED);
-	/* the new set is live either way; without the wait the next commit may race a packet */
-	if (fg_sync(m))
-		warning("the next rule-set change may meet packets still reading the set before");
 	return 0;
 }
 
