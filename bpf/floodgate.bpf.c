@@ -481,20 +481,17 @@ static __always_inline int fg_pressure_new(struct fg_state *st, const struct fg_
 }
 
 /*
- * The fg_seen word and byte of a bucket key (see floodgate.h): the top
- * bits of a multiplicative hash of its 20 bytes (every key bit reaches
- * them; low bits would ignore an IPv4 address's last octets). NULL only
- * if the map were smaller than fg_seen_bits says.
+ * The fg_seen word and byte of a bucket key (see floodgate.h): fg_hash of
+ * its 20 bytes. NULL only if the map were smaller than fg_seen_bits says.
  */
 static __always_inline __u64 *fg_seen_word(const struct fg_src_key *k, __u32 *byte)
 {
 	const __u32 *w = (const __u32 *)k->addr;
 	/* the key's first word from its fields: a word load of three smaller stores would stall */
 	__u32 head = k->rule | (__u32)k->family << 16 | (__u32)k->plen << 24;
-	__u64 x = ((__u64)w[0] << 32 | w[1]) ^ head, y = (__u64)w[2] << 32 | w[3];
 	__u32 slot, idx;
 
-	slot = ((x ^ y * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >> (64 - fg_seen_bits);
+	slot = fg_hash(((__u64)w[0] << 32 | w[1]) ^ head, (__u64)w[2] << 32 | w[3], fg_seen_bits);
 	idx = slot >> 3;
 	*byte = slot & 7;
 	return bpf_map_lookup_elem(&fg_seen, &idx);

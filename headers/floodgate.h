@@ -235,10 +235,10 @@ struct fg_src {
 /*
  * Recently seen sources: fg_seen, one-byte stamps, eight to a word,
  * indexed by a hash of the bucket key (fg_seen_word in the program). A
- * packet that finds its own bucket writes the current period (tick >>
- * fg_seen_shift, a minute or a little more) into the key's stamp when it
- * is not there yet. Under attack, a key whose stamp holds neither this
- * period nor the one before is not looked up in fg_sources (in a table of
+ * bucket's first packet of a period (tick >> fg_seen_shift(HZ), a minute
+ * or a little more), and its creation, write the period into the key's
+ * stamp. Under attack, a key whose stamp holds neither this period nor
+ * the one before (nor the next) is not looked up in fg_sources (in a table of
  * a million entries that lookup misses the cache and the TLB, and a
  * spoofed flood's sources never have a bucket): it is charged to its
  * coarse prefix as a new source. Keys sharing a stamp only cost lookups;
@@ -331,11 +331,20 @@ struct fg_lfilter {
 	__u64 bits[FG_LF_WORDS]; /* bit fg_lf_bit(prefix & mask) of every trie entry is set */
 };
 
+/*
+ * A `bits`-bit hash (1..32) of two 64-bit words: the top bits of a
+ * multiplication, which every input bit reaches (the low bits would ignore
+ * an IPv4 address's last octets). fg_seen and the list filter use it.
+ */
+static inline __u32 fg_hash(__u64 w0, __u64 w1, __u32 bits)
+{
+	return (__u32)(((w0 ^ w1 * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+}
+
 /* The filter bit of an address already masked, given as its two 8-byte words (memory order). */
 static inline __u32 fg_lf_bit(__u64 w0, __u64 w1)
 {
-	return (__u32)(((w0 ^ w1 * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >>
-		       (64 - FG_LF_BITS));
+	return fg_hash(w0, w1, FG_LF_BITS);
 }
 
 enum fg_list_kind {

@@ -125,10 +125,7 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	f->skel->rodata->fg_test_clock = 1;
 	f->skel->rodata->fg_hz = hz;
 	bpf_map__set_max_entries(f->skel->maps.fg_sources, sources ? sources : 65536);
-	/* fg_seen sized and timed as attach does it */
-	bpf_map__set_max_entries(f->skel->maps.fg_seen, fg_seen_words(sources ? sources : 65536));
-	f->skel->rodata->fg_seen_bits = 3 + fg_log2(bpf_map__max_entries(f->skel->maps.fg_seen));
-	f->skel->rodata->fg_period_shift = fg_seen_shift(hz);
+	fg_seen_knobs(f->skel, hz, true); /* as attach sets them */
 	bpf_map__set_max_entries(f->skel->maps.fg_bans, 4096);
 	err = floodgate__load(f->skel);
 	if (err) {

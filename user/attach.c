@@ -79,6 +79,15 @@ static int pin_replace(int fd, const char *name, mode_t mode)
 	return 0;
 }
 
+void fg_seen_knobs(struct floodgate *skel, __u64 hz, bool size)
+{
+	if (size)
+		bpf_map__set_max_entries(skel->maps.fg_seen,
+					 fg_seen_words(bpf_map__max_entries(skel->maps.fg_sources)));
+	skel->rodata->fg_seen_bits = 3 + fg_log2(bpf_map__max_entries(skel->maps.fg_seen));
+	skel->rodata->fg_period_shift = fg_seen_shift(hz);
+}
+
 /* Layout version of pinned state, 0 when there is none, -1 when it is no fg_state we know. */
 static int pinned_layout(__u64 *layout)
 {
@@ -296,12 +305,7 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		if (sizes->lists)
 			bpf_map__set_max_entries(skel->maps.fg_lists, sizes->lists);
 	}
-	/* fg_seen follows the source table, unless pinned: then the pin's size holds */
-	if (!layout)
-		bpf_map__set_max_entries(skel->maps.fg_seen,
-					 fg_seen_words(bpf_map__max_entries(skel->maps.fg_sources)));
-	skel->rodata->fg_seen_bits = 3 + fg_log2(bpf_map__max_entries(skel->maps.fg_seen));
-	skel->rodata->fg_period_shift = fg_seen_shift(hz);
+	fg_seen_knobs(skel, hz, !layout);
 	err = floodgate__load(skel);
 	if (err) {
 		error("load the XDP program: %s%s", strerror(-err),

@@ -126,6 +126,14 @@ int fg_maps_lock(struct fg_maps *m);
 int fg_lock_path(char *buf, size_t len);
 
 /*
+ * fg_seen's load-time knobs of an opened, not yet loaded skeleton: its
+ * size from fg_sources' (when size; a reused pin keeps its own), the
+ * hash bits from its size, the stamp period from hz.
+ */
+struct floodgate;
+void fg_seen_knobs(struct floodgate *skel, __u64 hz, bool size);
+
+/*
  * Layout version of the fg_state map fd (its value's last word, whatever
  * its size), or -1 when the map is no fg_state any floodgate wrote.
  */

@@ -125,9 +125,8 @@ int fg_maps_open(struct fg_maps *m, bool write)
 	if (layout && layout != FG_LAYOUT_VERSION) {
 		err = -EPROTO;
 		if (layout == (__u64)-1)
-			error("pinned fg_state in %s is not one this floodgate can read (layout "
-			      "%d): "
-			      "floodgate detach --all drops it",
+			error("pinned fg_state in %s is of no layout this floodgate knows (it has "
+			      "%d): floodgate detach --all drops it",
 			      fg_opts.pin_dir, FG_LAYOUT_VERSION);
 		else
 			error("pinned state in %s has layout version %llu, this floodgate has %d: "

@@ -7,8 +7,9 @@
  * flips fg_state.slot with one atomic store, so every packet sees either
  * the old set or the new one, never a mix. Before it writes, it waits for
  * the packets still in the program (fg_sync): one that read the slot
- * number before the last flip may still read the idle slot. `limit`, `config apply` and the
- * daemon's reload all go through fg_ruleset_commit().
+ * number before the last flip may still read the idle slot. `limit`,
+ * `config apply` and the daemon's reload all go through
+ * fg_ruleset_commit().
  */
 #include <errno.h>
 #include <netinet/in.h>
