@@ -35,10 +35,20 @@
 # (net.bridge.bridge-nf-call-iptables=1): a host FORWARD policy of DROP
 # would then drop lab traffic too; `up` warns about it.
 #
-# GRO is on for the attacker's host end (fgl<ID>a): a veth only accepts the
-# frames its peer transmits with XDP (the generator's XDP_TX) when it has
-# an XDP program or GRO enabled (NAPI), so flooding without floodgate
-# works too.
+# Every veth has a queue pair per CPU: a frame sent on CPU i goes into
+# ring i of the peer and is received on CPU i, so senders on two CPUs do
+# not share a ring (and per-CPU state in floodgate sees the CPU the
+# sender chose). GRO is on for the attacker's host end (fgl<ID>a): a veth
+# only accepts the frames its peer transmits with XDP (the generator's
+# loop and live frames) when it has an XDP program or GRO enabled (NAPI),
+# so flooding without floodgate works too.
+#
+# Users: LAB_USERS=N (0..64, default 0) gives the client namespace N more
+# addresses, 198.18.0.32 upwards, and the server N more, 198.18.0.96
+# upwards, each served by nginx; the client routes server address i with
+# `src` client address i, so a connection to server address i comes from
+# client address i. One wrk per address pair is then one user (the demo).
+# `env` lists them as LAB_USER_CLI and LAB_USER_SRV.
 #
 # Names: prefix `fgl` plus LAB_ID (default empty; up to 10 of [a-z0-9]), so
 # tests running side by side use their own. `up` refuses to start if any of
@@ -53,14 +63,26 @@ if ! [[ $LAB_ID =~ ^[a-z0-9]{0,10}$ ]]; then
 	echo "error: lab: LAB_ID '$LAB_ID' must be up to 10 of [a-z0-9]" >&2
 	exit 2
 fi
+# a lab that is up keeps the number of users it was made with
+[ -z "${LAB_USERS:-}" ] && [ -s "/run/fgl$LAB_ID/users" ] && LAB_USERS=$(cat "/run/fgl$LAB_ID/users")
+LAB_USERS=${LAB_USERS:-0}
+if ! [[ $LAB_USERS =~ ^[0-9]{1,2}$ ]] || [ "$LAB_USERS" -gt 64 ]; then
+	echo "error: lab: LAB_USERS '$LAB_USERS' must be a number of users, 0 to 64" >&2
+	exit 2
+fi
 P=fgl$LAB_ID
 NS_SRV=$P-srv NS_CLI=$P-cli NS_ATK=$P-atk
 BR=${P}br IF_SRV=${P}s IF_CLI=${P}c IF_ATK=${P}a
 DIR=/run/$P
 MADE=$DIR/made
 
+NQ=$(nproc) # queues per veth end: a sender on CPU i uses ring i, so CPUs do not share one
 SRV4=198.18.0.1 CLI4=198.18.0.2 ATK4=198.18.0.3
 SRV6=2001:db8::1 CLI6=2001:db8::2 ATK6=2001:db8::3
+USER_CLI=() USER_SRV=() # LAB_USERS address pairs
+for ((i = 0; i < LAB_USERS; i++)); do
+	USER_CLI+=("198.18.0.$((32 + i))") USER_SRV+=("198.18.0.$((96 + i))")
+done
 
 die() {
 	echo "error: lab: $*" >&2
@@ -92,6 +114,7 @@ up() {
 	done
 	mkdir -p "$DIR"
 	: >"$MADE"
+	echo "$LAB_USERS" >"$DIR/users"
 	trap 'up_failed' EXIT
 
 	ip link add name "$BR" type bridge stp_state 0 mcast_snooping 0
@@ -102,7 +125,8 @@ up() {
 		read -r ns hif addr4 addr6 <<<"$spec"
 		ip netns add "$ns"
 		record netns "$ns"
-		ip link add name "$hif" type veth peer name lab0 netns "$ns"
+		ip link add name "$hif" numtxqueues "$NQ" numrxqueues "$NQ" type veth \
+			peer name lab0 numtxqueues "$NQ" numrxqueues "$NQ" netns "$ns"
 		record link "$hif"
 		sysctl -qw "net.ipv6.conf.$hif.disable_ipv6=1" "net.ipv4.conf.$hif.forwarding=0"
 		ip link set dev "$hif" master "$BR" up
@@ -118,6 +142,11 @@ up() {
 	done
 	ip link set dev "$BR" up
 	ethtool -K "$IF_ATK" gro on >/dev/null
+	for ((i = 0; i < LAB_USERS; i++)); do
+		ip -n "$NS_CLI" addr add "${USER_CLI[i]}/24" dev lab0
+		ip -n "$NS_SRV" addr add "${USER_SRV[i]}/24" dev lab0
+		ip -n "$NS_CLI" route add "${USER_SRV[i]}/32" dev lab0 src "${USER_CLI[i]}"
+	done
 	# replies to spoofed sources go to the attacker, which does not forward them
 	ip -n "$NS_SRV" route add 198.18.0.0/15 via "$ATK4"
 	ip -n "$NS_SRV" route add 2001:db8::/32 via "$ATK6"
@@ -139,6 +168,7 @@ up() {
 		    server {
 		        listen $SRV4:80 reuseport backlog=4096;
 		        listen [$SRV6]:80 reuseport backlog=4096;
+		$(for a in "${USER_SRV[@]}"; do printf '        listen %s:80 reuseport backlog=4096;\n' "$a"; done)
 		        location / {
 		            default_type application/json;
 		            return 200 '{"ok":true}\n';
@@ -163,13 +193,17 @@ up() {
 		ip -n "$ns" neigh add "$SRV4" lladdr "${macs[0]}" dev lab0 nud permanent
 		ip -n "$ns" neigh add "$SRV6" lladdr "${macs[0]}" dev lab0 nud permanent
 	done
-	for addr in "$SRV4" "[$SRV6]"; do
+	for ((i = 0; i < LAB_USERS; i++)); do
+		ip -n "$NS_SRV" neigh add "${USER_CLI[i]}" lladdr "${macs[1]}" dev lab0 nud permanent
+		ip -n "$NS_CLI" neigh add "${USER_SRV[i]}" lladdr "${macs[0]}" dev lab0 nud permanent
+	done
+	for addr in "$SRV4" "[$SRV6]" "${USER_SRV[@]}"; do
 		ip netns exec "$NS_CLI" curl -sf -m 5 -o /dev/null "http://$addr/" ||
 			die "the client cannot reach nginx at $addr"
 	done
 	trap - EXIT
 	warn_netfilter
-	echo "lab: up ($P: server $SRV4 $SRV6, floodgate goes on $IF_CLI $IF_ATK)"
+	echo "lab: up ($P: server $SRV4 $SRV6, floodgate goes on $IF_CLI $IF_ATK${USER_CLI[0]:+, users ${USER_CLI[0]}-${USER_CLI[-1]}})"
 }
 
 up_failed() {
@@ -270,6 +304,8 @@ env_vars() {
 		LAB_CLI4=$CLI4
 		LAB_ATK4=$ATK4
 		LAB_DIR=$DIR
+		LAB_USER_CLI="${USER_CLI[*]}"
+		LAB_USER_SRV="${USER_SRV[*]}"
 	EOF
 	if exists_ns "$NS_SRV"; then
 		echo "LAB_SRV_MAC=$(mac_of "$NS_SRV")"
@@ -283,7 +319,7 @@ down) down ;;
 status) status ;;
 env) env_vars ;;
 *)
-	echo "usage: [LAB_ID=id] $0 up|down|status|env" >&2
+	echo "usage: [LAB_ID=id] [LAB_USERS=n] $0 up|down|status|env" >&2
 	exit 2
 	;;
 esac
