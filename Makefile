@@ -39,6 +39,9 @@ LIB_OBJS := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 # tests/test_*.c are test programs run by tests/run.sh; other tests/*.c are test tools
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# the lab's traffic generator, one program from several files
+TG_SRCS := $(wildcard tests/trafgen/*.c)
+TG_OBJS := $(patsubst tests/trafgen/%.c,$(BUILD)/trafgen/%.o,$(TG_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 
 ifeq ($(V),1)
@@ -54,12 +57,12 @@ endif
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 .PHONY: all deps test demo bench install clean format format-check fuzz soak san man
 
-all: $(BUILD)/floodgate $(TEST_BINS)
+all: $(BUILD)/floodgate $(TEST_BINS) $(BUILD)/tests/trafgen
 
 deps:
 	$(Q)scripts/deps.sh
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests:
+$(BUILD) $(BUILD)/user $(BUILD)/tests $(BUILD)/trafgen:
 	$(Q)mkdir -p $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c | $(BUILD)
@@ -81,6 +84,14 @@ $(BUILD)/floodgate: $(USER_OBJS)
 $(BUILD)/tests/%: tests/%.c $(LIB_OBJS) $(SKELS) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests $(LDFLAGS) $< $(LIB_OBJS) $(LDLIBS) $(TEST_LDLIBS) -o $@
+
+$(BUILD)/trafgen/%.o: tests/trafgen/%.c $(SKELS) | $(BUILD)/trafgen
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/trafgen -c $< -o $@
+
+$(BUILD)/tests/trafgen: $(TG_OBJS) $(LIB_OBJS) | $(BUILD)/tests
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -lpthread -o $@
 
 # test, demo and bench install what they need first (README: one command each)
 test: deps
@@ -106,11 +117,12 @@ soak: all
 	$(Q)scripts/soak.sh $(BUILD)
 
 format:
-	$(Q)clang-format -i $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) $(wildcard user/*.h) $(TEST_SRCS)
+	$(Q)clang-format -i $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) $(wildcard user/*.h) $(TEST_SRCS) \
+		$(TG_SRCS) $(wildcard tests/*/*.h)
 
 format-check:
 	$(Q)clang-format --dry-run -Werror $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) \
-		$(wildcard user/*.h) $(TEST_SRCS)
+		$(wildcard user/*.h) $(TEST_SRCS) $(TG_SRCS) $(wildcard tests/*/*.h)
 
 $(BUILD)/floodgate.8: man/floodgate.8.scd | $(BUILD)
 	$(call msg,SCDOC,$@)
@@ -138,4 +150,6 @@ clean:
 	$(call msg,CLEAN,$(BUILD))
 	$(Q)rm -rf build build-san
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/*.d)
+# tests/trafgen.d is left over from when the generator was tests/trafgen.c alone
+-include $(filter-out %/tests/trafgen.d,$(wildcard $(BUILD)/*.d $(BUILD)/user/*.d $(BUILD)/tests/*.d \
+	$(BUILD)/trafgen/*.d))

@@ -1,29 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * trafgen.bpf.c: the traffic generator's XDP programs (tests/trafgen.c).
+ * trafgen.bpf.c: the traffic generator's XDP programs (tests/trafgen/).
  *
  * Userspace builds one template frame (Ethernet, IPv4 or IPv6, UDP or TCP
- * SYN, no VLAN) and runs these programs over it with BPF_PROG_RUN.
- * Each run writes the next source address into the frame and fixes the
- * checksums, then either transmits the frame (trafgen_tx, XDP_TX in
- * live-frames mode: out of the interface the run names) or hands it to
- * the program under test (trafgen_chain, a tail call, for the per-packet
- * cost benchmark).
+ * SYN, no VLAN). Every program here writes the next source address into
+ * it and fixes the checksums, then:
+ *
+ *   trafgen_tx     returns XDP_TX: run with BPF_PROG_RUN live frames, the
+ *                  kernel transmits each run out of the lab veth (kernels
+ *                  that allow live frames only);
+ *   trafgen_loop   the devmap broadcast loop: attached to one end of a
+ *                  helper veth pair, it redirects each frame to both the
+ *                  pair's other end (so the frame comes back, and round it
+ *                  goes) and the lab veth (one copy out per bounce);
+ *   trafgen_chain  tail-calls the program under test: the per-packet cost
+ *                  benchmark (trafgen cost).
  *
  * The varied part of the source address is one 32-bit big-endian word at
  * frame offset 26 in both families: the whole IPv4 source address, or
  * bytes 4..7 of the IPv6 source (so every IPv6 source is its own /64,
  * floodgate's default per-source prefix). Checksums are written whole
  * from a partial sum userspace computed over every other word, never
- * updated incrementally, because live-frames mode recycles frames
- * without restoring their data.
+ * updated incrementally, because live-frames mode and the loop reuse
+ * frames without restoring their data.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define TG_SRC_OFF   26 /* frame offset of the varied source word (IPv4 and IPv6) */
-#define TG_IP4_CHECK 24 /* frame offset of the IPv4 header checksum */
+#include "trafgen.h"
 
 const volatile __u32 tg_nsrc = 1;     /* distinct sources, at least 1 */
 const volatile __u32 tg_base = 0;     /* first source word, host order */
@@ -34,6 +39,8 @@ const volatile __u32 tg_ip_sum = 0;   /* IPv4 header word sum without the source
 const volatile __u32 tg_l4_sum = 0;   /* L4 and pseudo-header word sum without the varied word */
 const volatile __u8 tg_udp = 0;	      /* 1: UDP (a computed 0 checksum is sent as 0xffff) */
 const volatile __u32 tg_ifindex = 0;  /* the runs' ingress_ifindex; other packets pass untouched */
+const volatile __u8 tg_probe = 0;     /* 1: trafgen_tx drops instead (probing for live frames) */
+const volatile __u16 tg_size = 0;     /* template frame length: the loop takes nothing else */
 
 /* Sequential position, per CPU: one generator thread runs on one CPU per run. */
 struct {
@@ -59,6 +66,18 @@ struct {
 	__type(value, __u32);
 } tg_next SEC(".maps");
 
+/* The loop's two ports: 0 = the helper veth that sends the frame round again, 1 = the lab veth. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} tg_ports SEC(".maps");
+
+/* One loop per CPU, each with a slot of its own (headers/trafgen.h). */
+struct tg_loop_cpu tg_loop[TG_MAX_CPUS] SEC(".bss");
+volatile __u32 tg_stop SEC(".bss"); /* 1: every loop frame ends at its next bounce */
+
 static __always_inline __u16 csum_fold(__u32 sum)
 {
 	sum = (sum & 0xffff) + (sum >> 16);
@@ -80,11 +99,11 @@ static __always_inline __u32 next_index(void)
 	return i;
 }
 
-/* Write the next source and the checksums; 0, or -1 when the frame is too short. */
-static __always_inline int rewrite(struct xdp_md *ctx)
+/* Write source index i and the checksums; 0, or -1 when the frame is too short. */
+static __always_inline int rewrite(struct xdp_md *ctx, __u32 i)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
-	__u32 src = tg_base + next_index();
+	__u32 src = tg_base + i;
 	__u16 hi = src >> 16, lo = src & 0xffff, c;
 	__u16 off = tg_l4_check;
 
@@ -122,7 +141,9 @@ int trafgen_tx(struct xdp_md *ctx)
 
 	if (ctx->ingress_ifindex != tg_ifindex)
 		return XDP_PASS;
-	if (rewrite(ctx))
+	if (tg_probe)
+		return XDP_DROP;
+	if (rewrite(ctx, next_index()))
 		return XDP_ABORTED;
 	n = bpf_map_lookup_elem(&tg_sent, &zero);
 	if (n)
@@ -130,12 +151,59 @@ int trafgen_tx(struct xdp_md *ctx)
 	return XDP_TX;
 }
 
+/*
+ * The loop: every bounce sends one copy of the frame, with the next
+ * source, out of the lab veth, and the frame itself round the helper pair
+ * again. Userspace seeds each CPU's loop with a few frames (marked, so the
+ * slot counts them) from a thread on that CPU; a veth hands a frame
+ * redirected to it to its peer's queue of the sending CPU, so a loop
+ * stays on its CPU. A frame ends when its CPU has used what userspace
+ * granted, or at tg_stop: userspace paces the loop by raising `granted`
+ * and seeding again once every frame has ended (seeds == ended). Frames
+ * that are not the template's length or type never enter the loop.
+ */
+SEC("xdp")
+int trafgen_loop(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	__u32 cpu = bpf_get_smp_processor_id(), i;
+	__u16 mark = tg_ipv6 ? TG_MARK6_OFF : TG_MARK4_OFF;
+	struct tg_loop_cpu *lc;
+	__u8 *m;
+
+	if (cpu >= TG_MAX_CPUS || ctx->data_end - ctx->data != tg_size ||
+	    data + TG_MARK4_OFF + 1 > end)
+		return XDP_DROP;
+	lc = &tg_loop[cpu];
+	m = data + mark;
+	if (*m == TG_SEED_MARK) {
+		*m = 0;
+		lc->seeds++;
+	}
+	if (tg_stop || lc->used >= lc->granted) {
+		lc->ended++;
+		return XDP_DROP;
+	}
+	if (tg_random) {
+		i = bpf_get_prandom_u32() % tg_nsrc;
+	} else {
+		i = lc->next;
+		lc->next = i + lc->stride >= tg_nsrc ? (i + lc->stride) % tg_nsrc : i + lc->stride;
+	}
+	if (rewrite(ctx, i)) {
+		lc->ended++;
+		return XDP_DROP;
+	}
+	lc->used++;
+	return (int)bpf_redirect_map(&tg_ports, 0, BPF_F_BROADCAST);
+}
+
 SEC("xdp.frags")
 int trafgen_chain(struct xdp_md *ctx)
 {
 	if (ctx->ingress_ifindex != tg_ifindex)
 		return XDP_PASS;
-	if (rewrite(ctx))
+	if (rewrite(ctx, next_index()))
 		return XDP_ABORTED;
 	bpf_tail_call(ctx, &tg_next, 0);
 	return XDP_DROP;

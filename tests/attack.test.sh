@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # attack.test.sh: floods aimed at floodgate's own state (issue 6, "Attacks
 # on the limiter"), in the lab (scripts/lab.sh) with the project's
-# generator (trafgen, live frames).
+# generator (trafgen: live frames where the kernel allows them, else its
+# exact AF_PACKET method; see tests/trafgen/main.c).
 #
 # The daemon attaches floodgate to the attacker's and the client's host
 # ends with a small source table (65536) and ban table (64), so that the

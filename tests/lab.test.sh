@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-# lab.test.sh: smoke test of the lab (scripts/lab.sh), the traffic generator
-# (trafgen) and floodgate limiting a flood in it. A few seconds, bounded.
+# lab.test.sh: the lab (scripts/lab.sh), the traffic generator (trafgen) with
+# each of its methods, and floodgate limiting a flood in it. Bounded: every
+# send has a count and a time bound.
 #
 # Counts are taken at the receiver, inside the server namespace: frames to a
 # closed port end as UdpNoPorts / Udp6NoPorts (only when their checksum is
-# right; a bad one would land in InCsumErrors) and TCP SYNs as OutRsts.
-# The generator sends at a capped rate in batches of 64 frames (the veth
-# ring holds 256 and the receiving NAPI drains it on the same CPU between
-# batches), so no frame may be lost on the way: the counts must
-# match exactly, and the generator's own account must too: frames sent, no
-# ring drops, and what the veth peer received (which also counts the
-# attacker namespace's own odd packet, so to within 4).
+# right; a bad one would land in InCsumErrors) and TCP SYNs as OutRsts. The
+# generator sends at a capped rate, so no frame may be lost on the way: the
+# counts must match exactly, and the generator's own account must too:
+# frames sent, no ring drops, and what the veth peer received (which also
+# counts the attacker namespace's own odd packet, so to within 4).
+#
+# Every method is tested on every kernel but `live`, which some kernels
+# refuse (it is then skipped, and `auto` must have chosen `packet`). Per
+# source, the counts of `packet` on two CPUs and of `loop` are read back
+# from floodgate's own per-source counters. The loop's helper veth pair
+# must be gone after a send, after SIGTERM, and (reaped by the next loop)
+# after SIGKILL, and a killed loop must stop sending.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
 BUILD=${FG_BUILD:-$PWD/build}
 TG=$BUILD/tests/trafgen
 FG=$BUILD/floodgate
@@ -21,119 +28,197 @@ export LAB_ID=t$$
 PIN=/sys/fs/bpf/fgl$LAB_ID
 N=20000
 RATE=20000
-
-ok() { echo "ok - $1"; }
-notok() { echo "not ok - $1${2:+: $2}"; }
-check() { # NAME COND-EXIT-STATUS DETAIL
-	if [ "$2" -eq 0 ]; then ok "$1"; else notok "$1" "$3"; fi
-}
-skip_all() {
-	echo "ok - lab # SKIP $1"
-	exit 0
-}
+TMP=$(mktemp -d /tmp/fgt-lab.XXXXXX)
+BG=
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
-for c in nginx ethtool curl nstat python3; do
+for c in nginx ethtool curl nstat jq; do
 	command -v $c >/dev/null || skip_all "$c missing (make deps)"
 done
 [ -x "$TG" ] && [ -x "$FG" ] || skip_all "build $TG and $FG first"
 
 cleanup() {
+	stop_pid "$BG"
 	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
 	rm -rf "$PIN"
 	scripts/lab.sh down >/dev/null 2>&1
+	rm -rf "$TMP"
 }
 trap cleanup EXIT
 
 counter() { # NAME: the server namespace's SNMP counter
 	ip netns exec "$LAB_NS_SRV" nstat -az "$1" | awk -v n="$1" '$1 == n {print $2}'
 }
+tg() { ip netns exec "$LAB_NS_ATK" "$TG" "$@"; }
+# loop pairs (tg<PID>l/s) in the attacker namespace, one name per line
+pairs() { ip -n "$LAB_NS_ATK" -o link show | grep -o ' tg[0-9]*[ls]\b' | tr -d ' '; }
+txc() { ip -n "$LAB_NS_ATK" -j -s link show dev lab0 | jq '.[0].stats64.tx.packets'; }
 
-json() { # JSON EXPR: python expression on j
-	python3 -c "import json,sys; j=json.loads(sys.argv[1]); print($2)" "$1"
-}
-
-# send NAME COUNTER ARGS...: N frames at RATE, then the receiver's count must be N
+# send_counted NAME COUNTER ARGS...: N frames at RATE, then the receiver's count must be N
 send_counted() {
-	local name=$1 ctr=$2 before after out
+	local name=$1 ctr=$2 before after
 	shift 2
 	before=$(counter "$ctr")
-	out=$(ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --dmac "$LAB_SRV_MAC" --count $N \
-		--duration 10 --rate $RATE "$@")
-	check "$name: generator exits 0" $? "$out"
+	tg -j send lab0 --dmac "$LAB_SRV_MAC" --count $N --duration 10 --rate $RATE "$@" \
+		>"$TMP/out.json" 2>"$TMP/err"
+	check "$name: generator exits 0$(sed 's/^/: /' "$TMP/err" | head -1)" test $? -eq 0
 	after=$(counter "$ctr")
-	check "$name: generator counts $N frames" "$([ "$(json "$out" "j['frames']")" = $N ]; echo $?)" "$out"
-	# the veth counters also count the attacker namespace's own few packets
-	# (MLD reports just after lab up): exact to within those
+	same "$name: generator counts $N frames" $N "$(jq .frames "$TMP/out.json")"
+	# the veth counters also count the attacker namespace's own few packets (MLD
+	# reports just after lab up): exact to within those
 	check "$name: veth peer received $N (+ up to 4 of its own), no ring drops" \
-		"$(json "$out" "0 if $N <= j['peer_received'] <= $N + 4 and j['peer_dropped'] == 0 else 1")" \
-		"$out"
-	check "$name: server counts $N ($ctr)" "$([ $((after - before)) -eq $N ]; echo $?)" \
-		"server counted $((after - before))"
+		jq_true ".peer_received >= $N and .peer_received <= $N + 4 and .peer_dropped == 0" \
+		<"$TMP/out.json"
+	same "$name: server counts $N ($ctr)" $N $((after - before))
 }
 
 out=$(scripts/lab.sh up 2>&1)
-check "lab up" $? "$out"
+check "lab up" test $? -eq 0
 eval "$(scripts/lab.sh env)"
-[ -n "${LAB_SRV_MAC:-}" ] || exit 1
+[ -n "${LAB_SRV_MAC:-}" ] || { notok "lab env: $out"; exit 1; }
 
 out=$(scripts/lab.sh up 2>&1)
-check "lab up refuses while its names exist" "$([ $? -ne 0 ]; echo $?)" "$out"
-out=$(ip netns exec "$LAB_NS_CLI" curl -sf -m 5 "http://$LAB_SRV4/" 2>&1)
-check "nginx answers the client" $? "$out"
+check "lab up refuses while its names exist" test $? -ne 0
+check "nginx answers the client" ip netns exec "$LAB_NS_CLI" curl -sf -m 5 -o /dev/null "http://$LAB_SRV4/"
+same "every lab veth has a queue per CPU" "$(nproc) $(nproc)" \
+	"$(ip -j -d link show dev "$LAB_IF_ATK" | jq -r '.[0] | "\(.num_tx_queues) \(.num_rx_queues)"')"
 
-# the generator's safety rule
-out=$("$TG" check "$LAB_IF_ATK" 2>&1)
-check "trafgen refuses the host namespace" "$([ $? -ne 0 ]; echo $?)" "$out"
-out=$(ip netns exec "$LAB_NS_ATK" "$TG" check lo 2>&1)
-check "trafgen refuses a non-veth" "$([ $? -ne 0 ]; echo $?)" "$out"
-out=$(ip netns exec "$LAB_NS_ATK" "$TG" check lab0 2>&1)
-check "trafgen accepts the lab veth" $? "$out"
-out=$(ip netns exec "$LAB_NS_ATK" "$TG" send lab0 --dmac "$LAB_SRV_MAC" --dst 192.0.2.1 \
-	--count 1 --duration 1 2>&1)
-check "trafgen refuses a destination outside the lab ranges" "$([ $? -ne 0 ]; echo $?)" "$out"
-out=$(ip netns exec "$LAB_NS_ATK" "$TG" send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" \
-	--count 1 2>&1)
-check "trafgen requires a time bound" "$([ $? -eq 2 ]; echo $?)" "$out"
+# the generator's safety rule and its command line
+check "trafgen refuses the host namespace" eval '! "$TG" check "$LAB_IF_ATK" 2>/dev/null'
+check "trafgen refuses a non-veth" eval '! tg check lo 2>/dev/null'
+tg check lab0 >"$TMP/check" 2>&1
+check "trafgen accepts the lab veth" test $? -eq 0
+LIVE=$(sed -n 's/^live frames: //p' "$TMP/check")
+note "live frames on this kernel: ${LIVE:-unknown}"
+check "trafgen refuses a destination outside the lab ranges" \
+	eval '! tg send lab0 --dmac "$LAB_SRV_MAC" --dst 192.0.2.1 --count 1 --duration 1 2>/dev/null'
+tg send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --count 1 2>/dev/null
+same "trafgen requires a time bound (exit 2)" 2 $?
+tg send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --count 1 --duration 1 --method pktgen 2>/dev/null
+same "trafgen refuses an unknown method (exit 2)" 2 $?
+tg send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --count 1 --duration 1 --threads 999 2>/dev/null
+same "trafgen refuses more threads than CPUs (exit 2)" 2 $?
 
-# what it says it sends arrives
-send_counted "udp4 1000 sequential sources" UdpNoPorts --dst "$LAB_SRV4" --dport 9 \
-	--src 198.19.0.0 --sources 1000
-send_counted "udp6 100000 random sources" Udp6NoPorts --dst "$LAB_SRV6" --dport 9 \
-	--src 2001:db8:1:: --sources 100000 --random
-send_counted "tcp4 syn" TcpOutRsts --dst "$LAB_SRV4" --dport 9 --proto syn \
-	--src 198.19.0.0 --sources 64
-bad=$(counter UdpInCsumErrors)
-check "no checksum errors at the server" "$([ "$bad" -eq 0 ]; echo $?)" "$bad"
+# what each method says it sends arrives, exactly
+for m in packet loop live; do
+	if [ $m = live ] && [ "$LIVE" != allowed ]; then
+		ok "method live # SKIP this kernel refuses BPF_PROG_RUN live frames"
+		continue
+	fi
+	send_counted "$m: udp4, 1000 sequential sources" UdpNoPorts --method $m --dst "$LAB_SRV4" \
+		--dport 9 --src 198.19.0.0 --sources 1000
+	same "$m: the report names the method" $m "$(jq -r .method "$TMP/out.json")"
+	send_counted "$m: udp6, 100000 random sources" Udp6NoPorts --method $m --dst "$LAB_SRV6" \
+		--dport 9 --src 2001:db8:1:: --sources 100000 --random
+	send_counted "$m: tcp4 syn" TcpOutRsts --method $m --dst "$LAB_SRV4" --dport 9 --proto syn \
+		--src 198.19.0.0 --sources 64
+	send_counted "$m: udp4 on 2 CPUs" UdpNoPorts --method $m --threads 2 --dst "$LAB_SRV4" \
+		--dport 9 --src 198.19.0.0 --sources 1000
+done
+same "no checksum errors at the server (UDP, UDP6)" "0 0" \
+	"$(counter UdpInCsumErrors) $(counter Udp6InCsumErrors)"
+TRAFGEN_METHOD= tg -j send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 10 \
+	--duration 5 >"$TMP/out.json"
+same "auto chooses live where the kernel allows it, else packet" \
+	"$([ "$LIVE" = allowed ] && echo live || echo packet)" "$(jq -r .method "$TMP/out.json")"
+same "no loop pair left in the attacker namespace after the sends" "" "$(pairs)"
+
+# pacing, as a lower bound only: frame j of a sender is never sent before j / rate
+tg -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 20000 \
+	--rate 40000 --duration 10 >"$TMP/out.json"
+check "loop: 20000 frames at 40000/s take at least 0.49 s ($(jq .seconds "$TMP/out.json") s)" \
+	jq_true '.seconds >= 0.49 and .frames == 20000' <"$TMP/out.json"
+tg -j send lab0 --method packet --threads 2 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 \
+	--count 20000 --rate 40000 --duration 10 >"$TMP/out.json"
+check "packet: 20000 frames at 40000/s on 2 CPUs take at least 0.49 s ($(jq .seconds "$TMP/out.json") s)" \
+	jq_true '.seconds >= 0.49 and .frames == 20000' <"$TMP/out.json"
+
+# per source, as floodgate counts them: packet on 2 CPUs and loop on 2 CPUs, 20 frames to
+# each of 1000 sources (the default rule allows far more)
+per_source() { # NAME METHOD BASE: a fresh floodgate counts one send
+	local name=$1 m=$2 base=$3
+	if ! "$FG" --pin-dir "$PIN" attach "$LAB_IF_ATK" >"$TMP/err" 2>&1; then
+		notok "$name: floodgate attached to count per source: $(head -1 "$TMP/err")"
+		return
+	fi
+	tg -j send lab0 --method "$m" --threads 2 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 \
+		--src "$base" --sources 1000 --count 20000 --rate 40000 --duration 10 >/dev/null
+	"$FG" --pin-dir "$PIN" -j top -n 1000000 --interval 0 >"$TMP/top.json"
+	same "$name: 1000 sources from $base counted 20 times each by floodgate" "1000 20 20" \
+		"$(jq -r '[.[] | select(.source | startswith("198.19.")) | .packets] |
+			"\(length) \(min) \(max)"' "$TMP/top.json")"
+	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
+	rm -rf "$PIN"
+}
+per_source "packet on 2 CPUs" packet 198.19.10.0
+per_source "loop on 2 CPUs" loop 198.19.20.0
+
+# the loop ends with its owner: SIGTERM stops it and removes its pair; after SIGKILL the
+# kernel detaches its program (the flood stops) and the next loop removes the pair. The
+# binary itself goes in the background (not a shell function), so $! is its PID.
+ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 1000000000 \
+	--rate 100000 --duration 30 >"$TMP/term.json" 2>"$TMP/term.err" &
+BG=$!
+poll 5 sh -c "ip -n $LAB_NS_ATK -o link show | grep -q ' tg[0-9]*l'"
+sleep 0.5
+kill -TERM $BG
+wait $BG
+same "loop: SIGTERM ends it with status 143" 143 $?
+BG=
+check "loop: on SIGTERM it still reports what it sent" jq_true '.frames > 0' <"$TMP/term.json"
+same "loop: on SIGTERM no error line" "" "$(cat "$TMP/term.err")"
+same "loop: on SIGTERM its pair is removed" "" "$(pairs)"
+
+ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 1000000000 \
+	--rate 100000 --duration 30 >/dev/null 2>&1 &
+BG=$!
+poll 5 sh -c "ip -n $LAB_NS_ATK -o link show | grep -q ' tg[0-9]*l'"
+sleep 0.5
+kill -KILL $BG
+wait $BG 2>/dev/null
+killed=$BG BG=
+sleep 0.2
+a=$(txc)
+sleep 0.5
+same "loop: after SIGKILL nothing more leaves the attacker" "$a" "$(txc)"
+same "loop: after SIGKILL its pair is left behind" "tg${killed}l tg${killed}s" "$(pairs | sort | paste -sd' ')"
+tg send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 10 \
+	--duration 5 >/dev/null 2>&1
+same "loop: the next loop removes the pair of the killed one" "" "$(pairs)"
+
+# a receiver that cannot take the loop's frames (no XDP program, no GRO): said, exit 1
+ethtool -K "$LAB_IF_ATK" gro off >/dev/null
+tg send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 1000 \
+	--duration 5 >/dev/null 2>"$TMP/err"
+same "loop: frames that never reach the peer fail the send (exit 1)" 1 $?
+check "loop: ... and say so ($(head -1 "$TMP/err"))" grep -q 'none reached its peer' "$TMP/err"
+ethtool -K "$LAB_IF_ATK" gro on >/dev/null
 
 # floodgate on the attacker's ingress cuts one source to its limit
 LIMIT=1000
 out=$("$FG" --pin-dir "$PIN" attach "$LAB_IF_ATK" 2>&1) &&
 	out=$("$FG" --pin-dir "$PIN" limit set udp/9 --pps $LIMIT --burst $LIMIT 2>&1)
-check "floodgate attached with udp/9 at $LIMIT pps" $? "$out"
+check "floodgate attached with udp/9 at $LIMIT pps${out:+ ($out)}" test $? -eq 0
 before=$(counter UdpNoPorts)
 t0=$(date +%s.%N)
-out=$(ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" \
-	--dport 9 --src 198.19.0.7 --count $N --duration 10 --rate $RATE)
-check "flood of one source sent" $? "$out"
+tg -j send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --src 198.19.0.7 --count $N \
+	--duration 10 --rate $RATE >"$TMP/out.json"
+check "flood of one source sent" test $? -eq 0
 t1=$(date +%s.%N)
 arrived=$(($(counter UdpNoPorts) - before))
-st=$("$FG" --pin-dir "$PIN" -j stats)
-passed=$(json "$st" "j['verdicts']['pass_packets']")
-dropped=$(json "$st" "j['verdicts']['drop_packets']")
-check "floodgate saw every frame" "$([ $((passed + dropped)) -eq $N ]; echo $?)" \
-	"passed $passed + dropped $dropped != $N"
-check "what floodgate passed is what arrived" "$([ "$passed" -eq "$arrived" ]; echo $?)" \
-	"passed $passed, arrived $arrived"
+"$FG" --pin-dir "$PIN" -j stats >"$TMP/st.json"
+passed=$(jq .verdicts.pass_packets "$TMP/st.json")
+dropped=$(jq .verdicts.drop_packets "$TMP/st.json")
+same "floodgate saw every frame" $N $((passed + dropped))
+same "what floodgate passed is what arrived" "$passed" "$arrived"
 # the limit admits the burst plus the rate over the time the flood lasted (plus one tick)
-max=$(python3 -c "print(int($LIMIT + $LIMIT * ($t1 - $t0 + 0.004)))")
+max=$(awk -v a="$t0" -v b="$t1" -v l=$LIMIT 'BEGIN { printf "%d", l + l * (b - a + 0.004) }')
 check "arrivals cut to the limit ($LIMIT <= $arrived <= $max of $N)" \
-	"$([ "$arrived" -ge $LIMIT ] && [ "$arrived" -le "$max" ]; echo $?)" "arrived $arrived"
+	test "$arrived" -ge $LIMIT -a "$arrived" -le "$max"
 
 out=$("$FG" --pin-dir "$PIN" detach --all 2>&1)
-check "floodgate detached" $? "$out"
+check "floodgate detached" test $? -eq 0
 out=$(scripts/lab.sh down 2>&1)
-check "lab down" $? "$out"
-left=$(ip netns list | grep -c "^fgl$LAB_ID-"; ip -o link show | grep -c "fgl$LAB_ID")
-check "nothing left behind" "$([ "$(echo $left)" = "0 0" ] && [ ! -e "$PIN" ] && [ ! -e /run/fgl$LAB_ID ]; echo $?)" \
-	"$(ip netns list | grep "fgl$LAB_ID"; ip -o link show | grep "fgl$LAB_ID")"
+check "lab down" test $? -eq 0
+left="$(ip netns list | grep "fgl$LAB_ID"; ip -o link show | grep "fgl$LAB_ID")"
+same "nothing left behind" "" "$left$([ -e "$PIN" ] && echo " $PIN")$([ -e "/run/fgl$LAB_ID" ] && echo " /run/fgl$LAB_ID")"

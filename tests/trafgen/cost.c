@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * cost.c: the per-packet benchmark, `trafgen cost`, and the bare XDP_DROP
+ * baseline it and the live benchmark compare with (`drop-attach`,
+ * `drop-detach`).
+ *
+ * `cost` runs the program under test with BPF_PROG_TEST_RUN behind a front
+ * program (trafgen_chain in bpf/trafgen.bpf.c) that writes the next
+ * source into the frame and tail-calls it, so the target sees as many
+ * sources as asked; `--bare` runs the target alone. Time is this thread's
+ * CPU time per run, so other processes' time on the CPU is left out.
+ */
+#define _GNU_SOURCE /* setns */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fg.h"
+#include "tg.h"
+#include "trafgen.skel.h"
+#include "bench_drop.skel.h"
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Run prog over frame `repeat` times; ns per run from this thread's CPU
+ * time, which leaves out the time other processes had the CPU (the
+ * kernel's own per-run figure does too, but only to the whole ns).
+ */
+static int time_runs(int prog_fd, const __u8 *frame, size_t size, struct xdp_md *ctx, __u64 repeat,
+		     double *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = size, .ctx_in = ctx,
+		    .ctx_size_in = sizeof(*ctx));
+	double t0, t1;
+	__u64 done = 0;
+
+	t0 = cpu_s();
+	while (done < repeat) { /* the kernel takes repeat as u32 */
+		opts.repeat = repeat - done > (1U << 30) ? (1U << 30) : repeat - done;
+		if (bpf_prog_test_run_opts(prog_fd, &opts))
+			return -errno;
+		done += opts.repeat;
+	}
+	t1 = cpu_s();
+	*ns = (t1 - t0) * 1e9 / repeat;
+	return 0;
+}
+
+/*
+ * cost: the target is opened here (a pinned path needs the host's bpffs),
+ * then we move into the lab namespace --netns, whose lab0 is the runs'
+ * ingress interface and whose loopback keeps the run program in the XDP
+ * dispatcher.
+ */
+int tg_cmd_cost(int argc, char **argv)
+{
+	static struct tg_frame f;
+	struct trafgen *skel = NULL;
+	struct bench_drop *drop = NULL;
+	const char *target = NULL, *netns = NULL;
+	struct xdp_md ctx_in = {};
+	struct tg_spec sp;
+	__u64 repeat = 0, warmup = (__u64)-1;
+	bool bare = false;
+	int ret, tfd = -1, run_fd, nsfd = -1, link_fd = -1, ifindex, rc = FG_EXIT_ERR;
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	double ns;
+
+	ret = tg_parse_spec(argc, argv, &sp, &target, &bare, &repeat, &warmup, &netns);
+	if (ret)
+		return ret;
+	if (!target || !netns)
+		return error("cost: --target drop|PINNED_PROG and --netns NAME are required"),
+		       FG_EXIT_USAGE;
+	if (!repeat)
+		repeat = sp.nsrc * 4ULL > 2000000 ? sp.nsrc * 4ULL : 2000000;
+	if (warmup == (__u64)-1)
+		warmup = sp.nsrc * 2ULL > 100000 ? sp.nsrc * 2ULL : 100000;
+	memcpy(sp.smac, "\x02\x00\x00\x00\x00\x02", 6);
+
+	if (!strcmp(target, "drop")) {
+		drop = bench_drop__open_and_load();
+		if (!drop) {
+			error("cost: load bench_drop: %s", strerror(errno));
+			goto out;
+		}
+		tfd = bpf_program__fd(drop->progs.bench_drop);
+	} else {
+		tfd = bpf_obj_get(target);
+		if (tfd < 0) {
+			error("cost: pinned program '%s': %s", target, strerror(errno));
+			goto out;
+		}
+	}
+	snprintf(path, sizeof(path), "/run/netns/%s", netns);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || setns(nsfd, CLONE_NEWNET)) {
+		error("cost: enter network namespace %s: %s", netns, strerror(errno));
+		goto out;
+	}
+	ifindex = if_nametoindex("lab0");
+	if (!ifindex) {
+		error("cost: no lab0 in namespace %s", netns);
+		goto out;
+	}
+	skel = trafgen__open();
+	if (!skel) {
+		error("cost: open the front program: %s", strerror(errno));
+		goto out;
+	}
+	tg_build_frame(&sp, &f);
+	tg_set_rodata(&f, skel);
+	skel->rodata->tg_ifindex = ifindex;
+	/* the frame starts with the first source; the front program moves it per run */
+	tg_write_source(&f, f.data, 0);
+	ret = trafgen__load(skel);
+	if (ret) {
+		error("cost: load the front program: %s", strerror(-ret));
+		goto out;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.tg_next), &zero, &tfd, BPF_ANY)) {
+		error("cost: tail call to '%s': %s (an XDP program with xdp.frags is needed)",
+		      target, strerror(errno));
+		goto out;
+	}
+	run_fd = bare ? tfd : bpf_program__fd(skel->progs.trafgen_chain);
+	link_fd = tg_keep_in_dispatcher(run_fd);
+	ctx_in.data_end = f.size;
+	ctx_in.ingress_ifindex = ifindex;
+	ret = warmup ? time_runs(run_fd, f.data, f.size, &ctx_in, warmup, &ns) : 0;
+	if (!ret)
+		ret = time_runs(run_fd, f.data, f.size, &ctx_in, repeat, &ns);
+	if (ret) {
+		error("cost: BPF_PROG_TEST_RUN: %s", strerror(-ret));
+		goto out;
+	}
+	if (tg_json)
+		printf("{\"target\":\"%s\",\"bare\":%s,\"sources\":%u,\"random\":%s,\"repeat\":"
+		       "%" PRIu64 ",\"ns_per_packet\":%.2f}\n",
+		       target, bare ? "true" : "false", sp.nsrc, sp.random ? "true" : "false",
+		       (uint64_t)repeat, ns);
+	else
+		printf("%.2f ns/packet (%s%s, %u sources, %" PRIu64 " runs)\n", ns, target,
+		       bare ? ", bare" : "", sp.nsrc, (uint64_t)repeat);
+	rc = FG_EXIT_OK;
+out:
+	if (link_fd >= 0)
+		close(link_fd);
+	if (nsfd >= 0)
+		close(nsfd);
+	if (tfd >= 0 && !drop)
+		close(tfd);
+	trafgen__destroy(skel);
+	bench_drop__destroy(drop);
+	return rc;
+}
+
+/* Attach or detach the bare XDP_DROP in driver mode, attached past our exit (netlink). */
+int tg_cmd_drop(int argc, char **argv, bool attach)
+{
+	struct bench_drop *drop;
+	int ifindex, ret;
+
+	if (argc != 2) {
+		fputs(tg_usage, stderr);
+		return FG_EXIT_USAGE;
+	}
+	ifindex = if_nametoindex(argv[1]);
+	if (!ifindex)
+		return error("interface '%s': %s", argv[1], strerror(errno)), FG_EXIT_ERR;
+	if (!attach) {
+		ret = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+		if (ret)
+			return error("detach XDP from %s: %s", argv[1], strerror(-ret)), FG_EXIT_ERR;
+		return FG_EXIT_OK;
+	}
+	drop = bench_drop__open_and_load();
+	if (!drop)
+		return error("load bench_drop: %s", strerror(errno)), FG_EXIT_ERR;
+	ret = bpf_xdp_attach(ifindex, bpf_program__fd(drop->progs.bench_drop),
+			     XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+	bench_drop__destroy(drop); /* the attachment holds the program */
+	if (ret)
+		return error("attach bench_drop to %s: %s", argv[1], strerror(-ret)), FG_EXIT_ERR;
+	return FG_EXIT_OK;
+}
