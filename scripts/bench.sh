@@ -294,7 +294,7 @@ demo_failed=()
 for r in $(seq "$REPEATS"); do
 	# a round whose premise failed (the flood did not arrive, a user lost packets) is
 	# reported, and fails the bench at the end
-	LAB_ID=${LAB_ID}d ACT_SECONDS=$DEMO_ACT_SECONDS ROUNDS=1 DEMO_JSON="$OUT/demo-$r.json" DEMO_FG_ALONE=1 \
+	LAB_ID=${LAB_ID:0:9}d ACT_SECONDS=$DEMO_ACT_SECONDS ROUNDS=1 DEMO_JSON="$OUT/demo-$r.json" DEMO_FG_ALONE=1 \
 		scripts/demo.sh "$BUILD" >"$OUT/demo-$r.log" 2>&1 || {
 		demo_failed+=("round $r: $(grep -m1 '^error:' "$OUT/demo-$r.log" || tail -1 "$OUT/demo-$r.log")")
 		echo "error: bench: demo round $r failed (see $OUT/demo-$r.log)" >&2

@@ -64,7 +64,7 @@ die() {
 }
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo make demo)"
 for v in ACT_SECONDS ROUNDS USERS USER_CONNECTIONS USER_PACE_MS FLOOD_RATE FLOOD_SOURCES FLOOD_THREADS; do
-	[[ ${!v} =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "$v '${!v}' must be a positive number"
+	[[ ${!v} =~ ^[1-9][0-9]{0,8}$ ]] || die "$v '${!v}' must be a positive number"
 done
 [ "$USERS" -le 64 ] || die "USERS $USERS: the lab has addresses for 64 users"
 scripts/deps.sh
@@ -73,10 +73,11 @@ for f in "$FG" "$TG" "$CONFIG"; do
 done
 
 WORK=$(mktemp -d)
-pids=()
+pids=() # what cleanup ends, by PID: the users and the flood of the act running
+fpid=
 cleanup() {
 	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1 || true
 	rm -rf "$PIN"
 	scripts/lab.sh down >/dev/null || true
@@ -137,12 +138,13 @@ users() {
 	for a in "${upids[@]}"; do
 		wait "$a" || die "a user's wrk failed: $(cat "$dir"/*.log | head -3)"
 	done
-	pids=()
+	pids=("${fpid:-}") # the flood, if any, runs on
 }
 
 # act N FLOOD(0|1) ROUND: the users for ACT_SECONDS, with the flood running through it
 act() {
-	local n=$1 flood=$2 r=$3 c0 c1 t0 t1 fpid=
+	local n=$1 flood=$2 r=$3 c0 c1 t0 t1
+	fpid=
 	if [ "$flood" = 1 ]; then
 		ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --threads "$FLOOD_THREADS" \
 			--dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 53 --src 198.19.0.0 \
@@ -158,7 +160,7 @@ act() {
 	c1=$(flood_at_server) t1=$(date +%s.%N)
 	if [ -n "$fpid" ]; then
 		wait "$fpid" || die "the flood generator failed: $(cat "$WORK/flood.err")"
-		pids=()
+		pids=() fpid=
 	fi
 	python3 scripts/demo_report.py act "$WORK" "$n" "$r" "$flood" \
 		"$(awk -v c="$((c1 - c0))" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", c / (b - a) }')"

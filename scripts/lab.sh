@@ -66,7 +66,7 @@ fi
 # a lab that is up keeps the number of users it was made with
 [ -z "${LAB_USERS:-}" ] && [ -s "/run/fgl$LAB_ID/users" ] && LAB_USERS=$(cat "/run/fgl$LAB_ID/users")
 LAB_USERS=${LAB_USERS:-0}
-if ! [[ $LAB_USERS =~ ^[0-9]{1,2}$ ]] || [ "$LAB_USERS" -gt 64 ]; then
+if ! [[ $LAB_USERS =~ ^(0|[1-9][0-9]?)$ ]] || [ "$LAB_USERS" -gt 64 ]; then
 	echo "error: lab: LAB_USERS '$LAB_USERS' must be a number of users, 0 to 64" >&2
 	exit 2
 fi
@@ -76,7 +76,7 @@ BR=${P}br IF_SRV=${P}s IF_CLI=${P}c IF_ATK=${P}a
 DIR=/run/$P
 MADE=$DIR/made
 
-NQ=$(nproc) # queues per veth end: a sender on CPU i uses ring i, so CPUs do not share one
+NQ=$(nproc --all) # queues per veth end: a sender on CPU i uses ring i, so CPUs do not share one
 SRV4=198.18.0.1 CLI4=198.18.0.2 ATK4=198.18.0.3
 SRV6=2001:db8::1 CLI6=2001:db8::2 ATK6=2001:db8::3
 USER_CLI=() USER_SRV=() # LAB_USERS address pairs

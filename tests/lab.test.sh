@@ -86,6 +86,7 @@ same "every lab veth has a queue per CPU" "$(nproc) $(nproc)" \
 # the generator's safety rule and its command line
 check "trafgen refuses the host namespace" eval '! "$TG" check "$LAB_IF_ATK" 2>/dev/null'
 check "trafgen refuses a non-veth" eval '! tg check lo 2>/dev/null'
+check "trafgen drop-attach refuses an interface that is not the lab's" eval '! "$TG" drop-attach lo 2>/dev/null'
 tg check lab0 >"$TMP/check" 2>&1
 check "trafgen accepts the lab veth" test $? -eq 0
 LIVE=$(sed -n 's/^live frames: //p' "$TMP/check")
@@ -96,8 +97,10 @@ tg send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --count 1 2>/dev/null
 same "trafgen requires a time bound (exit 2)" 2 $?
 tg send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --count 1 --duration 1 --method pktgen 2>/dev/null
 same "trafgen refuses an unknown method (exit 2)" 2 $?
-tg send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --count 1 --duration 1 --threads 999 2>/dev/null
-same "trafgen refuses more threads than CPUs (exit 2)" 2 $?
+taskset -c 0 ip netns exec "$LAB_NS_ATK" "$TG" send lab0 --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" \
+	--count 1 --duration 1 --threads 2 2>"$TMP/err"
+same "trafgen refuses more threads than the CPUs it may run on (exit 2)" 2 $?
+check "... and says so ($(head -1 "$TMP/err"))" grep -q 'more than the CPUs' "$TMP/err"
 
 # what each method says it sends arrives, exactly
 for m in packet loop live; do
@@ -156,11 +159,18 @@ per_source "loop on 2 CPUs" loop 198.19.20.0
 # the loop ends with its owner: SIGTERM stops it and removes its pair; after SIGKILL the
 # kernel detaches its program (the flood stops) and the next loop removes the pair. The
 # binary itself goes in the background (not a shell function), so $! is its PID.
-ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 1000000000 \
-	--rate 100000 --duration 30 >"$TMP/term.json" 2>"$TMP/term.err" &
+# loop_running PID: its pair has an XDP program and frames are leaving the attacker
+loop_running() {
+	local a
+	ip -n "$LAB_NS_ATK" -d link show dev "tg${1}l" 2>/dev/null | grep -q 'prog/xdp' || return 1
+	a=$(txc)
+	sleep 0.1
+	[ "$(txc)" -gt "$a" ]
+}
+ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" \
+	--dport 9 --count 1000000000 --rate 100000 --duration 30 >"$TMP/term.json" 2>"$TMP/term.err" &
 BG=$!
-poll 5 sh -c "ip -n $LAB_NS_ATK -o link show | grep -q ' tg[0-9]*l'"
-sleep 0.5
+check "loop: running (program on tg${BG}l, frames leaving)" poll 10 loop_running $BG
 kill -TERM $BG
 wait $BG
 same "loop: SIGTERM ends it with status 143" 143 $?
@@ -169,19 +179,37 @@ check "loop: on SIGTERM it still reports what it sent" jq_true '.frames > 0' <"$
 same "loop: on SIGTERM no error line" "" "$(cat "$TMP/term.err")"
 same "loop: on SIGTERM its pair is removed" "" "$(pairs)"
 
-ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 1000000000 \
-	--rate 100000 --duration 30 >/dev/null 2>&1 &
+# a stopped generator (SIGSTOP) stops its loop too: its grant runs out within a chunk
+ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" \
+	--dport 9 --count 1000000000 --duration 30 >/dev/null 2>&1 &
 BG=$!
-poll 5 sh -c "ip -n $LAB_NS_ATK -o link show | grep -q ' tg[0-9]*l'"
+check "loop, unpaced: running before SIGSTOP" poll 10 loop_running $BG
+kill -STOP $BG
+sleep 0.3
+a=$(txc)
 sleep 0.5
+same "loop: while its generator is stopped, nothing leaves the attacker" "$a" "$(txc)"
+kill -CONT $BG
+check "loop: after SIGCONT it runs again" poll 5 loop_running $BG
+stop_pid $BG
+BG=
+
+# unpaced, so that only the kernel detaching its program (or, failing that, the grant
+# running out) can stop it
+ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" \
+	--dport 9 --count 1000000000 --duration 30 >/dev/null 2>&1 &
+BG=$!
+check "loop, unpaced: running (program on tg${BG}l, frames leaving)" poll 10 loop_running $BG
 kill -KILL $BG
 wait $BG 2>/dev/null
 killed=$BG BG=
 sleep 0.2
+same "loop: after SIGKILL its pair is left behind" "tg${killed}l tg${killed}s" "$(pairs | sort | paste -sd' ')"
+check "loop: after SIGKILL the kernel detached its program" \
+	eval '! ip -n "$LAB_NS_ATK" -d link show dev "tg${killed}l" | grep -q prog/xdp'
 a=$(txc)
 sleep 0.5
 same "loop: after SIGKILL nothing more leaves the attacker" "$a" "$(txc)"
-same "loop: after SIGKILL its pair is left behind" "tg${killed}l tg${killed}s" "$(pairs | sort | paste -sd' ')"
 tg send lab0 --method loop --dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 9 --count 10 \
 	--duration 5 >/dev/null 2>&1
 same "loop: the next loop removes the pair of the killed one" "" "$(pairs)"

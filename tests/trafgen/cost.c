@@ -173,10 +173,15 @@ out:
 	return rc;
 }
 
-/* Attach or detach the bare XDP_DROP in driver mode, attached past our exit (netlink). */
+/*
+ * Attach or detach the bare XDP_DROP in driver mode, attached past our exit
+ * (netlink). Only on a lab interface: a veth named fgl* (scripts/lab.sh's
+ * host ends), so a wrong name cannot cut a real interface off.
+ */
 int tg_cmd_drop(int argc, char **argv, bool attach)
 {
 	struct bench_drop *drop;
+	struct tg_link lk;
 	int ifindex, ret;
 
 	if (argc != 2) {
@@ -186,6 +191,12 @@ int tg_cmd_drop(int argc, char **argv, bool attach)
 	ifindex = if_nametoindex(argv[1]);
 	if (!ifindex)
 		return error("interface '%s': %s", argv[1], strerror(errno)), FG_EXIT_ERR;
+	ret = tg_link_query(ifindex, &lk);
+	if (ret)
+		return error("interface '%s': %s", argv[1], strerror(-ret)), FG_EXIT_ERR;
+	if (strncmp(argv[1], "fgl", 3) || strcmp(lk.kind, "veth"))
+		return error("refusing '%s': not one of the lab's veths (fgl*)", argv[1]),
+		       FG_EXIT_ERR;
 	if (!attach) {
 		ret = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
 		if (ret)

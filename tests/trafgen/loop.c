@@ -21,11 +21,14 @@
  * paced loop costs CPU time in proportion to its rate).
  *
  * Counts: the copies sent out of IFACE are exact in total (each uses one
- * unit of the grant). Per source they are exact for one thread; with
- * several, each CPU steps through the sources with a stride of the number
- * of threads, from where the last frame left off. A copy that the peer's
- * full ring refuses is lost (the report's peer_dropped), never retried:
- * use method packet where every frame must arrive.
+ * unit of the grant). Per source, CPU s of T steps through the sources s,
+ * s + T, s + 2T, ... (mod the number of sources), so a send whose count
+ * the threads share evenly sends every source the same number of times.
+ * A copy that the peer's full ring refuses is lost (the report's
+ * peer_dropped), never retried: use method packet where every frame must
+ * arrive. All of this assumes a frame stays on the CPU that seeded it,
+ * which holds while the helper pair's NAPI is not threaded (a veth hands a
+ * redirected frame to its peer's queue of the sending CPU).
  */
 #define _GNU_SOURCE /* sendmmsg */
 #include <errno.h>
@@ -42,7 +45,9 @@
 #include "trafgen.skel.h"
 
 #define LOOP_TICK  0.001 /* seconds between a thread's looks at its loop */
-#define LOOP_STALL 0.1	 /* no progress this long with frames granted: seeds were lost */
+#define LOOP_AHEAD 0.004 /* paced: seconds of frames granted beyond what the loop used */
+#define LOOP_CHUNK 50000 /* unpaced: frames granted beyond what the loop used */
+#define LOOP_STALL 0.1	 /* seeds the program has not seen this long after sending were lost */
 
 /* What every loop worker shares. */
 struct loop_job {
@@ -70,13 +75,22 @@ static __u64 seed(int fd, const struct loop_job *job, unsigned int n)
 	return r > 0 ? r : 0;
 }
 
+/*
+ * The grant never runs far ahead of what the loop used (LOOP_AHEAD of the
+ * rate, or LOOP_CHUNK frames unpaced), so a thread that stops (SIGSTOP, a
+ * CPU too busy to run it) stops its loop soon after, and a thread that
+ * was late does not make up for it with a burst. Seeds the program never
+ * saw (a frame the veth dropped on the way in) are forgotten after
+ * LOOP_STALL, so the loop is seeded again.
+ */
 static void *loop_worker(void *arg)
 {
 	struct tg_worker *w = arg;
 	struct loop_job *job = w->method_data;
 	volatile struct tg_loop_cpu *lc = &job->skel->bss->tg_loop[w->cpu];
-	double t0 = tg_now(), t, progress = t0;
-	__u64 *seeded = &job->seeded[w->slot], used, last = 0, g;
+	double t0 = tg_now(), t, seen = t0;
+	__u64 *seeded = &job->seeded[w->slot], used, g, cap, entered, last = 0;
+	__u64 ahead = w->rate * LOOP_AHEAD > job->sp->batch ? w->rate * LOOP_AHEAD : job->sp->batch;
 	int fd;
 
 	fd = tg_packet_socket(job->seed_ifindex);
@@ -84,21 +98,23 @@ static void *loop_worker(void *arg)
 		w->err = fd, w->what = "AF_PACKET socket for the seeds";
 		return NULL;
 	}
-	lc->granted = w->rate ? 0 : w->count;
 	for (;;) {
 		t = tg_now();
 		used = lc->used;
 		if (used >= w->count || tg_interrupted || t - t0 >= job->sp->duration)
 			break;
-		if (w->rate) {
-			g = (__u64)((t - t0 + LOOP_TICK) * w->rate);
-			lc->granted = g < w->count ? g : w->count;
-		}
-		if (used != last) {
-			last = used;
-			progress = t;
-		} else if (t - progress > LOOP_STALL && lc->ended != *seeded) {
-			*seeded = lc->ended; /* frames that never reached the program: forget them */
+		g = w->rate ? (__u64)((t - t0 + LOOP_TICK) * w->rate) : w->count;
+		cap = used + (w->rate ? ahead : LOOP_CHUNK);
+		g = g < cap ? g : cap;
+		g = g < w->count ? g : w->count;
+		if (g > lc->granted)
+			lc->granted = g;
+		entered = lc->seeds;
+		if (entered != last || *seeded <= entered) {
+			last = entered;
+			seen = t;
+		} else if (t - seen > LOOP_STALL) {
+			*seeded = entered;
 			w->retries++;
 		}
 		if (lc->ended >= *seeded && lc->granted > used)
@@ -148,10 +164,12 @@ int tg_send_loop(const struct tg_spec *sp, const struct tg_frame *f, int ifindex
 	if (queues > TG_MAX_CPUS)
 		queues = TG_MAX_CPUS;
 	err = tg_veth_add(lname, sname, queues);
-	if (err)
+	if (err) {
+		tg_link_del(lname); /* in case the kernel made it before failing */
 		return error("send: loop: make the helper veth pair %s/%s: %s", lname, sname,
 			     strerror(-err)),
 		       FG_EXIT_ERR;
+	}
 
 	job.skel = trafgen__open();
 	if (!job.skel) {

@@ -75,7 +75,8 @@ void tg_sleep_until(double t)
 /*
  * Put worker i on the i-th CPU of our affinity mask, so that `taskset -c 1
  * trafgen ...` sends from CPU 1. Returns 0, or -ERANGE when we may run on
- * fewer CPUs than there are workers.
+ * fewer CPUs than there are workers (only CPUs below TG_MAX_CPUS count:
+ * the loop keeps a slot per CPU).
  */
 int tg_assign_cpus(struct tg_worker *w, int n)
 {
@@ -84,7 +85,7 @@ int tg_assign_cpus(struct tg_worker *w, int n)
 
 	if (sched_getaffinity(0, sizeof(mask), &mask))
 		return -errno;
-	for (i = 0, cpu = 0; i < n && cpu < CPU_SETSIZE; cpu++)
+	for (i = 0, cpu = 0; i < n && cpu < TG_MAX_CPUS; cpu++)
 		if (CPU_ISSET(cpu, &mask))
 			w[i++].cpu = cpu;
 	return i < n ? -ERANGE : 0;
@@ -202,16 +203,21 @@ const char tg_usage[] =
 	"  address rewritten per packet by a tail-calling front program (--bare: the\n"
 	"  target alone, same frame every time). Runs inside lab namespace LABNS.\n";
 
-static int parse_method(const char *s, enum tg_method *out)
+/* A method by name; what names the source of s in the error line. */
+static int parse_method(const char *what, const char *s, enum tg_method *out)
 {
-	unsigned int i;
+	unsigned int i, n = sizeof(method_names) / sizeof(method_names[0]);
+	char all[64] = "";
 
-	for (i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+	for (i = 0; i < n; i++) {
 		if (!strcmp(s, method_names[i])) {
 			*out = i;
 			return 0;
 		}
-	return error("--method: '%s' is none of auto, live, packet, loop", s);
+		snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? ", " : "",
+			 method_names[i]);
+	}
+	return error("%s: '%s' is none of %s", what, s, all);
 }
 
 /* Parse the options shared by send and cost. Returns 0, or an exit code. */
@@ -230,8 +236,8 @@ int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target
 	sp->size = 64;
 	sp->batch = 64;
 	sp->threads = 1;
-	if (env && *env && parse_method(env, &sp->method))
-		return error("TRAFGEN_METHOD: not a method"), FG_EXIT_USAGE;
+	if (env && *env && parse_method("TRAFGEN_METHOD", env, &sp->method))
+		return FG_EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "jh", spec_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -303,7 +309,7 @@ int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target
 			sp->batch = v;
 			break;
 		case OPT_METHOD:
-			if (parse_method(optarg, &sp->method))
+			if (parse_method("--method", optarg, &sp->method))
 				return FG_EXIT_USAGE;
 			break;
 		case OPT_THREADS:
@@ -317,9 +323,8 @@ int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target
 		case OPT_REPEAT:
 		case OPT_WARMUP:
 			if (!target)
-				return error("send: --target, --netns, --bare, --repeat and "
-					     "--warmup "
-					     "are options of cost"),
+				return error("send: --target, --netns, --bare, --repeat and"
+					     " --warmup are options of cost"),
 				       FG_EXIT_USAGE;
 			if (c == OPT_TARGET)
 				*target = optarg;
@@ -424,7 +429,7 @@ static int cmd_send(int argc, char **argv)
 	struct tg_result res = {};
 	struct tg_link before, after;
 	static struct tg_frame f;
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	const char *ifname;
 	struct tg_spec sp;
 	int ifindex, ret, i;
@@ -463,7 +468,10 @@ static int cmd_send(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	tg_link_query(ifindex, &before);
+	ret = tg_link_query(ifindex, &before);
+	if (ret)
+		return error("send: read the counters of %s: %s", ifname, strerror(-ret)),
+		       FG_EXIT_ERR;
 	switch (sp.method) {
 	case TG_LIVE:
 		ret = tg_send_live(&sp, &f, ifindex, w, sp.threads, &res);
@@ -477,9 +485,12 @@ static int cmd_send(int argc, char **argv)
 	}
 	if (ret)
 		return ret;
-	tg_sleep_until(tg_now() +
-		       0.05); /* let the peer's NAPI drain its ring before reading its counters */
-	tg_link_query(ifindex, &after);
+	/* let the peer's NAPI drain its ring before reading its counters */
+	tg_sleep_until(tg_now() + 0.05);
+	ret = tg_link_query(ifindex, &after);
+	if (ret)
+		return error("send: read the counters of %s: %s", ifname, strerror(-ret)),
+		       FG_EXIT_ERR;
 	report(ifname, &sp, &f, &res, &before, &after);
 	if (res.frames && after.st.tx_packets == before.st.tx_packets)
 		return error("send: %s: %" PRIu64 " frames handed to %s, none reached its peer",

@@ -84,12 +84,15 @@ static int nl_talk(struct nlmsghdr *req, char *buf, size_t size)
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (fd < 0)
 		return -errno;
-	if (send(fd, req, req->nlmsg_len, 0) < 0) {
+	while ((len = send(fd, req, req->nlmsg_len, 0)) < 0 && errno == EINTR)
+		;
+	if (len < 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
-	len = recv(fd, buf, size, 0);
+	while ((len = recv(fd, buf, size, 0)) < 0 && errno == EINTR)
+		;
 	err = len < 0 ? -errno : 0;
 	close(fd);
 	if (err)
@@ -297,7 +300,10 @@ int tg_link_del(const char *name)
 	return err < 0 ? err : 0;
 }
 
-/* Remove the loop pairs (tg<PID>l) of generators that no longer run, in this namespace. */
+/*
+ * Remove the loop pairs (tg<PID>l) of generators that no longer run, in
+ * this namespace. One with our own PID is stale too: we make ours after.
+ */
 void tg_loop_pairs_reap(void)
 {
 	struct if_nameindex *all, *i;
@@ -314,7 +320,7 @@ void tg_loop_pairs_reap(void)
 		pid = strtol(i->if_name + 2, &end, 10);
 		if (end == i->if_name + 2 || strcmp(end, "l") || pid <= 0)
 			continue;
-		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+		if (pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH))
 			continue;
 		err = tg_link_del(i->if_name);
 		if (err)

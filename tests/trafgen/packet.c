@@ -8,7 +8,8 @@
  * went out: worker s of T sends frame numbers s, s + T, s + 2T, ... and
  * frame k carries source k mod N (or a random one), so the per-source
  * counts of a send are exact however the frames are split. Pacing is to
- * the frame: frame j of a worker is not sent before j / rate seconds.
+ * the frame: frame j of a worker is not sent before j / rate seconds, and
+ * a worker that fell behind sends at most 10 ms of the rate at once.
  *
  * PACKET_QDISC_BYPASS hands each frame straight to the veth's xmit. When
  * the peer's ring is full the veth refuses it (ENOBUFS) and it is sent
@@ -65,6 +66,7 @@ static void *packet_worker(void *arg)
 	struct iovec iov[TG_BATCH_MAX];
 	__u64 j = 0, n, due, k, rng = 0x9e3779b97f4a7c15ULL * (w->slot + 1);
 	unsigned int threads = job->sp->threads, batch = job->sp->batch, i;
+	__u64 catchup = w->rate / 100 > batch ? w->rate / 100 : batch; /* 10 ms of the rate */
 	double t0 = tg_now(), t;
 	int fd, r;
 
@@ -87,6 +89,11 @@ static void *packet_worker(void *arg)
 		n = w->count - j < batch ? w->count - j : batch;
 		if (w->rate) {
 			due = (__u64)((t - t0) * w->rate) + 1; /* frame j is due at j / rate */
+			if (due > j + catchup) {
+				/* late (a busy CPU): no burst to make up for it */
+				t0 = t - (double)(j + catchup) / w->rate;
+				due = j + catchup;
+			}
 			if (due <= j) {
 				tg_sleep_until(t0 + (double)j / w->rate);
 				continue;

@@ -92,7 +92,7 @@ struct tg_worker {
 	__u64 count;	   /* frames of its share */
 	__u64 rate;	   /* frames per second of its share, 0 = unpaced */
 	__u64 sent;	   /* frames handed to the interface */
-	__u64 retries;	   /* sends the interface refused for a moment (full ring) */
+	__u64 retries;	   /* packet: sends refused for a moment (full ring); loop: lost seeds */
 	int err;	   /* 0, or -errno of the failure that ended it */
 	const char *what;  /* what failed, for the error line */
 	void *method_data; /* the method's own state */
@@ -102,8 +102,8 @@ struct tg_worker {
 struct tg_result {
 	const char *method; /* "live", "packet" or "loop" */
 	__u64 frames;	    /* frames handed to the interface */
-	__u64 retries;	    /* sends refused for a moment and repeated */
-	double seconds;	    /* from the first frame to the last */
+	__u64 retries;	/* packet: sends refused and repeated; loop: seeds lost and sent again */
+	double seconds; /* from the first frame to the last */
 };
 
 /* The signal (SIGINT, SIGTERM) that stops every sender at its next check, or 0. */
