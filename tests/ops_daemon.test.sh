@@ -148,6 +148,7 @@ ok "floodgate run: READY=1 on NOTIFY_SOCKET"
 check "readiness carries MAINPID" grep -q "MAINPID=$DPID" "$TMP/notify.out"
 check "the log says where metrics are served" test -n "$PORT"
 check "attached from the config" grep -q "^<6>attached to $A" "$TMP/run.err"
+same "no libmicrohttpd warning at start" "" "$(grep -m1 'MHD_' "$TMP/run.err")"
 # CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39), and nothing else
 same "capabilities after setup: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN" 000000c000001000 \
 	"$(awk '/^CapEff:/ { print $2 }' /proc/$DPID/status)"

@@ -774,12 +774,13 @@ int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const s
 	s->o = o;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &ss,
+	/* the logger first: libmicrohttpd warns (through its own logger) when it is not */
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+				mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)FG_HTTP_CONNECTIONS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)FG_HTTP_TIMEOUT,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FG_HTTP_POOL,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
 	if (!s->d) {
 		int err = errno ? -errno : -EADDRINUSE;
 
