@@ -141,6 +141,10 @@ install: $(BUILD)/floodgate $(BUILD)/floodgate.8
 	$(Q)install -D -m 0644 contrib/floodgate.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/floodgate.conf
 	$(Q)install -D -m 0644 floodgate.example.yaml \
 		$(DESTDIR)$(PREFIX)/share/floodgate/floodgate.example.yaml
+	$(Q)install -D -m 0644 contrib/grafana/floodgate.json \
+		$(DESTDIR)$(PREFIX)/share/floodgate/grafana/floodgate.json
+	$(Q)install -D -m 0644 contrib/prometheus/floodgate.rules.yml \
+		$(DESTDIR)$(PREFIX)/share/floodgate/prometheus/floodgate.rules.yml
 	$(Q)[ -e $(DESTDIR)/etc/floodgate/floodgate.yaml ] || \
 		install -D -m 0644 floodgate.example.yaml $(DESTDIR)/etc/floodgate/floodgate.yaml
 	$(Q)[ -n "$(DESTDIR)" ] || ! command -v systemd-sysusers >/dev/null || \

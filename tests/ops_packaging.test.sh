@@ -112,7 +112,9 @@ if grep -q 'floodgate\.8' Makefile && grep -q 'contrib/floodgate\.service' Makef
 			usr/local/share/bash-completion/completions/floodgate \
 			usr/local/lib/systemd/system/floodgate.service \
 			usr/local/lib/sysusers.d/floodgate.conf \
-			usr/local/share/floodgate/floodgate.example.yaml etc/floodgate/floodgate.yaml; do
+			usr/local/share/floodgate/floodgate.example.yaml etc/floodgate/floodgate.yaml \
+			usr/local/share/floodgate/grafana/floodgate.json \
+			usr/local/share/floodgate/prometheus/floodgate.rules.yml; do
 			check "make install: /$f" test -s "$TMP/root/$f"
 		done
 		check "make install: the unit runs the installed binary" grep -qx \
