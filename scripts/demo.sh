@@ -26,6 +26,10 @@
 # server's lab0 (udp dport 53), per act. The users' packets are counted
 # by floodgate itself (floodgate top, per source) in act 3.
 #
+# Act 3 of the last round is also drawn, from floodgate's counters and the
+# server's flood counter sampled every half second: BUILD/demo/act3.png and
+# the same chart as text, BUILD/demo/act3.txt (gnuplot).
+#
 # It fails (exit 1), after its table, when its premise fails: the flood
 # of act 2 reached the server at less than half FLOOD_RATE, the generator
 # or a user's wrk failed, a user made no request, or floodgate dropped a
@@ -141,10 +145,28 @@ users() {
 	pids=("${fpid:-}") # the flood, if any, runs on
 }
 
+# sample FILE: every half second until FILE.stop exists, a line "TIME FLOOD_AT_SERVER PASSED
+# DROPPED" of the counters (floodgate's verdicts, 0 while it is not attached); the chart
+sample() {
+	local t v
+	while [ ! -e "$1.stop" ]; do
+		t=$(date +%s.%N)
+		v=$("$FG" --pin-dir "$PIN" -j stats 2>/dev/null |
+			jq -r '"\(.verdicts.pass_packets) \(.verdicts.drop_packets)"' 2>/dev/null)
+		echo "$t $(flood_at_server) ${v:-0 0}" >>"$1"
+		sleep 0.5
+	done
+}
+
 # act N FLOOD(0|1) ROUND: the users for ACT_SECONDS, with the flood running through it
 act() {
-	local n=$1 flood=$2 r=$3 c0 c1 t0 t1
+	local n=$1 flood=$2 r=$3 c0 c1 t0 t1 spid=
 	fpid=
+	if [ "$n" = 3 ] && [ "$r" = "$ROUNDS" ]; then
+		sample "$WORK/samples" &
+		spid=$!
+		pids+=("$spid")
+	fi
 	if [ "$flood" = 1 ]; then
 		ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop --threads "$FLOOD_THREADS" \
 			--dmac "$LAB_SRV_MAC" --dst "$LAB_SRV4" --dport 53 --src 198.19.0.0 \
@@ -161,6 +183,11 @@ act() {
 	if [ -n "$fpid" ]; then
 		wait "$fpid" || die "the flood generator failed: $(cat "$WORK/flood.err")"
 		pids=() fpid=
+	fi
+	if [ -n "$spid" ]; then
+		touch "$WORK/samples.stop"
+		wait "$spid"
+		pids=()
 	fi
 	python3 scripts/demo_report.py act "$WORK" "$n" "$r" "$flood" \
 		"$(awk -v c="$((c1 - c0))" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", c / (b - a) }')"
@@ -192,5 +219,8 @@ done
 rc=0
 python3 scripts/demo_report.py summary "$WORK" "$ROUNDS" "$FLOOD_RATE" "$LAB_USER_CLI" \
 	"${DEMO_JSON:-}" || rc=$?
+mkdir -p "$BUILD/demo"
+python3 scripts/demo_report.py chart "$WORK/samples" "$BUILD/demo" ||
+	echo "warning: demo: no chart (gnuplot)" >&2
 echo "== lab down"
 exit $rc

@@ -10,11 +10,15 @@
       the table (medians over rounds), floodgate's verdicts and its
       per-source counters of every user in act 3; exit 1 when a premise of
       the demo failed (see scripts/demo.sh)
+  demo_report.py chart SAMPLES OUTDIR
+      act 3 over time from SAMPLES (lines "time flood_at_server passed
+      dropped", counters): OUTDIR/act3.dat, act3.png and act3.txt (gnuplot)
 """
 import glob
 import json
 import os
 import statistics
+import subprocess
 import sys
 
 
@@ -139,9 +143,43 @@ def summary(work, rounds, rate, user_addrs, out):
     return 1 if failed else 0
 
 
+def chart(samples, outdir):
+    """Rates between samples, drawn by gnuplot as a PNG and as text."""
+    rows = [list(map(float, l.split())) for l in open(samples) if len(l.split()) == 4]
+    if len(rows) < 3:
+        print(f"error: demo: {len(rows)} samples of act 3, too few for a chart", file=sys.stderr)
+        return 1
+    t0 = rows[0][0]
+    dat = os.path.join(outdir, "act3.dat")
+    with open(dat, "w") as f:
+        f.write("# seconds  flood_at_server_pps  floodgate_passed_pps  floodgate_dropped_pps\n")
+        for a, b in zip(rows, rows[1:]):
+            dt = b[0] - a[0]
+            f.write(f"{b[0] - t0:.2f} " + " ".join(f"{(y - x) / dt:.0f}" for x, y in zip(a[1:], b[1:])) + "\n")
+    # a log scale: the users' packets and the flood differ by more than ten times; a rate of 0
+    # (the flood at the server once its sources are banned) leaves the chart at the bottom
+    plot = (f'set xlabel "seconds into act 3"\nset ylabel "packets/s"\nset key outside below\n'
+            f'set logscale y\nset yrange [1000:2e6]\nset format y "%.0s%c"\n'
+            f'plot "{dat}" using 1:($4 > 0 ? $4 : 1) with lines lw 2 title "floodgate dropped", '
+            f'"" using 1:($3 > 0 ? $3 : 1) with lines lw 2 title "floodgate passed", '
+            f'"" using 1:($2 > 0 ? $2 : 1) with lines lw 2 title "flood at the server"\n')
+    for term, out in (('pngcairo noenhanced size 900,400 font ",10"', "act3.png"),
+                      ("dumb noenhanced size 78,22", "act3.txt")):
+        p = subprocess.run(["gnuplot"], input=f'set terminal {term}\nset output "{os.path.join(outdir, out)}"\n'
+                           f'set title "floodgate, demo act 3: users and a flood"\n' + plot,
+                           text=True, capture_output=True)
+        if p.returncode:
+            print(f"error: demo: gnuplot: {p.stderr.strip()}", file=sys.stderr)
+            return 1
+    print(f"chart of act 3: {os.path.join(outdir, 'act3.png')}, {os.path.join(outdir, 'act3.txt')}")
+    return 0
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 7 and sys.argv[1] == "act":
         act(*sys.argv[2:7])
+    elif len(sys.argv) == 4 and sys.argv[1] == "chart":
+        sys.exit(chart(sys.argv[2], sys.argv[3]))
     elif len(sys.argv) >= 6 and sys.argv[1] == "summary":
         sys.exit(summary(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5],
                          sys.argv[6] if len(sys.argv) > 6 else ""))
