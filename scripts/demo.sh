@@ -27,7 +27,8 @@
 # by floodgate itself (floodgate top, per source) in act 3.
 #
 # Act 3 of the last round is also drawn, from floodgate's counters and the
-# server's flood counter sampled every half second: BUILD/demo/act3.png and
+# server's flood counter sampled about once a second (half a second apart
+# plus the time a reading takes): BUILD/demo/act3.png and
 # the same chart as text, BUILD/demo/act3.txt (gnuplot).
 #
 # It fails (exit 1), after its table, when its premise fails: the flood
@@ -145,7 +146,7 @@ users() {
 	pids=("${fpid:-}") # the flood, if any, runs on
 }
 
-# sample FILE: every half second until FILE.stop exists, a line "TIME FLOOD_AT_SERVER PASSED
+# sample FILE: half a second after each reading until FILE.stop exists, a line "TIME FLOOD_AT_SERVER PASSED
 # DROPPED" of the counters (floodgate's verdicts, 0 while it is not attached); the chart
 sample() {
 	local t v
