@@ -192,16 +192,25 @@ struct fg_ip6_ext {
 	__u32 rest;   /* identification or options */
 };
 
-/* What follows the IPv6 header chain: neighbour discovery, or ports. */
-static __always_inline int fg_parse_ip6_l4(struct fg_cursor *c, struct fg_pkt *p, __u32 left, __u8 nh)
+/*
+ * What follows the IPv6 header chain: neighbour discovery, or ports. Only
+ * what could be neighbour discovery passes as FG_R_ND, before the lists:
+ * ICMPv6 types 133-137 with code 0, hop limit 255 (RFC 4861: a node
+ * drops anything else, and a routed packet cannot arrive with 255, so it
+ * came from the link itself) and no extension header in front (direct;
+ * neighbour discovery carries none). Anything else of those types takes
+ * the normal path: lists, bans and limits, as any ICMPv6 message does.
+ */
+static __always_inline int fg_parse_ip6_l4(struct fg_cursor *c, struct fg_pkt *p, __u32 left,
+					   __u8 nh, __u8 hlim, int direct)
 {
 	p->proto = nh;
 	if (nh == IPPROTO_ICMPV6) {
-		__u8 *type = c->pos; /* icmp6_type, the first byte */
+		__u8 *type = c->pos; /* icmp6_type, then icmp6_code */
 
-		if (left < 1 || (void *)(type + 1) > c->end)
+		if (left < 2 || (void *)(type + 2) > c->end)
 			return FG_R_PASS;
-		if (*type >= FG_ND_FIRST && *type <= FG_ND_LAST)
+		if (*type >= FG_ND_FIRST && *type <= FG_ND_LAST && !type[1] && hlim == 255 && direct)
 			return FG_R_ND;
 		return FG_R_PASS;
 	}
@@ -259,7 +268,7 @@ __noinline int fg_parse_ip6_ext(struct xdp_md *ctx, struct fg_pkt *p, __u32 off,
 		p->note = FG_C_IP6_LONG_CHAIN;
 		return FG_R_PASS;
 	}
-	return fg_parse_ip6_l4(&c, p, left, nh);
+	return fg_parse_ip6_l4(&c, p, left, nh, 0, 0); /* behind extension headers: not ND */
 }
 
 /* IPv6 header, checked against the whole frame, then its chain or L4 header. */
@@ -287,7 +296,7 @@ static __always_inline int fg_parse_ip6(struct fg_cursor *c, struct fg_pkt *p)
 	c->pos = ip6 + 1;
 	if (fg_ip6_is_ext(nh))
 		return fg_parse_ip6_ext(c->ctx, p, c->pos - c->start, plen, nh);
-	return fg_parse_ip6_l4(c, p, plen, nh);
+	return fg_parse_ip6_l4(c, p, plen, nh, ip6->hop_limit, 1);
 }
 
 /*

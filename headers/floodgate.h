@@ -61,13 +61,13 @@ enum fg_family {
  * Keep fg_reason_names[] in user/names.c in the same order.
  */
 enum fg_counter {
-	FG_R_PASS = 0,	  /* within every limit */
-	FG_R_NON_IP,	  /* not IPv4 or IPv6 (ARP, LLDP, ...): passed */
-	FG_R_ND,	  /* IPv6 neighbour discovery: passed like ARP */
-	FG_R_ALLOW,	  /* source on the allow list */
-	FG_R_MONITOR,	  /* over a limit of a `monitor` rule: passed, would drop */
-	FG_R_DENY,	  /* source on the deny list */
-	FG_R_BANNED,	  /* source banned (automatic or manual) */
+	FG_R_PASS = 0, /* within every limit */
+	FG_R_NON_IP,   /* not IPv4 or IPv6 (ARP, LLDP, ...): passed */
+	FG_R_ND,      /* IPv6 neighbour discovery (hop limit 255, code 0, no ext. header): passed */
+	FG_R_ALLOW,   /* source on the allow list */
+	FG_R_MONITOR, /* over a limit of a `monitor` rule: passed, would drop */
+	FG_R_DENY,    /* source on the deny list */
+	FG_R_BANNED,  /* source banned (automatic or manual) */
 	FG_R_RATE_PPS,	  /* over the per-source packet rate */
 	FG_R_RATE_BPS,	  /* over the per-source byte rate */
 	FG_R_RATE_SYN,	  /* over the per-source TCP SYN rate */

@@ -400,6 +400,7 @@ struct fx_spec {
 	__u8 frag;	    /* enum fx_frag (IPv4; IPv6 uses a FX_IP_FRAGMENT entry in ext) */
 	__u16 payload;	    /* bytes after the L4 header */
 	__u8 ip4_opt_words; /* IPv4 option words (IHL = 5 + this) */
+	__u8 hop_limit;	    /* IPv6 hop limit (IPv4: TTL), 0: 64 */
 };
 
 /* A built frame and where its headers start. */
@@ -500,7 +501,7 @@ static inline __u32 fx_build(struct fx_pkt *p, const struct fx_spec *s)
 			fx_put16(ip + 6, 0x2000); /* MF, offset 0 */
 		else if (s->frag == FX_FRAG_LATER)
 			fx_put16(ip + 6, 185); /* offset 185 * 8 = 1480 */
-		ip[8] = 64;
+		ip[8] = s->hop_limit ? s->hop_limit : 64;
 		ip[9] = proto;
 		memcpy(ip + 12, &a, 4);
 		memcpy(ip + 16, &d, 4);
@@ -516,7 +517,7 @@ static inline __u32 fx_build(struct fx_pkt *p, const struct fx_spec *s)
 		ip[0] = 0x60;
 		fx_put16(ip + 4, p->len - off - 40);
 		ip[6] = s->n_ext ? s->ext[0] : proto;
-		ip[7] = 64;
+		ip[7] = s->hop_limit ? s->hop_limit : 64;
 		memcpy(ip + 8, a, 16);
 		memcpy(ip + 24, d, 16);
 		for (i = 0; i < s->n_ext; i++) {

@@ -183,7 +183,7 @@ static void model_parse(const __u8 *b, __u32 len, __u32 lin, struct mpkt *m)
 {
 	__u32 off = 14, tags, ihl, tot, plen, left, i;
 	__u16 et;
-	__u8 nh;
+	__u8 nh, hlim;
 
 	memset(m, 0, sizeof(*m));
 	m->len = lin;
@@ -259,6 +259,7 @@ static void model_parse(const __u8 *b, __u32 len, __u32 lin, struct mpkt *m)
 	}
 	m->family = 6;
 	memcpy(m->src, b + off + 8, 16);
+	hlim = b[off + 7];
 	off += 40;
 	left = plen;
 	for (i = 0; i < FG_IP6_EXT_MAX && is_ext(nh); i++) {
@@ -294,7 +295,9 @@ static void model_parse(const __u8 *b, __u32 len, __u32 lin, struct mpkt *m)
 	}
 	m->proto = nh;
 	if (nh == FX_IP_ICMP6) {
-		if (left >= 1 && off + 1 <= lin && b[off] >= 133 && b[off] <= 137)
+		/* neighbour discovery: types 133..137, code 0, hop limit 255, no extension header */
+		if (left >= 2 && off + 2 <= lin && b[off] >= 133 && b[off] <= 137 && !b[off + 1] &&
+		    hlim == 255 && !i)
 			m->reason = FG_R_ND;
 		return;
 	}
@@ -575,6 +578,7 @@ static void gen_valid(__u64 *r, struct fx_pkt *p)
 	s.dport = pick_dport(r);
 	s.tcp_flags = pick_flags(r);
 	s.icmp_type = fx_range(r, 0, 1) ? fx_range(r, 128, 140) : (__u8)fx_rand(r);
+	s.hop_limit = fx_range(r, 0, 2) ? 64 : 255; /* 255: what neighbour discovery needs */
 	k = fx_range(r, 0, 99);
 	s.payload = k < 80   ? fx_range(r, 0, 64)
 		    : k < 99 ? fx_range(r, 0, 1400)

@@ -258,6 +258,12 @@ static void m_tcp_doff(struct fx_pkt *p, int v)
 	p->b[p->l4 + 12] = v << 4;
 }
 
+/* the ICMP code byte, after the type */
+static void m_icmp_code(struct fx_pkt *p, int v)
+{
+	p->b[p->l4 + 1] = v;
+}
+
 /* arg = (extension index << 8) | header length byte */
 static void m_ext_hdrlen(struct fx_pkt *p, int v)
 {
@@ -490,22 +496,36 @@ static const struct row parser_rows[] = {
 	  .xdp = PASS,
 	  .reason = FG_R_NON_IP,
 	  .rule = -1 },
-	{ "router solicitation", V6(.proto = FX_IP_ICMP6, .icmp_type = 133), .xdp = PASS,
-	  .reason = FG_R_ND, .rule = -1 },
-	{ "router advertisement", V6(.proto = FX_IP_ICMP6, .icmp_type = 134), .xdp = PASS,
-	  .reason = FG_R_ND, .rule = -1 },
-	{ "neighbour solicitation", V6(.proto = FX_IP_ICMP6, .icmp_type = 135, .payload = 16),
+	/* neighbour discovery: hop limit 255, code 0, no extension header; else the normal path */
+	{ "router solicitation", V6(.proto = FX_IP_ICMP6, .icmp_type = 133, .hop_limit = 255),
 	  .xdp = PASS, .reason = FG_R_ND, .rule = -1 },
-	{ "neighbour advertisement", V6(.proto = FX_IP_ICMP6, .icmp_type = 136, .payload = 16),
+	{ "router advertisement", V6(.proto = FX_IP_ICMP6, .icmp_type = 134, .hop_limit = 255),
 	  .xdp = PASS, .reason = FG_R_ND, .rule = -1 },
-	{ "redirect", V6(.proto = FX_IP_ICMP6, .icmp_type = 137, .payload = 32), .xdp = PASS,
+	{ "neighbour solicitation",
+	  V6(.proto = FX_IP_ICMP6, .icmp_type = 135, .payload = 16, .hop_limit = 255), .xdp = PASS,
 	  .reason = FG_R_ND, .rule = -1 },
-	{ "neighbour solicitation behind hop-by-hop",
-	  V6(EXT(HBH), .proto = FX_IP_ICMP6, .icmp_type = 135), .xdp = PASS, .reason = FG_R_ND,
-	  .rule = -1 },
+	{ "neighbour advertisement",
+	  V6(.proto = FX_IP_ICMP6, .icmp_type = 136, .payload = 16, .hop_limit = 255), .xdp = PASS,
+	  .reason = FG_R_ND, .rule = -1 },
+	{ "redirect", V6(.proto = FX_IP_ICMP6, .icmp_type = 137, .payload = 32, .hop_limit = 255),
+	  .xdp = PASS, .reason = FG_R_ND, .rule = -1 },
 	{ "neighbour solicitation in two tags",
-	  V6(QQ(2, AD, Q), .proto = FX_IP_ICMP6, .icmp_type = 135), .xdp = PASS, .reason = FG_R_ND,
-	  .rule = -1 },
+	  V6(QQ(2, AD, Q), .proto = FX_IP_ICMP6, .icmp_type = 135, .hop_limit = 255), .xdp = PASS,
+	  .reason = FG_R_ND, .rule = -1 },
+	{ "neighbour solicitation, hop limit 254: routed, not ND",
+	  V6(.proto = FX_IP_ICMP6, .icmp_type = 135, .payload = 16, .hop_limit = 254), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "router advertisement, hop limit 64: not ND", V6(.proto = FX_IP_ICMP6, .icmp_type = 134),
+	  .xdp = PASS, .reason = FG_R_PASS, .rule = R_DEF },
+	{ "neighbour solicitation behind hop-by-hop: not ND",
+	  V6(EXT(HBH), .proto = FX_IP_ICMP6, .icmp_type = 135, .hop_limit = 255), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "neighbour advertisement behind destination options: not ND",
+	  V6(EXT(DST), .proto = FX_IP_ICMP6, .icmp_type = 136, .hop_limit = 255), .xdp = PASS,
+	  .reason = FG_R_PASS, .rule = R_DEF },
+	{ "neighbour solicitation, code 1: not ND",
+	  V6(.proto = FX_IP_ICMP6, .icmp_type = 135, .payload = 16, .hop_limit = 255), m_icmp_code,
+	  1, .xdp = PASS, .reason = FG_R_PASS, .rule = R_DEF },
 	{ "icmpv6 echo: default rule", V6(.proto = FX_IP_ICMP6, .icmp_type = 128), .xdp = PASS,
 	  .reason = FG_R_PASS, .rule = R_DEF },
 	{ "icmpv6 type 132: default rule", V6(.proto = FX_IP_ICMP6, .icmp_type = 132), .xdp = PASS,
@@ -810,6 +830,84 @@ static void test_lists(void **state)
 		{ "2001:db8:10::2", DROP, FG_R_DENY },
 	};
 	assert_int_equal(run_sources(skipped, 2, 7000, 1), 0);
+}
+
+/*
+ * Neighbour discovery passes before the lists only when it could be
+ * neighbour discovery (hop limit 255, no extension header): a denied or
+ * banned source gets no channel by sending ICMPv6 of those types, and
+ * `deny ::/0` still lets the link's real ND through, as with ARP.
+ */
+struct nd_row {
+	const char *name;
+	const char *src; /* source address */
+	__u8 type;	 /* ICMPv6 type */
+	__u8 hop_limit;	 /* IPv6 hop limit */
+	int ext;	 /* an extension header in front, NOEXT: none (hop-by-hop is 0) */
+	__u32 xdp;	 /* expected verdict */
+	int reason;	 /* expected reason */
+	int rule;	 /* expected rule, -1: none */
+};
+
+#define NOEXT (-1)
+
+static int run_nd(const struct nd_row *rows, size_t n)
+{
+	struct fx_pkt *p = malloc(sizeof(*p));
+	size_t i;
+	int bad = 0;
+
+	assert_non_null(p);
+	for (i = 0; i < n; i++) {
+		struct fx_spec s = { .family = 6,
+				     .src = rows[i].src,
+				     .proto = FX_IP_ICMP6,
+				     .icmp_type = rows[i].type,
+				     .payload = 16,
+				     .hop_limit = rows[i].hop_limit,
+				     .n_ext = rows[i].ext != NOEXT,
+				     .ext = { rows[i].ext != NOEXT ? rows[i].ext : 0 } };
+
+		assert_true(fx_build(p, &s));
+		bad += !expect_frame(rows[i].name, p, p->len, rows[i].xdp, rows[i].reason,
+				     rows[i].rule, 0);
+	}
+	free(p);
+	return bad;
+}
+
+static void test_nd_lists(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	__u64 now = T0;
+
+	ruleset_commit(rs);
+	ban_put(FG_FAM_IPV6, "2001:db8:77::", 64, now + 1000, 1); /* an automatic ban */
+	const struct nd_row banned[] = {
+		{ "banned source, real NS", "2001:db8:77::1", 135, 255, NOEXT, PASS, FG_R_ND, -1 },
+		{ "banned source, NS with hop limit 64", "2001:db8:77::1", 135, 64, NOEXT, DROP,
+		  FG_R_BANNED, R_DEF },
+		{ "banned source, NA behind hop-by-hop", "2001:db8:77::1", 136, 255, HBH, DROP,
+		  FG_R_BANNED, R_DEF },
+		{ "banned source, RA with hop limit 254", "2001:db8:77::1", 134, 254, NOEXT, DROP,
+		  FG_R_BANNED, R_DEF },
+	};
+	assert_int_equal(run_nd(banned, sizeof(banned) / sizeof(banned[0])), 0);
+
+	list_put("::/0", FG_LIST_DENY, FG_LIST_DENY, 0);
+	const struct nd_row denied[] = {
+		{ "deny ::/0, real NS", "fe80::1", 135, 255, NOEXT, PASS, FG_R_ND, -1 },
+		{ "deny ::/0, real NA", "2001:db8:5::1", 136, 255, NOEXT, PASS, FG_R_ND, -1 },
+		{ "deny ::/0, real RS", "fe80::2", 133, 255, NOEXT, PASS, FG_R_ND, -1 },
+		{ "deny ::/0, NS with hop limit 64", "2001:db8:5::1", 135, 64, NOEXT, DROP,
+		  FG_R_DENY, -1 },
+		{ "deny ::/0, NS behind hop-by-hop", "2001:db8:5::1", 135, 255, HBH, DROP,
+		  FG_R_DENY, -1 },
+		{ "deny ::/0, redirect behind routing", "2001:db8:5::1", 137, 255, RT, DROP,
+		  FG_R_DENY, -1 },
+		{ "deny ::/0, echo", "2001:db8:5::1", 128, 255, NOEXT, DROP, FG_R_DENY, -1 },
+	};
+	assert_int_equal(run_nd(denied, sizeof(denied) / sizeof(denied[0])), 0);
 }
 
 /*
@@ -1713,6 +1811,7 @@ int main(void)
 		cmocka_unit_test_setup(test_parser_table, clear_state),
 		cmocka_unit_test_setup(test_truncation, clear_state),
 		cmocka_unit_test_setup(test_lists, clear_state),
+		cmocka_unit_test_setup(test_nd_lists, clear_state),
 		cmocka_unit_test_setup(test_lists_filter, clear_state),
 		cmocka_unit_test_setup(test_ports, clear_state),
 		cmocka_unit_test_setup(test_action_drop, clear_state),
