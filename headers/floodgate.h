@@ -87,14 +87,14 @@ enum fg_counter {
 	FG_R_TCP_DOFF,	  /* TCP data offset below 5 or beyond the packet */
 	FG_R_DROP_LAST = FG_R_TCP_DOFF,
 	FG_C_BAN_INSERT_FAIL,	 /* ban table full: ban not recorded, source still limited */
-	FG_C_SOURCE_INSERT_FAIL, /* source bucket not created: packet charged to the default verdict */
-	FG_C_ATTACK_NEW,	 /* new sources charged to a coarse prefix (under attack) */
-	FG_C_ATTACK_ENTER,	 /* under-attack mode entered (per CPU) */
-	FG_C_BANS,		 /* bans created by the data path */
-	FG_C_EVENTS_LOST,	 /* ban events suppressed by the event rate limit or a full ring */
-	FG_C_IP6_LONG_CHAIN,	 /* IPv6 chain longer than FG_IP6_EXT_MAX: charged without ports */
-	FG_C_FRAGMENT,		 /* non-first fragments: charged without ports */
-	FG_C_SOURCE_NEW,	 /* source buckets created (own or coarse prefix) */
+	FG_C_SOURCE_INSERT_FAIL, /* source bucket not created: only the endpoint limit applied */
+	FG_C_ATTACK_NEW,     /* packets of new sources charged to a coarse prefix (under attack) */
+	FG_C_ATTACK_ENTER,   /* under-attack mode entered (per CPU) */
+	FG_C_BANS,	     /* bans created by the data path */
+	FG_C_EVENTS_LOST,    /* ban events suppressed by the event rate limit or a full ring */
+	FG_C_IP6_LONG_CHAIN, /* IPv6 chain longer than FG_IP6_EXT_MAX: charged without ports */
+	FG_C_FRAGMENT,	     /* non-first fragments: charged without ports */
+	FG_C_SOURCE_NEW,     /* source buckets created (own or coarse prefix) */
 	FG_COUNTER_MAX,
 };
 
@@ -212,11 +212,14 @@ struct fg_src_key {
 
 /*
  * Per-source bucket value: GCRA state and what `top` shows. The kernel
- * puts it 72 bytes into a 152-byte LRU element (48-byte header, key
- * rounded to 24), so its first 56 bytes share the key's second cache
- * line: the fields every packet of a flood touches come first, and a
- * packet needs two lines, not three. tat_bps and tat_syn are read only
- * when consulted (fg_keep checks unconsulted ones every 4096 ticks).
+ * puts it 72 bytes into a 152-byte LRU element (48-byte header with the
+ * hash, key rounded to 24). Elements are 152 bytes apart, not aligned to
+ * cache lines, so where a line starts within an element depends on the
+ * element: a lookup that reads the hash, the key and the first 56 bytes
+ * of this value touches two lines for most elements and three for the
+ * rest. The fields every packet of a flood touches come first, so no
+ * element needs more. tat_bps and tat_syn are read only when consulted
+ * (fg_keep checks unconsulted ones every 4096 ticks).
  */
 struct fg_src {
 	__u64 tat_pps;	  /* GCRA theoretical arrival time, packet limit (rate units) */

@@ -369,8 +369,8 @@ try:
     st = json.load(open(os.path.join(out, "cost-stats.json")))
     v, pr = st["verdicts"], st["pressure"]
     md.append(f"floodgate's verdicts over part 1: passed {v['pass_packets']:,}, dropped {v['drop_packets']:,} "
-              f"(over rate {st['packets']['rate_pps']:,}); new sources charged to a coarse prefix under "
-              f"attack: {pr['under_attack_coarse_sources']:,}; sources tracked {st['sources_tracked']:,}.")
+              f"(over rate {st['packets']['rate_pps']:,}); packets of new sources charged to a coarse prefix "
+              f"under attack: {pr['under_attack_coarse_sources']:,}; sources tracked {st['sources_tracked']:,}.")
     md.append("")
 except (OSError, KeyError, ValueError):
     pass
@@ -445,7 +445,7 @@ for n in ["1", "1000", "65536", "1000000"]:
     tot = v["pass_packets"] + v["drop_packets"]
     if tot:
         md.append(f"- floodgate at {srcs(n)} (round 1): dropped {v['drop_packets'] / tot:.1%} of {tot:,}; "
-                  f"coarse-prefix sources under attack {pr['under_attack_coarse_sources']:,}.")
+                  f"packets charged to coarse prefixes under attack {pr['under_attack_coarse_sources']:,}.")
 md.append("")
 
 # 4. accuracy

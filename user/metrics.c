@@ -559,8 +559,8 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	family(f, "floodgate_under_attack_entered_total", "counter",
 	       "Times a CPU entered under-attack mode.");
 	sample(f, "floodgate_under_attack_entered_total", s->counters[FG_C_ATTACK_ENTER].packets);
-	family(f, "floodgate_coarse_sources_total", "counter",
-	       "New sources charged to their coarse prefix under attack.");
+	family(f, "floodgate_coarse_sources_total",
+	       "counter", "Packets of new sources charged to their coarse prefix under attack (one per packet).");
 	sample(f, "floodgate_coarse_sources_total", s->counters[FG_C_ATTACK_NEW].packets);
 	family(f, "floodgate_map_insert_failures_total", "counter",
 	       "Inserts a full table refused (the packet was still limited).");
