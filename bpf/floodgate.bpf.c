@@ -14,11 +14,12 @@
 /* Load-time knobs (skeleton rodata). */
 const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or the test clock's) */
 const volatile __u8 fg_test_clock = 0; /* 1: read the time from fg_state.test_now (tests only) */
+const volatile __u8 fg_test_lose = 0;  /* 1: every compare-and-swap of a limit loses (tests only) */
 /* fg_seen: log2 of its stamps (8 per entry) and the period shift; set from the pinned map and HZ */
 const volatile __u32 fg_seen_bits = 19; /* FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT */
 const volatile __u8 fg_period_shift = 14;
 
-/* compare-and-swap retries before a packet is treated as over the limit */
+/* compare-and-swap retries before a packet passes uncharged (FG_C_LOST_RACE) */
 #define FG_CAS_TRIES 16
 /* fg_keep checks a bucket's unconsulted limits once per this many ticks */
 #define FG_KEEP_TICKS 4096
@@ -174,30 +175,40 @@ static __always_inline int fg_gcra_try(__u64 *tat, __u64 now_u, __u64 limit, __u
 	need = (__u64)ahead + step;
 	if (need > limit)
 		return 0;
+	if (fg_test_lose)
+		return -1;
 	return __sync_val_compare_and_swap(tat, old, now_u + need) == old ? 1 : -1;
 }
 
 /*
  * The retries after a lost compare-and-swap: a global function, so the
  * verifier walks the loop once and the common path makes no call. After
- * FG_CAS_TRIES lost races the packet is over the limit (never more than
- * the limit gets through).
+ * FG_CAS_TRIES lost races the answer is -1, undecided: every race lost
+ * was a packet of another CPU that this limit admitted, and says nothing
+ * about this one. The caller lets it pass uncharged (FG_C_LOST_RACE):
+ * never a drop or a ban for a lost race, and at most one packet past the
+ * limit per FG_CAS_TRIES admitted.
  */
 __noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, __u64 far)
 {
 	int i, r;
 
 	if (!tat)
-		return 0;
+		return -1;
 	for (i = 0; i < FG_CAS_TRIES; i++) {
 		r = fg_gcra_try(tat, now_u, limit, step, far);
 		if (r >= 0)
 			return r;
 	}
-	return 0;
+	fg_count(FG_C_LOST_RACE, 0);
+	return -1;
 }
 
-/* A limit of rate per second, burst tokens, a packet of cost tokens. Returns 1 when it conforms. */
+/*
+ * A limit of rate per second, burst tokens, a packet of cost tokens.
+ * Returns 1 when it conforms, 0 when it does not, -1 when undecided (lost
+ * races: pass, uncharged).
+ */
 static __always_inline int fg_conform(__u64 *tat, __u64 now, __u64 rate, __u64 burst, __u64 cost,
 				      int idle)
 {
@@ -414,7 +425,7 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 
 	if (!st || !cfg || !ev)
 		return 0;
-	if (!fg_conform(&st->events_tat, now, cfg->events_per_sec, cfg->events_per_sec, 1, 0)) {
+	if (fg_conform(&st->events_tat, now, cfg->events_per_sec, cfg->events_per_sec, 1, 0) != 1) {
 		fg_count(FG_C_EVENTS_LOST, 0);
 		return 0;
 	}
@@ -700,7 +711,7 @@ static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
 	int reason = FG_R_PASS;
 
 	if (r->pps.rate && !fg_conform(&b->tat_pps, now, r->pps.rate, r->pps.burst, 1,
-				       fg_idle(now, seen, r->pps.rate))) {
+				       fg_idle(now, seen, r->pps.rate))) { /* 0: over; -1 passes */
 		fg_keep(&b->tat_pps, now, r->pps.rate, seen);
 		reason = FG_R_RATE_PPS;
 	}
@@ -841,7 +852,7 @@ rule_out:
 			seen = tot->seen;
 			tot->seen = now; /* before the CAS, as for buckets: see fg_gcra */
 			if (!fg_conform(&tot->tat, now, rule->total.rate, rule->total.burst, 1,
-					fg_idle(now, seen, rule->total.rate))) {
+					fg_idle(now, seen, rule->total.rate))) { /* -1 passes */
 				reason = FG_R_ENDPOINT;
 				goto over;
 			}

@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 6
+#define FG_LAYOUT_VERSION 7
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -95,6 +95,7 @@ enum fg_counter {
 	FG_C_IP6_LONG_CHAIN, /* IPv6 chain longer than FG_IP6_EXT_MAX: charged without ports */
 	FG_C_FRAGMENT,	     /* non-first fragments: charged without ports */
 	FG_C_SOURCE_NEW,     /* source buckets created (own or coarse prefix) */
+	FG_C_LOST_RACE, /* a limit's CAS lost FG_CAS_TRIES times: passed uncharged, never dropped */
 	FG_COUNTER_MAX,
 };
 

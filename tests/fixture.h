@@ -108,9 +108,11 @@ static inline void fx_close(struct fx *f);
 /*
  * Load the program with the test clock at `hz` ticks per second and a
  * source table of `sources` entries (0: a small default that keeps tests
- * light). The rule set is empty until the test commits one.
+ * light). The rule set is empty until the test commits one. lose: every
+ * compare-and-swap of a limit loses (fg_test_lose), as when other CPUs
+ * keep winning the race.
  */
-static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
+static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, bool lose)
 {
 	int err;
 
@@ -123,6 +125,7 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	if (!f->skel)
 		return -errno;
 	f->skel->rodata->fg_test_clock = 1;
+	f->skel->rodata->fg_test_lose = lose;
 	f->skel->rodata->fg_hz = hz;
 	bpf_map__set_max_entries(f->skel->maps.fg_sources, sources ? sources : 65536);
 	fg_seen_knobs(f->skel, hz, true); /* as attach sets them */
@@ -168,6 +171,11 @@ static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 	if (err)
 		fx_close(f);
 	return err;
+}
+
+static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
+{
+	return fx_open_knobs(f, hz, sources, false);
 }
 
 static inline void fx_close(struct fx *f)

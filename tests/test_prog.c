@@ -1155,6 +1155,44 @@ static void provoke_ban(const char *src)
 	send_tcp_notes(src, 22, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED, FX_NOTE(FG_C_BANS));
 }
 
+/*
+ * A limit's compare-and-swap that keeps losing to other CPUs decides
+ * nothing: after FG_CAS_TRIES lost races the packet passes uncharged and
+ * is counted, never dropped or banned. fg_test_lose makes every race
+ * lose; a ban rule whose per-source and endpoint limits the packets are
+ * far over would otherwise drop and ban from the third packet on.
+ */
+static void test_lost_races(void **state)
+{
+	struct fx keep = fx;
+	struct fg_ruleset *rs;
+	struct fg_rule *r;
+	struct fg_ban b;
+	__u64 lost;
+	int i;
+
+	assert_int_equal(fx_open_knobs(&fx, HZ, 0, true), 0);
+	rs = ruleset_new();
+	r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->total = (struct fg_limit){ 1, 1 };
+	r->action = FG_ACT_BAN;
+	r->ban_ticks = 10 * HZ;
+	r->ban_mult = 2;
+	r->ban_max_ticks = 100 * HZ;
+	ruleset_commit(rs);
+	lost = fx_counter(&fx, FG_C_LOST_RACE);
+	for (i = 0; i < 6; i++)
+		send_tcp_notes("198.18.20.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED,
+			       FX_NOTE(FG_C_LOST_RACE) | (i ? 0 : FX_NOTE(FG_C_SOURCE_NEW)));
+	/* two limits consulted per packet, each undecided */
+	assert_int_equal(fx_counter(&fx, FG_C_LOST_RACE), lost + 12);
+	assert_int_equal(fx_counter(&fx, FG_C_BANS), 0);
+	assert_int_not_equal(ban_get(FG_FAM_IPV4, "198.18.20.1", 32, &b), 0);
+	fx_close(&fx);
+	fx = keep;
+}
+
 static void test_action_ban(void **state)
 {
 	struct ring_buffer *rb;
@@ -1812,6 +1850,7 @@ int main(void)
 		cmocka_unit_test_setup(test_truncation, clear_state),
 		cmocka_unit_test_setup(test_lists, clear_state),
 		cmocka_unit_test_setup(test_nd_lists, clear_state),
+		cmocka_unit_test_setup(test_lost_races, clear_state),
 		cmocka_unit_test_setup(test_lists_filter, clear_state),
 		cmocka_unit_test_setup(test_ports, clear_state),
 		cmocka_unit_test_setup(test_action_drop, clear_state),

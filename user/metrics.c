@@ -570,6 +570,11 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	family(f, "floodgate_events_lost_total", "counter",
 	       "Ban and under-attack events not sent (event rate limit or full ring buffer).");
 	sample(f, "floodgate_events_lost_total", s->counters[FG_C_EVENTS_LOST].packets);
+	family(f, "floodgate_lost_races_total", "counter",
+	       "Packets passed uncharged: a limit's compare-and-swap lost to other CPUs 16 times "
+	       "in a "
+	       "row (never a drop or a ban).");
+	sample(f, "floodgate_lost_races_total", s->counters[FG_C_LOST_RACE].packets);
 	family(f, "floodgate_portless_packets_total",
 	       "counter", "Packets charged without ports: non-first fragments, IPv6 extension chains too long.");
 	fprintf(f, "floodgate_portless_packets_total{kind=\"fragment\"} %" PRIu64 "\n",

@@ -351,6 +351,7 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_C_IP6_LONG_CHAIN] = "ipv6_long_chain",
 	[FG_C_FRAGMENT] = "fragments",
 	[FG_C_SOURCE_NEW] = "sources_created",
+	[FG_C_LOST_RACE] = "lost_races",
 };
 
 const char *fg_counter_name(unsigned int idx)
