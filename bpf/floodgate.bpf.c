@@ -641,7 +641,10 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	return b;
 }
 
-/* Record a ban of the bucket's prefix, escalating for repeat offenders. Returns its expiry. */
+/*
+ * Record a ban of the bucket's prefix, escalating for repeat offenders.
+ * Returns its expiry, with FG_BAN_UNRECORDED when the table was full.
+ */
 __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 ridx,
 			const struct fg_pkt *p, const struct fg_plen *own)
 {
@@ -690,7 +693,7 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 	nb.expires = now + dur;
 	if (bpf_map_update_elem(&fg_bans, &bk, &nb, BPF_ANY)) {
 		fg_count(FG_C_BAN_INSERT_FAIL, 0);
-		return nb.expires; /* still enforced through the bucket */
+		return nb.expires | FG_BAN_UNRECORDED; /* enforced by the bucket alone */
 	}
 	fg_count(FG_C_BANS, 0);
 	__sync_fetch_and_add(&st->ban_gen, 1);
@@ -826,10 +829,15 @@ int floodgate(struct xdp_md *ctx)
 	b->bytes += len;
 
 	if (b->ban_gen != st->ban_gen) {
+		__u64 until = fg_ban_check(cfg, &p, &own, 0);
+
 		b->ban_gen = st->ban_gen;
-		b->ban_until = fg_ban_check(cfg, &p, &own, 0);
+		/* a ban the table could not hold stays, until it ends or the table has a longer one */
+		if (!(b->ban_until & FG_BAN_UNRECORDED) ||
+		    (b->ban_until & ~FG_BAN_UNRECORDED) <= (until > now ? until : now))
+			b->ban_until = until;
 	}
-	if (b->ban_until > now ||
+	if ((b->ban_until & ~FG_BAN_UNRECORDED) > now ||
 	    (fg_ban_split(cfg, p.family, own.plen) && fg_ban_check(cfg, &p, &own, 1) > now)) {
 		/* however long the ban, the limits must come back full, not wrapped */
 		if (!stale) {

@@ -203,6 +203,13 @@ struct fg_pressure {
 	__u64 since;   /* tick this CPU entered under-attack mode */
 };
 
+/*
+ * Set in fg_src.ban_until when a ban could not be recorded in a full
+ * fg_bans: the bucket alone holds it, and it survives every check against
+ * the table until it ends. Ticks never reach bit 63.
+ */
+#define FG_BAN_UNRECORDED (1ULL << 63)
+
 /* Per-source bucket key: fg_sources. */
 struct fg_src_key {
 	__u16 rule;    /* rule index the bucket belongs to */
@@ -223,16 +230,16 @@ struct fg_src_key {
  * (fg_keep checks unconsulted ones every 4096 ticks).
  */
 struct fg_src {
-	__u64 tat_pps;	  /* GCRA theoretical arrival time, packet limit (rate units) */
-	__u64 last_seen;  /* tick of the latest packet */
-	__u64 packets;	  /* packets seen from this source under this rule */
-	__u64 bytes;	  /* bytes seen */
-	__u64 drops;	  /* packets dropped (rate, ban) */
-	__u64 ban_until;  /* cached ban expiry tick from fg_bans, 0 when none */
-	__u32 ban_gen;	  /* fg_state.ban_gen when ban_until was read */
-	__u32 units;	  /* rule->since of the rates the tats are kept in, or FG_EPOCH_BUSY */
-	__u64 tat_bps;	  /* GCRA theoretical arrival time, byte limit (rate units) */
-	__u64 tat_syn;	  /* GCRA theoretical arrival time, SYN limit (rate units) */
+	__u64 tat_pps;	 /* GCRA theoretical arrival time, packet limit (rate units) */
+	__u64 last_seen; /* tick of the latest packet */
+	__u64 packets;	 /* packets seen from this source under this rule */
+	__u64 bytes;	 /* bytes seen */
+	__u64 drops;	 /* packets dropped (rate, ban) */
+	__u64 ban_until; /* cached ban expiry tick (0: none), | FG_BAN_UNRECORDED: the bucket's own */
+	__u32 ban_gen;	 /* fg_state.ban_gen when ban_until was read */
+	__u32 units;	 /* rule->since of the rates the tats are kept in, or FG_EPOCH_BUSY */
+	__u64 tat_bps;	 /* GCRA theoretical arrival time, byte limit (rate units) */
+	__u64 tat_syn;	 /* GCRA theoretical arrival time, SYN limit (rate units) */
 	__u64 first_seen; /* tick the bucket was created */
 };
 

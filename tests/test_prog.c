@@ -1193,6 +1193,48 @@ static void test_lost_races(void **state)
 	fx = keep;
 }
 
+/*
+ * A ban that a full ban table could not record lives in the source's
+ * bucket alone, and holds until it ends: a ban change elsewhere (which
+ * makes every bucket check its bans again) must not forget it, though the
+ * table has no entry for it.
+ */
+static void test_ban_table_full(void **state)
+{
+	__u64 t = T0, fails = fx_counter(&fx, FG_C_BAN_INSERT_FAIL);
+	struct fg_ban_key k = { .family = FG_FAM_IPV4, .plen = 32 };
+	struct fg_ban b = { .expires = T0 + 1000 * HZ, .strikes = 1 };
+	__u32 i;
+
+	ban_rules(32, 10 * HZ, 2, 100 * HZ);
+	for (i = 0; i < 4096; i++) { /* the fixture's table: 4096 entries, all others' */
+		k.addr[0] = 198, k.addr[1] = 19, k.addr[2] = i >> 8, k.addr[3] = i & 0xff;
+		assert_int_equal(bpf_map_update_elem(fx.m.bans, &k, &b, BPF_ANY), 0);
+	}
+	for (i = 0; i < 2; i++)
+		send_tcp("198.18.21.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp_notes("198.18.21.1", 22, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED,
+		       FX_NOTE(FG_C_BAN_INSERT_FAIL));
+	assert_int_equal(fx_counter(&fx, FG_C_BAN_INSERT_FAIL), fails + 1);
+	assert_int_not_equal(ban_get(FG_FAM_IPV4, "198.18.21.1", 32, &b), 0);
+	send_tcp("198.18.21.1", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+
+	/* 5 s on, the rate's burst is back; a ban is lifted elsewhere: still banned */
+	fx_set_now(&fx, t + 5 * HZ);
+	k.addr[2] = 0, k.addr[3] = 7;
+	assert_int_equal(bpf_map_delete_elem(fx.m.bans, &k), 0);
+	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
+	send_tcp("198.18.21.1", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
+	send_tcp("198.18.21.1", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+	send_tcp("198.18.21.2", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED); /* a neighbour */
+
+	/* the ban's ten seconds end: the source is judged by its limits again */
+	fx_set_now(&fx, t + 10 * HZ);
+	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
+	send_tcp("198.18.21.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+}
+
 static void test_action_ban(void **state)
 {
 	struct ring_buffer *rb;
@@ -1851,6 +1893,7 @@ int main(void)
 		cmocka_unit_test_setup(test_lists, clear_state),
 		cmocka_unit_test_setup(test_nd_lists, clear_state),
 		cmocka_unit_test_setup(test_lost_races, clear_state),
+		cmocka_unit_test_setup(test_ban_table_full, clear_state),
 		cmocka_unit_test_setup(test_lists_filter, clear_state),
 		cmocka_unit_test_setup(test_ports, clear_state),
 		cmocka_unit_test_setup(test_action_drop, clear_state),

@@ -658,8 +658,8 @@ int cmd_top(int argc, char **argv)
 		__u64 until = fg_ban_expiry(&m, k->family, k->plen, k->addr);
 		__u64 left = 0;
 
-		if (v->ban_until > until)
-			until = v->ban_until;
+		if ((v->ban_until & ~FG_BAN_UNRECORDED) > until)
+			until = v->ban_until & ~FG_BAN_UNRECORDED;
 		if (until > now) {
 			left = (until - now + sr.hz - 1) / sr.hz;
 			fg_format_duration(ban, sizeof(ban), left);
