@@ -58,6 +58,13 @@ struct {
 } fg_pressure SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fg_attack);
+} fg_attack SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, FG_DEF_LIST);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -440,55 +447,82 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 }
 
 /*
- * One-second windows of new-source inserts on this CPU (fg_pressure).
- * Entering under-attack mode takes one window over the threshold, leaving
- * takes FG_CALM_WINDOWS windows under half of it. fg_pressure_roll closes
- * a window; the data path calls it only when one has ended.
+ * Close the machine's one-second window of new sources (fg_attack), once
+ * per window: the CPU that moves fg_attack.window on takes the count and
+ * decides whether the mode ends (FG_CALM_WINDOWS windows under half the
+ * limit, or a limit set to 0). Every CPU calls it when its own copy of the
+ * window (fg_pressure.window) is a second old, so the shared line is read
+ * once per second per CPU, not per packet. This CPU's pending count goes
+ * in first, into the window it belongs to.
  */
-__noinline int fg_pressure_roll(struct fg_state *st, const struct fg_config *cfg,
-				struct fg_pressure *pr, __u64 now)
+__noinline int fg_attack_roll(struct fg_state *st, const struct fg_config *cfg,
+			      struct fg_attack *at, struct fg_pressure *pr, __u64 now)
 {
-	__u64 windows;
+	__u64 w, n, windows;
 
-	if (!st || !cfg || !pr)
+	if (!st || !cfg || !at || !pr)
 		return 0;
-	windows = (now - pr->window) / fg_hz;
-	if (pr->attack) {
-		if (pr->inserts * 2 <= cfg->attack_new_per_sec)
-			pr->calm += windows > FG_CALM_WINDOWS ? FG_CALM_WINDOWS : windows;
-		else
-			pr->calm = 0;
-		if (pr->calm >= FG_CALM_WINDOWS) {
-			struct fg_event ev = { .tick = now,
-					       .type = FG_EV_ATTACK_OFF,
-					       .cpu = bpf_get_smp_processor_id() };
+	if (pr->pending) {
+		__sync_fetch_and_add(&at->inserts, pr->pending);
+		pr->pending = 0;
+	}
+	w = *(volatile __u64 *)&at->window;
+	if (now - w >= fg_hz && __sync_val_compare_and_swap(&at->window, w, now) == w) {
+		windows = (now - w) / fg_hz;
+		n = __sync_lock_test_and_set(&at->inserts, 0);
+		at->last = windows == 1 ? n : 0; /* several windows passed: the last had none */
+		if (at->on) {
+			if (n * 2 <= cfg->attack_limit * windows)
+				at->calm += windows > FG_CALM_WINDOWS ? FG_CALM_WINDOWS : windows;
+			else
+				at->calm = 0;
+			if (at->calm >= FG_CALM_WINDOWS || !cfg->attack_limit) {
+				struct fg_event ev = { .tick = now,
+						       .type = FG_EV_ATTACK_OFF,
+						       .cpu = bpf_get_smp_processor_id() };
 
-			pr->attack = 0;
-			fg_emit(st, cfg, &ev, now);
+				at->on = 0;
+				fg_emit(st, cfg, &ev, now);
+			}
 		}
 	}
-	pr->window = now;
-	pr->inserts = 0;
+	pr->window = *(volatile __u64 *)&at->window;
 	return 0;
 }
 
-/* Count a new source; returns 1 while this CPU is under attack. */
-static __always_inline int fg_pressure_new(struct fg_state *st, const struct fg_config *cfg,
-					   struct fg_pressure *pr, __u64 now)
+/* Add this CPU's pending new sources to the window's count; enter the mode past the limit. */
+__noinline int fg_attack_add(struct fg_state *st, const struct fg_config *cfg, struct fg_attack *at,
+			     struct fg_pressure *pr, __u64 now)
 {
-	pr->inserts++;
-	if (!pr->attack && cfg->attack_new_per_sec && pr->inserts > cfg->attack_new_per_sec) {
+	__u64 n, total;
+
+	if (!st || !cfg || !at || !pr)
+		return 0;
+	n = pr->pending;
+	pr->pending = 0;
+	total = __sync_fetch_and_add(&at->inserts, n) + n;
+	if (total > cfg->attack_limit && !at->on && __sync_val_compare_and_swap(&at->on, 0, 1) == 0) {
 		struct fg_event ev = { .tick = now,
 				       .type = FG_EV_ATTACK_ON,
 				       .cpu = bpf_get_smp_processor_id() };
 
-		pr->attack = 1;
-		pr->calm = 0;
-		pr->since = now;
+		at->since = now;
+		at->calm = 0;
 		fg_count(FG_C_ATTACK_ENTER, 0);
 		fg_emit(st, cfg, &ev, now);
 	}
-	return pr->attack;
+	return 0;
+}
+
+/* Count a new source (added to the machine's count in batches); returns 1 while under attack. */
+static __always_inline int fg_attack_new(struct fg_state *st, const struct fg_config *cfg,
+					 struct fg_attack *at, struct fg_pressure *pr, __u64 now)
+{
+	if (!cfg->attack_limit)
+		return 0;
+	if (++pr->pending >= cfg->attack_batch)
+		fg_attack_add(st, cfg, at, pr, now);
+	return *(volatile __u32 *)&at->on;
 }
 
 /*
@@ -592,13 +626,17 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	__u8 period = fg_period(p->now);
 	const struct fg_plen *coarse;
 	struct fg_pressure *pr;
+	struct fg_attack *at;
 	struct fg_src *b;
 	const __be32 *mask;
 	__u32 zero = 0;
 
 	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
-	if (pr && p->now - pr->window >= fg_hz)
-		fg_pressure_roll(st, cfg, pr, p->now);
+	at = bpf_map_lookup_elem(&fg_attack, &zero);
+	if (!pr || !at)
+		return NULL;
+	if (p->now - pr->window >= fg_hz)
+		fg_attack_roll(st, cfg, at, pr, p->now);
 	if (p->family == FG_FAM_IPV4) {
 		own->plen = rule->plen4;
 		mask = rule->mask4;
@@ -616,7 +654,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	 * miss: it goes to its coarse prefix (when the rule's prefix is no
 	 * longer than that, the key is its own coarse prefix: looked up)
 	 */
-	if (!pr || !pr->attack || coarse->plen >= key.plen || fg_seen_recent(&key, period)) {
+	if (!*(volatile __u32 *)&at->on || coarse->plen >= key.plen || fg_seen_recent(&key, period)) {
 		b = bpf_map_lookup_elem(&fg_sources, &key);
 		if (b) {
 			if ((b->last_seen ^ p->now) >> fg_period_shift)
@@ -625,7 +663,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		}
 	}
 	/* a new source: under attack, charged to its coarse prefix's bucket */
-	if (pr && fg_pressure_new(st, cfg, pr, p->now) && coarse->plen < key.plen) {
+	if (fg_attack_new(st, cfg, at, pr, p->now) && coarse->plen < key.plen) {
 		*own = *coarse;
 		key.plen = own->plen;
 		fg_mask(key.addr, p->addr, own->mask);

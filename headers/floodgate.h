@@ -40,6 +40,7 @@
 #define FG_COARSE_PLEN4	 24 /* default: under attack new IPv4 sources are charged to this prefix */
 #define FG_COARSE_PLEN6	 48 /* default: under attack new IPv6 sources are charged to this prefix */
 #define FG_CALM_WINDOWS	 3  /* quiet one-second windows before under-attack mode ends */
+#define FG_CHURN_SECONDS 60 /* new sources that would replace the source table this fast: attack */
 
 /* Load-time table sizes (overridable with config `tables:`). */
 #define FG_DEF_SOURCES	(1U << 20)   /* per-source buckets tracked */
@@ -165,7 +166,7 @@ struct fg_plen {
  */
 struct fg_config {
 	struct fg_rule rules[FG_MAX_RULES]; /* rules[0] is the default rule */
-	__u64 attack_new_per_sec; /* new sources per second on one CPU that mean "under attack"; 0 = off */
+	__u64 attack_new_per_sec; /* new sources per second (all CPUs) that mean "under attack"; 0 = off */
 	__u64 events_per_sec; /* ban events per second to the ring buffer (also the burst) */
 	struct fg_plen ban4[FG_MAX_BAN_PLENS]; /* IPv4 prefix lengths bans may be keyed at */
 	struct fg_plen ban6[FG_MAX_BAN_PLENS]; /* IPv6 prefix lengths bans may be keyed at */
@@ -175,6 +176,10 @@ struct fg_config {
 	__u32 n_ban6;		/* entries used in ban6 */
 	__u32 n_endpoints;	/* endpoint rules in use; 0 skips the fg_ports lookup */
 	__u32 epoch; /* this rule set's number (1.., never FG_EPOCH_BUSY), see fg_rebase */
+	/* set at commit: attack_new_per_sec, or less when the source table would churn faster */
+	__u64 attack_limit; /* new sources per one-second window that enter the mode; 0: never */
+	__u32 attack_batch; /* new sources a CPU counts before adding them to fg_attack (>= 1) */
+	__u32 pad;	    /* zero */
 };
 
 #define FG_EPOCH_BUSY 0xffffffffU /* fg_src.units while one CPU moves the bucket to new rates */
@@ -196,13 +201,29 @@ struct fg_state {
 
 /* Under-attack detector, per CPU: fg_pressure[0]. */
 struct fg_pressure {
-	__u64 window;  /* tick the current one-second window started */
-	__u64 inserts; /* new sources in the current window */
-	__u32 attack;  /* 1 while this CPU is in under-attack mode */
-	__u32 calm;    /* consecutive quiet windows while under attack */
-	__u64 since;   /* tick this CPU entered under-attack mode */
+	__u64 window;  /* fg_attack.window as this CPU last saw it */
+	__u64 pending; /* new sources counted here, not yet added to fg_attack.inserts */
 };
 
+/*
+ * Under-attack mode, for the whole machine: fg_attack, one entry. Every
+ * CPU adds its new sources to one count per one-second window, in batches
+ * of fg_config.attack_batch (so a flood spread over many receive queues
+ * is judged by its sum, and a shared line is written once per batch, not
+ * per packet). The count passing fg_config.attack_limit enters the mode;
+ * FG_CALM_WINDOWS windows under half of it leave it. The first cache line
+ * holds what every packet reads (on); the counters live on the second.
+ */
+struct fg_attack {
+	__u32 on;      /* 1 while new sources are charged to their coarse prefix */
+	__u32 calm;    /* consecutive quiet windows while on */
+	__u64 since;   /* tick the mode was entered */
+	__u64 pad0[6]; /* to the end of the cache line every packet reads */
+	__u64 window;  /* tick the current one-second window began */
+	__u64 inserts; /* new sources counted in it, from every CPU */
+	__u64 last;    /* new sources counted in the window before it */
+	__u64 pad1[5]; /* to 128 bytes */
+};
 /*
  * Set in fg_src.ban_until when a ban could not be recorded in a full
  * fg_bans: the bucket alone holds it, and it survives every check against

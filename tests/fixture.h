@@ -143,6 +143,7 @@ static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, bool lose
 	f->m.ports = bpf_map__fd(f->skel->maps.fg_ports);
 	f->m.state = bpf_map__fd(f->skel->maps.fg_state);
 	f->m.pressure = bpf_map__fd(f->skel->maps.fg_pressure);
+	f->m.attack = bpf_map__fd(f->skel->maps.fg_attack);
 	f->m.lists = bpf_map__fd(f->skel->maps.fg_lists);
 	f->m.lfilter = bpf_map__fd(f->skel->maps.fg_lfilter);
 	f->m.sources = bpf_map__fd(f->skel->maps.fg_sources);

@@ -205,7 +205,7 @@ done <<<"$modes"
 check "every pin is root:floodgate, maps 0640, clock 0660, prog and links 0600, directory 0750${bad:+ (wrong:$bad)}" \
 	test -z "$bad"
 nmaps=$(grep -c '^fg_' <<<"$pins")
-same "fourteen maps pinned" 14 "$nmaps"
+same "fifteen maps pinned" 15 "$nmaps"
 
 paths=$(for p in $pins; do echo "$PIN/$p"; done)
 # shellcheck disable=SC2086

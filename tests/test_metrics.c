@@ -346,7 +346,7 @@ static void test_snapshot(void **state)
 	assert_int_equal(s->bans_active, 1);
 	assert_int_equal(s->rules[1].passed, 10);
 	assert_int_equal(s->rules[1].dropped, N_BAN - 10);
-	assert_int_equal(s->attack_cpus, 0);
+	assert_false(s->under_attack);
 	free(s);
 }
 

@@ -10,6 +10,7 @@
  * expectations below are written from it and from enum fg_counter.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,6 +48,7 @@ static int clear_state(void **state)
 {
 	struct fg_total zt = {};
 	struct fg_pressure *zp = calloc(fx.ncpus, sizeof(*zp));
+	struct fg_attack za = {};
 	__u32 i;
 
 	map_clear(fx.m.sources, sizeof(struct fg_src_key));
@@ -56,6 +58,7 @@ static int clear_state(void **state)
 		assert_int_equal(bpf_map_update_elem(fx.m.totals, &i, &zt, BPF_ANY), 0);
 	i = 0;
 	assert_int_equal(bpf_map_update_elem(fx.m.pressure, &i, zp, BPF_ANY), 0);
+	assert_int_equal(bpf_map_update_elem(fx.m.attack, &i, &za, BPF_ANY), 0);
 	free(zp);
 	assert_int_equal(fx_seen_clear(&fx), 0);
 	assert_int_equal(fx_lfilter_open(&fx), 0);
@@ -1493,16 +1496,22 @@ static int src_exists(__u16 rule, __u8 family, const char *addr, __u8 plen)
 	return !bpf_map_lookup_elem(fx.m.sources, &k, &v);
 }
 
+/* The machine's under-attack state (fg_attack). */
+static struct fg_attack attack_state(void)
+{
+	struct fg_attack a;
+
+	assert_int_equal(bpf_map_lookup_elem(fx.m.attack, &(__u32){ 0 }, &a), 0);
+	return a;
+}
+
 static void test_under_attack(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();
 	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW), enter = FX_NOTE(FG_C_ATTACK_ENTER);
-	struct fg_pressure *pr = calloc(fx.ncpus, sizeof(*pr));
 	struct ring_buffer *rb;
-	__u32 zero = 0;
 	int i;
 
-	assert_non_null(pr);
 	rs->cfg.rules[R_DEF].pps = (struct fg_limit){ 1, 2 };
 	rs->cfg.attack_new_per_sec = 5;
 	ruleset_commit(rs);
@@ -1546,19 +1555,98 @@ static void test_under_attack(void **state)
 	send_tcp_notes("198.18.81.2", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
 	fx_set_now(&fx, T0 + 3 * HZ);
 	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
-	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
-	assert_int_equal(pr[0].attack, 1); /* two quiet windows so far */
+	assert_int_equal(attack_state().on, 1); /* two quiet windows so far */
 	assert_int_equal(ring_buffer__consume(rb), 0);
 	fx_set_now(&fx, T0 + 4 * HZ);
 	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
 	send_tcp("198.18.82.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
 	assert_true(src_exists(R_DEF, FG_FAM_IPV4, "198.18.82.1", 32));
-	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
-	assert_int_equal(pr[0].attack, 0);
+	assert_int_equal(attack_state().on, 0);
 	assert_int_equal(ring_buffer__consume(rb), 1);
 	assert_int_equal(ev_last.type, FG_EV_ATTACK_OFF);
 	ring_buffer__free(rb);
-	free(pr);
+}
+
+/* n new sources from 198.18.base.0 upwards, one packet each, run on CPU `cpu`. */
+struct new_sources {
+	int cpu;  /* the CPU to run on */
+	int base; /* third byte of the addresses */
+	int n;	  /* sources */
+	int err;  /* 0, or what failed */
+};
+
+static void *send_new_sources(void *arg)
+{
+	struct new_sources *ns = arg;
+	struct fx_pkt *p = malloc(sizeof(*p));
+	cpu_set_t one;
+	char src[32];
+	int i;
+
+	CPU_ZERO(&one);
+	CPU_SET(ns->cpu, &one);
+	ns->err = !p || sched_setaffinity(0, sizeof(one), &one);
+	for (i = 0; i < ns->n && !ns->err; i++) {
+		struct fx_spec s = { .family = 4, .src = src, .dport = 80, .tcp_flags = FX_TCP_ACK };
+
+		snprintf(src, sizeof(src), "198.18.%d.%d", ns->base, i + 1);
+		ns->err = !fx_build(p, &s) || fx_run(&fx, p->b, p->len, 1, NULL);
+	}
+	free(p);
+	return NULL;
+}
+
+/*
+ * The mode judges the machine's new-source rate, not each CPU's: a flood
+ * spread over two CPUs at 0.6 times the threshold each engages it.
+ */
+static void test_under_attack_machine(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct new_sources a = { .cpu = 0, .base = 100, .n = 6 },
+			   b = { .cpu = 1, .base = 101, .n = 6 };
+	pthread_t t;
+
+	if (fx.ncpus < 2)
+		skip();
+	rs->cfg.attack_new_per_sec = 10; /* a batch of one source: every one is added at once */
+	ruleset_commit(rs);
+	send_new_sources(&a);
+	assert_int_equal(a.err, 0);
+	assert_int_equal(attack_state().on, 0); /* 6 of 10 */
+	assert_int_equal(pthread_create(&t, NULL, send_new_sources, &b), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(b.err, 0);
+	assert_int_equal(attack_state().on, 1); /* 12 of 10, six on each CPU */
+}
+
+/*
+ * New sources that would replace the whole source table within
+ * FG_CHURN_SECONDS engage the mode below the configured threshold: the
+ * fixture's table of 65536 buckets takes 1092 new sources a second.
+ */
+static void test_under_attack_churn(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct new_sources a = { .cpu = 0, .base = 110, .n = 250 };
+	struct fg_config cfg;
+	__u32 slot;
+	int i;
+
+	rs->cfg.attack_new_per_sec = 100000;
+	ruleset_commit(rs);
+	slot = fx.m.st->slot & 1;
+	assert_int_equal(bpf_map_lookup_elem(fx.m.config, &slot, &cfg), 0);
+	assert_int_equal(cfg.attack_new_per_sec, 100000);
+	assert_int_equal(cfg.attack_limit, 65536 / FG_CHURN_SECONDS);
+	for (i = 0; i < 4; i++, a.base++) { /* 1000 new sources: not yet */
+		send_new_sources(&a);
+		assert_int_equal(a.err, 0);
+	}
+	assert_int_equal(attack_state().on, 0);
+	a.n = 200;
+	send_new_sources(&a);
+	assert_int_equal(attack_state().on, 1);
 }
 
 /*
@@ -1571,12 +1659,8 @@ static void test_under_attack_seen(void **state)
 	struct fg_ruleset *rs = ruleset_new();
 	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW), enter = FX_NOTE(FG_C_ATTACK_ENTER);
 	const __u64 period = 1ULL << fg_seen_shift(HZ), t1 = T0 + 3 * period;
-	struct fg_pressure *pr = calloc(fx.ncpus, sizeof(*pr));
 	__u64 inserts;
-	__u32 zero = 0;
 	int i;
-
-	assert_non_null(pr);
 
 	assert_true(period >= HZ * FG_SEEN_PERIOD_SEC && period < 2 * HZ * FG_SEEN_PERIOD_SEC);
 	rs->cfg.attack_new_per_sec = 5;
@@ -1609,11 +1693,9 @@ static void test_under_attack_seen(void **state)
 	send_tcp_notes("198.18.91.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	/* a /24 bucket is its own coarse prefix: found, however old its stamp, not a new source */
-	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
-	inserts = pr[0].inserts;
+	inserts = attack_state().inserts; /* the batch is one source here: every one is added */
 	send_tcp_notes("198.18.93.7", 8080, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED, NOTE_STRICT);
-	assert_int_equal(bpf_map_lookup_elem(fx.m.pressure, &zero, pr), 0);
-	assert_int_equal(pr[0].inserts, inserts);
+	assert_int_equal(attack_state().inserts, inserts);
 	/* idle for three periods: a new source, charged to its /24 though its bucket exists */
 	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       new | NOTE_CREATED | NOTE_STRICT);
@@ -1622,7 +1704,6 @@ static void test_under_attack_seen(void **state)
 	/* a coarse bucket does not stamp the source's own key */
 	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       new | NOTE_STRICT);
-	free(pr);
 }
 
 /* ---- 8. clock range: state that outlives 2^63 rate units ---- */
@@ -1906,6 +1987,8 @@ int main(void)
 		cmocka_unit_test_setup(test_syn_limit, clear_state),
 		cmocka_unit_test_setup(test_limit_order, clear_state),
 		cmocka_unit_test_setup(test_under_attack, clear_state),
+		cmocka_unit_test_setup(test_under_attack_machine, clear_state),
+		cmocka_unit_test_setup(test_under_attack_churn, clear_state),
 		cmocka_unit_test_setup(test_under_attack_seen, clear_state),
 		cmocka_unit_test_setup(test_long_ban_high_rate, clear_state),
 		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "fg.h"
+#include "metrics.h"
 #include "cmds.h"
 #include "floodgate.skel.h"
 
@@ -614,7 +615,7 @@ static void status_usage(FILE *f)
 		"usage: floodgate status\n"
 		"\n"
 		"Interfaces and their XDP mode, the program, layout version, rule-set generation,\n"
-		"table fill levels and the under-attack state of each CPU.\n");
+		"table fill levels and whether the machine is under attack.\n");
 }
 
 int cmd_status(int argc, char **argv)
@@ -627,9 +628,10 @@ int cmd_status(int argc, char **argv)
 	struct bpf_map_info sinfo = {}, binfo = {}, linfo = {};
 	struct bpf_prog_info pinfo = {};
 	__u32 ilen = sizeof(sinfo);
-	struct fg_pressure *pr = NULL;
+	struct fg_attack at = {};
 	long sources, bans;
-	int c, i, under = 0, prog_fd = -1, ret = FG_EXIT_ERR;
+	int c, i, prog_fd = -1, ret = FG_EXIT_ERR;
+	bool under = false;
 	json_object *o = NULL, *ja;
 	char path[4096], **ifs = NULL;
 	struct fg_maps m;
@@ -662,10 +664,8 @@ int cmd_status(int argc, char **argv)
 	bpf_obj_get_info_by_fd(m.lists, &linfo, &ilen);
 	sources = count_entries(m.sources, sizeof(struct fg_src_key), sizeof(struct fg_src));
 	bans = count_entries(m.bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban));
-	pr = calloc(m.ncpus, sizeof(*pr));
-	if (pr && !bpf_map_lookup_elem(m.pressure, &(__u32){ 0 }, pr))
-		for (i = 0; i < m.ncpus; i++)
-			under += pr[i].attack && now - pr[i].window < FG_CALM_WINDOWS * st.hz;
+	if (fg_attack_read(&m, now, st.hz, &at, &under))
+		goto out;
 	if (!fg_pin_path(path, sizeof(path), FG_PIN_PROG)) {
 		ilen = sizeof(pinfo);
 		prog_fd = bpf_obj_get(path);
@@ -699,8 +699,9 @@ int cmd_status(int argc, char **argv)
 	json_object_object_add(o, "lists_ipv4", json_object_new_int64(st.lists4));
 	json_object_object_add(o, "lists_ipv6", json_object_new_int64(st.lists6));
 	json_object_object_add(o, "lists_capacity", json_object_new_int64(linfo.max_entries));
-	json_object_object_add(o, "under_attack", json_object_new_boolean(under > 0));
-	json_object_object_add(o, "under_attack_cpus", json_object_new_int(under));
+	json_object_object_add(o, "under_attack", json_object_new_boolean(under));
+	json_object_object_add(o, "under_attack_since",
+			       under ? json_object_new_int64(at.since) : NULL);
 
 	if (fg_opts.json) {
 		puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
@@ -723,15 +724,14 @@ int cmd_status(int argc, char **argv)
 		       linfo.max_entries);
 		printf("under attack: %s", under ? "YES" : "no");
 		if (under)
-			printf(" (%d of %d CPUs charging new sources to /%d and /%d)", under,
-			       m.ncpus, FG_COARSE_PLEN4, FG_COARSE_PLEN6);
+			printf(" (new sources charged to their /%d and /%d)", FG_COARSE_PLEN4,
+			       FG_COARSE_PLEN6);
 		printf("\n");
 	}
 	ret = FG_EXIT_OK;
 out:
 	json_object_put(o);
 	free_list(ifs);
-	free(pr);
 	if (prog_fd >= 0)
 		close(prog_fd);
 	fg_maps_close(&m);

@@ -90,7 +90,7 @@ struct y_policy {
 
 /* `under_attack:` */
 struct y_attack {
-	char *new_sources_per_second; /* new sources per second per CPU, 0 or off = never */
+	char *new_sources_per_second; /* new sources per second, all CPUs, 0 or off = never */
 };
 
 /* `tables:` */

@@ -84,6 +84,7 @@ struct fg_maps {
 	int ports;	     /* fg_ports */
 	int state;	     /* fg_state */
 	int pressure;	     /* fg_pressure */
+	int attack;	     /* fg_attack */
 	int lists;	     /* fg_lists */
 	int lfilter;	     /* fg_lfilter */
 	int sources;	     /* fg_sources */

@@ -162,14 +162,13 @@ __u64 fg_ban_expiry(const struct fg_maps *m, __u8 family, __u8 plen, const __u8 
 	return b.expires;
 }
 
-bool fg_pressure_active(const struct fg_pressure *p, __u64 now, __u64 hz)
+int fg_attack_read(const struct fg_maps *m, __u64 now, __u64 hz, struct fg_attack *a, bool *active)
 {
-	/*
-	 * The flag only clears when that CPU sees packets again: a CPU whose
-	 * window is older than the calm period has had no traffic to be
-	 * under attack from (the same rule as `status`).
-	 */
-	return p->attack && (!now || now - p->window < FG_CALM_WINDOWS * hz);
+	if (bpf_map_lookup_elem(m->attack, &(__u32){ 0 }, a))
+		return error("read fg_attack: %s", strerror(errno)), -errno;
+	/* the flag clears only when packets arrive: without them there is no attack to be under */
+	*active = a->on && (!now || now - a->window < (FG_CALM_WINDOWS + 1) * hz);
+	return 0;
 }
 
 /* Count fg_lists entries by the kind added at each prefix (LPM tries have no batch lookup). */
@@ -192,7 +191,7 @@ static int count_lists(const struct fg_maps *m, __u64 by_kind[4])
 int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_sources)
 {
 	struct ban_count bc = {};
-	struct fg_pressure *pr = NULL;
+	struct fg_attack at;
 	__u32 i, slot;
 	int err;
 
@@ -214,22 +213,10 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 	if (m->clock >= 0 && !fg_now(m, &s->now))
 		s->have_now = true;
 
-	pr = calloc(m->ncpus, sizeof(*pr));
-	if (!pr)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(m->pressure, &(__u32){ 0 }, pr)) {
-		err = -errno;
-		free(pr);
-		return error("read fg_pressure: %s", strerror(-err)), err;
-	}
-	for (i = 0; i < (__u32)m->ncpus; i++) {
-		if (!fg_pressure_active(&pr[i], s->have_now ? s->now : 0, s->hz))
-			continue;
-		if (!s->attack_cpus || pr[i].since < s->attack_since)
-			s->attack_since = pr[i].since;
-		s->attack_cpus++;
-	}
-	free(pr);
+	if ((err = fg_attack_read(m, s->have_now ? s->now : 0, s->hz, &at, &s->under_attack)))
+		return err;
+	s->attack_since = at.since;
+	s->new_sources = at.last;
 
 	bc.now = s->now;
 	bc.have_now = s->have_now;
@@ -553,11 +540,13 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 
 	family(f, "floodgate_under_attack", "gauge",
 	       "1 while new sources are charged to coarse prefixes (under-attack mode), else 0.");
-	sample(f, "floodgate_under_attack", s->attack_cpus > 0);
-	family(f, "floodgate_under_attack_cpus", "gauge", "CPUs in under-attack mode.");
-	sample(f, "floodgate_under_attack_cpus", s->attack_cpus);
+	sample(f, "floodgate_under_attack", s->under_attack);
+	family(f, "floodgate_new_sources", "gauge",
+	       "New sources, all CPUs together, in the last one-second window (under-attack mode "
+	       "begins above the threshold).");
+	sample(f, "floodgate_new_sources", s->new_sources);
 	family(f, "floodgate_under_attack_entered_total", "counter",
-	       "Times a CPU entered under-attack mode.");
+	       "Times the machine entered under-attack mode.");
 	sample(f, "floodgate_under_attack_entered_total", s->counters[FG_C_ATTACK_ENTER].packets);
 	family(f, "floodgate_coarse_sources_total",
 	       "counter", "Packets of new sources charged to their coarse prefix under attack (one per packet).");

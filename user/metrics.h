@@ -31,8 +31,9 @@ struct fg_snapshot {
 	__u64 now;	       /* current tick, 0 when the clock is not readable */
 	bool have_now;	       /* now is valid (bans_active too) */
 	__u32 ncpus;	       /* possible CPUs */
-	__u32 attack_cpus;     /* CPUs in under-attack mode now */
-	__u64 attack_since;    /* earliest tick a CPU in that mode entered it */
+	bool under_attack;     /* the machine is in under-attack mode now (fg_attack_active) */
+	__u64 attack_since;    /* tick it entered the mode (valid while under_attack) */
+	__u64 new_sources;     /* new sources in the machine's last closed one-second window */
 	__u64 sources;	       /* fg_sources entries (-1 when not counted) */
 	__u64 bans;	       /* fg_bans entries, with expired strike records */
 	__u64 bans_active;     /* automatic bans in force (needs now) */
@@ -51,8 +52,12 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 /* Totals of the verdicts: packets and bytes passed and dropped. */
 void fg_snapshot_verdicts(const struct fg_snapshot *s, struct fg_count *passed,
 			  struct fg_count *dropped);
-/* Under-attack state of one CPU's detector at `now` (stale flags of idle CPUs do not count). */
-bool fg_pressure_active(const struct fg_pressure *p, __u64 now, __u64 hz);
+/*
+ * Read fg_attack and tell whether the machine is in under-attack mode at
+ * `now` (0: unknown); a mode whose window is older than the calm period
+ * had no packets to end it and does not count. Returns 0 or -errno.
+ */
+int fg_attack_read(const struct fg_maps *m, __u64 now, __u64 hz, struct fg_attack *a, bool *active);
 
 /* One per-source bucket as read from fg_sources. */
 struct fg_source_entry {

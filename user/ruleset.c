@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 
 #include "fg.h"
+#include "metrics.h"
 
 void fg_ruleset_defaults(struct fg_ruleset *rs, __u64 hz)
 {
@@ -236,6 +237,27 @@ static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *
 	return 0;
 }
 
+/*
+ * Under-attack mode's trigger for the data path (fg_attack): the
+ * configured new sources per second, or fewer when that many would
+ * replace the whole source table within FG_CHURN_SECONDS (known clients
+ * would be evicted before the mode began). Each CPU adds its count to the
+ * machine's in batches small enough that the sum is at most a sixteenth
+ * of the limit behind, and never larger than 64.
+ */
+static void attack_trigger(const struct fg_maps *m, struct fg_config *c)
+{
+	__u64 churn = fg_map_capacity(m->sources) / FG_CHURN_SECONDS, batch;
+	int ncpus = m->ncpus > 0 ? m->ncpus : 1;
+
+	c->attack_limit = c->attack_new_per_sec;
+	if (c->attack_limit && churn && churn < c->attack_limit)
+		c->attack_limit = churn;
+	batch = c->attack_limit / (16ULL * ncpus);
+	c->attack_batch = batch < 1 ? 1 : batch > 64 ? 64 : batch;
+	c->pad = 0;
+}
+
 int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
 {
 	__u32 live = __atomic_load_n(&m->st->slot, __ATOMIC_ACQUIRE) & 1, idle = !live;
@@ -246,6 +268,7 @@ int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
 	if (fg_ruleset_check(rs))
 		return -EINVAL;
 	fg_ruleset_finish(rs);
+	attack_trigger(m, &rs->cfg);
 	if ((err = ruleset_link(m, live, rs)))
 		return err;
 	/* packets that read the idle slot before the last flip are gone after this */

@@ -165,8 +165,8 @@ static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snap
 	json_object_object_add(o, "endpoints", eps);
 	if (rate)
 		json_object_object_add(o, "interval", jdouble(dt, 3));
-	json_object_object_add(o, "under_attack", json_object_new_boolean(s->attack_cpus > 0));
-	json_object_object_add(o, "under_attack_cpus", json_object_new_int(s->attack_cpus));
+	json_object_object_add(o, "under_attack", json_object_new_boolean(s->under_attack));
+	json_object_object_add(o, "new_sources_per_second", json_object_new_uint64(s->new_sources));
 	json_object_object_add(o, "bans",
 			       s->have_now ? json_object_new_uint64(s->bans_active) : NULL);
 	json_object_object_add(o, "ban_records", json_object_new_uint64(s->bans));
@@ -245,13 +245,12 @@ static void stats_text(const struct fg_snapshot *s, const struct fg_snapshot *pr
 #undef BY
 
 	printf("\nunder attack: ");
-	if (s->attack_cpus && s->have_now)
-		printf("YES, %u of %u CPUs, for %" PRIu64 " s\n", s->attack_cpus, s->ncpus,
-		       (uint64_t)((s->now - s->attack_since) / s->hz));
-	else if (s->attack_cpus)
-		printf("YES, %u of %u CPUs\n", s->attack_cpus, s->ncpus);
+	if (s->under_attack && s->have_now)
+		printf("YES, for %" PRIu64 " s", (uint64_t)((s->now - s->attack_since) / s->hz));
 	else
-		printf("no\n");
+		printf("%s", s->under_attack ? "YES" : "no");
+	printf(" (%" PRIu64 " new sources in the last second; the mode begins above %" PRIu64 ")\n",
+	       (uint64_t)s->new_sources, (uint64_t)s->cfg.attack_limit);
 	if (s->have_now)
 		printf("bans: %" PRIu64 " automatic in force (%" PRIu64 " records)",
 		       (uint64_t)s->bans_active, (uint64_t)s->bans);
