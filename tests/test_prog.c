@@ -1499,7 +1499,7 @@ static int src_exists(__u16 rule, __u8 family, const char *addr, __u8 plen)
 /* The machine's under-attack state (fg_attack). */
 static struct fg_attack attack_state(void)
 {
-	struct fg_attack a;
+	struct fg_attack a = {};
 
 	assert_int_equal(bpf_map_lookup_elem(fx.m.attack, &(__u32){ 0 }, &a), 0);
 	return a;
