@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * cost.c: the per-packet benchmark, `trafgen cost`, and the bare XDP_DROP
- * baseline it and the live benchmark compare with (`drop-attach`,
- * `drop-detach`).
+ * cost.c: the per-packet benchmark, `trafgen cost`, and the baselines it
+ * and the live benchmark compare floodgate with: a bare XDP_DROP
+ * (bpf/bench_drop.bpf.c) and a naive per-source limiter
+ * (bpf/bench_naive.bpf.c), attached with `drop-attach` and `naive-attach`
+ * and removed with `drop-detach`.
  *
  * `cost` runs the program under test with BPF_PROG_TEST_RUN behind a front
  * program (trafgen_chain in bpf/trafgen.bpf.c) that writes the next
@@ -29,6 +31,41 @@
 #include "tg.h"
 #include "trafgen.skel.h"
 #include "bench_drop.skel.h"
+#include "bench_naive.skel.h"
+
+/* The baselines' programs, loaded by name. */
+struct baselines {
+	struct bench_drop *drop;   /* bare XDP_DROP */
+	struct bench_naive *naive; /* naive per-source limiter */
+};
+
+/*
+ * Load baseline `name` (drop or naive); returns its program fd, -ENOENT
+ * for another name, or -errno after an error line.
+ */
+static int baseline_load(const char *name, struct baselines *b)
+{
+	if (!strcmp(name, "drop")) {
+		b->drop = bench_drop__open_and_load();
+		if (!b->drop)
+			return error("load bench_drop: %s", strerror(errno)), -errno;
+		return bpf_program__fd(b->drop->progs.bench_drop);
+	}
+	if (!strcmp(name, "naive")) {
+		/* 1 packet per second per source, burst 1: a flood spends its time dropping */
+		b->naive = bench_naive__open_and_load();
+		if (!b->naive)
+			return error("load bench_naive: %s", strerror(errno)), -errno;
+		return bpf_program__fd(b->naive->progs.bench_naive);
+	}
+	return -ENOENT;
+}
+
+static void baselines_free(struct baselines *b)
+{
+	bench_drop__destroy(b->drop);
+	bench_naive__destroy(b->naive);
+}
 
 static double cpu_s(void)
 {
@@ -73,7 +110,7 @@ int tg_cmd_cost(int argc, char **argv)
 {
 	static struct tg_frame f;
 	struct trafgen *skel = NULL;
-	struct bench_drop *drop = NULL;
+	struct baselines base = {};
 	const char *target = NULL, *netns = NULL;
 	struct xdp_md ctx_in = {};
 	struct tg_spec sp;
@@ -88,7 +125,7 @@ int tg_cmd_cost(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (!target || !netns)
-		return error("cost: --target drop|PINNED_PROG and --netns NAME are required"),
+		return error("cost: --target drop|naive|PINNED_PROG and --netns NAME are required"),
 		       FG_EXIT_USAGE;
 	if (!repeat)
 		repeat = sp.nsrc * 4ULL > 2000000 ? sp.nsrc * 4ULL : 2000000;
@@ -96,14 +133,8 @@ int tg_cmd_cost(int argc, char **argv)
 		warmup = sp.nsrc * 2ULL > 100000 ? sp.nsrc * 2ULL : 100000;
 	memcpy(sp.smac, "\x02\x00\x00\x00\x00\x02", 6);
 
-	if (!strcmp(target, "drop")) {
-		drop = bench_drop__open_and_load();
-		if (!drop) {
-			error("cost: load bench_drop: %s", strerror(errno));
-			goto out;
-		}
-		tfd = bpf_program__fd(drop->progs.bench_drop);
-	} else {
+	tfd = baseline_load(target, &base);
+	if (tfd == -ENOENT) {
 		tfd = bpf_obj_get(target);
 		if (tfd < 0) {
 			error("cost: pinned program '%s': %s", target, strerror(errno));
@@ -166,23 +197,24 @@ out:
 		close(link_fd);
 	if (nsfd >= 0)
 		close(nsfd);
-	if (tfd >= 0 && !drop)
+	if (tfd >= 0 && !base.drop && !base.naive)
 		close(tfd);
 	trafgen__destroy(skel);
-	bench_drop__destroy(drop);
+	baselines_free(&base);
 	return rc;
 }
 
 /*
- * Attach or detach the bare XDP_DROP in driver mode, attached past our exit
- * (netlink). Only on a lab interface: a veth named fgl* (scripts/lab.sh's
- * host ends), so a wrong name cannot cut a real interface off.
+ * Attach a baseline (drop or naive; NULL: detach whatever is attached) in
+ * driver mode, attached past our exit (netlink). Only on a lab interface:
+ * a veth named fgl* (scripts/lab.sh's host ends), so a wrong name cannot
+ * cut a real interface off.
  */
-int tg_cmd_drop(int argc, char **argv, bool attach)
+int tg_cmd_baseline(int argc, char **argv, const char *name)
 {
-	struct bench_drop *drop;
+	struct baselines base = {};
 	struct tg_link lk;
-	int ifindex, ret;
+	int ifindex, ret, fd;
 
 	if (argc != 2) {
 		fputs(tg_usage, stderr);
@@ -197,19 +229,18 @@ int tg_cmd_drop(int argc, char **argv, bool attach)
 	if (strncmp(argv[1], "fgl", 3) || strcmp(lk.kind, "veth"))
 		return error("refusing '%s': not one of the lab's veths (fgl*)", argv[1]),
 		       FG_EXIT_ERR;
-	if (!attach) {
+	if (!name) {
 		ret = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
 		if (ret)
 			return error("detach XDP from %s: %s", argv[1], strerror(-ret)), FG_EXIT_ERR;
 		return FG_EXIT_OK;
 	}
-	drop = bench_drop__open_and_load();
-	if (!drop)
-		return error("load bench_drop: %s", strerror(errno)), FG_EXIT_ERR;
-	ret = bpf_xdp_attach(ifindex, bpf_program__fd(drop->progs.bench_drop),
-			     XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
-	bench_drop__destroy(drop); /* the attachment holds the program */
+	fd = baseline_load(name, &base);
+	ret = fd < 0 ? fd
+		     : bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
+				      NULL);
+	baselines_free(&base); /* the attachment holds the program */
 	if (ret)
-		return error("attach bench_drop to %s: %s", argv[1], strerror(-ret)), FG_EXIT_ERR;
+		return error("attach %s to %s: %s", name, argv[1], strerror(-ret)), FG_EXIT_ERR;
 	return FG_EXIT_OK;
 }

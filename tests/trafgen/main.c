@@ -7,8 +7,9 @@
  *   trafgen check  IFACE      only the safety check of `send`
  *   trafgen cost   ...        per-packet cost of an XDP program through
  *                             BPF_PROG_TEST_RUN, sources varied per packet
- *   trafgen drop-attach|drop-detach IFACE
- *                             a bare XDP_DROP in driver mode, the baseline
+ *   trafgen drop-attach|naive-attach|drop-detach IFACE
+ *                             a baseline in driver mode: a bare XDP_DROP, a
+ *                             naive per-source limiter; detach either
  *
  * `send` refuses any interface that is not a veth whose peer is in another
  * network namespace, and refuses to run from the initial network namespace
@@ -181,9 +182,10 @@ const char tg_usage[] =
 	"                 [--sport P] [--dport P] [--size BYTES] [--smac MAC] [--batch N]\n"
 	"                 [--method auto|live|packet|loop] [--threads N]\n"
 	"       trafgen check IFACE      (the safety check; says if live frames are allowed)\n"
-	"       trafgen [-j] cost --netns LABNS --target drop|PINNED_PROG [--bare] [--family 4|6]\n"
+	"       trafgen [-j] cost --netns LABNS --target drop|naive|PINNED_PROG [--bare] [--family "
+	"4|6]\n"
 	"                 [--sources N] [--random] [--proto udp|syn] [--repeat N] [--warmup N]\n"
-	"       trafgen drop-attach|drop-detach IFACE\n"
+	"       trafgen drop-attach|naive-attach|drop-detach IFACE\n"
 	"\n"
 	"send: frames out of IFACE, a veth whose peer is in another namespace, run from\n"
 	"  inside a lab namespace. Sources: --sources N addresses from --src (default\n"
@@ -520,9 +522,11 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "cost"))
 		return tg_cmd_cost(argc, argv);
 	if (!strcmp(argv[0], "drop-attach"))
-		return tg_cmd_drop(argc, argv, true);
+		return tg_cmd_baseline(argc, argv, "drop");
+	if (!strcmp(argv[0], "naive-attach"))
+		return tg_cmd_baseline(argc, argv, "naive");
 	if (!strcmp(argv[0], "drop-detach"))
-		return tg_cmd_drop(argc, argv, false);
+		return tg_cmd_baseline(argc, argv, NULL);
 	error("unknown command '%s'", argv[0]);
 	fputs(tg_usage, stderr);
 	return FG_EXIT_USAGE;

@@ -8,7 +8,8 @@
  *   live.c     method `live`: BPF_PROG_RUN live frames (kernels that allow it)
  *   packet.c   method `packet`: AF_PACKET sendmmsg, exact and paced
  *   loop.c     method `loop`: the XDP devmap broadcast loop, for raw rate
- *   cost.c     `cost` and `drop-attach`/`drop-detach`: the per-packet benchmark
+ *   cost.c     `cost` and the baselines (`drop-attach`, `naive-attach`,
+ *              `drop-detach`): the per-packet benchmark
  *
  * Every method sends the same frames: the template of frame.c with source
  * index i written at TG_SRC_OFF (headers/trafgen.h) and checksums made
@@ -145,7 +146,7 @@ int tg_send_loop(const struct tg_spec *sp, const struct tg_frame *f, int ifindex
 
 /* cost.c */
 int tg_cmd_cost(int argc, char **argv);
-int tg_cmd_drop(int argc, char **argv, bool attach);
+int tg_cmd_baseline(int argc, char **argv, const char *name);
 int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target, bool *bare,
 		  __u64 *repeat, __u64 *warmup, const char **netns);
 extern bool tg_json;
