@@ -507,6 +507,7 @@ __noinline int fg_attack_add(struct fg_state *st, const struct fg_config *cfg, s
 				       .cpu = bpf_get_smp_processor_id() };
 
 		at->since = now;
+		at->from = *(volatile __u64 *)&at->window;
 		at->calm = 0;
 		fg_count(FG_C_ATTACK_ENTER, 0);
 		fg_emit(st, cfg, &ev, now);
@@ -630,6 +631,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	struct fg_src *b;
 	const __be32 *mask;
 	__u32 zero = 0;
+	int on;
 
 	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
 	at = bpf_map_lookup_elem(&fg_attack, &zero);
@@ -650,20 +652,25 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	fg_mask(key.addr, p->addr, mask);
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	/*
-	 * Under attack, a key not stamped lately has no bucket worth a cache
-	 * miss: it goes to its coarse prefix (when the rule's prefix is no
-	 * longer than that, the key is its own coarse prefix: looked up)
+	 * Under attack (and for a rule's prefix longer than the coarse one: else
+	 * the key is its own coarse prefix), a key not stamped lately has no
+	 * bucket worth a cache miss: it goes to its coarse prefix
 	 */
-	if (!*(volatile __u32 *)&at->on || coarse->plen >= key.plen || fg_seen_recent(&key, period)) {
+	on = *(volatile __u32 *)&at->on && coarse->plen < key.plen;
+	if (!on || fg_seen_recent(&key, period)) {
 		b = bpf_map_lookup_elem(&fg_sources, &key);
-		if (b) {
+		/* under attack, a source first met during it has its coarse prefix, not this bucket */
+		if (b && (!on || b->first_seen < *(volatile __u64 *)&at->from)) {
 			if ((b->last_seen ^ p->now) >> fg_period_shift)
 				fg_seen_touch(&key, period);
 			return b;
 		}
+		if (b)
+			goto charge_coarse;
 	}
 	/* a new source: under attack, charged to its coarse prefix's bucket */
 	if (fg_attack_new(st, cfg, at, pr, p->now) && coarse->plen < key.plen) {
+	charge_coarse:
 		*own = *coarse;
 		key.plen = own->plen;
 		fg_mask(key.addr, p->addr, own->mask);

@@ -211,14 +211,20 @@ struct fg_pressure {
  * of fg_config.attack_batch (so a flood spread over many receive queues
  * is judged by its sum, and a shared line is written once per batch, not
  * per packet). The count passing fg_config.attack_limit enters the mode;
- * FG_CALM_WINDOWS windows under half of it leave it. The first cache line
- * holds what every packet reads (on); the counters live on the second.
+ * FG_CALM_WINDOWS windows under half of it leave it. While on, a source
+ * first met during the attack (its bucket made at or after `from`, the
+ * start of the window that ended in the mode: the sources that led up to
+ * it) is charged to its coarse prefix too, until the mode ends: a spoofed
+ * flood cannot keep exact buckets, with full bursts, for the sources it
+ * sent before the mode began. The first cache line holds what every
+ * packet reads (on, from); the counters live on the second.
  */
 struct fg_attack {
-	__u32 on;      /* 1 while new sources are charged to their coarse prefix */
-	__u32 calm;    /* consecutive quiet windows while on */
-	__u64 since;   /* tick the mode was entered */
-	__u64 pad0[6]; /* to the end of the cache line every packet reads */
+	__u32 on;    /* 1 while new sources are charged to their coarse prefix */
+	__u32 calm;  /* consecutive quiet windows while on */
+	__u64 since; /* tick the mode was entered */
+	__u64 from; /* start of the window it was entered in: buckets made since are the attack's */
+	__u64 pad0[5]; /* to the end of the cache line every packet reads */
 	__u64 window;  /* tick the current one-second window began */
 	__u64 inserts; /* new sources counted in it, from every CPU */
 	__u64 last;    /* new sources counted in the window before it */

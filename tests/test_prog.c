@@ -1520,30 +1520,39 @@ static void test_under_attack(void **state)
 	ring_buffer__consume(rb);
 	ev_count = 0;
 
-	/* five new sources a second are fine: exact keys, each bucket created once */
+	/* two seconds before: two sources met, in a window of their own */
+	fx_set_now(&fx, T0 - 2 * HZ);
 	send_tcp_notes("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       NOTE_CREATED | NOTE_STRICT);
-	for (i = 1; i <= 4; i++) {
+	send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       NOTE_CREATED | NOTE_STRICT);
+	fx_set_now(&fx, T0);
+	/* five new sources a second are fine: exact keys, each bucket created once */
+	for (i = 2; i <= 6; i++) {
 		char src[32];
 
 		snprintf(src, sizeof(src), "198.18.80.%d", i);
-		send_tcp(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+		send_tcp_notes(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+			       NOTE_CREATED | NOTE_STRICT);
 	}
 	/* the sixth enters under-attack mode and is charged to its /24, as are later ones */
-	send_tcp_notes("198.18.80.5", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+	send_tcp_notes("198.18.80.7", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       enter | new | NOTE_CREATED | NOTE_STRICT);
 	/* the /24 bucket exists now: charged to it, nothing created */
-	send_tcp_notes("198.18.80.6", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+	send_tcp_notes("198.18.80.8", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       new | NOTE_STRICT);
-	send_tcp_notes("198.18.80.7", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED, new);
+	send_tcp_notes("198.18.80.9", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED, new);
 	assert_true(src_exists(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24));
-	assert_false(src_exists(R_DEF, FG_FAM_IPV4, "198.18.80.6", 32));
+	assert_false(src_exists(R_DEF, FG_FAM_IPV4, "198.18.80.8", 32));
 	send_tcp_notes("2001:db8:80:1::1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
 	assert_true(src_exists(R_DEF, FG_FAM_IPV6, "2001:db8:80::", 48));
-	/* sources known before keep their own buckets */
+	/* sources known before the attack's window keep their own buckets (burst 2) */
+	send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	send_tcp("198.18.80.1", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED);
 	send_tcp("198.18.90.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	/* a source first met in the window that ended in the attack is the attack's: its /24 */
+	send_tcp_notes("198.18.80.2", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED, new);
 	assert_int_equal(ring_buffer__consume(rb), 1);
 	assert_int_equal(ev_last.type, FG_EV_ATTACK_ON);
 
@@ -1564,6 +1573,8 @@ static void test_under_attack(void **state)
 	assert_int_equal(attack_state().on, 0);
 	assert_int_equal(ring_buffer__consume(rb), 1);
 	assert_int_equal(ev_last.type, FG_EV_ATTACK_OFF);
+	/* the attack over, the sources met during it have their own buckets again */
+	send_tcp_notes("198.18.80.2", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	ring_buffer__free(rb);
 }
 
@@ -1676,9 +1687,8 @@ static void test_under_attack_seen(void **state)
 	send_tcp_notes("198.18.91.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       NOTE_CREATED | NOTE_STRICT);
 
-	/* three periods on, no attack: the old stamp does not hide the bucket */
-	fx_set_now(&fx, t1);
-	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	/* a second before t1, five sources met (the period before t1's) */
+	fx_set_now(&fx, t1 - HZ);
 	for (i = 1; i <= 5; i++) {
 		char src[32];
 
@@ -1686,10 +1696,23 @@ static void test_under_attack_seen(void **state)
 		send_tcp_notes(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 			       NOTE_CREATED | NOTE_STRICT);
 	}
-	send_tcp_notes("198.18.80.6", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+	/* three periods on, no attack: the old stamp does not hide the bucket */
+	fx_set_now(&fx, t1);
+	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	for (i = 6; i <= 10; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "198.18.80.%d", i);
+		send_tcp_notes(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+			       NOTE_CREATED | NOTE_STRICT);
+	}
+	send_tcp_notes("198.18.80.11", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       enter | new | NOTE_CREATED | NOTE_STRICT);
 	/* under attack: stamped in this period or the one before, the own bucket */
 	send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
+	/* stamped, but met in the window that ended in the attack: its /24 */
+	send_tcp_notes("198.18.80.6", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       new | NOTE_STRICT);
 	send_tcp_notes("198.18.91.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	/* a /24 bucket is its own coarse prefix: found, however old its stamp, not a new source */
