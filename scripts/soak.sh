@@ -81,10 +81,7 @@ cleanup() {
 	# our children not reaped yet (a reaped PID may belong to someone else by now)
 	for p in $(jobs -p); do [ "$p" != "$DPID" ] && stop_pid "$p"; done
 	stop_pid "$DPID"
-	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	scripts/lab.sh down >/dev/null 2>&1
-	rm -rf "$TMP"
+	lab_teardown "$FG" "$PIN" "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -39,10 +39,7 @@ done
 
 cleanup() {
 	stop_pid "$BG"
-	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	rm -rf "$PIN"
-	scripts/lab.sh down >/dev/null 2>&1
-	rm -rf "$TMP"
+	lab_teardown "$FG" "$PIN" "$TMP"
 }
 trap cleanup EXIT
 

@@ -43,10 +43,7 @@ cleanup() {
 	for p in "${FLOODS[@]}"; do stop_pid "$p"; done
 	stop_pid "$PPID_"
 	stop_pid "$DPID"
-	"$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	scripts/lab.sh down >/dev/null 2>&1
-	rm -rf "$TMP"
+	lab_teardown "$FG" "$PIN" "$TMP"
 }
 trap cleanup EXIT
 

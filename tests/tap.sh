@@ -58,6 +58,16 @@ lab_remove() {
 	ip netns del "$4" 2>/dev/null
 	return 0
 }
+# lab_teardown FG PIN TMP: a lab test's state, each part only if it is there: floodgate detached
+# from everything pinned under PIN and PIN removed, the lab (scripts/lab.sh, $LAB_ID) down, TMP
+# removed. The caller ends its own processes first, by PID.
+lab_teardown() {
+	"$1" --pin-dir "$2" detach --all >/dev/null 2>&1
+	[ -d "$2" ] && rm -rf "$2"
+	scripts/lab.sh down >/dev/null 2>&1
+	rm -rf "$3"
+	return 0
+}
 skip_all() {
 	echo "ok - ${TEST_NAME:-$(basename "$0" .test.sh)} # SKIP $*"
 	exit 0
