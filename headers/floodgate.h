@@ -199,7 +199,7 @@ struct fg_state {
 	__u64 layout;	  /* FG_LAYOUT_VERSION of whoever created the maps (last: tests patch it) */
 };
 
-/* Under-attack detector, per CPU: fg_pressure[0]. */
+/* A CPU's part of the under-attack count (fg_attack below): fg_pressure[0], per CPU. */
 struct fg_pressure {
 	__u64 window;  /* fg_attack.window as this CPU last saw it */
 	__u64 pending; /* new sources counted here, not yet added to fg_attack.inserts */

@@ -74,7 +74,8 @@ static int group_setup(void **state)
 	cpu_set_t one;
 	int err;
 
-	/* one CPU: fg_pressure is per CPU, and the under-attack test counts on one of them */
+	/* one CPU: new sources wait in that CPU's fg_pressure until added to fg_attack (tests that
+	 * need a second CPU start a thread of their own) */
 	CPU_ZERO(&one);
 	CPU_SET(0, &one);
 	if (sched_setaffinity(0, sizeof(one), &one))
