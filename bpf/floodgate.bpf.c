@@ -15,16 +15,10 @@
 const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or the test clock's) */
 const volatile __u8 fg_test_clock = 0; /* 1: read the time from fg_state.test_now (tests only) */
 const volatile __u8 fg_test_lose = 0;  /* 1: every compare-and-swap of a limit loses (tests only) */
+const volatile __u8 fg_test_moved = 0; /* 1: a bucket moves to newer units mid-packet (tests only) */
 /* fg_seen: log2 of its stamps (8 per entry) and the period shift; set from the pinned map and HZ */
 const volatile __u32 fg_seen_bits = 19; /* FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT */
 const volatile __u8 fg_period_shift = 14;
-
-/* compare-and-swap retries before a packet passes uncharged (FG_C_LOST_RACE) */
-#define FG_CAS_TRIES 16
-/* fg_keep checks a bucket's unconsulted limits once per this many ticks */
-#define FG_KEEP_TICKS 4096
-/* reads of a bucket another CPU is moving to new rates (fg_rebase) */
-#define FG_REBASE_TRIES 64
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -147,195 +141,7 @@ struct {
 	__uint(max_entries, FG_EVENTS_BYTES);
 } fg_events SEC(".maps");
 
-static __always_inline void fg_count(__u32 idx, __u32 len)
-{
-	struct fg_count *c = bpf_map_lookup_elem(&fg_counters, &idx);
-
-	if (c) {
-		c->packets++;
-		c->bytes += len;
-	}
-}
-
-/*
- * GCRA in rate units (see floodgate.h): the packet conforms when the
- * bucket's theoretical arrival time, at most `limit` units ahead of now
- * after adding `step`, allows it. now_u (ticks * rate) wraps modulo 2^64,
- * which is harmless while tat stays within 2^63 units of now. A tat more
- * than `far` units ahead cannot come from this limit (a full bucket read
- * by a CPU whose clock is at most a second stale is limit + HZ * rate
- * ahead): it was kept in other units (the rule set changed the rate) or
- * the bucket went untouched long enough for it to wrap (far 0, see
- * fg_idle), and then the bucket is simply full.
- *
- * One attempt: 1 conforms (tat moved), 0 does not, -1 another CPU moved
- * tat first.
- */
-static __always_inline int fg_gcra_try(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, __u64 far)
-{
-	__u64 old = *(volatile __u64 *)tat;
-	__s64 ahead = (__s64)(old - now_u);
-	__u64 need;
-
-	if (ahead < 0 || (__u64)ahead > far)
-		ahead = 0;
-	need = (__u64)ahead + step;
-	if (need > limit)
-		return 0;
-	if (fg_test_lose)
-		return -1;
-	return __sync_val_compare_and_swap(tat, old, now_u + need) == old ? 1 : -1;
-}
-
-/*
- * The retries after a lost compare-and-swap: a global function, so the
- * verifier walks the loop once and the common path makes no call. After
- * FG_CAS_TRIES lost races the answer is -1, undecided: every race lost
- * was a packet of another CPU that this limit admitted, and says nothing
- * about this one. The caller lets it pass uncharged (FG_C_LOST_RACE):
- * never a drop or a ban for a lost race, and at most one packet past the
- * limit per FG_CAS_TRIES admitted.
- */
-__noinline int fg_gcra(__u64 *tat, __u64 now_u, __u64 limit, __u64 step, __u64 far)
-{
-	int i, r;
-
-	if (!tat)
-		return -1;
-	for (i = 0; i < FG_CAS_TRIES; i++) {
-		r = fg_gcra_try(tat, now_u, limit, step, far);
-		if (r >= 0)
-			return r;
-	}
-	fg_count(FG_C_LOST_RACE, 0);
-	return -1;
-}
-
-/*
- * A limit of rate per second, burst tokens, a packet of cost tokens.
- * Returns 1 when it conforms, 0 when it does not, -1 when undecided (lost
- * races: pass, uncharged).
- */
-static __always_inline int fg_conform(__u64 *tat, __u64 now, __u64 rate, __u64 burst, __u64 cost,
-				      int idle)
-{
-	__u64 now_u = now * rate, limit = burst * fg_hz, step = cost * fg_hz;
-	__u64 far = idle ? 0 : (burst + rate) * fg_hz;
-	int r = fg_gcra_try(tat, now_u, limit, step, far);
-
-	return r >= 0 ? r : fg_gcra(tat, now_u, limit, step, far);
-}
-
-/* Whether a bucket last touched at `seen` may hold a wrapped tat for `rate` (see fg_gcra). */
-static __always_inline int fg_idle(__u64 now, __u64 seen, __u64 rate)
-{
-	__s64 gap = (__s64)(now - seen);
-
-	if (gap < (__s64)fg_hz)
-		return 0; /* the common case, without a division */
-	return rate && (__u64)gap > (1ULL << 62) / rate;
-}
-
-/*
- * A limit this packet does not consult (a banned source, a limit after
- * one that failed, the SYN limit for other packets) or that failed
- * without moving: its tat stays where it was while last_seen moves on, so
- * over a long ban or a long run without SYNs it could fall more than 2^63
- * units behind now and wrap into "far ahead". A tat behind now (or any
- * tat of an idle bucket) means a full bucket, so one more than 2^61 units
- * behind is pulled up to exactly 2^61 behind: still full, and in range.
- *
- * The check runs only when a packet starts a new block of FG_KEEP_TICKS
- * (a flood's packets then do not read the limits they do not consult,
- * another cache line). The worst case is a check at a block's start,
- * packets up to its end, then the longest gap that is not idle (fg_idle:
- * 2^62 units): 2^61 + FG_KEEP_TICKS * rate + 2^62 < 2^63 units for any
- * rate below 2^49 per second (limits stop at 10^12, about 2^40).
- */
-static __always_inline void fg_keep(__u64 *tat, __u64 now, __u64 rate, __u64 seen)
-{
-	__u64 now_u, old;
-
-	if (!rate || !((now ^ seen) & ~(FG_KEEP_TICKS - 1)))
-		return;
-	now_u = now * rate;
-	old = *(volatile __u64 *)tat;
-	if (fg_idle(now, seen, rate) || (__s64)(old - now_u) < -(1LL << 61))
-		__sync_val_compare_and_swap(tat, old, now_u - (1ULL << 61));
-}
-
-/*
- * One limit's tat, kept in units of rate `from` (0: none), moved to units
- * of rate `to` at tick now. A token is HZ units at any rate, so the debt
- * ahead of now keeps its number of units: the bucket holds as many tokens
- * as before (a rate change grants none) and refills at the new rate, up to
- * the new burst (a debt past a smaller burst is an empty bucket). A tat
- * behind now, or any tat without `from` or of an idle bucket, is a full
- * bucket.
- */
-static __always_inline void fg_rescale(__u64 *tat, __u64 now, __u64 from, __u64 to, __u64 limit,
-				       int idle)
-{
-	__u64 old, now_u = now * to, ahead;
-	__s64 d;
-	int i;
-
-	if (!to)
-		return; /* a limit that is off: fg_keep leaves its tat alone */
-	/* a packet of the rule set before may still move the tat (in the old units): retry */
-	for (i = 0; i < FG_CAS_TRIES; i++) {
-		old = *(volatile __u64 *)tat;
-		d = (__s64)(old - now * from);
-		ahead = 0;
-		if (from && !idle && d > 0)
-			ahead = (__u64)d < limit ? (__u64)d : limit;
-		if (__sync_val_compare_and_swap(tat, old,
-						ahead ? now_u + ahead : now_u - (1ULL << 61)) == old)
-			return;
-	}
-}
-
-/*
- * A bucket whose tats are kept in the units of rates its rule had before
- * the rule's latest change (units != rule->since): the rule names the
- * rates it had from prev_since on (userspace keeps them, for the same
- * rule only), so a change of limits carries a source's tokens over
- * instead of handing every source a fresh burst; older units start full.
- * One CPU claims the bucket (FG_EPOCH_BUSY) and moves its tats; another
- * that meets it waits up to FG_REBASE_TRIES reads. Returns 1 when the
- * bucket is not in this rule's units: its units are newer (this packet
- * read the rule set before a change another CPU already applied) or it
- * stayed busy; the caller then leaves the bucket alone.
- */
-__noinline int fg_rebase(struct fg_src *b, const struct fg_rule *r, __u64 now, __u64 seen)
-{
-	__u32 old;
-	int i, prev;
-
-	if (!b || !r)
-		return 1;
-	for (i = 0; i < FG_REBASE_TRIES; i++) {
-		old = *(volatile __u32 *)&b->units;
-		if (old == FG_EPOCH_BUSY)
-			continue;
-		if (old == r->since)
-			return 0;
-		if ((__s32)(old - r->since) > 0)
-			return 1;
-		if (__sync_val_compare_and_swap(&b->units, old, FG_EPOCH_BUSY) != old)
-			continue;
-		prev = old == r->prev_since;
-		fg_rescale(&b->tat_pps, now, prev ? r->prev_pps : 0, r->pps.rate,
-			   r->pps.burst * fg_hz, fg_idle(now, seen, prev ? r->prev_pps : 0));
-		fg_rescale(&b->tat_bps, now, prev ? r->prev_bps : 0, r->bps.rate,
-			   r->bps.burst * 8 * fg_hz, fg_idle(now, seen, prev ? r->prev_bps : 0));
-		fg_rescale(&b->tat_syn, now, prev ? r->prev_syn : 0, r->syn.rate,
-			   r->syn.burst * fg_hz, fg_idle(now, seen, prev ? r->prev_syn : 0));
-		*(volatile __u32 *)&b->units = r->since;
-		return 0;
-	}
-	return 1;
-}
+#include "rate.h"
 
 /* dst = src & mask, over the 16 address bytes (IPv4 uses the first 4, the rest are zero). */
 static __always_inline void fg_mask(__u8 *dst, const __u8 *src, const __be32 *mask)
@@ -432,7 +238,8 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 
 	if (!st || !cfg || !ev)
 		return 0;
-	if (fg_conform(&st->events_tat, now, cfg->events_per_sec, cfg->events_per_sec, 1, 0) != 1) {
+	if (fg_conform(&st->events_tat, NULL, 0, now, cfg->events_per_sec, cfg->events_per_sec, 1,
+		       0) != 1) {
 		fg_count(FG_C_EVENTS_LOST, 0);
 		return 0;
 	}
@@ -758,16 +565,18 @@ static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
 {
 	int reason = FG_R_PASS;
 
-	if (r->pps.rate && !fg_conform(&b->tat_pps, now, r->pps.rate, r->pps.burst, 1,
-				       fg_idle(now, seen, r->pps.rate))) { /* 0: over; -1 passes */
+	if (r->pps.rate && !fg_conform(&b->tat_pps, &b->units, r->since, now, r->pps.rate,
+				       r->pps.burst, 1, fg_idle(now, seen, r->pps.rate))) {
+		/* 0: over; -1 passes */
 		fg_keep(&b->tat_pps, now, r->pps.rate, seen);
 		reason = FG_R_RATE_PPS;
 	}
 	if (r->bps.rate) {
 		if (reason != FG_R_PASS) {
 			fg_keep(&b->tat_bps, now, r->bps.rate, seen);
-		} else if (!fg_conform(&b->tat_bps, now, r->bps.rate, r->bps.burst * 8,
-				       (__u64)p->len * 8, fg_idle(now, seen, r->bps.rate))) {
+		} else if (!fg_conform(&b->tat_bps, &b->units, r->since, now, r->bps.rate,
+				       r->bps.burst * 8, (__u64)p->len * 8,
+				       fg_idle(now, seen, r->bps.rate))) {
 			fg_keep(&b->tat_bps, now, r->bps.rate, seen);
 			reason = FG_R_RATE_BPS;
 		}
@@ -775,8 +584,8 @@ static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
 	if (r->syn.rate) {
 		if (reason != FG_R_PASS || !p->syn) {
 			fg_keep(&b->tat_syn, now, r->syn.rate, seen);
-		} else if (!fg_conform(&b->tat_syn, now, r->syn.rate, r->syn.burst, 1,
-				       fg_idle(now, seen, r->syn.rate))) {
+		} else if (!fg_conform(&b->tat_syn, &b->units, r->since, now, r->syn.rate,
+				       r->syn.burst, 1, fg_idle(now, seen, r->syn.rate))) {
 			fg_keep(&b->tat_syn, now, r->syn.rate, seen);
 			reason = FG_R_RATE_SYN;
 		}
@@ -904,13 +713,17 @@ rule_out:
 		if (tot) {
 			seen = tot->seen;
 			tot->seen = now; /* before the CAS, as for buckets: see fg_gcra */
-			if (!fg_conform(&tot->tat, now, rule->total.rate, rule->total.burst, 1,
-					fg_idle(now, seen, rule->total.rate))) { /* -1 passes */
+			if (tot->units != rule->since && fg_total_rebase(tot, rule, now, seen))
+				goto pass; /* the rule set changed under this packet */
+			if (!fg_conform(&tot->tat, &tot->units, rule->since, now, rule->total.rate,
+					rule->total.burst, 1, fg_idle(now, seen, rule->total.rate))) {
+				/* -1 passes */
 				reason = FG_R_ENDPOINT;
 				goto over;
 			}
 		}
 	}
+pass:
 	reason = FG_R_PASS;
 	if (rc)
 		rc->passed++;

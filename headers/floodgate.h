@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 7
+#define FG_LAYOUT_VERSION 8
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -148,7 +148,8 @@ struct fg_rule {
 	__u64 prev_pps;	       /* pps.rate before `since` (buckets from prev_since on), 0 none */
 	__u64 prev_bps;	       /* bps.rate likewise */
 	__u64 prev_syn;	       /* syn.rate likewise */
-	__u32 since;	       /* epoch whose rule set last changed this rule's per-source limits */
+	__u64 prev_total;      /* total.rate likewise (fg_totals[rule] is rebased as buckets are) */
+	__u32 since;	       /* epoch whose rule set last changed this rule's limits */
 	__u32 prev_since;      /* epoch the prev_* rates took effect; older buckets start full */
 };
 
@@ -253,18 +254,19 @@ struct fg_src_key {
  * element: a lookup that reads the hash, the key and the first 56 bytes
  * of this value touches two lines for most elements and three for the
  * rest. The fields every packet of a flood touches come first, so no
- * element needs more. tat_bps and tat_syn are read only when consulted
+ * element needs more; units sits next to tat_pps, since every
+ * compare-and-swap of tat_pps reads it just after (see bpf/rate.h). tat_bps and tat_syn are read only when consulted
  * (fg_keep checks unconsulted ones every 4096 ticks).
  */
 struct fg_src {
 	__u64 tat_pps;	 /* GCRA theoretical arrival time, packet limit (rate units) */
+	__u32 units;	 /* rule->since of the rates the tats are kept in, or FG_EPOCH_BUSY */
+	__u32 ban_gen;	 /* fg_state.ban_gen when ban_until was read */
 	__u64 last_seen; /* tick of the latest packet */
 	__u64 packets;	 /* packets seen from this source under this rule */
 	__u64 bytes;	 /* bytes seen */
 	__u64 drops;	 /* packets dropped (rate, ban) */
 	__u64 ban_until; /* cached ban expiry tick (0: none), | FG_BAN_UNRECORDED: the bucket's own */
-	__u32 ban_gen;	 /* fg_state.ban_gen when ban_until was read */
-	__u32 units;	 /* rule->since of the rates the tats are kept in, or FG_EPOCH_BUSY */
 	__u64 tat_bps;	 /* GCRA theoretical arrival time, byte limit (rate units) */
 	__u64 tat_syn;	 /* GCRA theoretical arrival time, SYN limit (rate units) */
 	__u64 first_seen; /* tick the bucket was created */
@@ -407,8 +409,10 @@ struct fg_list_val {
 
 /* Endpoint all-sources bucket: fg_totals[rule]. */
 struct fg_total {
-	__u64 tat;  /* GCRA theoretical arrival time (rate units) */
-	__u64 seen; /* tick of the latest packet, for the idle guard of fg_gcra */
+	__u64 tat;   /* GCRA theoretical arrival time (rate units) */
+	__u64 seen;  /* tick of the latest packet, for the idle guard of fg_gcra */
+	__u32 units; /* rule->since of the rate tat is kept in, or FG_EPOCH_BUSY (see fg_src) */
+	__u32 pad;   /* zero */
 };
 
 enum fg_event_type {

@@ -108,11 +108,18 @@ static inline void fx_close(struct fx *f);
 /*
  * Load the program with the test clock at `hz` ticks per second and a
  * source table of `sources` entries (0: a small default that keeps tests
- * light). The rule set is empty until the test commits one. lose: every
- * compare-and-swap of a limit loses (fg_test_lose), as when other CPUs
- * keep winning the race.
+ * light). The rule set is empty until the test commits one. knobs:
+ * FX_LOSE, every compare-and-swap of a limit loses (fg_test_lose), as when
+ * other CPUs keep winning the race; FX_MOVED, every bucket is moved to
+ * newer units between the packet's read of a tat and its compare-and-swap
+ * (fg_test_moved), as when another CPU applies a new rule set just then.
  */
-static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, bool lose)
+enum fx_knob {
+	FX_LOSE = 1,
+	FX_MOVED = 2,
+};
+
+static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, unsigned int knobs)
 {
 	int err;
 
@@ -125,7 +132,8 @@ static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, bool lose
 	if (!f->skel)
 		return -errno;
 	f->skel->rodata->fg_test_clock = 1;
-	f->skel->rodata->fg_test_lose = lose;
+	f->skel->rodata->fg_test_lose = !!(knobs & FX_LOSE);
+	f->skel->rodata->fg_test_moved = !!(knobs & FX_MOVED);
 	f->skel->rodata->fg_hz = hz;
 	bpf_map__set_max_entries(f->skel->maps.fg_sources, sources ? sources : 65536);
 	fg_seen_knobs(f->skel, hz, true); /* as attach sets them */
@@ -176,7 +184,7 @@ static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, bool lose
 
 static inline int fx_open(struct fx *f, __u64 hz, __u32 sources)
 {
-	return fx_open_knobs(f, hz, sources, false);
+	return fx_open_knobs(f, hz, sources, 0);
 }
 
 static inline void fx_close(struct fx *f)

@@ -1160,6 +1160,30 @@ static void provoke_ban(const char *src)
 }
 
 /*
+ * Tests of a program loaded with test knobs (fx_open_knobs) run on their
+ * own instance in fx; knobs_close, their teardown, puts the shared one
+ * back even when the test failed half way.
+ */
+static struct fx fx_shared;
+
+static void knobs_open(unsigned int knobs)
+{
+	fx_shared = fx;
+	assert_int_equal(fx_open_knobs(&fx, HZ, 0, knobs), 0);
+	fx_set_now(&fx, T0);
+}
+
+static int knobs_close(void **state)
+{
+	if (fx_shared.skel) {
+		fx_close(&fx);
+		fx = fx_shared;
+		memset(&fx_shared, 0, sizeof(fx_shared));
+	}
+	return 0;
+}
+
+/*
  * A limit's compare-and-swap that keeps losing to other CPUs decides
  * nothing: after FG_CAS_TRIES lost races the packet passes uncharged and
  * is counted, never dropped or banned. fg_test_lose makes every race
@@ -1168,14 +1192,13 @@ static void provoke_ban(const char *src)
  */
 static void test_lost_races(void **state)
 {
-	struct fx keep = fx;
 	struct fg_ruleset *rs;
 	struct fg_rule *r;
 	struct fg_ban b;
 	__u64 lost;
 	int i;
 
-	assert_int_equal(fx_open_knobs(&fx, HZ, 0, true), 0);
+	knobs_open(FX_LOSE);
 	rs = ruleset_new();
 	r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
 	r->pps = (struct fg_limit){ 1, 2 };
@@ -1193,8 +1216,6 @@ static void test_lost_races(void **state)
 	assert_int_equal(fx_counter(&fx, FG_C_LOST_RACE), lost + 12);
 	assert_int_equal(fx_counter(&fx, FG_C_BANS), 0);
 	assert_int_not_equal(ban_get(FG_FAM_IPV4, "198.18.20.1", 32, &b), 0);
-	fx_close(&fx);
-	fx = keep;
 }
 
 /*
@@ -1934,6 +1955,102 @@ static void test_rate_change_stale_packet(void **state)
 	fx.m.st->slot = live;
 }
 
+/* The live rule set's `since` of rule i. */
+static __u32 live_since(int i)
+{
+	struct fg_config *c = malloc(sizeof(*c));
+	__u32 slot = fx.m.st->slot, since;
+
+	assert_non_null(c);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.config, &slot, c), 0);
+	since = c->rules[i].since;
+	free(c);
+	return since;
+}
+
+/*
+ * A packet judged under one rule set whose bucket another CPU moves to a
+ * newer one between its read of the tat and its compare-and-swap must not
+ * write the tat in the old units: it passes uncharged (a lost race) and
+ * leaves the bucket as the other CPU made it. fg_test_moved moves every
+ * bucket just then. The endpoint total's tat is kept the same way.
+ */
+static void test_rate_change_mid_packet(void **state)
+{
+	struct fg_ruleset *rs;
+	struct fg_rule *r;
+	struct fg_src b;
+	__u64 lost;
+
+	knobs_open(FX_MOVED);
+	rs = ruleset_new();
+	r = rule_add(rs, 1, FX_IP_TCP, 7300, 7300);
+	r->pps = (struct fg_limit){ 1, 1 };
+	ruleset_commit(rs);
+	lost = fx_counter(&fx, FG_C_LOST_RACE);
+	send_tcp_notes("198.18.72.1", 7300, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED,
+		       FX_NOTE(FG_C_LOST_RACE) | FX_NOTE(FG_C_SOURCE_NEW));
+	b = src_get(1, FG_FAM_IPV4, "198.18.72.1", 32);
+	assert_int_equal(fx_counter(&fx, FG_C_LOST_RACE), lost + 1);
+	/* the other CPU's units, and a tat the old units never wrote (a new bucket's: 0, full) */
+	assert_int_equal(b.units, live_since(1) + 1);
+	assert_int_equal(b.tat_pps, 0);
+}
+
+/*
+ * Moving a bucket to new rates while other CPUs keep winning the race for
+ * its tats (fg_test_lose) still leaves it in the new units: after
+ * FG_CAS_TRIES losses the new tat is stored anyway. A tat left in the old
+ * units of 1000/s would read, at 1/s, as a full bucket.
+ */
+static void test_rate_change_lost_rescale(void **state)
+{
+	struct fg_limit fast = { 1000, 10 }, slow = { 1, 10 };
+	struct fg_src b;
+	int i;
+
+	knobs_open(FX_LOSE);
+	rebase_commit(&fast, 0, 0);
+	for (i = 0; i < 3; i++) /* every limit undecided: pass, uncharged */
+		send_tcp_notes("198.18.73.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED,
+			       FX_NOTE(FG_C_LOST_RACE) | (i ? 0 : FX_NOTE(FG_C_SOURCE_NEW)));
+	rebase_commit(&slow, 0, 0);
+	send_tcp_notes("198.18.73.1", 7100, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED,
+		       FX_NOTE(FG_C_LOST_RACE));
+	b = src_get(1, FG_FAM_IPV4, "198.18.73.1", 32);
+	/* full at 1/s: exactly 2^61 units behind now * 1 */
+	assert_int_equal(b.tat_pps, T0 * slow.rate - (1ULL << 61));
+}
+
+/*
+ * The endpoint total keeps its tokens across a change of its rate, as
+ * buckets do: 100/s burst 100 spent, then 50/s: still empty, and 5 tokens
+ * a tenth of a second later. Kept in the old units it would read as full.
+ */
+static void test_rate_change_total(void **state)
+{
+	struct fg_ruleset *rs;
+	struct fg_rule *r;
+	int i, n;
+
+	for (n = 0; n < 2; n++) {
+		rs = ruleset_new();
+		r = rule_add(rs, 1, FX_IP_TCP, 7400, 7400);
+		r->total = n ? (struct fg_limit){ 50, 100 } : (struct fg_limit){ 100, 100 };
+		ruleset_commit(rs);
+		if (n)
+			break;
+		for (i = 0; i < 100; i++)
+			send_tcp("198.18.74.1", 7400, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+		send_tcp("198.18.74.1", 7400, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 1, F_DROPPED);
+	}
+	send_tcp("198.18.74.2", 7400, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 1, F_DROPPED);
+	fx_set_now(&fx, T0 + HZ / 10);
+	for (i = 0; i < 5; i++)
+		send_tcp("198.18.74.3", 7400, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.74.3", 7400, FX_TCP_ACK, DROP, FG_R_ENDPOINT, 1, F_DROPPED);
+}
+
 /*
  * The byte limit keeps its tokens too, at rates where a whole tick holds
  * far more than the burst: 10 frames at 1 Gbit/s, then 100 Gbit/s with
@@ -1997,7 +2114,7 @@ int main(void)
 		cmocka_unit_test_setup(test_truncation, clear_state),
 		cmocka_unit_test_setup(test_lists, clear_state),
 		cmocka_unit_test_setup(test_nd_lists, clear_state),
-		cmocka_unit_test_setup(test_lost_races, clear_state),
+		cmocka_unit_test_setup_teardown(test_lost_races, clear_state, knobs_close),
 		cmocka_unit_test_setup(test_ban_table_full, clear_state),
 		cmocka_unit_test_setup(test_lists_filter, clear_state),
 		cmocka_unit_test_setup(test_ports, clear_state),
@@ -2020,6 +2137,10 @@ int main(void)
 		cmocka_unit_test_setup(test_rate_change, clear_state),
 		cmocka_unit_test_setup(test_rate_change_bytes, clear_state),
 		cmocka_unit_test_setup(test_rate_change_stale_packet, clear_state),
+		cmocka_unit_test_setup_teardown(test_rate_change_mid_packet, clear_state, knobs_close),
+		cmocka_unit_test_setup_teardown(test_rate_change_lost_rescale, clear_state,
+						knobs_close),
+		cmocka_unit_test_setup(test_rate_change_total, clear_state),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

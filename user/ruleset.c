@@ -182,7 +182,7 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
 
 /*
  * Number the new rule set after the live one and carry, per rule, when
- * its per-source limits last changed (since) and the rates before that
+ * its limits last changed (since) and the rates before that
  * (prev_*, from prev_since on), so the data path moves a bucket to new
  * rates with the tokens it had instead of starting it full (fg_rebase).
  * A rule is the same one at the same index with the same endpoint and
@@ -214,23 +214,26 @@ static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *
 		bool kept = same && !memcmp(&r->pps, &o->pps, sizeof(r->pps)) &&
 			    !memcmp(&r->bps, &o->bps, sizeof(r->bps)) &&
 			    !memcmp(&r->syn, &o->syn, sizeof(r->syn)) &&
+			    !memcmp(&r->total, &o->total, sizeof(r->total)) &&
 			    (__s32)(epoch - o->since) <= (1 << 30);
 
 		if (!same) {
 			r->since = r->prev_since = epoch;
-			r->prev_pps = r->prev_bps = r->prev_syn = 0;
+			r->prev_pps = r->prev_bps = r->prev_syn = r->prev_total = 0;
 		} else if (kept) {
 			r->since = o->since;
 			r->prev_since = o->prev_since;
 			r->prev_pps = o->prev_pps;
 			r->prev_bps = o->prev_bps;
 			r->prev_syn = o->prev_syn;
+			r->prev_total = o->prev_total;
 		} else {
 			r->since = epoch;
 			r->prev_since = o->since;
 			r->prev_pps = o->pps.rate;
 			r->prev_bps = o->bps.rate;
 			r->prev_syn = o->syn.rate;
+			r->prev_total = o->total.rate;
 		}
 	}
 	free(old);
