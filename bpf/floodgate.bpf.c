@@ -206,6 +206,27 @@ __noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *
 	return until;
 }
 
+/*
+ * The ban generation a bucket of this source compares with the one it
+ * cached: its group's (the address masked to cfg's ban group prefix,
+ * hashed; see FG_BAN_GEN_SLOTS), mixed with the hand-lifted bans' and the
+ * rule set's number, so that a ban anywhere in the group, a ban lifted by
+ * hand, or a new rule set (another group prefix) all move it. *slot: the
+ * group, for fg_ban to bump.
+ */
+static __always_inline __u32 fg_ban_gen(struct fg_state *st, const struct fg_config *cfg,
+					const struct fg_pkt *p, __u32 *slot)
+{
+	const __be32 *m = p->family == FG_FAM_IPV4 ? cfg->ban_group4.mask : cfg->ban_group6.mask;
+	const __u32 *a = (const __u32 *)p->addr;
+	__u64 w0 = (__u64)(a[0] & m[0]) << 32 | (a[1] & m[1]);
+	__u64 w1 = (__u64)(a[2] & m[2]) << 32 | (a[3] & m[3]);
+
+	*slot = fg_hash(w0 ^ p->family, w1, FG_BAN_GEN_BITS) & (FG_BAN_GEN_SLOTS - 1);
+	return *(volatile __u32 *)&st->ban_gens[*slot] +
+	       (*(volatile __u32 *)&st->ban_gen + cfg->epoch) * 0x9e3779b1U;
+}
+
 /* Whether bans may be keyed longer than the bucket's prefix: they cannot be cached in it. */
 static __always_inline int fg_ban_split(const struct fg_config *cfg, __u8 family, __u8 plen)
 {
@@ -409,12 +430,13 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 			     const struct fg_plen *own, const struct fg_src_key *key)
 {
 	struct fg_src fresh = {};
+	__u32 group;
 
 	if (!st || !cfg || !p || !own || !key)
 		return 0;
 	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
 	fresh.first_seen = p->now;
-	fresh.ban_gen = st->ban_gen;
+	fresh.ban_gen = fg_ban_gen(st, cfg, p, &group);
 	fresh.units = cfg->rules[key->rule & (FG_MAX_RULES - 1)].since;
 	fresh.ban_until = fg_ban_check(cfg, p, own, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
@@ -506,6 +528,7 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 	const struct fg_rule *rule;
 	struct fg_ban *old;
 	__u64 dur, now;
+	__u32 group;
 	int i;
 
 	if (!st || !cfg || !p || !own)
@@ -548,7 +571,8 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 		return nb.expires | FG_BAN_UNRECORDED; /* enforced by the bucket alone */
 	}
 	fg_count(FG_C_BANS, 0);
-	__sync_fetch_and_add(&st->ban_gen, 1);
+	fg_ban_gen(st, cfg, p, &group);
+	__sync_fetch_and_add(&st->ban_gens[group], 1); /* its group's buckets check again */
 	ev.duration = dur;
 	ev.strikes = nb.strikes;
 	__builtin_memcpy(ev.addr, bk.addr, sizeof(ev.addr));
@@ -606,7 +630,7 @@ int floodgate(struct xdp_md *ctx)
 	struct fg_src *b;
 	__u64 now, seen;
 	struct fg_plen own = {};
-	__u32 slot;
+	__u32 slot, gen, group;
 	int reason, stale;
 
 	reason = fg_parse(ctx, &p);
@@ -682,10 +706,11 @@ int floodgate(struct xdp_md *ctx)
 	b->packets++;
 	b->bytes += len;
 
-	if (b->ban_gen != st->ban_gen) {
+	gen = fg_ban_gen(st, cfg, &p, &group);
+	if (b->ban_gen != gen) {
 		__u64 until = fg_ban_check(cfg, &p, &own, 0);
 
-		b->ban_gen = st->ban_gen;
+		b->ban_gen = gen;
 		/* a ban the table could not hold stays, until it ends or the table has a longer one */
 		if (!(b->ban_until & FG_BAN_UNRECORDED) ||
 		    (b->ban_until & ~FG_BAN_UNRECORDED) <= (until > now ? until : now))

@@ -171,11 +171,13 @@ struct fg_config {
 	__u64 events_per_sec; /* ban events per second to the ring buffer (also the burst) */
 	struct fg_plen ban4[FG_MAX_BAN_PLENS]; /* IPv4 prefix lengths bans may be keyed at */
 	struct fg_plen ban6[FG_MAX_BAN_PLENS]; /* IPv6 prefix lengths bans may be keyed at */
-	struct fg_plen coarse4; /* IPv4 prefix new sources are charged to under attack */
-	struct fg_plen coarse6; /* IPv6 prefix new sources are charged to under attack */
-	__u32 n_ban4;		/* entries used in ban4 */
-	__u32 n_ban6;		/* entries used in ban6 */
-	__u32 n_endpoints;	/* endpoint rules in use; 0 skips the fg_ports lookup */
+	struct fg_plen coarse4;	   /* IPv4 prefix new sources are charged to under attack */
+	struct fg_plen coarse6;	   /* IPv6 prefix new sources are charged to under attack */
+	struct fg_plen ban_group4; /* shortest IPv4 ban prefix (or coarse4): ban groups hash this */
+	struct fg_plen ban_group6; /* shortest IPv6 ban prefix (or coarse6) */
+	__u32 n_ban4;		   /* entries used in ban4 */
+	__u32 n_ban6;		   /* entries used in ban6 */
+	__u32 n_endpoints;	   /* endpoint rules in use; 0 skips the fg_ports lookup */
 	__u32 epoch; /* this rule set's number (1.., never FG_EPOCH_BUSY), see fg_rebase */
 	/* set at commit: attack_new_per_sec, or less when the source table would churn faster */
 	__u64 attack_limit; /* new sources per one-second window that enter the mode; 0: never */
@@ -185,10 +187,21 @@ struct fg_config {
 
 #define FG_EPOCH_BUSY 0xffffffffU /* fg_src.units while one CPU moves the bucket to new rates */
 
+/*
+ * Ban generations: a bucket caches its ban state (fg_src.ban_until) until
+ * the generation of its group moves. Groups are FG_BAN_GEN_SLOTS hashes of
+ * the source address masked to the shortest prefix a ban may be keyed at
+ * (fg_config.ban_group4/6), so every ban that can cover a bucket moves the
+ * generation of the bucket's own group, and a ban storm elsewhere makes
+ * known sources recheck only when it lands in their group (one in 4096).
+ */
+#define FG_BAN_GEN_BITS	 12
+#define FG_BAN_GEN_SLOTS (1U << FG_BAN_GEN_BITS)
+
 /* Global shared state: fg_state[0] (not per CPU). */
 struct fg_state {
 	__u32 slot;	  /* live rule set, 0 or 1 */
-	__u32 ban_gen;	  /* bumped on every ban added or removed: buckets recheck fg_bans */
+	__u32 ban_gen;	  /* bumped when a ban is lifted by hand: every bucket rechecks fg_bans */
 	__u32 lists4;	  /* IPv4 prefixes in fg_lists; 0 skips the lookup */
 	__u32 lists6;	  /* IPv6 prefixes in fg_lists; 0 skips the lookup */
 	__u32 lf_slot;	  /* live list filters: fg_lfilter[lf_slot * 2 + 0 (IPv4) or 1 (IPv6)] */
@@ -197,7 +210,9 @@ struct fg_state {
 	__u64 events_tat; /* GCRA state of the ban event rate limit (rate units) */
 	__u64 generation; /* bumped on every rule-set swap, for `status` */
 	__u64 hz;	  /* ticks per second, written by the loader for userspace */
-	__u64 layout;	  /* FG_LAYOUT_VERSION of whoever created the maps (last: tests patch it) */
+	__u64 pad1[3];	  /* to the end of the cache line every packet reads */
+	__u32 ban_gens[FG_BAN_GEN_SLOTS]; /* per group: bumped by the data path on every ban */
+	__u64 layout; /* FG_LAYOUT_VERSION of whoever created the maps (last: tests patch it) */
 };
 
 /* A CPU's part of the under-attack count (fg_attack below): fg_pressure[0], per CPU. */
@@ -261,7 +276,7 @@ struct fg_src_key {
 struct fg_src {
 	__u64 tat_pps;	 /* GCRA theoretical arrival time, packet limit (rate units) */
 	__u32 units;	 /* rule->since of the rates the tats are kept in, or FG_EPOCH_BUSY */
-	__u32 ban_gen;	 /* fg_state.ban_gen when ban_until was read */
+	__u32 ban_gen;	 /* the ban generation of its group when ban_until was read (fg_ban_gen) */
 	__u64 last_seen; /* tick of the latest packet */
 	__u64 packets;	 /* packets seen from this source under this rule */
 	__u64 bytes;	 /* bytes seen */

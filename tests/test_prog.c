@@ -1260,6 +1260,40 @@ static void test_ban_table_full(void **state)
 	send_tcp("198.18.21.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
 }
 
+/*
+ * A ban storm elsewhere must not make known sources check their bans
+ * again on every packet (issue 12, hole 3): a bucket's cached ban state
+ * follows the generation of its group (its /24 here: the coarse prefix,
+ * shorter than the rule's /32), and only a ban in that group moves it.
+ * A bucket that rechecks stores the new generation, so an unchanged
+ * ban_gen means no recheck.
+ */
+static void test_ban_groups(void **state)
+{
+	struct fg_src b0, b;
+	char src[32];
+	int i;
+
+	ban_rules(32, 10 * HZ, 2, 100 * HZ);
+	send_tcp("198.18.75.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	b0 = src_get(1, FG_FAM_IPV4, "198.18.75.1", 32);
+	for (i = 0; i < 100; i++) { /* 100 bans in 198.18.76.0/24 */
+		snprintf(src, sizeof(src), "198.18.76.%d", i + 1);
+		provoke_ban(src);
+	}
+	fx_set_now(&fx, T0 + 2 * HZ); /* the known source's burst is back */
+	send_tcp("198.18.75.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	b = src_get(1, FG_FAM_IPV4, "198.18.75.1", 32);
+	assert_int_equal(b.ban_gen, b0.ban_gen);
+
+	/* a ban in its own /24 moves its group: it checks, and is not banned */
+	provoke_ban("198.18.75.2");
+	send_tcp("198.18.75.1", 22, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	b = src_get(1, FG_FAM_IPV4, "198.18.75.1", 32);
+	assert_int_not_equal(b.ban_gen, b0.ban_gen);
+	send_tcp("198.18.75.2", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+}
+
 static void test_action_ban(void **state)
 {
 	struct ring_buffer *rb;
@@ -2121,6 +2155,7 @@ int main(void)
 		cmocka_unit_test_setup(test_action_drop, clear_state),
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
+		cmocka_unit_test_setup(test_ban_groups, clear_state),
 		cmocka_unit_test_setup(test_ban_prefix, clear_state),
 		cmocka_unit_test_setup(test_ban_inside_aggregate, clear_state),
 		cmocka_unit_test_setup(test_prefix_aggregation, clear_state),

@@ -244,19 +244,29 @@ int fg_state_layout(int fd, __u64 *layout)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), zero = 0;
-	__u64 val[64] = {};
+	__u64 *val;
+	int err = 0;
 
 	*layout = (__u64)-1;
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return error("read fg_state: %s", strerror(errno)), -errno;
 	/* fg_state.layout is the value's last word in every layout */
 	if (info.type != BPF_MAP_TYPE_ARRAY || info.key_size != sizeof(__u32) ||
-	    info.value_size < sizeof(__u64) || info.value_size > sizeof(val) ||
+	    info.value_size < sizeof(__u64) || info.value_size > (1U << 20) ||
 	    info.value_size % sizeof(__u64))
 		return 0; /* not an fg_state any floodgate wrote */
-	if (bpf_map_lookup_elem(fd, &zero, val))
-		return error("read fg_state: %s", strerror(errno)), -errno;
-	*layout = val[info.value_size / sizeof(__u64) - 1];
+	val = calloc(1, info.value_size);
+	if (!val)
+		return error("read fg_state: %s", strerror(ENOMEM)), -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &zero, val)) {
+		err = -errno;
+		error("read fg_state: %s", strerror(-err));
+	} else {
+		*layout = val[info.value_size / sizeof(__u64) - 1];
+	}
+	free(val);
+	if (err)
+		return err;
 	if (info.value_size != sizeof(struct fg_state) && (!*layout || *layout == FG_LAYOUT_VERSION))
 		*layout = (__u64)-1; /* the size says another layout, the word does not */
 	return 0;

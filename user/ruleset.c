@@ -144,6 +144,18 @@ int fg_ruleset_check(const struct fg_ruleset *rs)
 	return bad;
 }
 
+/* The ban groups' prefix (see FG_BAN_GEN_SLOTS): the shortest any ban may be keyed at. */
+static void ban_group(struct fg_plen *g, const struct fg_plen *lens, __u32 n,
+		      const struct fg_plen *coarse)
+{
+	__u32 i;
+
+	*g = *coarse;
+	for (i = 0; i < n; i++)
+		if (lens[i].plen < g->plen)
+			*g = lens[i];
+}
+
 void fg_ruleset_finish(struct fg_ruleset *rs)
 {
 	struct fg_config *c = &rs->cfg;
@@ -178,6 +190,8 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
 	fg_netmask(c->coarse4.mask, FG_COARSE_PLEN4);
 	c->coarse6.plen = FG_COARSE_PLEN6;
 	fg_netmask(c->coarse6.mask, FG_COARSE_PLEN6);
+	ban_group(&c->ban_group4, c->ban4, c->n_ban4, &c->coarse4);
+	ban_group(&c->ban_group6, c->ban6, c->n_ban6, &c->coarse6);
 }
 
 /*
