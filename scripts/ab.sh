@@ -8,8 +8,9 @@
 # cost harness (trafgen cost: a front program rewrites the source and
 # tail calls the program): the chained bare XDP_DROP, A, B. Prints, per
 # source count, the minimum and the median of each build's cost over the
-# chained XDP_DROP. Knobs: ROUNDS, CASES ("1:4 1000:4 65536:4 1000000:6",
-# sources:family). Root only; everything is removed on exit.
+# chained XDP_DROP, with the bench's naive limiter as a yardstick. Knobs:
+# ROUNDS, CASES ("1:4 1000:4 65536:4 1000000:6", sources:family). Root
+# only; everything is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 2 ] || {
@@ -51,17 +52,19 @@ cost() { # TARGET SOURCES FAMILY
 }
 echo "ns per packet over the chained XDP_DROP, $ROUNDS interleaved rounds: A $A, B $B"
 for c in $CASES; do
-	n=${c%:*} fam=${c#*:} d= a= b=
+	n=${c%:*} fam=${c#*:} d= a= b= v=
 	for _ in $(seq "$ROUNDS"); do
 		d="$d $(cost drop "$n" "$fam")"
 		a="$a $(cost "$PA/prog" "$n" "$fam")"
 		b="$b $(cost "$PB/prog" "$n" "$fam")"
+		v="$v $(cost naive "$n" "$fam")"
 	done
-	python3 - "$n" "$d" "$a" "$b" <<'PY'
+	python3 - "$n" "$d" "$a" "$b" "$v" <<'PY'
 import statistics as st, sys
 n = sys.argv[1]
-d, a, b = ([float(x) for x in v.split()] for v in sys.argv[2:5])
+d, a, b, v = ([float(x) for x in v.split()] for v in sys.argv[2:6])
 print(f"{n:>8} sources: A min {min(a) - min(d):6.1f} median {st.median(a) - st.median(d):6.1f}"
-      f" | B min {min(b) - min(d):6.1f} median {st.median(b) - st.median(d):6.1f}")
+      f" | B min {min(b) - min(d):6.1f} median {st.median(b) - st.median(d):6.1f}"
+      f" | naive min {min(v) - min(d):6.1f} median {st.median(v) - st.median(d):6.1f}")
 PY
 done
