@@ -32,11 +32,13 @@ pair_add() {
 	if [ "$ns" == - ] && [ -z "$haddrs$paddrs" ]; then
 		sysctl -qw "net.ipv6.conf.$host.disable_ipv6=1" "net.ipv6.conf.$peer.disable_ipv6=1"
 	fi
+	# shellcheck disable=SC2046 # nodad gives nothing or one word
 	for a in $haddrs; do
-		ip addr add "$a" dev "$host" $([[ $a == *:* ]] && echo nodad) || fail=1
+		ip addr add "$a" dev "$host" $(nodad "$a") || fail=1
 	done
+	# shellcheck disable=SC2046
 	for a in $paddrs; do
-		ip "${in[@]}" addr add "$a" dev "$peer" $([[ $a == *:* ]] && echo nodad) || fail=1
+		ip "${in[@]}" addr add "$a" dev "$peer" $(nodad "$a") || fail=1
 	done
 	ip link set "$host" up && ip "${in[@]}" link set "$peer" up || fail=1
 	[ "$ns" == - ] || ip -n "$ns" link set lo up || fail=1
@@ -46,6 +48,9 @@ pair_add() {
 		return 1
 	fi
 }
+
+# nodad ADDR: "nodad" for an IPv6 address, nothing for IPv4 (an option of `ip addr add`)
+nodad() { [[ $1 != *:* ]] || echo nodad; }
 
 # pair_del HOST NS: the veth pair (its peer goes with it) and the namespace, if they are there.
 pair_del() {
