@@ -92,21 +92,23 @@ lab_up() {
 # `up` (MLD reports, duplicate address detection of the link-local addresses): no frame
 # leaves any lab0 for a second, 8 s at most. Tests that count frames exactly start after it.
 lab_settle() {
-	local ns n before now
-	tx() {
-		for ns in "$LAB_NS_SRV" "$LAB_NS_CLI" "$LAB_NS_ATK"; do
-			ip -n "$ns" -j -s link show dev lab0 | jq -r '.[0].stats64.tx.packets'
-		done | paste -sd' '
-	}
-	before=$(tx)
-	for n in $(seq 8); do
+	local before now
+	before=$(lab_tx)
+	for _ in $(seq 8); do
 		sleep 1
-		now=$(tx)
+		now=$(lab_tx)
 		[ "$now" == "$before" ] && return 0
 		before=$now
 	done
 	echo "# lab_settle: the lab namespaces still send by themselves after 8 s"
 	return 0
+}
+# lab_tx: the frames each lab namespace has sent on its lab0, on one line
+lab_tx() {
+	local ns
+	for ns in "$LAB_NS_SRV" "$LAB_NS_CLI" "$LAB_NS_ATK"; do
+		ip -n "$ns" -j -s link show dev lab0 | jq -r '.[0].stats64.tx.packets'
+	done | paste -sd' '
 }
 
 # lab_down: the lab of $LAB_ID down, if it is up.
