@@ -7,8 +7,12 @@
 # numbered UDP datagrams: every frame that reached the interface must be
 # counted by one program or the other (the swap loses none), and counters,
 # rules and bans from before the upgrades are still there after them.
+# Each test function starts from a fresh pair (tests/tap.sh, run_tests);
+# all but the first attach floodgate first.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+TEST_NAME=cli_attach
+. tests/tap.sh # ok, notok, check, same, run_tests, pair_add, lab_remove
 FG_BIN=${FG_BUILD:-$PWD/build}/floodgate
 ID=$$
 NS=fgt-at-$ID
@@ -16,178 +20,200 @@ H=fgat$ID
 P=fgap$ID
 PIN=/sys/fs/bpf/fgt-at-$ID
 OLDPIN=/sys/fs/bpf/fgt-at-old-$ID
+TMP=$(mktemp -d /tmp/fgt-cli-attach.XXXXXX)
+SPID= WPID=
+trap 'rm -rf "$TMP"' EXIT
 FG() { "$FG_BIN" --pin-dir "$PIN" "$@"; }
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { # NAME CMD...: ok when CMD succeeds
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else notok "$name"; fi
-}
-same() { # NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else notok "$1 (expected $2, got $3)"; fi
-}
 
-cleanup() {
-	[ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null
-	"$FG_BIN" --pin-dir "$PIN" detach --all >/dev/null 2>&1
-	rm -rf "$PIN" "$OLDPIN"
-	ip link del "$H" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-}
-trap cleanup EXIT
-cleanup
+[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+for t in ip bpftool python3 jq; do
+	command -v $t >/dev/null || skip_all "needs $t"
+done
+[ -x "$FG_BIN" ] || skip_all "no $FG_BIN (make first)"
 
-ip netns add "$NS"
-ip link add "$H" type veth peer name "$P"
-ip link set "$P" netns "$NS"
-ip addr add 198.18.60.1/24 dev "$H"
-ip link set "$H" up
-ip -n "$NS" addr add 198.18.60.2/24 dev "$P"
-ip -n "$NS" link set "$P" up
-ip -n "$NS" link set lo up
-# a static neighbour: no ARP needed, every frame is a datagram
-ip -n "$NS" neigh replace 198.18.60.1 lladdr "$(cat /sys/class/net/$H/address)" dev "$P"
+setup_test() {
+	pair_add "$NS" "$H" "$P" 198.18.60.1/24 198.18.60.2/24 || return 1
+	# a static neighbour: no ARP needed, every frame is a datagram
+	ip -n "$NS" neigh replace 198.18.60.1 lladdr "$(cat /sys/class/net/$H/address)" dev "$P"
+}
+teardown_test() {
+	stop_pid "$SPID"
+	stop_pid "$WPID"
+	lab_remove "$FG_BIN" "$PIN" "$H" "$NS"
+	rm -rf "$OLDPIN"
+}
 
 stat_sum() { # total packets counted by every verdict
 	FG -j stats | jq '.verdicts.pass_packets + .verdicts.drop_packets'
 }
 prog_id() { FG -j status | jq '.program_id'; }
+# attached: floodgate on $H, with a rule and a ban to survive what the test does
+attached() {
+	if FG attach "$H" >"$TMP/attach" 2>&1; then
+		ok "attach $H"
+	else
+		notok "attach $H: $(head -1 "$TMP/attach")"
+	fi
+	FG limit set udp/7000 --pps 1000000 --burst 1000000 >/dev/null
+	FG ban add 198.18.61.9 --for 1h >/dev/null
+}
 
-# --- attach, status, refusals ---
-out=$(FG attach "$H" 2>&1)
-check "attach $H" grep -qE "attached to $H in (native|generic) mode" <<<"$out"
-same "status lists $H" "\"$H\"" "$(FG -j status | jq '.interfaces[0].interface')"
-LAYOUT=$(awk '/^#define FG_LAYOUT_VERSION/ { print $3 }' headers/floodgate.h)
-same "status: layout $LAYOUT" "$LAYOUT" "$(FG -j status | jq '.layout')"
-FG attach fgt-no-such-if$ID >/dev/null 2>"$PWD/.at.err.$ID"
-same "attach to a missing interface exits 1" 1 $?
-check "... with an error naming it" grep -q "error: interface fgt-no-such-if$ID" "$PWD/.at.err.$ID"
-rm -f "$PWD/.at.err.$ID"
-FG attach "$H" --mode bogus >/dev/null 2>&1
-same "attach --mode bogus is a usage error" 2 $?
-mode=$(FG -j status | jq -r '.interfaces[0].mode')
-other=native
-[ "$mode" = native ] && other=generic
-FG attach "$H" --mode "$other" >/dev/null 2>&1
-same "attach --mode $other on a $mode attachment is refused" 1 $?
-"$FG_BIN" --pin-dir /tmp/fgt-not-bpffs-$ID/x attach "$H" >/dev/null 2>&1
-same "a pin directory outside bpffs is refused" 1 $?
-if command -v setpriv >/dev/null; then
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$FG_BIN" --pin-dir "$PIN" limit set \
-		default --pps 5 >/dev/null 2>&1
-	same "limit set as nobody fails" 1 $?
-fi
+ALL_TESTS="test_attach_refusals test_upgrade_under_traffic test_kill_reader test_layout_mismatch
+	test_old_layout_size test_detach"
 
-# --- state before the upgrade: a rule, a ban, counters ---
-FG limit set udp/7000 --pps 1000000 --burst 1000000 >/dev/null
-FG ban add 198.18.61.9 --for 1h >/dev/null
-before_id=$(prog_id)
-base=$(stat_sum)
+# attach, status, refusals
+test_attach_refusals() {
+	local out mode other LAYOUT
+	out=$(FG attach "$H" 2>&1)
+	check "attach $H" grep -qE "attached to $H in (native|generic) mode" <<<"$out"
+	same "status lists $H" "\"$H\"" "$(FG -j status | jq '.interfaces[0].interface')"
+	LAYOUT=$(awk '/^#define FG_LAYOUT_VERSION/ { print $3 }' headers/floodgate.h)
+	same "status: layout $LAYOUT" "$LAYOUT" "$(FG -j status | jq '.layout')"
+	FG attach fgt-no-such-if$ID >/dev/null 2>"$TMP/err"
+	same "attach to a missing interface exits 1" 1 $?
+	check "... with an error naming it" grep -q "error: interface fgt-no-such-if$ID" "$TMP/err"
+	FG attach "$H" --mode bogus >/dev/null 2>&1
+	same "attach --mode bogus is a usage error" 2 $?
+	mode=$(FG -j status | jq -r '.interfaces[0].mode')
+	other=native
+	[ "$mode" = native ] && other=generic
+	FG attach "$H" --mode "$other" >/dev/null 2>&1
+	same "attach --mode $other on a $mode attachment is refused" 1 $?
+	"$FG_BIN" --pin-dir /tmp/fgt-not-bpffs-$ID/x attach "$H" >/dev/null 2>&1
+	same "a pin directory outside bpffs is refused" 1 $?
+	if command -v setpriv >/dev/null; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$FG_BIN" --pin-dir "$PIN" limit set \
+			default --pps 5 >/dev/null 2>&1
+		same "limit set as nobody fails" 1 $?
+	fi
+}
 
-# --- upgrade twice while traffic flows ---
-COUNT=20000
-ip netns exec "$NS" python3 - "$COUNT" >"$PWD/.at.sent.$ID" <<'EOF' &
-import socket, sys, time
-n = int(sys.argv[1])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-deadline = time.time() + 20
-sent = 0
-for i in range(n):
-    if time.time() > deadline:
-        break
-    s.sendto(i.to_bytes(4, "big"), ("198.18.60.1", 7000))
-    sent += 1
-    if i % 500 == 0:
-        time.sleep(0.02)
-print(sent)
-EOF
-SPID=$!
-sleep 0.3
-FG attach "$H" >/dev/null 2>&1
-r1=$?
-sleep 0.3
-FG attach "$H" >/dev/null 2>&1
-r2=$?
-wait "$SPID"
-SPID=
-sent=$(cat "$PWD/.at.sent.$ID")
-rm -f "$PWD/.at.sent.$ID"
-same "attach again while traffic flows (twice)" "0 0" "$r1 $r2"
-after_id=$(prog_id)
-check "the upgrade replaced the program (id $before_id -> $after_id)" test "$after_id" != "$before_id"
-counted=$(($(stat_sum) - base))
-# the kernel may add a few frames of its own (IPv6 router solicitations...)
-check "no frame lost by the swaps: $sent sent, $counted counted" \
-	test "$counted" -ge "$sent" -a "$counted" -le $((sent + 20))
-same "udp/7000 passed them all" "$sent" \
-	"$(FG -j stats | jq '[.endpoints[] | select(.endpoint=="udp/7000") | .passed] | add')"
-same "the rule survived" 1000000 "$(FG -j limit list | jq '.[] | select(.endpoint=="udp/7000") | .pps')"
-same "the ban survived" 1 "$(FG -j ban list | jq '[.[] | select(.address=="198.18.61.9")] | length')"
+# upgrade twice while traffic flows: nothing lost, state kept
+test_upgrade_under_traffic() {
+	local before_id after_id base COUNT r1 r2 sent counted
+	attached
+	before_id=$(prog_id)
+	base=$(stat_sum)
+	COUNT=20000
+	ip netns exec "$NS" python3 - "$COUNT" >"$TMP/sent" <<-'EOF' &
+	import socket, sys, time
+	n = int(sys.argv[1])
+	s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+	deadline = time.time() + 20
+	sent = 0
+	for i in range(n):
+	    if time.time() > deadline:
+	        break
+	    s.sendto(i.to_bytes(4, "big"), ("198.18.60.1", 7000))
+	    sent += 1
+	    if i % 500 == 0:
+	        time.sleep(0.02)
+	print(sent)
+	EOF
+	SPID=$!
+	sleep 0.3
+	FG attach "$H" >/dev/null 2>&1
+	r1=$?
+	sleep 0.3
+	FG attach "$H" >/dev/null 2>&1
+	r2=$?
+	wait "$SPID"
+	SPID=
+	sent=$(cat "$TMP/sent")
+	same "attach again while traffic flows (twice)" "0 0" "$r1 $r2"
+	after_id=$(prog_id)
+	check "the upgrade replaced the program (id $before_id -> $after_id)" test "$after_id" != "$before_id"
+	counted=$(($(stat_sum) - base))
+	# the kernel may add a few frames of its own (IPv6 router solicitations...)
+	check "no frame lost by the swaps: $sent sent, $counted counted" \
+		test "$counted" -ge "$sent" -a "$counted" -le $((sent + 20))
+	same "udp/7000 passed them all" "$sent" \
+		"$(FG -j stats | jq '[.endpoints[] | select(.endpoint=="udp/7000") | .passed] | add')"
+	same "the rule survived" 1000000 "$(FG -j limit list | jq '.[] | select(.endpoint=="udp/7000") | .pps')"
+	same "the ban survived" 1 "$(FG -j ban list | jq '[.[] | select(.address=="198.18.61.9")] | length')"
+}
 
-# --- kill -9 of a long-running reader changes nothing ---
-# the binary itself in the background: $! of a shell function is a subshell, and killing it
-# would leave floodgate running
-"$FG_BIN" --pin-dir "$PIN" stats --watch 1 >/dev/null 2>&1 &
-WPID=$!
-sleep 1.2
-kill -9 "$WPID" 2>/dev/null
-wait "$WPID" 2>/dev/null
-base=$(stat_sum)
-ip netns exec "$NS" python3 -c '
-import socket
+# kill -9 of a long-running reader changes nothing
+test_kill_reader() {
+	local base
+	attached
+	# the binary itself in the background: $! of a shell function is a subshell, and killing it
+	# would leave floodgate running
+	"$FG_BIN" --pin-dir "$PIN" stats --watch 1 >/dev/null 2>&1 &
+	WPID=$!
+	sleep 1.2
+	kill -9 "$WPID" 2>/dev/null
+	wait "$WPID" 2>/dev/null
+	WPID=
+	base=$(stat_sum)
+	ip netns exec "$NS" python3 -c 'import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(100): s.sendto(b"x", ("198.18.60.1", 7000))'
-check "after kill -9 of stats --watch: still attached" sh -c "ip link show $H | grep -q xdp"
-check "... and still counting (100 more)" test $(($(stat_sum) - base)) -ge 100
+	check "after kill -9 of stats --watch: still attached" sh -c "ip link show $H | grep -q xdp"
+	check "... and still counting (100 more)" test $(($(stat_sum) - base)) -ge 100
+}
 
-# --- a pinned state of another layout is refused, and left alone ---
-old=$(bpftool -j map lookup pinned "$PIN/fg_state" key 0 0 0 0 | jq -c '.value')
-# fg_state.layout is the last __u64 of the value
-bpftool map update pinned "$PIN/fg_state" key 0 0 0 0 value \
-	$(bpftool -j map lookup pinned "$PIN/fg_state" key 0 0 0 0 |
-		jq -r '.value | .[0:-8] + ["0xe7","0x03","0","0","0","0","0","0"] | join(" ")') \
-	2>/dev/null
-out=$(FG attach "$H" 2>&1)
-rc=$?
-same "attach over pinned state of layout 999 exits 1" 1 $rc
-check "... saying why" grep -q "layout version 999" <<<"$out"
-same "... and the program is untouched" "$after_id" \
-	"$(bpftool -j link show pinned "$PIN/link_$H" | jq '.prog_id')"
-out=$(FG allow add 198.18.99.0/24 2>&1)
-rc=$?
-same "allow add over pinned state of layout 999 exits 1" 1 $rc
-check "... saying why" grep -q "layout version 999" <<<"$out"
-out=$(FG status 2>&1)
-same "status over pinned state of layout 999 exits 1 (it would misread it)" 1 $?
-bpftool map update pinned "$PIN/fg_state" key 0 0 0 0 value \
-	$(jq -r 'join(" ")' <<<"$old") 2>/dev/null
+# a pinned state of another layout is refused, and left alone
+test_layout_mismatch() {
+	local old out rc after_id
+	attached
+	after_id=$(prog_id)
+	old=$(bpftool -j map lookup pinned "$PIN/fg_state" key 0 0 0 0 | jq -c '.value')
+	# fg_state.layout is the last __u64 of the value
+	bpftool map update pinned "$PIN/fg_state" key 0 0 0 0 value \
+		$(bpftool -j map lookup pinned "$PIN/fg_state" key 0 0 0 0 |
+			jq -r '.value | .[0:-8] + ["0xe7","0x03","0","0","0","0","0","0"] | join(" ")') \
+		2>/dev/null
+	out=$(FG attach "$H" 2>&1)
+	rc=$?
+	same "attach over pinned state of layout 999 exits 1" 1 $rc
+	check "... saying why" grep -q "layout version 999" <<<"$out"
+	same "... and the program is untouched" "$after_id" \
+		"$(bpftool -j link show pinned "$PIN/link_$H" | jq '.prog_id')"
+	out=$(FG allow add 198.18.99.0/24 2>&1)
+	rc=$?
+	same "allow add over pinned state of layout 999 exits 1" 1 $rc
+	check "... saying why" grep -q "layout version 999" <<<"$out"
+	out=$(FG status 2>&1)
+	same "status over pinned state of layout 999 exits 1 (it would misread it)" 1 $?
+	bpftool map update pinned "$PIN/fg_state" key 0 0 0 0 value \
+		$(jq -r 'join(" ")' <<<"$old") 2>/dev/null
+}
 
-# --- an fg_state of another size (layout 3 had 56 bytes, layout last) is read by its size ---
-mkdir -p "$OLDPIN"
-bpftool map create "$OLDPIN/fg_state" type array key 4 value 56 entries 1 name fg_state
-bpftool map update pinned "$OLDPIN/fg_state" key 0 0 0 0 value $(printf '0 %.0s' $(seq 48)) 3 0 0 0 0 0 0 0
-out=$("$FG_BIN" --pin-dir "$OLDPIN" attach "$H" 2>&1)
-same "attach over a 56-byte fg_state of layout 3 exits 1" 1 $?
-check "... saying it is layout 3" grep -q "layout version 3," <<<"$out"
-same "... and the program is untouched" "$after_id" \
-	"$(bpftool -j link show pinned "$PIN/link_$H" | jq '.prog_id')"
-rm -rf "$OLDPIN"
+# an fg_state of another size (layout 3 had 56 bytes, layout last) is read by its size
+test_old_layout_size() {
+	local out after_id
+	attached
+	after_id=$(prog_id)
+	mkdir -p "$OLDPIN"
+	bpftool map create "$OLDPIN/fg_state" type array key 4 value 56 entries 1 name fg_state
+	bpftool map update pinned "$OLDPIN/fg_state" key 0 0 0 0 value $(printf '0 %.0s' $(seq 48)) 3 0 0 0 0 0 0 0
+	out=$("$FG_BIN" --pin-dir "$OLDPIN" attach "$H" 2>&1)
+	same "attach over a 56-byte fg_state of layout 3 exits 1" 1 $?
+	check "... saying it is layout 3" grep -q "layout version 3," <<<"$out"
+	same "... and the program is untouched" "$after_id" \
+		"$(bpftool -j link show pinned "$PIN/link_$H" | jq '.prog_id')"
+	rm -rf "$OLDPIN"
+}
 
-# --- detach keeps the state, attach brings it back ---
-FG detach "$H" >/dev/null
-same "detach $H" 0 $?
-check "no XDP program left on $H" sh -c "! ip link show $H | grep -q xdp"
-same "status: no interface" 0 "$(FG -j status | jq '.interfaces | length')"
-FG attach "$H" >/dev/null
-same "the rule is still there after detach and attach" 1000000 \
-	"$(FG -j limit list | jq '.[] | select(.endpoint=="udp/7000") | .pps')"
-FG detach "$H" >/dev/null 2>&1
-FG detach "$H" >/dev/null 2>&1
-same "detaching a detached interface exits 1" 1 $?
-FG detach --all >/dev/null
-same "detach --all" 0 $?
-check "detach --all removed the pins" test ! -e "$PIN"
-FG status >/dev/null 2>&1
-same "status without floodgate attached exits 1" 1 $?
+# detach keeps the state, attach brings it back
+test_detach() {
+	attached
+	FG detach "$H" >/dev/null
+	same "detach $H" 0 $?
+	check "no XDP program left on $H" sh -c "! ip link show $H | grep -q xdp"
+	same "status: no interface" 0 "$(FG -j status | jq '.interfaces | length')"
+	FG attach "$H" >/dev/null
+	same "the rule is still there after detach and attach" 1000000 \
+		"$(FG -j limit list | jq '.[] | select(.endpoint=="udp/7000") | .pps')"
+	FG detach "$H" >/dev/null 2>&1
+	FG detach "$H" >/dev/null 2>&1
+	same "detaching a detached interface exits 1" 1 $?
+	FG detach --all >/dev/null
+	same "detach --all" 0 $?
+	check "detach --all removed the pins" test ! -e "$PIN"
+	FG status >/dev/null 2>&1
+	same "status without floodgate attached exits 1" 1 $?
+}
+
+run_tests "$@"

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # cli_lab.sh: sourced by cli_limits.test.sh and cli_lists.test.sh (set
-# TEST_NAME first): the namespace, veth pair and pin directory they share,
-# the bounded UDP sender and counting receiver, TAP helpers, and the
-# bad-input check that compares every map before and after.
+# TEST_NAME first): each test's namespace, veth pair and pin directory
+# (setup_test, teardown_test), the bounded UDP sender and counting receiver,
+# and the bad-input check that compares every map before and after.
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -12,15 +12,9 @@ H4=198.18.0.1 P4=198.18.0.2 Q4=198.18.0.3 R4=198.18.1.2
 H6=2001:db8::1 P6=2001:db8::2 Q6=2001:db8::3
 TMP=$(mktemp -d "/tmp/fgt-$TEST_NAME.XXXXXX")
 RPID=
+trap 'rm -rf "$TMP"' EXIT
 
-cleanup() {
-	[ -n "$RPID" ] && kill "$RPID" 2>/dev/null
-	lab_remove "$FG" "$PIN" "$A" "$NS"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-. tests/tap.sh # ok, notok, check, jq_true, skip_all
+. tests/tap.sh # ok, notok, check, jq_true, skip_all, run_tests, pair_add, lab_remove
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 for t in ip bpftool python3 jq; do
@@ -29,6 +23,24 @@ done
 [ -x "$FG" ] || skip_all "no $FG (make first)"
 # the interpreter itself, not a version manager's shim: it starts for every send
 PY=$(python3 -c 'import sys; print(sys.executable)')
+
+# Every test starts on a fresh pair and a fresh floodgate: the host end A
+# (198.18.0.1/16, 2001:db8::1/32), floodgate attached to it with the pins
+# in PIN, and the peer B in NS with P4, Q4, R4, P6 and Q6.
+setup_test() {
+	pair_add "$NS" "$A" "$B" "$H4/16 $H6/32" "$P4/16 $Q4/16 $R4/16 $P6/32 $Q6/32" ||
+		skip_all "cannot create a veth pair into a network namespace"
+	if ! fg attach "$A" >"$TMP/attach" 2>&1; then
+		sed 's/^/# /' "$TMP/attach"
+		return 1
+	fi
+}
+teardown_test() {
+	[ -n "$RPID" ] && stop_pid "$RPID"
+	lab_remove "$FG" "$PIN" "$A" "$NS"
+}
+
+fg() { "$FG" --pin-dir "$PIN" "$@"; }
 
 # The receiver counts datagrams until the stop file appears (and the
 # socket has been quiet for 0.1 s), 30 s at most.
@@ -67,24 +79,6 @@ while sent < count and time.monotonic() - t0 < 5:
     sent += 1
 print(sent, "%.6f" % (time.monotonic() - t0))
 EOF
-
-ip netns add "$NS" || skip_all "cannot create a network namespace"
-ip link add "$A" type veth peer name "$B" netns "$NS" || skip_all "cannot create a veth pair"
-ip addr add $H4/16 dev "$A"
-ip addr add $H6/32 dev "$A" nodad
-ip link set "$A" up
-ip -n "$NS" link set lo up
-for a in $P4 $Q4 $R4; do ip -n "$NS" addr add $a/16 dev "$B"; done
-for a in $P6 $Q6; do ip -n "$NS" addr add $a/32 dev "$B" nodad; done
-ip -n "$NS" link set "$B" up
-
-fg() { "$FG" --pin-dir "$PIN" "$@"; }
-
-if ! fg attach "$A" >"$TMP/attach" 2>&1; then
-	cat "$TMP/attach"
-	notok "attach $A"
-	exit 1
-fi
 
 # send DST PORT COUNT SRC[,SRC...]: sets SENT, ELAPSED and RECV (received on the host).
 send() {

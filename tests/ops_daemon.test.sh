@@ -12,9 +12,11 @@
 # PromQL with the same numbers, the endpoint's hardening (404, 405, 431,
 # 200 idle connections), the ban log, SIGHUP with a broken and then a
 # good config, SIGTERM and kill -9 leaving the program enforcing, and the
-# daemon following the pins when they are replaced under it.
+# daemon following the pins when they are replaced under it. Each test
+# function starts from a fresh pair and its own daemon (daemon_up).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+TEST_NAME=ops_daemon
 . tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
@@ -25,16 +27,7 @@ H4=198.18.0.1
 TMP=$(mktemp -d /tmp/fgt-ops-daemon.XXXXXX)
 DPID= NPID= PPID_PROM= IPID=
 
-cleanup() {
-	stop_pid "$IPID"
-	stop_pid "$PPID_PROM"
-	stop_pid "$DPID"
-	stop_pid "$NPID"
-	lab_remove "$FG" "$PIN" "$A" "$NS"
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
+trap 'rm -rf "$TMP"' EXIT
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 for t in ip python3 jq curl promtool; do
@@ -89,14 +82,6 @@ while time.monotonic() < end and not os.path.exists(stop):
 EOF
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-ip netns add "$NS" || skip_all "cannot create a network namespace"
-ip link add "$A" type veth peer name "$B" netns "$NS" || skip_all "cannot create a veth pair"
-ip addr add $H4/16 dev "$A"
-ip link set "$A" up
-ip -n "$NS" link set lo up
-for i in $(seq 2 12); do ip -n "$NS" addr add 198.18.0.$i/16 dev "$B"; done
-ip -n "$NS" link set "$B" up
-
 fg() { "$FG" --pin-dir "$PIN" "$@"; }
 
 # config BURST [EXTRA-LINE]: the daemon's config file
@@ -133,155 +118,209 @@ start_daemon() {
 	PORT=$(grep -o 'port [0-9]*' "$TMP/run.err" | tail -1 | grep -o '[0-9]*')
 	URL=http://127.0.0.1:$PORT
 }
-
-"$PY" "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" &
-NPID=$!
-poll 5 test -S "$TMP/notify.sock" || skip_all "no notify socket"
-
-config 100
-if ! start_daemon; then
-	cat "$TMP/run.err"
-	notok "floodgate run: READY=1 on NOTIFY_SOCKET"
-	exit 1
-fi
-ok "floodgate run: READY=1 on NOTIFY_SOCKET"
-check "readiness carries MAINPID" grep -q "MAINPID=$DPID" "$TMP/notify.out"
-check "the log says where metrics are served" test -n "$PORT"
-check "attached from the config" grep -q "^<6>attached to $A" "$TMP/run.err"
-same "no libmicrohttpd warning at start" "" "$(grep -m1 'MHD_' "$TMP/run.err")"
-# CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39), and nothing else
-same "capabilities after setup: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN" 000000c000001000 \
-	"$(awk '/^CapEff:/ { print $2 }' /proc/$DPID/status)"
-same "bounding set reduced too" 000000c000001000 "$(awk '/^CapBnd:/ { print $2 }' /proc/$DPID/status)"
-same "no_new_privs" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' /proc/$DPID/status)"
-
-send 198.18.0.2 1000
-curl -s --max-time 10 "$URL/metrics" >"$TMP/metrics.txt"
-promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
-rc=$?
-check "promtool check metrics: no errors or warnings" test $rc -eq 0 -a ! -s "$TMP/promtool.out"
-[ -s "$TMP/promtool.out" ] && sed 's/^/# promtool: /' "$TMP/promtool.out" | head -5
-metric() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/metrics.txt"; }
-same "/metrics: banned packets" 899 "$(metric 'floodgate_packets_total{action="drop",reason="banned"}')"
-same "/metrics: endpoint drops" 900 "$(metric 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="drop"}')"
-same "/metrics: endpoint passes" 100 "$(metric 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="pass"}')"
-same "/metrics: bans active" 1 "$(metric floodgate_bans_active)"
-same "/metrics: per-source series (top_sources 3)" 1000 \
-	"$(metric 'floodgate_source_packets_total{source="198.18.0.2",endpoint="udp/9000"}')"
-check "/metrics: build info" grep -q '^floodgate_build_info{version="[^"]*",layout="[0-9]*"} 1$' "$TMP/metrics.txt"
-check "ban log: one line with source, endpoint, strikes, length, warning priority" \
-	poll 5 grep -Eq '^<4>20[0-9-]+T[0-9:.]+Z ban 198\.18\.0\.2 endpoint udp/9000 strikes 1 for 1m' "$TMP/run.err"
-
-# --- hardening ---
+# code CURL-ARGS...: the HTTP status of a request
 code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
-same "GET / answers" 200 "$(code "$URL/")"
-check "GET / links to /metrics" sh -c "curl -s --max-time 10 '$URL/' | grep -q 'href=\"/metrics\"'"
-same "a bad path: 404" 404 "$(code "$URL/nope")"
-same "POST: 405" 405 "$(code -X POST -d x=1 "$URL/metrics")"
-same "PUT on /: 405" 405 "$(code -X PUT "$URL/")"
-big=$(head -c 16384 /dev/zero | tr '\0' a)
-same "a 16 KiB header: 431" 431 "$(code -H "X-Big: $big" "$URL/metrics")"
-same "an 8000-byte header is fine" 200 "$(code -H "X-Fine: ${big:0:8000}" "$URL/metrics")"
-"$PY" "$TMP/idle.py" "$PORT" 200 "$TMP/idle.stop" "$TMP/idle.ready" &
-IPID=$!
-if poll 20 test -e "$TMP/idle.ready"; then
-	same "a scrape answers while 200 idle connections are held" 200 "$(code "$URL/metrics")"
-else
-	notok "a scrape answers while 200 idle connections are held (could not open them)"
-fi
-touch "$TMP/idle.stop"
-wait $IPID 2>/dev/null
-IPID=
 
-# --- a real Prometheus ---
-if command -v prometheus >/dev/null; then
-	PP=$(free_port)
-	mkdir -p "$TMP/prom"
-	cat >"$TMP/prom/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: floodgate
-    static_configs:
-      - targets: ['127.0.0.1:$PORT']
-EOF
-	prometheus --config.file="$TMP/prom/prometheus.yml" --storage.tsdb.path="$TMP/prom/data" \
-		--web.listen-address="127.0.0.1:$PP" --log.level=warn >"$TMP/prom/log" 2>&1 &
-	PPID_PROM=$!
-	q() {
-		curl -s --max-time 5 -G "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1" |
-			jq -r '.data.result[0].value[1] // empty'
-	}
-	isval() { [ "$(q "$1")" == "$2" ]; }
-	poll 60 isval 'up{job="floodgate"}' 1
-	same "Prometheus: up is 1" 1 "$(q 'up{job="floodgate"}')"
-	poll 30 isval 'floodgate_packets_total{reason="banned"}' 899
-	same "Prometheus: floodgate_packets_total{reason=\"banned\"}" 899 \
-		"$(q 'floodgate_packets_total{reason="banned"}')"
-	same "Prometheus: dropped packets of every reason" 900 \
-		"$(q 'sum(floodgate_packets_total{action="drop"})')"
-	same "Prometheus: endpoint drops" 900 \
-		"$(q 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="drop"}')"
+# Every test: a fresh pair, the peer with 198.18.0.2-12, and a listener on NOTIFY_SOCKET.
+setup_test() {
+	pair_add "$NS" "$A" "$B" "$H4/16" "$(for i in $(seq 2 12); do printf '198.18.0.%s/16 ' $i; done)" ||
+		skip_all "cannot create a veth pair into a network namespace"
+	rm -f "$TMP/notify.sock"
+	"$PY" "$TMP/notify.py" "$TMP/notify.sock" "$TMP/notify.out" &
+	NPID=$!
+	poll 5 test -S "$TMP/notify.sock" || skip_all "no notify socket"
+}
+teardown_test() {
+	stop_pid "$IPID"
 	stop_pid "$PPID_PROM"
-	PPID_PROM=
-else
-	ok "Prometheus scrape # SKIP prometheus not installed"
-fi
+	stop_pid "$DPID"
+	stop_pid "$NPID"
+	lab_remove "$FG" "$PIN" "$A" "$NS"
+	rm -rf "$TMP/prom" "$TMP/notify.sock" "$TMP"/*.out "$TMP"/*.err "$TMP"/*.yaml "$TMP"/*.txt \
+		"$TMP"/limits.* "$TMP/idle.stop" "$TMP/idle.ready"
+}
 
-# --- SIGHUP ---
-fg -j limit list >"$TMP/limits.before"
-cp "$TMP/floodgate.yaml" "$TMP/good.yaml"
-config 50 "bogus_key: 1"
-: >"$TMP/notify.out"
-kill -HUP $DPID
-check "SIGHUP, broken config: the errors are logged" \
-	poll 10 grep -q '^<3>reload: .*error.*the running config stays' "$TMP/run.err"
-check "SIGHUP, broken config: the error names the problem" grep -q 'bogus_key' "$TMP/run.err"
-check "SIGHUP: RELOADING=1 then READY=1" poll 5 grep -q 'READY=1' "$TMP/notify.out"
-fg -j limit list >"$TMP/limits.after"
-check "SIGHUP, broken config: rules unchanged" cmp -s "$TMP/limits.before" "$TMP/limits.after"
-enforced "SIGHUP, broken config: verdicts unchanged (burst 100: 200 of 300 dropped)" 198.18.0.3 200
-config 50
-kill -HUP $DPID
-check "SIGHUP, good config: applied" poll 10 grep -q '^<6>reload: .* applied' "$TMP/run.err"
-same "SIGHUP, good config: the new burst is live" 50 \
-	"$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
-enforced "SIGHUP, good config: verdicts follow (burst 50: 250 of 300 dropped)" 198.18.0.4 250
-check "the daemon still serves metrics after reloads" test "$(code "$URL/metrics")" == 200
+# daemon_up BURST: floodgate run on the config of BURST, ready on NOTIFY_SOCKET; else the test ends
+daemon_up() {
+	config "$1"
+	if ! start_daemon; then
+		sed 's/^/# /' "$TMP/run.err"
+		notok "floodgate run: READY=1 on NOTIFY_SOCKET"
+		exit 1
+	fi
+	ok "floodgate run: READY=1 on NOTIFY_SOCKET"
+}
 
-# --- SIGTERM and kill -9 ---
-kill -TERM $DPID
-poll 20 exited $DPID
-wait $DPID
-rc=$?
-DPID=
-same "SIGTERM: clean exit" 0 $rc
-check "SIGTERM: STOPPING=1 sent" grep -q 'STOPPING=1' "$TMP/notify.out"
-check "SIGTERM: the log says the program stays" grep -q 'stays attached and enforcing' "$TMP/run.err"
-enforced "after SIGTERM: still enforcing" 198.18.0.5 250
-if start_daemon; then
-	ok "restart over the pinned state"
-	check "restart: the old state is still there" test "$(dropped)" -gt 1000
-	kill -9 $DPID
-	wait $DPID 2>/dev/null
+ALL_TESTS="test_ready test_metrics test_hardening test_prometheus test_sighup test_sigterm
+	test_pins_replaced"
+
+# readiness, the log, the capabilities left
+test_ready() {
+	daemon_up 100
+	check "readiness carries MAINPID" grep -q "MAINPID=$DPID" "$TMP/notify.out"
+	check "the log says where metrics are served" test -n "$PORT"
+	check "attached from the config" grep -q "^<6>attached to $A" "$TMP/run.err"
+	same "no libmicrohttpd warning at start" "" "$(grep -m1 'MHD_' "$TMP/run.err")"
+	# CAP_NET_ADMIN (12), CAP_PERFMON (38), CAP_BPF (39), and nothing else
+	same "capabilities after setup: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN" 000000c000001000 \
+		"$(awk '/^CapEff:/ { print $2 }' /proc/$DPID/status)"
+	same "bounding set reduced too" 000000c000001000 "$(awk '/^CapBnd:/ { print $2 }' /proc/$DPID/status)"
+	same "no_new_privs" 1 "$(awk '/^NoNewPrivs:/ { print $2 }' /proc/$DPID/status)"
+}
+
+# /metrics after traffic: promtool accepts it, and it matches the traffic; the ban log
+test_metrics() {
+	local rc
+	daemon_up 100
+	send 198.18.0.2 1000
+	curl -s --max-time 10 "$URL/metrics" >"$TMP/metrics.txt"
+	promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
+	rc=$?
+	check "promtool check metrics: no errors or warnings" test $rc -eq 0 -a ! -s "$TMP/promtool.out"
+	[ -s "$TMP/promtool.out" ] && sed 's/^/# promtool: /' "$TMP/promtool.out" | head -5
+	metric() { awk -v n="$1" '$1 == n { print $2 }' "$TMP/metrics.txt"; }
+	same "/metrics: banned packets" 899 "$(metric 'floodgate_packets_total{action="drop",reason="banned"}')"
+	same "/metrics: endpoint drops" 900 "$(metric 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="drop"}')"
+	same "/metrics: endpoint passes" 100 "$(metric 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="pass"}')"
+	same "/metrics: bans active" 1 "$(metric floodgate_bans_active)"
+	same "/metrics: per-source series (top_sources 3)" 1000 \
+		"$(metric 'floodgate_source_packets_total{source="198.18.0.2",endpoint="udp/9000"}')"
+	check "/metrics: build info" grep -q '^floodgate_build_info{version="[^"]*",layout="[0-9]*"} 1$' "$TMP/metrics.txt"
+	check "ban log: one line with source, endpoint, strikes, length, warning priority" \
+		poll 5 grep -Eq '^<4>20[0-9-]+T[0-9:.]+Z ban 198\.18\.0\.2 endpoint udp/9000 strikes 1 for 1m' "$TMP/run.err"
+}
+
+# the endpoint's hardening
+test_hardening() {
+	local big
+	daemon_up 100
+	same "GET / answers" 200 "$(code "$URL/")"
+	check "GET / links to /metrics" sh -c "curl -s --max-time 10 '$URL/' | grep -q 'href=\"/metrics\"'"
+	same "a bad path: 404" 404 "$(code "$URL/nope")"
+	same "POST: 405" 405 "$(code -X POST -d x=1 "$URL/metrics")"
+	same "PUT on /: 405" 405 "$(code -X PUT "$URL/")"
+	big=$(head -c 16384 /dev/zero | tr '\0' a)
+	same "a 16 KiB header: 431" 431 "$(code -H "X-Big: $big" "$URL/metrics")"
+	same "an 8000-byte header is fine" 200 "$(code -H "X-Fine: ${big:0:8000}" "$URL/metrics")"
+	"$PY" "$TMP/idle.py" "$PORT" 200 "$TMP/idle.stop" "$TMP/idle.ready" &
+	IPID=$!
+	if poll 20 test -e "$TMP/idle.ready"; then
+		same "a scrape answers while 200 idle connections are held" 200 "$(code "$URL/metrics")"
+	else
+		notok "a scrape answers while 200 idle connections are held (could not open them)"
+	fi
+	touch "$TMP/idle.stop"
+	wait $IPID 2>/dev/null
+	IPID=
+}
+
+# a real Prometheus scrapes it and answers PromQL with the same numbers
+test_prometheus() {
+	local PP
+	daemon_up 100
+	send 198.18.0.2 1000
+	if command -v prometheus >/dev/null; then
+		PP=$(free_port)
+		mkdir -p "$TMP/prom"
+		cat >"$TMP/prom/prometheus.yml" <<-EOF
+	global:
+	  scrape_interval: 1s
+	  scrape_timeout: 1s
+	scrape_configs:
+	  - job_name: floodgate
+	    static_configs:
+	      - targets: ['127.0.0.1:$PORT']
+	EOF
+		prometheus --config.file="$TMP/prom/prometheus.yml" --storage.tsdb.path="$TMP/prom/data" \
+			--web.listen-address="127.0.0.1:$PP" --log.level=warn >"$TMP/prom/log" 2>&1 &
+		PPID_PROM=$!
+		q() {
+			curl -s --max-time 5 -G "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1" |
+				jq -r '.data.result[0].value[1] // empty'
+		}
+		isval() { [ "$(q "$1")" == "$2" ]; }
+		poll 60 isval 'up{job="floodgate"}' 1
+		same "Prometheus: up is 1" 1 "$(q 'up{job="floodgate"}')"
+		poll 30 isval 'floodgate_packets_total{reason="banned"}' 899
+		same "Prometheus: floodgate_packets_total{reason=\"banned\"}" 899 \
+			"$(q 'floodgate_packets_total{reason="banned"}')"
+		same "Prometheus: dropped packets of every reason" 900 \
+			"$(q 'sum(floodgate_packets_total{action="drop"})')"
+		same "Prometheus: endpoint drops" 900 \
+			"$(q 'floodgate_endpoint_packets_total{endpoint="udp/9000",action="drop"}')"
+		stop_pid "$PPID_PROM"
+		PPID_PROM=
+	else
+		ok "Prometheus scrape # SKIP prometheus not installed"
+	fi
+}
+
+# SIGHUP with a broken and then a good config
+test_sighup() {
+	daemon_up 100
+	fg -j limit list >"$TMP/limits.before"
+	cp "$TMP/floodgate.yaml" "$TMP/good.yaml"
+	config 50 "bogus_key: 1"
+	: >"$TMP/notify.out"
+	kill -HUP $DPID
+	check "SIGHUP, broken config: the errors are logged" \
+		poll 10 grep -q '^<3>reload: .*error.*the running config stays' "$TMP/run.err"
+	check "SIGHUP, broken config: the error names the problem" grep -q 'bogus_key' "$TMP/run.err"
+	check "SIGHUP: RELOADING=1 then READY=1" poll 5 grep -q 'READY=1' "$TMP/notify.out"
+	fg -j limit list >"$TMP/limits.after"
+	check "SIGHUP, broken config: rules unchanged" cmp -s "$TMP/limits.before" "$TMP/limits.after"
+	enforced "SIGHUP, broken config: verdicts unchanged (burst 100: 200 of 300 dropped)" 198.18.0.3 200
+	config 50
+	kill -HUP $DPID
+	check "SIGHUP, good config: applied" poll 10 grep -q '^<6>reload: .* applied' "$TMP/run.err"
+	same "SIGHUP, good config: the new burst is live" 50 \
+		"$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
+	enforced "SIGHUP, good config: verdicts follow (burst 50: 250 of 300 dropped)" 198.18.0.4 250
+	check "the daemon still serves metrics after reloads" test "$(code "$URL/metrics")" == 200
+}
+
+# SIGTERM and kill -9 leave the program enforcing (burst 50: 250 of 300 dropped)
+test_sigterm() {
+	local rc
+	daemon_up 50
+	send 198.18.0.2 1000 # drops for the restart to find
+	kill -TERM $DPID
+	poll 20 exited $DPID
+	wait $DPID
+	rc=$?
 	DPID=
-	enforced "after kill -9 of the daemon: still enforcing" 198.18.0.6 250
-else
-	notok "restart over the pinned state"
-fi
+	same "SIGTERM: clean exit" 0 $rc
+	check "SIGTERM: STOPPING=1 sent" grep -q 'STOPPING=1' "$TMP/notify.out"
+	check "SIGTERM: the log says the program stays" grep -q 'stays attached and enforcing' "$TMP/run.err"
+	enforced "after SIGTERM: still enforcing" 198.18.0.5 250
+	if start_daemon; then
+		ok "restart over the pinned state"
+		check "restart: the old state is still there" test "$(dropped)" -gt 1000
+		kill -9 $DPID
+		wait $DPID 2>/dev/null
+		DPID=
+		enforced "after kill -9 of the daemon: still enforcing" 198.18.0.6 250
+	else
+		notok "restart over the pinned state"
+	fi
+}
 
-# --- the pins replaced under a running daemon ---
-if start_daemon; then
-	fg detach --all >/dev/null 2>&1
-	check "detach --all under the daemon: it notices" \
-		poll 15 grep -q '^<4>the pins in .* are gone' "$TMP/run.err"
-	fg attach "$A" >/dev/null 2>&1
-	check "attach anew: the daemon follows the new maps" \
-		poll 15 grep -q '^<5>new maps pinned' "$TMP/run.err"
-	same "attach anew: /metrics reads the new maps" 0 \
-		"$(curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_bans_total" { print $2 }')"
-	check "attach anew: the daemon is still running" kill -0 $DPID
-else
-	notok "start the daemon again"
-fi
+# the pins replaced under a running daemon
+test_pins_replaced() {
+	daemon_up 100
+	if start_daemon; then
+		fg detach --all >/dev/null 2>&1
+		check "detach --all under the daemon: it notices" \
+			poll 15 grep -q '^<4>the pins in .* are gone' "$TMP/run.err"
+		fg attach "$A" >/dev/null 2>&1
+		check "attach anew: the daemon follows the new maps" \
+			poll 15 grep -q '^<5>new maps pinned' "$TMP/run.err"
+		same "attach anew: /metrics reads the new maps" 0 \
+			"$(curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_bans_total" { print $2 }')"
+		check "attach anew: the daemon is still running" kill -0 $DPID
+	else
+		notok "start the daemon again"
+	fi
+}
+
+run_tests "$@"

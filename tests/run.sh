@@ -6,7 +6,16 @@
 # "not ok - name", "ok - name # SKIP why". C tests are the build's
 # tests/test_* binaries (cmocka with TAP output); shell tests are
 # tests/*.test.sh. A program that exits non-zero without a "not ok" line
-# counts as one failure of its own. TESTS=pattern runs only matching ones.
+# counts as one failure of its own.
+#
+# TESTS picks what runs: TESTS=PATTERN runs the tests whose name or file name
+# contains PATTERN (test_config, cli_limits, cli_limits.test.sh, cli_ ...);
+# TESTS=PATTERN:FUNCTION runs, of the matching shell tests, only the test
+# functions FUNCTION names, a bash pattern (TESTS=cli_limits:test_monitor,
+# TESTS='cli_lists:test_*ban*'). Each shell test is a list of independent
+# test functions (tests/tap.sh, run_tests); `bash tests/NAME.test.sh --list`
+# prints them. A C test program runs whole whatever FUNCTION says.
+#
 # Whatever a test leaves at the top of /sys/fs/bpf or among the network
 # namespaces (it must remove what it creates) is one more failure, and is
 # named; only root sees those, and two runs at once would see each other's.
@@ -51,7 +60,12 @@ run_one() { # name cmd...
 	rm -f "$out"
 }
 
-want() { [ -z "${TESTS:-}" ] || [[ $1 == *$TESTS* ]]; }
+PICK=${TESTS:-}
+FUNCS=
+if [[ $PICK == *:* ]]; then
+	FUNCS=${PICK#*:} PICK=${PICK%%:*}
+fi
+want() { [ -z "$PICK" ] || [[ $1 == *$PICK* ]] || [[ ${2:-} == *$PICK* ]]; } # NAME [FILE]
 
 for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -61,7 +75,7 @@ done
 for t in tests/*.test.sh; do
 	[ -f "$t" ] || continue
 	name=$(basename "$t" .test.sh)
-	want "$name" && run_one "$name" bash "$t"
+	want "$name" "$(basename "$t")" && run_one "$name" bash "$t" ${FUNCS:+"$FUNCS"}
 done
 
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"

@@ -1,9 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-# tap.sh: TAP helpers and process handling the shell tests share; source it
-# after setting TEST_NAME (used by skip_all).
+# tap.sh: the TAP helpers, process handling and test runner the shell tests share; source it
+# from the repository root after setting TEST_NAME (used by skip_all). It sources tests/lab.sh,
+# the network-namespace helpers.
+#
+# A test script is a list of independent test functions, as in xdp-tools' test_runner.sh:
+#
+#	ALL_TESTS="test_one test_two"
+#	setup_test() { ...; }    # optional: the state every test starts from (a namespace...)
+#	teardown_test() { ...; } # optional: removes it, whatever the test did or how it ended
+#	test_one() { check "..." ...; }
+#	run_tests "$@"
+#
+# run_tests runs each function in a subshell of its own: setup_test, the function, then
+# teardown_test from the subshell's EXIT trap, so a failed assertion, an `exit` or an unset
+# variable ends that test alone and the next one starts from a clean state. Its TAP lines carry
+# the function's name ("ok - test_one: ..."). A failed setup, a test that exits non-zero without
+# a "not ok" line, and a test that prints no result at all are each one "not ok". The script's
+# first argument picks functions by name, as a bash pattern (`test_one`, `test_*ban*`);
+# tests/run.sh passes the part of TESTS after a colon (TESTS=cli_limits:test_monitor); --list
+# prints the names.
 
-ok() { echo "ok - $*"; }
-notok() { echo "not ok - $*"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lab.sh"
+
+CURRENT_TEST=
+ok() { echo "ok - ${CURRENT_TEST:+$CURRENT_TEST: }$*"; }
+notok() { echo "not ok - ${CURRENT_TEST:+$CURRENT_TEST: }$*"; }
 # check NAME COMMAND...: ok when the command succeeds.
 check() {
 	local name=$1
@@ -49,26 +70,53 @@ poll() {
 	done
 	return 1
 }
-# lab_remove FG PIN LINK NS: a test's network state, each part only if it is there: detach
-# everything pinned under PIN and remove it, the veth LINK (its peer goes too), the namespace NS
-lab_remove() {
-	"$1" --pin-dir "$2" detach --all >/dev/null 2>&1
-	rm -rf "$2"
-	ip link del "$3" 2>/dev/null
-	ip netns del "$4" 2>/dev/null
-	return 0
-}
-# lab_teardown FG PIN TMP: a lab test's state, each part only if it is there: floodgate detached
-# from everything pinned under PIN and PIN removed, the lab (scripts/lab.sh, $LAB_ID) down, TMP
-# removed. The caller ends its own processes first, by PID.
-lab_teardown() {
-	"$1" --pin-dir "$2" detach --all >/dev/null 2>&1
-	[ -d "$2" ] && rm -rf "$2"
-	scripts/lab.sh down >/dev/null 2>&1
-	rm -rf "$3"
-	return 0
-}
+# skip_all WHY: before run_tests, the whole script is skipped; inside a test, that test.
 skip_all() {
-	echo "ok - ${TEST_NAME:-$(basename "$0" .test.sh)} # SKIP $*"
+	if [ -n "$CURRENT_TEST" ]; then
+		echo "ok - $CURRENT_TEST # SKIP $*"
+	else
+		echo "ok - ${TEST_NAME:-$(basename "$0" .test.sh)} # SKIP $*"
+	fi
 	exit 0
+}
+
+# run_tests [PATTERN|--list]: every function of ALL_TESTS whose name matches PATTERN (all when
+# it is empty), each on its own (see the top of this file). Returns non-zero when one failed.
+run_tests() {
+	local pat=${1:-} t out rc failed=0 ran=0
+	if [ "$pat" == --list ]; then
+		printf '%s\n' $ALL_TESTS
+		return 0
+	fi
+	out=$(mktemp /tmp/fgt-tap.XXXXXX)
+	for t in $ALL_TESTS; do
+		# shellcheck disable=SC2053 # PATTERN is a pattern
+		[ -z "$pat" ] || [[ $t == $pat ]] || continue
+		ran=$((ran + 1))
+		(
+			CURRENT_TEST=$t
+			trap 'declare -F teardown_test >/dev/null && teardown_test' EXIT
+			if declare -F setup_test >/dev/null && ! setup_test; then
+				notok "setup failed"
+				exit 1
+			fi
+			"$t"
+		) | tee "$out"
+		rc=${PIPESTATUS[0]}
+		if grep -q '^not ok ' "$out"; then
+			failed=1
+		elif [ "$rc" -ne 0 ]; then
+			echo "not ok - $t: exited $rc"
+			failed=1
+		elif ! grep -q '^ok ' "$out"; then
+			echo "not ok - $t: printed no result"
+			failed=1
+		fi
+	done
+	rm -f "$out"
+	if [ "$ran" -eq 0 ]; then
+		echo "not ok - ${TEST_NAME:-$(basename "$0" .test.sh)}: no test matches '$pat' (tests: $ALL_TESTS)"
+		return 1
+	fi
+	return $failed
 }

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# lab.sh: the network state the shell tests build, sourced by tests/tap.sh. Two kinds:
+#
+# - a veth pair, its host end here and its peer in a private namespace (pair_add, pair_del),
+#   for the tests of one command against real packets;
+# - the lab of scripts/lab.sh (lab_up, lab_down), three namespaces behind a bridge, for the
+#   tests that need nginx, the generator or several clients. scripts/lab.sh stays the one that
+#   builds it (the demo and the benchmark use it too); these only drive it.
+#
+# Names carry the test script's PID, addresses are in 198.18.0.0/15 and 2001:db8::/32 only.
+# Each remover removes only what is there, so a teardown may call it whatever the test reached.
+
+# pair_add NS HOST PEER HOST_ADDRS PEER_ADDRS: a veth pair, HOST here and PEER in the new
+# namespace NS (or here too when NS is "-"), both up with their addresses (CIDR, space
+# separated; IPv6 without duplicate address detection) and lo up in NS. With NS "-" and no
+# addresses, IPv6 is disabled on both ends. On failure it says what failed, removes what it
+# made and returns 1.
+pair_add() {
+	local ns=$1 host=$2 peer=$3 haddrs=$4 paddrs=$5 a in=() to=() fail=
+	if [ "$ns" != - ]; then
+		in=(-n "$ns") to=(netns "$ns")
+		if ! ip netns add "$ns"; then
+			echo "# pair_add: cannot create network namespace $ns"
+			return 1
+		fi
+	fi
+	if ! ip link add "$host" type veth peer name "$peer" "${to[@]}"; then
+		echo "# pair_add: cannot create veth pair $host/$peer"
+		pair_del "$host" "$ns"
+		return 1
+	fi
+	if [ "$ns" == - ] && [ -z "$haddrs$paddrs" ]; then
+		sysctl -qw "net.ipv6.conf.$host.disable_ipv6=1" "net.ipv6.conf.$peer.disable_ipv6=1"
+	fi
+	# shellcheck disable=SC2046 # nodad gives nothing or one word
+	for a in $haddrs; do
+		ip addr add "$a" dev "$host" $(nodad "$a") || fail=1
+	done
+	# shellcheck disable=SC2046
+	for a in $paddrs; do
+		ip "${in[@]}" addr add "$a" dev "$peer" $(nodad "$a") || fail=1
+	done
+	ip link set "$host" up && ip "${in[@]}" link set "$peer" up || fail=1
+	[ "$ns" == - ] || ip -n "$ns" link set lo up || fail=1
+	if [ -n "$fail" ]; then
+		echo "# pair_add: cannot configure $host/$peer"
+		pair_del "$host" "$ns"
+		return 1
+	fi
+}
+
+# nodad ADDR: "nodad" for an IPv6 address, nothing for IPv4 (an option of `ip addr add`)
+nodad() { [[ $1 != *:* ]] || echo nodad; }
+
+# pair_del HOST NS: the veth pair (its peer goes with it) and the namespace, if they are there.
+pair_del() {
+	ip link del "$1" 2>/dev/null
+	[ "${2:--}" == - ] || ip netns del "$2" 2>/dev/null
+	return 0
+}
+
+# fg_remove FG PIN: floodgate detached from everything pinned under PIN, and PIN removed.
+fg_remove() {
+	"$1" --pin-dir "$2" detach --all >/dev/null 2>&1
+	[ -e "$2" ] && rm -rf "$2"
+	return 0
+}
+
+# lab_remove FG PIN LINK NS: a test's network state, each part only if it is there: floodgate
+# detached from everything pinned under PIN and PIN removed, the veth LINK, the namespace NS.
+lab_remove() {
+	fg_remove "$1" "$2"
+	pair_del "$3" "$4"
+}
+
+# lab_up: the lab of scripts/lab.sh for $LAB_ID, its names and addresses (LAB_*) in this
+# shell. On failure it prints what lab.sh said as comments and returns 1.
+lab_up() {
+	local out
+	if ! out=$(scripts/lab.sh up 2>&1); then
+		echo "$out" | sed 's/^/# /'
+		return 1
+	fi
+	eval "$(scripts/lab.sh env)"
+	[ -n "${LAB_SRV_MAC:-}" ] || {
+		echo "# lab env without the server's MAC: $out"
+		return 1
+	}
+}
+
+# lab_settle: wait until the lab's namespaces have sent what they send by themselves after
+# `up` (MLD reports, duplicate address detection of the link-local addresses): no frame
+# leaves any lab0 for a second, 8 s at most. Tests that count frames exactly start after it.
+lab_settle() {
+	local before now
+	before=$(lab_tx)
+	for _ in $(seq 8); do
+		sleep 1
+		now=$(lab_tx)
+		[ "$now" == "$before" ] && return 0
+		before=$now
+	done
+	echo "# lab_settle: the lab namespaces still send by themselves after 8 s"
+	return 0
+}
+# lab_tx: the frames each lab namespace has sent on its lab0, on one line
+lab_tx() {
+	local ns
+	for ns in "$LAB_NS_SRV" "$LAB_NS_CLI" "$LAB_NS_ATK"; do
+		ip -n "$ns" -j -s link show dev lab0 | jq -r '.[0].stats64.tx.packets'
+	done | paste -sd' '
+}
+
+# lab_down: the lab of $LAB_ID down, if it is up.
+lab_down() {
+	scripts/lab.sh down >/dev/null 2>&1
+	return 0
+}
+
+# lab_teardown FG PIN TMP: a lab test's state, each part only if it is there: floodgate detached
+# from everything pinned under PIN and PIN removed, the lab (scripts/lab.sh, $LAB_ID) down, TMP
+# removed. The caller ends its own processes first, by PID.
+lab_teardown() {
+	fg_remove "$1" "$2"
+	lab_down
+	rm -rf "$3"
+	return 0
+}
