@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * floodgate.bpf.c: the XDP program. Per packet, in this order: parse,
- * allow/deny/manual-ban trie, endpoint rule, per-source bucket (with its
- * cached ban state), GCRA limits, the rule's action, counters. DESIGN.md
+ * floodgate.bpf.c: the XDP program. Per packet, in this order (the stages
+ * of floodgate() at the end of the file): parse (parse.h), lists (the
+ * allow/deny/manual-ban trie), rule (the endpoint's), source (its bucket,
+ * with its cached ban state, and the per-source limits), endpoint (the
+ * rule's total), action, one count. The rate math is in rate.h. DESIGN.md
  * explains each step; headers/floodgate.h holds every map layout.
  */
 #include <linux/bpf.h>
@@ -170,10 +172,10 @@ static __always_inline void fg_copy_addr(__u8 *dst, const struct fg_pkt *p)
  * length a rule of this rule set aggregates to. longer 0 checks the own
  * prefix and shorter ones, which cover every source of the bucket, so the
  * bucket may cache the answer; longer 1 checks the prefixes longer than
- * the bucket's, which hold for this source only (fg_ban_split).
+ * the bucket's, which hold for this source only (fg_bans_finer).
  */
 __noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *p,
-			      const struct fg_plen *own, int longer)
+			      const struct fg_plen *prefix, int longer)
 {
 	struct fg_ban_key bk = {};
 	const struct fg_plen *lens;
@@ -181,21 +183,21 @@ __noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *
 	struct fg_ban *b;
 	__u32 i, n;
 
-	if (!cfg || !p || !own)
+	if (!cfg || !p || !prefix)
 		return 0;
 	lens = p->family == FG_FAM_IPV4 ? cfg->ban4 : cfg->ban6;
 	n = p->family == FG_FAM_IPV4 ? cfg->n_ban4 : cfg->n_ban6;
 	now = p->now;
 	bk.family = p->family;
 	if (!longer) {
-		bk.plen = own->plen;
-		fg_mask(bk.addr, p->addr, own->mask);
+		bk.plen = prefix->plen;
+		fg_mask(bk.addr, p->addr, prefix->mask);
 		b = bpf_map_lookup_elem(&fg_bans, &bk);
 		if (b && b->expires > now)
 			until = b->expires;
 	}
 	for (i = 0; i < FG_MAX_BAN_PLENS && i < n; i++) {
-		if (lens[i].plen == own->plen || (lens[i].plen > own->plen) != !!longer)
+		if (lens[i].plen == prefix->plen || (lens[i].plen > prefix->plen) != !!longer)
 			continue;
 		bk.plen = lens[i].plen;
 		fg_mask(bk.addr, p->addr, lens[i].mask);
@@ -228,7 +230,7 @@ static __always_inline __u32 fg_ban_gen(struct fg_state *st, const struct fg_con
 }
 
 /* Whether bans may be keyed longer than the bucket's prefix: they cannot be cached in it. */
-static __always_inline int fg_ban_split(const struct fg_config *cfg, __u8 family, __u8 plen)
+static __always_inline int fg_bans_finer(const struct fg_config *cfg, __u8 family, __u8 plen)
 {
 	const struct fg_plen *lens = family == FG_FAM_IPV4 ? cfg->ban4 : cfg->ban6;
 	__u32 n = family == FG_FAM_IPV4 ? cfg->n_ban4 : cfg->n_ban6, i;
@@ -358,7 +360,7 @@ static __always_inline int fg_attack_new(struct fg_state *st, const struct fg_co
  * The fg_seen word and byte of a bucket key (see floodgate.h): fg_hash of
  * its 20 bytes. NULL only if the map were smaller than fg_seen_bits says.
  */
-static __always_inline __u64 *fg_seen_word(const struct fg_src_key *k, __u32 *byte)
+static __always_inline __u64 *fg_stamp_word(const struct fg_src_key *k, __u32 *byte)
 {
 	const __u32 *w = (const __u32 *)k->addr;
 	/* the key's first word from its fields: a word load of three smaller stores would stall */
@@ -378,10 +380,10 @@ static __always_inline __u8 fg_period(__u64 now)
 }
 
 /* Whether the key's stamp holds this period or the one before (no map: assume it does). */
-static __always_inline int fg_seen_recent(const struct fg_src_key *k, __u8 period)
+static __always_inline int fg_stamp_recent(const struct fg_src_key *k, __u8 period)
 {
 	__u32 byte;
-	__u64 *w = fg_seen_word(k, &byte);
+	__u64 *w = fg_stamp_word(k, &byte);
 	__u8 s;
 
 	if (!w)
@@ -398,14 +400,14 @@ static __always_inline int fg_seen_recent(const struct fg_src_key *k, __u8 perio
  * older stamp over a newer one (the bucket would not stamp again before
  * the next period, and under attack it would look new).
  */
-static __always_inline void fg_seen_touch(const struct fg_src_key *k, __u8 period)
+static __always_inline void fg_stamp(const struct fg_src_key *k, __u8 period)
 {
 	__u64 *w, old, shift;
 	__u32 byte;
 	__u8 s;
 	int i;
 
-	w = fg_seen_word(k, &byte);
+	w = fg_stamp_word(k, &byte);
 	if (!w)
 		return;
 	/* the byte's bits in the word: a constant test, folded by the compiler */
@@ -422,35 +424,35 @@ static __always_inline void fg_seen_touch(const struct fg_src_key *k, __u8 perio
 }
 
 /*
- * Create the bucket `key` (own: its prefix) with the source's ban state,
+ * Create the bucket `key` (prefix: its prefix length and mask) with the source's ban state,
  * unless another CPU just did. The caller looks the bucket up again: a
  * global function cannot hand out a map value.
  */
 __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, const struct fg_pkt *p,
-			     const struct fg_plen *own, const struct fg_src_key *key)
+			     const struct fg_plen *prefix, const struct fg_src_key *key)
 {
 	struct fg_src fresh = {};
 	__u32 group;
 
-	if (!st || !cfg || !p || !own || !key)
+	if (!st || !cfg || !p || !prefix || !key)
 		return 0;
 	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
 	fresh.first_seen = p->now;
 	fresh.ban_gen = fg_ban_gen(st, cfg, p, &group);
 	fresh.units = cfg->rules[key->rule & (FG_MAX_RULES - 1)].since;
-	fresh.ban_until = fg_ban_check(cfg, p, own, 0);
+	fresh.ban_until = fg_ban_check(cfg, p, prefix, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
 	if (!bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST)) {
 		fg_count(FG_C_SOURCE_NEW, 0);
-		fg_seen_touch(key, fg_period(p->now)); /* its packets stamp it from the next period on */
+		fg_stamp(key, fg_period(p->now)); /* its packets stamp it from the next period on */
 	}
 	return 0;
 }
 
-/* The bucket for this packet under `rule`, created if missing; own = its prefix. */
+/* The bucket for this packet under `rule`, created if missing; *prefix = its prefix. */
 static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
 						const struct fg_rule *rule, __u32 ridx,
-						const struct fg_pkt *p, struct fg_plen *own)
+						const struct fg_pkt *p, struct fg_plen *prefix)
 {
 	struct fg_src_key key = { .rule = ridx, .family = p->family };
 	__u8 period = fg_period(p->now);
@@ -469,14 +471,14 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	if (p->now - pr->window >= fg_hz)
 		fg_attack_roll(st, cfg, at, pr, p->now);
 	if (p->family == FG_FAM_IPV4) {
-		own->plen = rule->plen4;
+		prefix->plen = rule->plen4;
 		mask = rule->mask4;
 	} else {
-		own->plen = rule->plen6;
+		prefix->plen = rule->plen6;
 		mask = rule->mask6;
 	}
-	__builtin_memcpy(own->mask, mask, sizeof(own->mask));
-	key.plen = own->plen;
+	__builtin_memcpy(prefix->mask, mask, sizeof(prefix->mask));
+	key.plen = prefix->plen;
 	/* the rule's mask, not the copy just stored: reading that back would stall */
 	fg_mask(key.addr, p->addr, mask);
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
@@ -486,12 +488,12 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	 * bucket worth a cache miss: it goes to its coarse prefix
 	 */
 	on = *(volatile __u32 *)&at->on && coarse->plen < key.plen;
-	if (!on || fg_seen_recent(&key, period)) {
+	if (!on || fg_stamp_recent(&key, period)) {
 		b = bpf_map_lookup_elem(&fg_sources, &key);
 		/* under attack, a source first met during it has its coarse prefix, not this bucket */
 		if (b && (!on || b->first_seen < *(volatile __u64 *)&at->from)) {
 			if ((b->last_seen ^ p->now) >> fg_period_shift)
-				fg_seen_touch(&key, period);
+				fg_stamp(&key, period);
 			return b;
 		}
 		if (b)
@@ -500,15 +502,15 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	/* a new source: under attack, charged to its coarse prefix's bucket */
 	if (fg_attack_new(st, cfg, at, pr, p->now) && coarse->plen < key.plen) {
 	charge_coarse:
-		*own = *coarse;
-		key.plen = own->plen;
-		fg_mask(key.addr, p->addr, own->mask);
+		*prefix = *coarse;
+		key.plen = prefix->plen;
+		fg_mask(key.addr, p->addr, prefix->mask);
 		fg_count(FG_C_ATTACK_NEW, 0);
 		b = bpf_map_lookup_elem(&fg_sources, &key);
 		if (b)
 			return b;
 	}
-	fg_bucket_new(st, cfg, p, own, &key);
+	fg_bucket_new(st, cfg, p, prefix, &key);
 	b = bpf_map_lookup_elem(&fg_sources, &key);
 	if (!b)
 		fg_count(FG_C_SOURCE_INSERT_FAIL, 0);
@@ -520,7 +522,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
  * Returns its expiry, with FG_BAN_UNRECORDED when the table was full.
  */
 __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 ridx,
-			const struct fg_pkt *p, const struct fg_plen *own)
+			const struct fg_pkt *p, const struct fg_plen *prefix)
 {
 	struct fg_ban_key bk = {};
 	struct fg_ban nb = { .strikes = 1 };
@@ -531,23 +533,23 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 	__u32 group;
 	int i;
 
-	if (!st || !cfg || !p || !own)
+	if (!st || !cfg || !p || !prefix)
 		return 0;
 	ridx &= FG_MAX_RULES - 1;
 	rule = &cfg->rules[ridx];
 	now = p->now;
 	dur = rule->ban_ticks;
 	bk.family = p->family;
-	bk.plen = own->plen;
+	bk.plen = prefix->plen;
 	nb.created = now;
 	nb.rule = ridx;
 	ev.tick = now;
 	ev.rule = ridx;
 	ev.family = p->family;
-	ev.plen = own->plen;
+	ev.plen = prefix->plen;
 	ev.cpu = bpf_get_smp_processor_id();
 
-	fg_mask(bk.addr, p->addr, own->mask);
+	fg_mask(bk.addr, p->addr, prefix->mask);
 	old = bpf_map_lookup_elem(&fg_bans, &bk);
 	if (old) {
 		if (old->expires > now)
@@ -582,104 +584,83 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 
 /*
  * Per-source limits in order pps, bps, SYN. Returns FG_R_PASS or the limit
- * exceeded; limits after a failed one are not consulted (fg_keep).
+ * exceeded; limits after a failed one are not consulted (fg_tat_in_range).
  */
 static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
-				     const struct fg_pkt *p, __u64 now, __u64 seen)
+				     const struct fg_pkt *p, __u64 now, __u64 last)
 {
 	int reason = FG_R_PASS;
 
 	if (r->pps.rate && !fg_conform(&b->tat_pps, &b->units, r->since, now, r->pps.rate,
-				       r->pps.burst, 1, fg_idle(now, seen, r->pps.rate))) {
+				       r->pps.burst, 1, fg_idle(now, last, r->pps.rate))) {
 		/* 0: over; -1 passes */
-		fg_keep(&b->tat_pps, now, r->pps.rate, seen);
+		fg_tat_in_range(&b->tat_pps, now, r->pps.rate, last);
 		reason = FG_R_RATE_PPS;
 	}
 	if (r->bps.rate) {
 		if (reason != FG_R_PASS) {
-			fg_keep(&b->tat_bps, now, r->bps.rate, seen);
+			fg_tat_in_range(&b->tat_bps, now, r->bps.rate, last);
 		} else if (!fg_conform(&b->tat_bps, &b->units, r->since, now, r->bps.rate,
 				       r->bps.burst * 8, (__u64)p->len * 8,
-				       fg_idle(now, seen, r->bps.rate))) {
-			fg_keep(&b->tat_bps, now, r->bps.rate, seen);
+				       fg_idle(now, last, r->bps.rate))) {
+			fg_tat_in_range(&b->tat_bps, now, r->bps.rate, last);
 			reason = FG_R_RATE_BPS;
 		}
 	}
 	if (r->syn.rate) {
 		if (reason != FG_R_PASS || !p->syn) {
-			fg_keep(&b->tat_syn, now, r->syn.rate, seen);
+			fg_tat_in_range(&b->tat_syn, now, r->syn.rate, last);
 		} else if (!fg_conform(&b->tat_syn, &b->units, r->since, now, r->syn.rate,
-				       r->syn.burst, 1, fg_idle(now, seen, r->syn.rate))) {
-			fg_keep(&b->tat_syn, now, r->syn.rate, seen);
+				       r->syn.burst, 1, fg_idle(now, last, r->syn.rate))) {
+			fg_tat_in_range(&b->tat_syn, now, r->syn.rate, last);
 			reason = FG_R_RATE_SYN;
 		}
 	}
 	return reason;
 }
 
-SEC("xdp.frags")
-int floodgate(struct xdp_md *ctx)
+/* What the stages of one packet share (floodgate() below). */
+struct fg_judge {
+	struct fg_pkt p;	     /* the parsed packet, with its tick */
+	struct fg_state *st;	     /* fg_state[0] */
+	const struct fg_config *cfg; /* the live rule set */
+	const struct fg_rule *rule;  /* the packet's rule in it */
+	struct fg_src *b;	     /* the source's bucket; NULL when the table refused it */
+	struct fg_plen prefix;	     /* the bucket's prefix: the rule's, or coarse under attack */
+	__u32 slot;		     /* the rule set's slot, read once */
+	__u32 ridx;		     /* the rule's index */
+};
+
+/* Stage 1, lists: allow, deny and manual bans, one trie lookup when it may match. */
+static __always_inline int fg_stage_lists(struct fg_judge *j)
 {
-	__u32 zero = 0, ridx = FG_RULE_DEFAULT, len;
-	struct fg_pkt p = {};
-	struct fg_rule_count *rc;
-	struct fg_total *tot;
-	const struct fg_config *cfg;
-	const struct fg_rule *rule;
-	struct fg_state *st;
-	struct fg_src *b;
-	__u64 now, seen;
-	struct fg_plen own = {};
-	__u32 slot, gen, group;
-	int reason, stale;
+	const struct fg_pkt *p = &j->p;
+	struct fg_lpm_key lk = { .prefixlen = FG_LPM_HDR_BITS + (p->family == FG_FAM_IPV4 ? 32 : 128),
+				 .family = p->family };
+	struct fg_list_val *lv;
 
-	reason = fg_parse(ctx, &p);
-	len = p.len;
-	if (reason != FG_R_PASS) {
-		len = bpf_xdp_get_buff_len(ctx); /* not the hot path: count the whole frame */
-		goto out;
-	}
-	if (p.note)
-		fg_count(p.note, len);
+	if (!(p->family == FG_FAM_IPV4 ? j->st->lists4 : j->st->lists6) || !fg_lf_maybe(j->st, p))
+		return FG_R_PASS;
+	fg_copy_addr(lk.addr, p);
+	lv = bpf_map_lookup_elem(&fg_lists, &lk);
+	if (!lv)
+		return FG_R_PASS;
+	if (lv->verdict == FG_LIST_ALLOW)
+		return FG_R_ALLOW;
+	if (lv->verdict == FG_LIST_DENY)
+		return FG_R_DENY;
+	if (lv->verdict == FG_LIST_BAN && (!lv->expires || lv->expires > p->now))
+		return FG_R_BANNED;
+	return FG_R_PASS;
+}
 
-	st = bpf_map_lookup_elem(&fg_state, &zero);
-	if (!st)
-		goto out;
-	now = fg_test_clock ? st->test_now : bpf_jiffies64();
-	p.now = now;
-	/* one read of the slot for the config and the port table: never half of each */
-	slot = *(volatile __u32 *)&st->slot & 1;
-	cfg = bpf_map_lookup_elem(&fg_config, &slot);
-	if (!cfg)
-		goto out;
+/* Stage 2, rule: the endpoint rule of the packet's protocol and port, or the default. */
+static __always_inline void fg_stage_rule(struct fg_judge *j)
+{
+	__u32 ridx = FG_RULE_DEFAULT;
 
-	/* allow, deny and manual bans: one trie, one lookup, only when non-empty and not filtered */
-	if ((p.family == FG_FAM_IPV4 ? st->lists4 : st->lists6) && fg_lf_maybe(st, &p)) {
-		struct fg_lpm_key lk = { .prefixlen = FG_LPM_HDR_BITS +
-						      (p.family == FG_FAM_IPV4 ? 32 : 128),
-					 .family = p.family };
-		struct fg_list_val *lv;
-
-		fg_copy_addr(lk.addr, &p);
-		lv = bpf_map_lookup_elem(&fg_lists, &lk);
-		if (lv) {
-			if (lv->verdict == FG_LIST_ALLOW) {
-				reason = FG_R_ALLOW;
-				goto out;
-			}
-			if (lv->verdict == FG_LIST_DENY) {
-				reason = FG_R_DENY;
-				goto out;
-			}
-			if (lv->verdict == FG_LIST_BAN && (!lv->expires || lv->expires > now)) {
-				reason = FG_R_BANNED;
-				goto out;
-			}
-		}
-	}
-
-	if (p.has_ports && cfg->n_endpoints) {
-		__u32 pk = (slot * 2 + (p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + p.dport;
+	if (j->p.has_ports && j->cfg->n_endpoints) {
+		__u32 pk = (j->slot * 2 + (j->p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + j->p.dport;
 		__u16 *ri = bpf_map_lookup_elem(&fg_ports, &pk);
 
 		if (ri)
@@ -688,27 +669,44 @@ int floodgate(struct xdp_md *ctx)
 	/* the verifier must see the bound where the pointer is made, not just earlier */
 	asm volatile("" : "+r"(ridx));
 	ridx &= FG_MAX_RULES - 1;
-	rule = &cfg->rules[ridx];
-	rc = bpf_map_lookup_elem(&fg_rule_stats, &ridx);
+	j->ridx = ridx;
+	j->rule = &j->cfg->rules[ridx];
+}
 
-	b = fg_bucket(st, cfg, rule, ridx, &p, &own);
+/*
+ * Stage 3, source: the source's bucket (made if new), its bans and its
+ * per-source limits. FG_R_PASS, FG_R_BANNED or the limit exceeded. A
+ * packet whose bucket the table refused (counted), or that read a rule
+ * set another CPU has moved its bucket past, passes here: the endpoint
+ * limit alone applies to it.
+ */
+static __always_inline int fg_stage_source(struct fg_judge *j)
+{
+	const struct fg_rule *rule = j->rule;
+	__u64 now = j->p.now, last;
+	struct fg_src *b;
+	__u32 gen, group;
+	int stale;
+
+	b = fg_bucket(j->st, j->cfg, rule, j->ridx, &j->p, &j->prefix);
+	j->b = b;
 	if (!b)
-		goto rule_out; /* table refused the insert (counted): only the endpoint limit applies */
-	seen = b->last_seen;
+		return FG_R_PASS;
+	last = b->last_seen;
 	/*
 	 * stale: a packet of the rule set before a change, whose limits are not
 	 * this bucket's (another CPU moved it), or that started before a flip
 	 * and must not write tats in units the bucket may be leaving
 	 */
-	stale = (b->units != rule->since && fg_rebase(b, rule, now, seen)) ||
-		(*(volatile __u32 *)&st->slot & 1) != slot;
+	stale = (b->units != rule->since && fg_rebase(b, rule, now, last)) ||
+		(*(volatile __u32 *)&j->st->slot & 1) != j->slot;
 	b->last_seen = now;
 	b->packets++;
-	b->bytes += len;
+	b->bytes += j->p.len;
 
-	gen = fg_ban_gen(st, cfg, &p, &group);
+	gen = fg_ban_gen(j->st, j->cfg, &j->p, &group);
 	if (b->ban_gen != gen) {
-		__u64 until = fg_ban_check(cfg, &p, &own, 0);
+		__u64 until = fg_ban_check(j->cfg, &j->p, &j->prefix, 0);
 
 		b->ban_gen = gen;
 		/* a ban the table could not hold stays, until it ends or the table has a longer one */
@@ -717,61 +715,113 @@ int floodgate(struct xdp_md *ctx)
 			b->ban_until = until;
 	}
 	if ((b->ban_until & ~FG_BAN_UNRECORDED) > now ||
-	    (fg_ban_split(cfg, p.family, own.plen) && fg_ban_check(cfg, &p, &own, 1) > now)) {
+	    (fg_bans_finer(j->cfg, j->p.family, j->prefix.plen) &&
+	     fg_ban_check(j->cfg, &j->p, &j->prefix, 1) > now)) {
 		/* however long the ban, the limits must come back full, not wrapped */
 		if (!stale) {
-			fg_keep(&b->tat_pps, now, rule->pps.rate, seen);
-			fg_keep(&b->tat_bps, now, rule->bps.rate, seen);
-			fg_keep(&b->tat_syn, now, rule->syn.rate, seen);
+			fg_tat_in_range(&b->tat_pps, now, rule->pps.rate, last);
+			fg_tat_in_range(&b->tat_bps, now, rule->bps.rate, last);
+			fg_tat_in_range(&b->tat_syn, now, rule->syn.rate, last);
 		}
-		reason = FG_R_BANNED;
-		goto drop_src;
+		return FG_R_BANNED;
 	}
 	if (stale)
-		goto rule_out; /* the endpoint limit alone, for one packet per CPU at a flip */
-	reason = fg_limits(b, rule, &p, now, seen);
-	if (reason != FG_R_PASS)
-		goto over;
-rule_out:
-	if (rule->total.rate) {
-		tot = bpf_map_lookup_elem(&fg_totals, &ridx);
-		if (tot) {
-			seen = tot->seen;
-			tot->seen = now; /* before the CAS, as for buckets: see fg_gcra */
-			if (tot->units != rule->since && fg_total_rebase(tot, rule, now, seen))
-				goto pass; /* the rule set changed under this packet */
-			if (!fg_conform(&tot->tat, &tot->units, rule->since, now, rule->total.rate,
-					rule->total.burst, 1, fg_idle(now, seen, rule->total.rate))) {
-				/* -1 passes */
-				reason = FG_R_ENDPOINT;
-				goto over;
-			}
-		}
-	}
-pass:
-	reason = FG_R_PASS;
-	if (rc)
-		rc->passed++;
-	goto out_rule;
+		return FG_R_PASS; /* for one packet per CPU at a flip */
+	return fg_limits(b, rule, &j->p, now, last);
+}
 
-over:
-	if (rule->action == FG_ACT_MONITOR) {
-		reason = FG_R_MONITOR;
+/* Stage 4, endpoint: all sources of the rule together. FG_R_PASS or FG_R_ENDPOINT. */
+static __always_inline int fg_stage_endpoint(struct fg_judge *j)
+{
+	const struct fg_rule *rule = j->rule;
+	struct fg_total *tot;
+	__u64 now = j->p.now, last;
+
+	if (!rule->total.rate)
+		return FG_R_PASS;
+	tot = bpf_map_lookup_elem(&fg_totals, &j->ridx);
+	if (!tot)
+		return FG_R_PASS;
+	last = tot->seen;
+	tot->seen = now; /* before the CAS, as for buckets: see fg_gcra */
+	if (tot->units != rule->since && fg_total_rebase(tot, rule, now, last))
+		return FG_R_PASS; /* the rule set changed under this packet */
+	/* 0 is over; -1, a lost race, passes */
+	return fg_conform(&tot->tat, &tot->units, rule->since, now, rule->total.rate,
+			  rule->total.burst, 1, fg_idle(now, last, rule->total.rate))
+		       ? FG_R_PASS
+		       : FG_R_ENDPOINT;
+}
+
+/*
+ * Stage 5, action: what the rule does with a packet over a limit (drop,
+ * monitor: pass as would-drop, ban: drop and ban its prefix), and the
+ * rule's and bucket's counters. A banned source is dropped whatever the
+ * action. Returns the final reason.
+ */
+static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
+{
+	const struct fg_rule *rule = j->rule;
+	struct fg_rule_count *rc = bpf_map_lookup_elem(&fg_rule_stats, &j->ridx);
+
+	if (rc)
+		rc->bytes += j->p.len;
+	if (reason == FG_R_PASS) {
+		if (rc)
+			rc->passed++;
+		return reason;
+	}
+	if (reason != FG_R_BANNED && rule->action == FG_ACT_MONITOR) {
 		if (rc)
 			rc->would_drop++;
-		goto out_rule;
+		return FG_R_MONITOR;
 	}
-	if (rule->action == FG_ACT_BAN && b && reason != FG_R_ENDPOINT) {
-		b->ban_until = fg_ban(st, cfg, ridx, &p, &own);
-	}
-drop_src:
-	if (b)
-		b->drops++;
+	if (reason != FG_R_BANNED && reason != FG_R_ENDPOINT && rule->action == FG_ACT_BAN && j->b)
+		j->b->ban_until = fg_ban(j->st, j->cfg, j->ridx, &j->p, &j->prefix);
+	if (j->b)
+		j->b->drops++;
 	if (rc)
 		rc->dropped++;
-out_rule:
-	if (rc)
-		rc->bytes += len;
+	return reason;
+}
+
+/*
+ * The program: parse, then lists, rule, source, endpoint and action, in
+ * this order; every packet leaves through the one count at the end.
+ */
+SEC("xdp.frags")
+int floodgate(struct xdp_md *ctx)
+{
+	struct fg_judge j = {};
+	__u32 zero = 0, len;
+	int reason;
+
+	reason = fg_parse(ctx, &j.p);
+	len = j.p.len;
+	if (reason != FG_R_PASS) {
+		len = bpf_xdp_get_buff_len(ctx); /* not the hot path: count the whole frame */
+		goto out;
+	}
+	if (j.p.also_count)
+		fg_count(j.p.also_count, len);
+	j.st = bpf_map_lookup_elem(&fg_state, &zero);
+	if (!j.st)
+		goto out;
+	j.p.now = fg_test_clock ? j.st->test_now : bpf_jiffies64();
+	/* one read of the slot for the config and the port table: never half of each */
+	j.slot = *(volatile __u32 *)&j.st->slot & 1;
+	j.cfg = bpf_map_lookup_elem(&fg_config, &j.slot);
+	if (!j.cfg)
+		goto out;
+
+	reason = fg_stage_lists(&j);
+	if (reason != FG_R_PASS)
+		goto out; /* the lists are no rule's: no rule counts them */
+	fg_stage_rule(&j);
+	reason = fg_stage_source(&j);
+	if (reason == FG_R_PASS)
+		reason = fg_stage_endpoint(&j);
+	reason = fg_stage_action(&j, reason);
 out:
 	fg_count(reason, len);
 	return reason > FG_R_MONITOR ? XDP_DROP : XDP_PASS;

@@ -35,15 +35,15 @@ struct fg_pkt {
 		__u8 addr[16];	 /* source address, network order; IPv4 in the first 4 bytes */
 		__u64 addr64[2]; /* the same, written as two words: 8-byte reads of it forward */
 	};
-	__u64 now;	/* tick the packet is handled at (set after parsing) */
-	__u32 len;	/* whole frame length in bytes */
-	__u16 dport;	/* destination port, host order (valid when has_ports) */
-	__u8 family;	/* enum fg_family */
-	__u8 proto;	/* L4 protocol (IPPROTO_*), 0 when unknown */
-	__u8 has_ports; /* 1 for TCP/UDP in an unfragmented packet or first fragment */
-	__u8 syn;	/* 1 for a TCP SYN without ACK */
-	__u8 note;	/* informational counter to bump (FG_C_FRAGMENT, ...), 0 for none */
-	__u8 pad;	/* zero */
+	__u64 now;	 /* tick the packet is handled at (set after parsing) */
+	__u32 len;	 /* whole frame length in bytes */
+	__u16 dport;	 /* destination port, host order (valid when has_ports) */
+	__u8 family;	 /* enum fg_family */
+	__u8 proto;	 /* L4 protocol (IPPROTO_*), 0 when unknown */
+	__u8 has_ports;	 /* 1 for TCP/UDP in an unfragmented packet or first fragment */
+	__u8 syn;	 /* 1 for a TCP SYN without ACK */
+	__u8 also_count; /* a counter to bump besides the verdict's (FG_C_FRAGMENT, ...), or 0 */
+	__u8 pad;	 /* zero */
 };
 
 /*
@@ -172,7 +172,7 @@ static __always_inline int fg_parse_ip4(struct fg_cursor *c, struct fg_pkt *p)
 	fg_addr4(p, iph->saddr);
 	p->proto = iph->protocol;
 	if (iph->frag_off & bpf_htons(FG_IP4_FRAG_OFFSET)) {
-		p->note = FG_C_FRAGMENT;
+		p->also_count = FG_C_FRAGMENT;
 		return FG_R_PASS; /* non-first fragment: no ports */
 	}
 	c->pos = (void *)iph + hlen;
@@ -249,7 +249,7 @@ __noinline int fg_parse_ip6_ext(struct xdp_md *ctx, struct fg_pkt *p, __u32 off,
 			elen = 8;
 			if (ext->frag & bpf_htons(FG_IP6_FRAG_OFFSET)) {
 				p->proto = ext->nexthdr;
-				p->note = FG_C_FRAGMENT;
+				p->also_count = FG_C_FRAGMENT;
 				return FG_R_PASS; /* non-first fragment: no ports */
 			}
 		} else if (nh == IPPROTO_AH) {
@@ -265,7 +265,7 @@ __noinline int fg_parse_ip6_ext(struct xdp_md *ctx, struct fg_pkt *p, __u32 off,
 	}
 	if (fg_ip6_is_ext(nh)) {
 		p->proto = 0; /* chain too long: charged to the source without ports */
-		p->note = FG_C_IP6_LONG_CHAIN;
+		p->also_count = FG_C_IP6_LONG_CHAIN;
 		return FG_R_PASS;
 	}
 	return fg_parse_ip6_l4(&c, p, left, nh, 0, 0); /* behind extension headers: not ND */

@@ -13,8 +13,8 @@
  *   signed difference, which holds while tat stays within 2^63 units of
  *   now. A tat behind now is a full bucket.
  * - Bounds. A tat at most 2^62 units from now is trusted; one that fell
- *   more than 2^61 behind is pulled up to exactly 2^61 behind (fg_keep),
- *   at least once per FG_KEEP_TICKS ticks, so no tat ever drifts to 2^63
+ *   more than 2^61 behind is pulled up to exactly 2^61 behind (fg_tat_in_range),
+ *   at least once per FG_RANGE_TICKS ticks, so no tat ever drifts to 2^63
  *   and reads as "far ahead". Limits stop at 10^12 per second (about
  *   2^40), far below the 2^49 these bounds allow.
  * - Epochs. A bucket's tats are kept in the units of the rates its rule
@@ -37,8 +37,8 @@
 
 /* compare-and-swap retries before a packet passes uncharged (FG_C_LOST_RACE) */
 #define FG_CAS_TRIES 16
-/* fg_keep checks a bucket's unconsulted limits once per this many ticks */
-#define FG_KEEP_TICKS 4096
+/* fg_tat_in_range checks a bucket's unconsulted limits once per this many ticks */
+#define FG_RANGE_TICKS 4096
 /* reads of a bucket another CPU is moving to new rates (fg_rebase) */
 #define FG_REBASE_TRIES 64
 
@@ -135,10 +135,10 @@ static __always_inline int fg_conform(__u64 *tat, __u32 *units, __u32 want, __u6
 	return r >= 0 ? r : fg_gcra(tat, units, &a);
 }
 
-/* Whether a bucket last touched at `seen` may hold a wrapped tat for `rate` (see fg_gcra_try). */
-static __always_inline int fg_idle(__u64 now, __u64 seen, __u64 rate)
+/* Whether a bucket last touched at `last` may hold a wrapped tat for `rate` (see fg_gcra_try). */
+static __always_inline int fg_idle(__u64 now, __u64 last, __u64 rate)
 {
-	__s64 gap = (__s64)(now - seen);
+	__s64 gap = (__s64)(now - last);
 
 	if (gap < (__s64)fg_hz)
 		return 0; /* the common case, without a division */
@@ -154,22 +154,22 @@ static __always_inline int fg_idle(__u64 now, __u64 seen, __u64 rate)
  * tat of an idle bucket) means a full bucket, so one more than 2^61 units
  * behind is pulled up to exactly 2^61 behind: still full, and in range.
  *
- * The check runs only when a packet starts a new block of FG_KEEP_TICKS
+ * The check runs only when a packet starts a new block of FG_RANGE_TICKS
  * (a flood's packets then do not read the limits they do not consult,
  * another cache line). The worst case is a check at a block's start,
  * packets up to its end, then the longest gap that is not idle (fg_idle:
- * 2^62 units): 2^61 + FG_KEEP_TICKS * rate + 2^62 < 2^63 units for any
+ * 2^62 units): 2^61 + FG_RANGE_TICKS * rate + 2^62 < 2^63 units for any
  * rate below 2^49 per second.
  */
-static __always_inline void fg_keep(__u64 *tat, __u64 now, __u64 rate, __u64 seen)
+static __always_inline void fg_tat_in_range(__u64 *tat, __u64 now, __u64 rate, __u64 last)
 {
 	__u64 now_u, old;
 
-	if (!rate || !((now ^ seen) & ~(FG_KEEP_TICKS - 1)))
+	if (!rate || !((now ^ last) & ~(FG_RANGE_TICKS - 1)))
 		return;
 	now_u = now * rate;
 	old = *(volatile __u64 *)tat;
-	if (fg_idle(now, seen, rate) || (__s64)(old - now_u) < -(1LL << 61))
+	if (fg_idle(now, last, rate) || (__s64)(old - now_u) < -(1LL << 61))
 		__sync_val_compare_and_swap(tat, old, now_u - (1ULL << 61));
 }
 
@@ -193,7 +193,7 @@ static __always_inline void fg_rescale(__u64 *tat, __u64 now, __u64 from, __u64 
 	int i;
 
 	if (!to)
-		return; /* a limit that is off: fg_keep leaves its tat alone */
+		return; /* a limit that is off: fg_tat_in_range leaves its tat alone */
 	for (i = 0; i < FG_CAS_TRIES; i++) {
 		old = *(volatile __u64 *)tat;
 		d = (__s64)(old - now * from);
@@ -245,7 +245,7 @@ static __always_inline int fg_claim(__u32 *units, __u32 since, __u32 *was)
  * that meets it waits up to FG_REBASE_TRIES reads. Returns 1 when the
  * bucket is not in this rule's units; the caller then leaves it alone.
  */
-__noinline int fg_rebase(struct fg_src *b, const struct fg_rule *r, __u64 now, __u64 seen)
+__noinline int fg_rebase(struct fg_src *b, const struct fg_rule *r, __u64 now, __u64 last)
 {
 	__u32 was = 0;
 	int c, prev;
@@ -257,17 +257,17 @@ __noinline int fg_rebase(struct fg_src *b, const struct fg_rule *r, __u64 now, _
 		return c < 0;
 	prev = was == r->prev_since;
 	fg_rescale(&b->tat_pps, now, prev ? r->prev_pps : 0, r->pps.rate, r->pps.burst * fg_hz,
-		   fg_idle(now, seen, prev ? r->prev_pps : 0));
+		   fg_idle(now, last, prev ? r->prev_pps : 0));
 	fg_rescale(&b->tat_bps, now, prev ? r->prev_bps : 0, r->bps.rate, r->bps.burst * 8 * fg_hz,
-		   fg_idle(now, seen, prev ? r->prev_bps : 0));
+		   fg_idle(now, last, prev ? r->prev_bps : 0));
 	fg_rescale(&b->tat_syn, now, prev ? r->prev_syn : 0, r->syn.rate, r->syn.burst * fg_hz,
-		   fg_idle(now, seen, prev ? r->prev_syn : 0));
+		   fg_idle(now, last, prev ? r->prev_syn : 0));
 	*(volatile __u32 *)&b->units = r->since;
 	return 0;
 }
 
 /* The endpoint total's fg_rebase: its one tat, from prev_total to total. */
-__noinline int fg_total_rebase(struct fg_total *t, const struct fg_rule *r, __u64 now, __u64 seen)
+__noinline int fg_total_rebase(struct fg_total *t, const struct fg_rule *r, __u64 now, __u64 last)
 {
 	__u32 was = 0;
 	__u64 from;
@@ -280,7 +280,7 @@ __noinline int fg_total_rebase(struct fg_total *t, const struct fg_rule *r, __u6
 		return c < 0;
 	from = was == r->prev_since ? r->prev_total : 0;
 	fg_rescale(&t->tat, now, from, r->total.rate, r->total.burst * fg_hz,
-		   fg_idle(now, seen, from));
+		   fg_idle(now, last, from));
 	*(volatile __u32 *)&t->units = r->since;
 	return 0;
 }

@@ -1820,8 +1820,8 @@ static void test_long_ban_high_rate(void **state)
 /*
  * The SYN limit is only consulted for SYNs: a source that sends other
  * packets for long enough (here just under the idle threshold apart)
- * must still find its SYN bucket full. fg_keep looks at the unconsulted
- * tat only when a packet starts a new block of FG_KEEP_TICKS, so the
+ * must still find its SYN bucket full. fg_tat_in_range looks at the unconsulted
+ * tat only when a packet starts a new block of FG_RANGE_TICKS, so the
  * worst case is a check at a block's start, another packet at its end,
  * then the longest gap that is not idle: the tat must still read as
  * behind now (a full bucket), never wrapped to far ahead.
