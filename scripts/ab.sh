@@ -9,8 +9,11 @@
 # tail calls the program): the chained bare XDP_DROP, A, B. Prints, per
 # source count, the minimum and the median of each build's cost over the
 # chained XDP_DROP, with the bench's naive limiter as a yardstick. Knobs:
-# ROUNDS, CASES ("1:4 1000:4 65536:4 1000000:6", sources:family). Root
-# only; everything is removed on exit.
+# ROUNDS, CASES ("1:4 1000:4 65536:4 1000000:6", sources:family), STORM
+# (bans per second: both builds get udp/10 at 1 packet a second, action
+# ban, and trafgen cost --ban-storm bans that many new sources a second on
+# the other CPU while A and B are timed; sources up to 32768). Root only;
+# everything is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 2 ] || {
@@ -43,14 +46,17 @@ eval "$(scripts/lab.sh env)"
 for fg in "$A/floodgate --pin-dir $PA" "$B/floodgate --pin-dir $PB"; do
 	for p in 198.18.250.0/24 198.18.251.0/24 2001:db8:ffff::/48; do $fg allow add $p >/dev/null; done
 	for p in 198.18.240.0/24 198.18.241.0/24 2001:db8:fffe::/48; do $fg deny add $p >/dev/null; done
+	[ -z "${STORM:-}" ] || $fg limit set udp/10 --pps 1 --burst 1 --action ban --ban-for 1h >/dev/null
 done
 cost() { # TARGET SOURCES FAMILY
-	local src=198.19.0.0
+	local src=198.19.0.0 storm=()
 	[ "$3" = 6 ] && src=2001:db8:1::
+	[ -n "${STORM:-}" ] && [[ $1 == /* ]] && storm=(--ban-storm "$STORM")
 	"$B/tests/trafgen" -j cost --netns "$LAB_NS_ATK" --target "$1" --sources "$2" --family "$3" \
-		--src "$src" | python3 -c "import json,sys; print(json.load(sys.stdin)['ns_per_packet'])"
+		--src "$src" "${storm[@]}" |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['ns_per_packet'])"
 }
-echo "ns per packet over the chained XDP_DROP, $ROUNDS interleaved rounds: A $A, B $B"
+echo "ns per packet over the chained XDP_DROP, $ROUNDS interleaved rounds: A $A, B $B${STORM:+, a storm of $STORM bans a second}"
 for c in $CASES; do
 	n=${c%:*} fam=${c#*:} d= a= b= v=
 	for _ in $(seq "$ROUNDS"); do

@@ -18,6 +18,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,6 +102,74 @@ static int time_runs(int prog_fd, const __u8 *frame, size_t size, struct xdp_md 
 }
 
 /*
+ * --ban-storm: a second thread provoking `per_sec` drops (bans, under a
+ * rule that bans) per second from new sources while the timed runs go
+ * on, on another CPU, so what the timed sources pay for them shows.
+ */
+struct storm {
+	int fd;		    /* the target program */
+	struct tg_frame f;  /* its frame: to --dport + 1 */
+	struct xdp_md ctx;  /* the runs' context */
+	__u64 per_sec;	    /* sources dropped per second wanted */
+	volatile bool stop; /* set by the timing thread when it is done */
+	__u64 bans;	    /* sources dropped */
+	double seconds;	    /* how long it ran */
+	int err;	    /* first error, -errno */
+	pthread_t thread;   /* the thread */
+};
+
+#define STORM_FIRST 32768 /* first source index of the storm: the /16's top half */
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *storm_run(void *arg)
+{
+	struct storm *s = arg;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_size_in = s->f.size, .ctx_in = &s->ctx,
+		    .ctx_size_in = sizeof(s->ctx), .repeat = 1);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	static __u8 data[TG_FRAME_MAX];
+	struct timespec next;
+	double t0 = wall_s();
+	cpu_set_t set;
+	__u32 k, i;
+
+	CPU_ZERO(&set);
+	CPU_SET(ncpu > 1 ? ncpu - 1 : 0, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	o.data_in = data;
+	for (k = 0; !s->stop; k++) {
+		memcpy(data, s->f.data, s->f.size);
+		tg_write_source(&s->f, data, STORM_FIRST + k % STORM_FIRST);
+		for (i = 0; i < 64; i++) {
+			if (bpf_prog_test_run_opts(s->fd, &o)) {
+				s->err = -errno;
+				return NULL;
+			}
+			if (o.retval == XDP_DROP) {
+				s->bans++;
+				break;
+			}
+		}
+		next.tv_nsec += 1000000000L / s->per_sec;
+		while (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+	s->seconds = wall_s() - t0;
+	return NULL;
+}
+
+/*
  * cost: the target is opened here (a pinned path needs the host's bpffs),
  * then we move into the lab namespace --netns, whose lab0 is the runs'
  * ingress interface and whose loopback keeps the run program in the XDP
@@ -110,6 +179,8 @@ int tg_cmd_cost(int argc, char **argv)
 {
 	static struct tg_frame f;
 	struct trafgen *skel = NULL;
+	static struct storm storm;
+	bool storm_on = false;
 	struct baselines base = {};
 	const char *target = NULL, *netns = NULL;
 	struct xdp_md ctx_in = {};
@@ -177,22 +248,59 @@ int tg_cmd_cost(int argc, char **argv)
 	ctx_in.data_end = f.size;
 	ctx_in.ingress_ifindex = ifindex;
 	ret = warmup ? time_runs(run_fd, f.data, f.size, &ctx_in, warmup, &ns) : 0;
+	if (!ret && sp.ban_storm) {
+		if (sp.nsrc > STORM_FIRST) {
+			error("cost: --ban-storm takes sources from index %d on: --sources %u is "
+			      "more",
+			      STORM_FIRST, sp.nsrc);
+			goto out;
+		}
+		storm.fd = tfd;
+		storm.ctx = ctx_in;
+		storm.per_sec = sp.ban_storm;
+		sp.dport++;
+		tg_build_frame(&sp, &storm.f);
+		sp.dport--;
+		if ((ret = -pthread_create(&storm.thread, NULL, storm_run, &storm))) {
+			error("cost: start the ban storm: %s", strerror(-ret));
+			goto out;
+		}
+		storm_on = true;
+		usleep(200000); /* under way before the timing starts */
+	}
 	if (!ret)
 		ret = time_runs(run_fd, f.data, f.size, &ctx_in, repeat, &ns);
+	if (storm_on) {
+		storm.stop = true;
+		pthread_join(storm.thread, NULL);
+		storm_on = false;
+		if (!ret && storm.err)
+			ret = storm.err;
+	}
 	if (ret) {
 		error("cost: BPF_PROG_TEST_RUN: %s", strerror(-ret));
 		goto out;
 	}
+	if (sp.ban_storm && storm.bans < storm.seconds * sp.ban_storm / 2) {
+		error("cost: the ban storm dropped %" PRIu64 " sources in %.1f s, not %" PRIu64
+		      " a second: does udp/%u ban?",
+		      (uint64_t)storm.bans, storm.seconds, (uint64_t)sp.ban_storm, sp.dport + 1);
+		goto out;
+	}
 	if (tg_json)
 		printf("{\"target\":\"%s\",\"bare\":%s,\"sources\":%u,\"random\":%s,\"repeat\":"
-		       "%" PRIu64 ",\"ns_per_packet\":%.2f}\n",
+		       "%" PRIu64 ",\"ns_per_packet\":%.2f,\"storm_bans_per_second\":%.0f}\n",
 		       target, bare ? "true" : "false", sp.nsrc, sp.random ? "true" : "false",
-		       (uint64_t)repeat, ns);
+		       (uint64_t)repeat, ns, storm.seconds > 0 ? storm.bans / storm.seconds : 0.0);
 	else
 		printf("%.2f ns/packet (%s%s, %u sources, %" PRIu64 " runs)\n", ns, target,
 		       bare ? ", bare" : "", sp.nsrc, (uint64_t)repeat);
 	rc = FG_EXIT_OK;
 out:
+	if (storm_on) {
+		storm.stop = true;
+		pthread_join(storm.thread, NULL);
+	}
 	if (link_fd >= 0)
 		close(link_fd);
 	if (nsfd >= 0)

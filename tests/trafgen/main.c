@@ -143,6 +143,7 @@ enum {
 	OPT_TARGET,
 	OPT_REPEAT,
 	OPT_WARMUP,
+	OPT_BAN_STORM,
 	OPT_FAMILY,
 	OPT_BARE,
 	OPT_NETNS,
@@ -168,6 +169,7 @@ static const struct option spec_opts[] = {
 	{ "target", required_argument, NULL, OPT_TARGET },
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "ban-storm", required_argument, NULL, OPT_BAN_STORM },
 	{ "family", required_argument, NULL, OPT_FAMILY },
 	{ "bare", no_argument, NULL, OPT_BARE },
 	{ "netns", required_argument, NULL, OPT_NETNS },
@@ -185,6 +187,7 @@ const char tg_usage[] =
 	"       trafgen [-j] cost --netns LABNS --target drop|naive|PINNED_PROG [--bare] [--family "
 	"4|6]\n"
 	"                 [--sources N] [--random] [--proto udp|syn] [--repeat N] [--warmup N]\n"
+	"                 [--ban-storm BANS_PER_SECOND]\n"
 	"       trafgen drop-attach|naive-attach|drop-detach IFACE\n"
 	"\n"
 	"send: frames out of IFACE, a veth whose peer is in another namespace, run from\n"
@@ -203,7 +206,11 @@ const char tg_usage[] =
 	"            $TRAFGEN_METHOD when set)\n"
 	"cost: ns per packet of the target program run with BPF_PROG_TEST_RUN, its source\n"
 	"  address rewritten per packet by a tail-calling front program (--bare: the\n"
-	"  target alone, same frame every time). Runs inside lab namespace LABNS.\n";
+	"  target alone, same frame every time). Runs inside lab namespace LABNS.\n"
+	"  --ban-storm N: meanwhile a second thread, on another CPU, sends to --dport + 1\n"
+	"  from sources of the top half of the /16 of --src (198.19.128.0 and up by\n"
+	"  default), each until the target drops one (a ban, when that port's rule\n"
+	"  bans), N of them per second; the timed sources must lie in the lower half.\n";
 
 /* A method by name; what names the source of s in the error line. */
 static int parse_method(const char *what, const char *s, enum tg_method *out)
@@ -318,6 +325,12 @@ int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target
 			if (fg_parse_u64("--threads", optarg, 1, TG_MAX_CPUS, &v))
 				return FG_EXIT_USAGE;
 			sp->threads = v;
+			break;
+		case OPT_BAN_STORM:
+			if (!target)
+				return error("send: --ban-storm is an option of cost"), FG_EXIT_USAGE;
+			if (fg_parse_u64("--ban-storm", optarg, 1, 100000, &sp->ban_storm))
+				return FG_EXIT_USAGE;
 			break;
 		case OPT_TARGET:
 		case OPT_NETNS:

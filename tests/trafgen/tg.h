@@ -57,6 +57,7 @@ struct tg_spec {
 	__u32 batch;	       /* frames per system call, or seeds per loop (send) */
 	__u32 threads;	       /* senders, one per CPU of the affinity mask (send) */
 	enum tg_method method; /* --method (send) */
+	__u64 ban_storm;       /* bans per second a second thread provokes (cost) */
 };
 
 /*
