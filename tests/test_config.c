@@ -11,8 +11,10 @@
  * - every key lands in its field, with the defaults the file promises;
  * - a table of small texts with their error count and first error.
  *
- * fg_config_load() prints its problems to stderr; the tests point stderr
- * at a memory stream around each call to read them.
+ * fg_config_check() gives the problems as a list (the one `config check`
+ * prints, and prints as JSON with -j); the tests read that list, and
+ * catch what is reported through error() (a file that cannot be read)
+ * with their own error routine.
  */
 #define _GNU_SOURCE /* asprintf, open_memstream */
 #include <ctype.h>
@@ -50,7 +52,7 @@ __attribute__((weak)) int fg_common_opt(int c)
 /* What one fg_config_load() call gave. */
 struct result {
 	int ret;	   /* its return value */
-	char *out;	   /* everything it printed to stderr */
+	char *out;	   /* what `config check` would print: reports, then FILE:LINE:COL lines */
 	int errors;	   /* lines with ": error: " */
 	int warnings;	   /* lines with ": warning: " */
 	unsigned int line; /* first error: line */
@@ -84,38 +86,45 @@ static const char *scan_uint(const char *s, const char *after, unsigned int *out
 	return end + strlen(after);
 }
 
-/* Load path with stderr captured, and pick the printed problems apart. */
+/* The test's error routine: what error() and warning() report, as the default would print it. */
+static void report_mem(void *ctx, bool warn, const char *msg)
+{
+	fprintf(ctx, "%s: %s\n", warn ? "warning" : "error", msg);
+}
+
+/* Load path, reading its problems from the list the loader returns. */
 static void load_path(const char *path, struct fg_file_config *cfg, struct result *r)
 {
-	FILE *mem, *saved = stderr;
-	size_t len = 0, plen = strlen(path);
-	char *line, *next;
+	struct fg_diags d;
+	size_t len = 0, i;
+	FILE *mem;
 
 	memset(r, 0, sizeof(*r));
 	mem = open_memstream(&r->out, &len);
 	assert_non_null(mem);
-	stderr = mem;
-	r->ret = fg_config_load(path, HZ, cfg);
-	stderr = saved;
-	fclose(mem);
-	for (line = r->out; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (strstr(line, ": warning: ")) {
-			r->warnings++;
-		} else if (strstr(line, ": error: ")) {
-			const char *p;
+	fg_set_report(report_mem, mem, NULL, NULL);
+	r->ret = fg_config_check(path, HZ, cfg, &d);
+	fg_set_report(NULL, NULL, NULL, NULL);
+	if (!r->ret)
+		r->ret = d.errors;
+	for (i = 0; i < d.n; i++) {
+		const struct fg_diag *p = &d.v[i];
 
-			r->errors++;
-			if (!r->msg && !strncmp(line, path, plen) && line[plen] == ':' &&
-			    (p = scan_uint(line + plen + 1, ":", &r->line)) &&
-			    scan_uint(p, ":", &r->col))
-				r->msg = strdup(strstr(line, ": error: ") + 9);
+		fprintf(mem, "%s:%u:%u: %s: %s\n", path, p->line, p->col,
+			p->warn ? "warning" : "error", p->msg ?: "out of memory");
+		if (p->warn) {
+			r->warnings++;
+			continue;
 		}
-		if (next)
-			next[-1] = '\n'; /* keep out whole, for failure messages */
+		r->errors++;
+		if (!r->msg) {
+			r->line = p->line;
+			r->col = p->col;
+			r->msg = strdup(p->msg ?: "out of memory");
+		}
 	}
+	fclose(mem);
+	fg_diags_free(&d);
 }
 
 /* Load a text through a temporary file. */
@@ -538,25 +547,21 @@ static void test_unreadable(void **state)
 /* Durations become ticks at the rate the loader is given. */
 static void test_hz(void **state)
 {
+	char path[] = "/tmp/fgt-config-XXXXXX";
 	struct fg_file_config c;
-	FILE *mem, *saved = stderr;
-	char path[] = "/tmp/fgt-config-XXXXXX", *out = NULL;
-	size_t len = 0;
+	struct fg_diags d;
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "default: {ban_for: 10m}\n", 24), 24);
 	close(fd);
-	mem = open_memstream(&out, &len);
-	stderr = mem;
-	assert_int_equal(fg_config_load(path, 1000, &c), 0);
-	stderr = saved;
-	fclose(mem);
+	assert_int_equal(fg_config_check(path, 1000, &c, &d), 0);
+	assert_int_equal(d.n, 0);
+	fg_diags_free(&d);
 	assert_int_equal(c.rs->cfg.rules[0].ban_ticks, 600 * 1000);
 	assert_int_equal(c.rs->cfg.rules[0].ban_max_ticks, 86400 * 1000);
 	fg_config_free(&c);
 	unlink(path);
-	free(out);
 }
 
 static int by_name(const void *a, const void *b)

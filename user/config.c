@@ -208,15 +208,6 @@ static const cyaml_schema_value_t file_schema = {
 
 /* ---- problems, with their position ------------------------------------- */
 
-/* One problem found in the file: FILE:LINE:COL: error: MSG. */
-struct diag {
-	unsigned int line; /* 1-based */
-	unsigned int col;  /* 1-based */
-	unsigned int seq;  /* order of discovery: keeps the sort stable */
-	bool warn;	   /* a warning: printed, not counted */
-	char *msg;	   /* the message, without "error: " (NULL: out of memory) */
-};
-
 /* Everything a load needs and finds. */
 struct load {
 	const char *path;    /* the file as named, for messages */
@@ -226,10 +217,11 @@ struct load {
 	unsigned char *bad;  /* per node (id - 1): reported by the walk, left out of the load */
 	size_t n_nodes;	     /* entries in bad */
 	bool sanitize;	     /* the walk found problems: libcyaml loads a cleaned copy */
-	struct diag *d;	     /* problems so far */
+	struct fg_diag *d;   /* problems so far */
 	size_t n_d;	     /* entries in d */
 	size_t cap_d;	     /* allocated entries of d */
 	int errors;	     /* entries of d that are errors */
+	yaml_node_t *at;     /* where a problem reported through error() goes (NULL: the top) */
 	char cy_msg[256];    /* libcyaml's first error message */
 	unsigned int cy_line, cy_col; /* where libcyaml's backtrace placed it */
 };
@@ -237,7 +229,7 @@ struct load {
 static void diag_vadd(struct load *l, unsigned int line, unsigned int col, bool warn,
 		      const char *fmt, va_list ap)
 {
-	struct diag *d;
+	struct fg_diag *d;
 	char *msg;
 
 	if (vasprintf(&msg, fmt, ap) < 0)
@@ -255,7 +247,7 @@ static void diag_vadd(struct load *l, unsigned int line, unsigned int col, bool 
 		l->cap_d = cap;
 	}
 	d = &l->d[l->n_d];
-	*d = (struct diag){
+	*d = (struct fg_diag){
 		.line = line ?: 1, .col = col ?: 1, .seq = l->n_d, .warn = warn, .msg = msg
 	};
 	l->n_d++;
@@ -285,7 +277,7 @@ diag_at(struct load *l, unsigned int line, unsigned int col, bool warn, const ch
 
 static int diag_cmp(const void *a, const void *b)
 {
-	const struct diag *x = a, *y = b;
+	const struct fg_diag *x = a, *y = b;
 
 	if (x->line != y->line)
 		return x->line < y->line ? -1 : 1;
@@ -303,7 +295,7 @@ static void diag_sort(struct load *l)
 		return;
 	qsort(l->d, l->n_d, sizeof(*l->d), diag_cmp);
 	for (i = 0; i < l->n_d; i++) {
-		struct diag *p = n ? &l->d[n - 1] : NULL;
+		struct fg_diag *p = n ? &l->d[n - 1] : NULL;
 
 		if (p && p->line == l->d[i].line && p->col == l->d[i].col && p->warn == l->d[i].warn &&
 		    p->msg && l->d[i].msg && !strcmp(p->msg, l->d[i].msg)) {
@@ -316,76 +308,37 @@ static void diag_sort(struct load *l)
 	l->n_d = n;
 }
 
-static void diag_print(const struct load *l)
+static void diag_print(const char *path, const struct fg_diags *d)
 {
 	size_t i;
 
-	for (i = 0; i < l->n_d; i++)
-		fprintf(stderr, "%s:%u:%u: %s: %s\n", l->path, l->d[i].line, l->d[i].col,
-			l->d[i].warn ? "warning" : "error",
-			l->d[i].msg ? l->d[i].msg : "out of memory");
+	for (i = 0; i < d->n; i++)
+		fprintf(stderr, "%s:%u:%u: %s: %s\n", path, d->v[i].line, d->v[i].col,
+			d->v[i].warn ? "warning" : "error",
+			d->v[i].msg ? d->v[i].msg : "out of memory");
 }
 
 /*
- * The parsers of util.c print their one `error: ...` line to stderr. To
- * place it in the file, stderr is pointed at a memory stream around the
- * call (glibc's stderr is an assignable variable, as its manual says) and
- * each captured line becomes a problem at the value's node.
+ * The parsers of util.c report their one problem through error(). While
+ * the values are checked, config_load() installs load_report() as the
+ * routine, which records each message as a problem at l->at: the node
+ * whose value is being parsed, set by AT() around the call.
  */
-struct capture {
-	FILE *saved; /* the real stderr */
-	FILE *mem;   /* the memory stream, NULL when none could be opened */
-	char *buf;   /* what was written */
-	size_t len;  /* bytes in buf */
-};
-
-static void capture_begin(struct capture *c)
+static void load_report(void *ctx, bool warn, const char *msg)
 {
-	c->buf = NULL;
-	c->len = 0;
-	c->saved = stderr;
-	c->mem = open_memstream(&c->buf, &c->len);
-	if (c->mem)
-		stderr = c->mem;
+	struct load *l = ctx;
+
+	diag(l, l->at, warn, "%s", msg);
 }
 
-/* Restore stderr; returns what was captured (free it), NULL when nothing could be. */
-static char *capture_stop(struct capture *c)
-{
-	if (!c->mem)
-		return NULL; /* the messages went to the real stderr, unplaced */
-	fclose(c->mem);
-	stderr = c->saved;
-	return c->buf;
-}
-
-static void capture_end(struct load *l, struct capture *c, const yaml_node_t *at)
-{
-	char *buf = capture_stop(c), *line, *next;
-
-	for (line = buf; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (!strncmp(line, "error: ", 7))
-			diag(l, at, false, "%s", line + 7);
-		else if (!strncmp(line, "warning: ", 9))
-			diag(l, at, true, "%s", line + 9);
-		else if (*line)
-			diag(l, at, false, "%s", line);
-	}
-	free(buf);
-}
-
-/* Run a util.c parser (or anything that reports through error()) with its message placed at node. */
-#define PLACED(l, node, call)                                                                      \
+/* Run a util.c parser (or anything that reports through error()) with its problem placed at node. */
+#define AT(l, node, call)                                                                          \
 	({                                                                                         \
-		struct capture _c;                                                                 \
 		int _e;                                                                            \
                                                                                                    \
-		capture_begin(&_c);                                                                \
+		(l)->at = (node);                                                                  \
 		_e = (call);                                                                       \
-		capture_end((l), &_c, (node));                                                     \
+		(l)->at = NULL;                                                                    \
 		_e;                                                                                \
 	})
 
@@ -948,9 +901,9 @@ static void parse_limit(const struct rule_src *rs, const char *rate_key, const c
 		if (!strcmp(rate, "off")) {
 			lim->rate = lim->burst = 0;
 			off = true;
-		} else if (bytes ? PLACED(rs->l, rule_at(rs, rate_key), fg_parse_rate(what, rate, &v))
-				 : PLACED(rs->l, rule_at(rs, rate_key),
-					  fg_parse_u64(what, rate, 1, CFG_PPS_MAX, &v))) {
+		} else if (bytes ? AT(rs->l, rule_at(rs, rate_key), fg_parse_rate(what, rate, &v))
+				 : AT(rs->l, rule_at(rs, rate_key),
+				      fg_parse_u64(what, rate, 1, CFG_PPS_MAX, &v))) {
 			rate_bad = true;
 		} else {
 			lim->rate = v;
@@ -968,9 +921,9 @@ static void parse_limit(const struct rule_src *rs, const char *rate_key, const c
 	if (off) {
 		diag(rs->l, rule_at(rs, burst_key), false, "%s: %s: set while %s is off", what,
 		     burst, rate_key);
-	} else if (bytes ? PLACED(rs->l, rule_at(rs, burst_key), fg_parse_size(what, burst, &v))
-			 : PLACED(rs->l, rule_at(rs, burst_key),
-				  fg_parse_u64(what, burst, 1, CFG_BURST_MAX, &v))) {
+	} else if (bytes ? AT(rs->l, rule_at(rs, burst_key), fg_parse_size(what, burst, &v))
+			 : AT(rs->l, rule_at(rs, burst_key),
+			      fg_parse_u64(what, burst, 1, CFG_BURST_MAX, &v))) {
 		/* reported */
 	} else if (!lim->rate && !rate_bad && !map_get(rs->l, rs->map, rate_key)) {
 		diag(rs->l, rule_at(rs, burst_key), false, "%s: %s: set without %s", what, burst,
@@ -997,12 +950,12 @@ static void parse_rule(const struct rule_src *rs, const struct y_rule *y, struct
 	parse_limit(rs, "total_pps", y->total_pps, "total_burst", y->total_burst, false, &r->total);
 	if (y->prefix4) {
 		snprintf(what, sizeof(what), "%s: prefix4", rs->label);
-		if (!PLACED(rs->l, rule_at(rs, "prefix4"), fg_parse_u64(what, y->prefix4, 0, 32, &v)))
+		if (!AT(rs->l, rule_at(rs, "prefix4"), fg_parse_u64(what, y->prefix4, 0, 32, &v)))
 			r->plen4 = v;
 	}
 	if (y->prefix6) {
 		snprintf(what, sizeof(what), "%s: prefix6", rs->label);
-		if (!PLACED(rs->l, rule_at(rs, "prefix6"), fg_parse_u64(what, y->prefix6, 0, 128, &v)))
+		if (!AT(rs->l, rule_at(rs, "prefix6"), fg_parse_u64(what, y->prefix6, 0, 128, &v)))
 			r->plen6 = v;
 	}
 	if (y->action) {
@@ -1016,18 +969,18 @@ static void parse_rule(const struct rule_src *rs, const struct y_rule *y, struct
 	}
 	if (y->ban_for) {
 		snprintf(what, sizeof(what), "%s: ban_for", rs->label);
-		if (!PLACED(rs->l, rule_at(rs, "ban_for"), fg_parse_duration(what, y->ban_for, &v)))
+		if (!AT(rs->l, rule_at(rs, "ban_for"), fg_parse_duration(what, y->ban_for, &v)))
 			r->ban_ticks = v * rs->l->hz;
 	}
 	if (y->ban_multiplier) {
 		snprintf(what, sizeof(what), "%s: ban_multiplier", rs->label);
-		if (!PLACED(rs->l, rule_at(rs, "ban_multiplier"),
-			    fg_parse_u64(what, y->ban_multiplier, 1, CFG_MULT_MAX, &v)))
+		if (!AT(rs->l, rule_at(rs, "ban_multiplier"),
+			fg_parse_u64(what, y->ban_multiplier, 1, CFG_MULT_MAX, &v)))
 			r->ban_mult = v;
 	}
 	if (y->ban_max) {
 		snprintf(what, sizeof(what), "%s: ban_max", rs->label);
-		if (!PLACED(rs->l, rule_at(rs, "ban_max"), fg_parse_duration(what, y->ban_max, &v)))
+		if (!AT(rs->l, rule_at(rs, "ban_max"), fg_parse_duration(what, y->ban_max, &v)))
 			r->ban_max_ticks = v * rs->l->hz;
 	}
 	if ((y->ban_for || y->ban_max) && r->ban_max_ticks < r->ban_ticks) {
@@ -1096,7 +1049,7 @@ static void parse_list(struct load *l, yaml_node_t *seq, char **v, unsigned int 
 	for (i = 0; i < n; i++) {
 		yaml_node_t *item = seq_item(l, seq, i);
 
-		if (is_bad(l, item) || PLACED(l, item, fg_parse_cidr(name, v[i], true, &all[i])))
+		if (is_bad(l, item) || AT(l, item, fg_parse_cidr(name, v[i], true, &all[i])))
 			continue;
 		keep[i] = true;
 		it[k].c = all[i];
@@ -1179,41 +1132,28 @@ static void check_ban_plens(struct load *l, const struct fg_ruleset *rs, yaml_no
 	}
 }
 
-/* fg_ruleset_check() as a last guard: place each line at the rule it names. */
+/* Where fg_ruleset_check()'s problems of rule i go: the rule's node, else the top. */
+struct guard {
+	struct load *l;		/* the load */
+	yaml_node_t *const *at; /* node per rule index */
+	yaml_node_t *top;	/* the root node */
+};
+
+static void guard_at(void *ctx, int rule)
+{
+	struct guard *g = ctx;
+
+	g->l->at = rule >= 0 && rule < FG_MAX_RULES && g->at[rule] ? g->at[rule] : g->top;
+}
+
+/* fg_ruleset_check() as a last guard: each problem placed at the rule it names. */
 static void ruleset_guard(struct load *l, const struct fg_ruleset *rs, yaml_node_t *const *at,
 			  yaml_node_t *top)
 {
-	struct capture c;
-	char *buf, *line, *next;
-	int i;
+	struct guard g = { .l = l, .at = at, .top = top };
 
-	capture_begin(&c);
-	fg_ruleset_check(rs);
-	buf = capture_stop(&c);
-	for (line = buf; line && *line; line = next) {
-		yaml_node_t *where = top;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (!strncmp(line, "error: ", 7))
-			line += 7;
-		for (i = 0; i < FG_MAX_RULES; i++) {
-			char ep[32];
-			size_t n;
-
-			if (!rs->cfg.rules[i].used)
-				continue;
-			n = strlen(fg_format_endpoint(ep, sizeof(ep), &rs->cfg.rules[i]));
-			if (!strncmp(line, ep, n) && line[n] == ':') {
-				where = at[i];
-				break;
-			}
-		}
-		if (*line)
-			diag(l, where, false, "%s", line);
-	}
-	free(buf);
+	fg_ruleset_check_at(rs, guard_at, &g);
+	l->at = NULL;
 }
 
 /* Sizes under tables:, their ranges, and where they go. */
@@ -1277,7 +1217,7 @@ static void parse_rules(struct load *l, const struct y_file *y, yaml_node_t *top
 			diag(l, epn,
 			     false, "endpoint: default: the default rule is the top-level 'default:' section");
 			ok = false;
-		} else if (PLACED(l, epn, fg_parse_endpoint("endpoint", e->endpoint, &ep))) {
+		} else if (AT(l, epn, fg_parse_endpoint("endpoint", e->endpoint, &ep))) {
 			ok = false;
 		}
 		src = (struct rule_src){ .l = l, .map = n, .top = top, .label = label };
@@ -1357,9 +1297,8 @@ static void parse_file(struct load *l, const struct y_file *y, struct fg_file_co
 			const char *s = *(char **)((char *)y->tables + table_keys[i].y_off);
 
 			snprintf(what, sizeof(what), "tables: %s", table_keys[i].key);
-			if (s &&
-			    !PLACED(l, map_get(l, sec, table_keys[i].key),
-				    fg_parse_u64(what, s, table_keys[i].min, table_keys[i].max, &v)))
+			if (s && !AT(l, map_get(l, sec, table_keys[i].key),
+				     fg_parse_u64(what, s, table_keys[i].min, table_keys[i].max, &v)))
 				*(__u32 *)((char *)&out->sizes + table_keys[i].out_off) = v;
 		}
 	}
@@ -1391,14 +1330,14 @@ static void parse_file(struct load *l, const struct y_file *y, struct fg_file_co
 	if (y->ban_policy) {
 		sec = map_get(l, top, "ban_policy");
 		if (y->ban_policy->forget_after &&
-		    !PLACED(l, map_get(l, sec, "forget_after"),
-			    fg_parse_duration("ban_policy: forget_after",
-					      y->ban_policy->forget_after, &v)))
+		    !AT(l, map_get(l, sec, "forget_after"),
+			fg_parse_duration("ban_policy: forget_after", y->ban_policy->forget_after,
+					  &v)))
 			out->forget_after = v;
 		if (y->ban_policy->events_per_second &&
-		    !PLACED(l, map_get(l, sec, "events_per_second"),
-			    fg_parse_u64("ban_policy: events_per_second",
-					 y->ban_policy->events_per_second, 1, CFG_EVENTS_MAX, &v)))
+		    !AT(l, map_get(l, sec, "events_per_second"),
+			fg_parse_u64("ban_policy: events_per_second",
+				     y->ban_policy->events_per_second, 1, CFG_EVENTS_MAX, &v)))
 			cfg->events_per_sec = v;
 	}
 	if (y->under_attack && y->under_attack->new_sources_per_second) {
@@ -1407,20 +1346,20 @@ static void parse_file(struct load *l, const struct y_file *y, struct fg_file_co
 		sec = map_get(l, top, "under_attack");
 		if (!strcmp(s, "off"))
 			cfg->attack_new_per_sec = 0;
-		else if (!PLACED(l, map_get(l, sec, "new_sources_per_second"),
-				 fg_parse_u64("under_attack: new_sources_per_second", s, 0,
-					      CFG_NEW_SRC_MAX, &v)))
+		else if (!AT(l, map_get(l, sec, "new_sources_per_second"),
+			     fg_parse_u64("under_attack: new_sources_per_second", s, 0,
+					  CFG_NEW_SRC_MAX, &v)))
 			cfg->attack_new_per_sec = v;
 	}
 	if (y->metrics) {
 		sec = map_get(l, top, "metrics");
-		if (y->metrics->listen && !PLACED(l, map_get(l, sec, "listen"),
-						  parse_listen("metrics: listen", y->metrics->listen)))
+		if (y->metrics->listen && !AT(l, map_get(l, sec, "listen"),
+					      parse_listen("metrics: listen", y->metrics->listen)))
 			snprintf(out->metrics, sizeof(out->metrics), "%s", y->metrics->listen);
 		if (y->metrics->top_sources &&
-		    !PLACED(l, map_get(l, sec, "top_sources"),
-			    fg_parse_u64("metrics: top_sources", y->metrics->top_sources, 0,
-					 CFG_TOP_MAX, &v)))
+		    !AT(l, map_get(l, sec, "top_sources"),
+			fg_parse_u64("metrics: top_sources", y->metrics->top_sources, 0,
+				     CFG_TOP_MAX, &v)))
 			out->metrics_top = v;
 	}
 }
@@ -1453,8 +1392,14 @@ static int config_load(struct load *l, const char *path, __u64 hz, struct fg_fil
 	fg_ruleset_defaults(out->rs, l->hz);
 	out->forget_after = CFG_FORGET_DEF;
 	err = load_yaml(l, &y);
-	if (!err && l->have_doc && !(l->errors && !y))
+	if (!err && l->have_doc && !(l->errors && !y)) {
+		fg_report_fn old_fn;
+		void *old_ctx;
+
+		fg_set_report(load_report, l, &old_fn, &old_ctx);
 		parse_file(l, y, out);
+		fg_set_report(old_fn, old_ctx, NULL, NULL);
+	}
 	y_free(y);
 	diag_sort(l);
 	if (err || l->errors)
@@ -1475,15 +1420,38 @@ static void load_free(struct load *l)
 	memset(l, 0, sizeof(*l));
 }
 
-int fg_config_load(const char *path, __u64 hz, struct fg_file_config *out)
+int fg_config_check(const char *path, __u64 hz, struct fg_file_config *out, struct fg_diags *d)
 {
 	struct load l;
-	int err, n;
+	int err;
 
 	err = config_load(&l, path, hz, out);
-	diag_print(&l);
-	n = l.errors;
+	*d = (struct fg_diags){ .v = l.d, .n = l.n_d, .errors = l.errors };
+	l.d = NULL;
+	l.n_d = 0;
 	load_free(&l);
+	return err;
+}
+
+void fg_diags_free(struct fg_diags *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->v[i].msg);
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+int fg_config_load(const char *path, __u64 hz, struct fg_file_config *out)
+{
+	struct fg_diags d;
+	int err, n;
+
+	err = fg_config_check(path, hz, out, &d);
+	diag_print(path, &d);
+	n = d.errors;
+	fg_diags_free(&d);
 	return err ? err : n;
 }
 
@@ -2002,23 +1970,23 @@ static int config_dump(void)
 
 /* ---- config check, config apply --------------------------------------------------------- */
 
-static void check_json(const struct load *l, const char *path, int err)
+static void check_json(const struct fg_diags *d, const char *path, int err)
 {
 	json_object *o = json_object_new_object(), *a = json_object_new_array();
 	size_t i;
 
 	json_object_object_add(o, "file", json_object_new_string(path));
-	json_object_object_add(o, "valid", json_object_new_boolean(!err && !l->errors));
-	for (i = 0; i < l->n_d; i++) {
-		json_object *d = json_object_new_object();
+	json_object_object_add(o, "valid", json_object_new_boolean(!err && !d->errors));
+	for (i = 0; i < d->n; i++) {
+		json_object *j = json_object_new_object();
 
-		json_object_object_add(d, "line", json_object_new_int(l->d[i].line));
-		json_object_object_add(d, "column", json_object_new_int(l->d[i].col));
-		json_object_object_add(d, "severity",
-				       json_object_new_string(l->d[i].warn ? "warning" : "error"));
-		json_object_object_add(d, "message",
-				       json_object_new_string(l->d[i].msg ?: "out of memory"));
-		json_object_array_add(a, d);
+		json_object_object_add(j, "line", json_object_new_int(d->v[i].line));
+		json_object_object_add(j, "column", json_object_new_int(d->v[i].col));
+		json_object_object_add(j, "severity",
+				       json_object_new_string(d->v[i].warn ? "warning" : "error"));
+		json_object_object_add(j, "message",
+				       json_object_new_string(d->v[i].msg ?: "out of memory"));
+		json_object_array_add(a, j);
 	}
 	json_object_object_add(o, "problems", a);
 	print_json(o);
@@ -2027,19 +1995,19 @@ static void check_json(const struct load *l, const char *path, int err)
 static int config_check(const char *path)
 {
 	struct fg_file_config c;
-	struct load l;
+	struct fg_diags d;
 	bool invalid;
 	int err;
 
-	err = config_load(&l, path, CFG_CHECK_HZ, &c);
+	err = fg_config_check(path, CFG_CHECK_HZ, &c, &d);
 	if (fg_opts.json)
-		check_json(&l, path, err);
+		check_json(&d, path, err);
 	else
-		diag_print(&l);
-	invalid = err || l.errors;
+		diag_print(path, &d);
+	invalid = err || d.errors;
 	if (!invalid && !fg_opts.json)
 		printf("%s: ok\n", path);
-	load_free(&l);
+	fg_diags_free(&d);
 	fg_config_free(&c);
 	return invalid ? FG_EXIT_ERR : FG_EXIT_OK;
 }

@@ -36,9 +36,18 @@ struct fg_cmd {
 	const char *help;		   /* one line for `floodgate --help` */
 };
 
-/* "error: <message>" on stderr, errno kept; returns -1 so callers can `return error(...)`. */
+/*
+ * Where error() and warning() send a message (without "error: "): by
+ * default to stderr as "error: MSG". The config loader replaces it to
+ * record each problem with its position in the file, as git's
+ * set_error_routine() lets its callers do.
+ */
+typedef void (*fg_report_fn)(void *ctx, bool warn, const char *msg);
+/* Install fn with ctx (NULL: the default); the previous pair goes to *old_fn, *old_ctx. */
+void fg_set_report(fg_report_fn fn, void *ctx, fg_report_fn *old_fn, void **old_ctx);
+/* Report "error: <message>", errno kept; returns -1 so callers can `return error(...)`. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* "warning: <message>" on stderr, errno kept. */
+/* Report "warning: <message>", errno kept. */
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parsed address prefix. */
@@ -171,6 +180,8 @@ int fg_ruleset_read(const struct fg_maps *m, struct fg_ruleset *rs);
  * number of problems (0 = valid).
  */
 int fg_ruleset_check(const struct fg_ruleset *rs);
+/* The same, calling at(ctx, i) before the problems of rule i (-1: of the whole set). */
+int fg_ruleset_check_at(const struct fg_ruleset *rs, void (*at)(void *ctx, int rule), void *ctx);
 /* Derive masks, ban prefix lengths and the port table from the rules. */
 void fg_ruleset_finish(struct fg_ruleset *rs);
 /*
@@ -258,6 +269,27 @@ struct fg_file_config {
  * when the file cannot be read. hz converts durations to ticks.
  */
 int fg_config_load(const char *path, __u64 hz, struct fg_file_config *out);
+/* One problem found in a config file: FILE:LINE:COL: error: MSG. */
+struct fg_diag {
+	unsigned int line; /* 1-based */
+	unsigned int col;  /* 1-based */
+	unsigned int seq;  /* order of discovery: keeps the sort stable */
+	bool warn;	   /* a warning: printed, not counted */
+	char *msg;	   /* the message, without "error: " (NULL: out of memory) */
+};
+/* The problems of one load, sorted by position. */
+struct fg_diags {
+	struct fg_diag *v; /* the problems */
+	size_t n;	   /* entries in v */
+	int errors;	   /* entries that are errors (not warnings) */
+};
+/*
+ * fg_config_load() without printing: the problems go to *d (free it with
+ * fg_diags_free), whatever the result. Returns 0 or -errno when the file
+ * cannot be read (that error is reported through error()).
+ */
+int fg_config_check(const char *path, __u64 hz, struct fg_file_config *out, struct fg_diags *d);
+void fg_diags_free(struct fg_diags *d);
 void fg_config_free(struct fg_file_config *c);
 /* Apply a loaded config: lists, then the rule set in one commit. The caller holds the lock. */
 int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c);

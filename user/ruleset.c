@@ -93,11 +93,18 @@ static int check_limit(const char *ep, const char *name, const struct fg_limit *
 
 int fg_ruleset_check(const struct fg_ruleset *rs)
 {
+	return fg_ruleset_check_at(rs, NULL, NULL);
+}
+
+int fg_ruleset_check_at(const struct fg_ruleset *rs, void (*at)(void *ctx, int rule), void *ctx)
+{
 	const struct fg_config *c = &rs->cfg;
 	struct fg_plen l4[FG_MAX_BAN_PLENS], l6[FG_MAX_BAN_PLENS];
 	__u32 n4 = 0, n6 = 0;
 	int bad = 0, i, j;
 
+	if (at)
+		at(ctx, -1);
 	if (!c->rules[FG_RULE_DEFAULT].used || c->rules[FG_RULE_DEFAULT].proto)
 		bad += !!error("rule set: the default rule is missing");
 	for (i = 0; i < FG_MAX_RULES; i++) {
@@ -106,6 +113,8 @@ int fg_ruleset_check(const struct fg_ruleset *rs)
 
 		if (!r->used)
 			continue;
+		if (at)
+			at(ctx, i);
 		fg_format_endpoint(ep, sizeof(ep), r);
 		if (i != FG_RULE_DEFAULT && ((r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) ||
 					     !r->port_lo || r->port_hi < r->port_lo))
@@ -139,6 +148,8 @@ int fg_ruleset_check(const struct fg_ruleset *rs)
 					       fg_format_endpoint(other, sizeof(other), &c->rules[j]));
 			}
 	}
+	if (at)
+		at(ctx, -1);
 	if (!c->events_per_sec)
 		bad += !!error("rule set: events per second must be at least 1");
 	return bad;

@@ -39,35 +39,56 @@ int fg_common_opt(int c)
 	return 0;
 }
 
+/* The default routine: "error: MSG" or "warning: MSG" on stderr. */
+static void report_stderr(void *ctx, bool warn, const char *msg)
+{
+	fprintf(stderr, "%s: %s\n", warn ? "warning" : "error", msg);
+}
+
+static fg_report_fn report_fn = report_stderr;
+static void *report_ctx;
+
+void fg_set_report(fg_report_fn fn, void *ctx, fg_report_fn *old_fn, void **old_ctx)
+{
+	if (old_fn)
+		*old_fn = report_fn;
+	if (old_ctx)
+		*old_ctx = report_ctx;
+	report_fn = fn ?: report_stderr;
+	report_ctx = fn ? ctx : NULL;
+}
+
 /*
- * Callers write `return error(...), -errno;`: printing may change errno
+ * Callers write `return error(...), -errno;`: reporting may change errno
  * (a full or closed stderr), so both keep the caller's errno.
  */
-int error(const char *fmt, ...)
+static void report(bool warn, const char *fmt, va_list ap)
 {
 	int saved = errno;
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	report_fn(report_ctx, warn, msg);
+	errno = saved;
+}
+
+int error(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	report(false, fmt, ap);
 	va_end(ap);
-	errno = saved;
 	return -1;
 }
 
 void warning(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("warning: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	report(true, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 /* Digits only (no sign, no spaces, no 0x): strtoull alone accepts too much. */
