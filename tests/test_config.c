@@ -34,6 +34,7 @@
 #include <cmocka.h>
 
 #include "fg.h"
+#include "rule.h"
 
 #define HZ	     250 /* ticks per second the tests load with */
 #define FIXTURES     "tests/configs"
@@ -564,6 +565,44 @@ static void test_hz(void **state)
 	unlink(path);
 }
 
+/*
+ * One rule for default bursts, whichever side sets the rate: `bps: 1t` in
+ * the file and `limit set default --bps 1t` (the path limit.c takes) both
+ * give the largest byte burst, and the rule set passes its own check.
+ * They disagreed once: the command line computed 125,000,000,000 bytes
+ * and fg_ruleset_check refused it.
+ */
+static void test_default_burst_both_sides(void **state)
+{
+	const struct fg_rule_where cli = { .label = "limit set default", .cli = true };
+	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
+	struct fg_rule_edit e = { .text[FG_RF_BPS] = "1t" };
+	struct fg_file_config c;
+	struct result r;
+
+	assert_non_null(rs);
+	load_text("default:\n  bps: 1t\n", &c, &r);
+	if (r.ret)
+		fail_msg("bps: 1t: returned %d, printed:\n%s", r.ret, r.out ?: "");
+	assert_int_equal(c.rs->cfg.rules[0].bps.rate, 1000000000000ULL);
+	assert_int_equal(c.rs->cfg.rules[0].bps.burst, 1ULL << 32);
+	assert_int_equal(fg_ruleset_check(c.rs), 0);
+
+	fg_ruleset_defaults(rs, HZ);
+	assert_int_equal(fg_rule_parse(&e, &(struct fg_rule_where){ .cli = true }), 0);
+	assert_int_equal(fg_rule_apply(&rs->cfg.rules[0], &e, HZ, &cli), 0);
+	assert_int_equal(rs->cfg.rules[0].bps.burst, c.rs->cfg.rules[0].bps.burst);
+	assert_int_equal(fg_ruleset_check(rs), 0);
+
+	/* a small rate: one full frame at least, on both sides */
+	assert_int_equal(fg_rf_default_burst(FG_RF_BPS, 8000), FG_FRAME);
+	assert_int_equal(fg_rf_default_burst(FG_RF_BPS, 80000000), 10000000);
+	assert_int_equal(fg_rf_default_burst(FG_RF_PPS, 500), 500);
+	fg_config_free(&c);
+	result_free(&r);
+	free(rs);
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -615,6 +654,8 @@ int main(void)
 	tests[n++].test_func = test_unreadable;
 	tests[n].name = strdup("durations become ticks at the given hz");
 	tests[n++].test_func = test_hz;
+	tests[n].name = strdup("bps 1t: one default byte burst from the file and limit set");
+	tests[n++].test_func = test_default_burst_both_sides;
 	for (i = 0; i < N_ROWS; i++) {
 		tests[n].name = strdup(rows[i].name);
 		tests[n].test_func = test_row;

@@ -47,14 +47,10 @@
 #include "fg.h"
 #include "cmds.h"
 #include "metrics.h"
+#include "rule.h"
 
 #define CFG_FILE_MAX	(16 << 20)    /* bytes: a config file is small, refuse a runaway one */
-#define CFG_PPS_MAX	1000000000ULL /* packets per second a limit may name (as limit set) */
-#define CFG_BURST_MAX	1000000000ULL /* packets a burst may hold */
-#define CFG_BYTES_MAX	(1ULL << 32)  /* bytes a byte burst may hold (fg_parse_size's limit) */
-#define CFG_FRAME	1514	/* a full-size Ethernet frame: the smallest useful byte burst */
-#define CFG_MULT_MAX	1000	/* ban multiplier (as limit set) */
-#define CFG_EVENTS_MAX	1000000 /* ban events per second */
+#define CFG_EVENTS_MAX	1000000	      /* ban events per second */
 #define CFG_NEW_SRC_MAX 1000000000ULL /* new sources per second of the under-attack threshold */
 #define CFG_TOP_MAX	10000	      /* metrics top_sources */
 #define CFG_FORGET_DEF	86400	      /* seconds: ban_policy forget_after when not given */
@@ -65,21 +61,8 @@
 
 /* A rule: `default:` or one entry of `endpoints:`. NULL = not given. */
 struct y_rule {
-	char *endpoint;	      /* endpoints only: tcp/PORT, udp/PORT, tcp/LO-HI, udp/LO-HI */
-	char *pps;	      /* per-source packets per second, or off */
-	char *burst;	      /* per-source packet burst */
-	char *bps;	      /* per-source bits per second (RATE), or off */
-	char *bps_burst;      /* per-source byte burst (SIZE) */
-	char *syn_pps;	      /* per-source TCP SYN per second, or off */
-	char *syn_burst;      /* per-source SYN burst */
-	char *total_pps;      /* all sources together, packets per second, or off */
-	char *total_burst;    /* all sources together, burst */
-	char *prefix4;	      /* IPv4 prefix length sources are counted at */
-	char *prefix6;	      /* IPv6 prefix length sources are counted at */
-	char *action;	      /* drop, monitor or ban */
-	char *ban_for;	      /* first ban length (DURATION) */
-	char *ban_multiplier; /* each strike multiplies the ban by this */
-	char *ban_max;	      /* longest ban (DURATION) */
+	char *endpoint;	    /* endpoints only: tcp/PORT, udp/PORT, tcp/LO-HI, udp/LO-HI */
+	char *v[FG_RF_MAX]; /* the rule fields (rule.h), as written */
 };
 
 /* `ban_policy:` */
@@ -128,27 +111,25 @@ struct y_file {
 #define OPT_NULL     (CYAML_FLAG_POINTER_NULL_STR | CYAML_FLAG_OPTIONAL)
 #define STR(k, s, m) CYAML_FIELD_STRING_PTR(k, OPT, s, m, 0, CYAML_UNLIMITED)
 
-#define RULE_FIELDS                                                                                 \
-	STR("pps", struct y_rule, pps), STR("burst", struct y_rule, burst),                         \
-		STR("bps", struct y_rule, bps), STR("bps_burst", struct y_rule, bps_burst),         \
-		STR("syn_pps", struct y_rule, syn_pps), STR("syn_burst", struct y_rule, syn_burst), \
-		STR("total_pps", struct y_rule, total_pps),                                         \
-		STR("total_burst", struct y_rule, total_burst),                                     \
-		STR("prefix4", struct y_rule, prefix4), STR("prefix6", struct y_rule, prefix6),     \
-		STR("action", struct y_rule, action), STR("ban_for", struct y_rule, ban_for),       \
-		STR("ban_multiplier", struct y_rule, ban_multiplier),                               \
-		STR("ban_max", struct y_rule, ban_max)
+/* A rule's keys: `endpoint` (endpoints only), then the field table's (rule_schema()). */
+static cyaml_schema_field_t default_fields[FG_RF_MAX + 1];
+static cyaml_schema_field_t endpoint_fields[FG_RF_MAX + 2];
 
-static const cyaml_schema_field_t default_fields[] = {
-	RULE_FIELDS,
-	CYAML_FIELD_END,
-};
+/* Fill the rule schemas from the field table, before main (and before any test) runs. */
+__attribute__((constructor)) static void rule_schema(void)
+{
+	int i;
 
-static const cyaml_schema_field_t endpoint_fields[] = {
-	STR("endpoint", struct y_rule, endpoint),
-	RULE_FIELDS,
-	CYAML_FIELD_END,
-};
+	endpoint_fields[0] = (cyaml_schema_field_t)STR("endpoint", struct y_rule, endpoint);
+	for (i = 0; i < FG_RF_MAX; i++) {
+		cyaml_schema_field_t f = STR("", struct y_rule, v[0]);
+
+		f.key = fg_rule_fields[i].key;
+		f.data_offset += i * sizeof(char *);
+		default_fields[i] = f;
+		endpoint_fields[i + 1] = f;
+	}
+}
 
 static const cyaml_schema_value_t endpoint_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct y_rule, endpoint_fields),
@@ -883,114 +864,29 @@ static yaml_node_t *rule_at(const struct rule_src *rs, const char *key)
 	return n ?: rs->map ?: rs->top;
 }
 
-/*
- * One limit: rate and burst. A rate without a burst gets a burst of one
- * second of the rate (bytes: at least a full frame, as `limit set`); `off`
- * removes the limit. Packets, or bits per second with a burst in bytes
- * when bytes.
- */
-static void parse_limit(const struct rule_src *rs, const char *rate_key, const char *rate,
-			const char *burst_key, const char *burst, bool bytes, struct fg_limit *lim)
+static void rule_field_at(void *ctx, int i)
 {
-	char what[CFG_WHAT];
-	bool off = false, rate_bad = false;
-	__u64 v = 0;
+	const struct rule_src *rs = ctx;
 
-	if (rate) {
-		snprintf(what, sizeof(what), "%s: %s", rs->label, rate_key);
-		if (!strcmp(rate, "off")) {
-			lim->rate = lim->burst = 0;
-			off = true;
-		} else if (bytes ? AT(rs->l, rule_at(rs, rate_key), fg_parse_rate(what, rate, &v))
-				 : AT(rs->l, rule_at(rs, rate_key),
-				      fg_parse_u64(what, rate, 1, CFG_PPS_MAX, &v))) {
-			rate_bad = true;
-		} else {
-			lim->rate = v;
-			if (!bytes)
-				lim->burst = v;
-			else if (v / 8 < CFG_FRAME)
-				lim->burst = CFG_FRAME;
-			else
-				lim->burst = v / 8 < CFG_BYTES_MAX ? v / 8 : CFG_BYTES_MAX;
-		}
-	}
-	if (!burst)
-		return;
-	snprintf(what, sizeof(what), "%s: %s", rs->label, burst_key);
-	if (off) {
-		diag(rs->l, rule_at(rs, burst_key), false, "%s: %s: set while %s is off", what,
-		     burst, rate_key);
-	} else if (bytes ? AT(rs->l, rule_at(rs, burst_key), fg_parse_size(what, burst, &v))
-			 : AT(rs->l, rule_at(rs, burst_key),
-			      fg_parse_u64(what, burst, 1, CFG_BURST_MAX, &v))) {
-		/* reported */
-	} else if (!lim->rate && !rate_bad && !map_get(rs->l, rs->map, rate_key)) {
-		diag(rs->l, rule_at(rs, burst_key), false, "%s: %s: set without %s", what, burst,
-		     rate_key);
-	} else {
-		lim->burst = v;
-		if (bytes && lim->burst < CFG_FRAME)
-			diag(rs->l, rule_at(rs, burst_key), true,
-			     "%s: %s is less than one full-size frame (%d bytes): such frames "
-			     "never pass",
-			     what, burst, CFG_FRAME);
-	}
+	rs->l->at = i < 0 ? rs->map ?: rs->top : rule_at(rs, fg_rule_fields[i].key);
 }
 
+/* The rule's values onto r (which holds what it starts with), checked by the field table. */
 static void parse_rule(const struct rule_src *rs, const struct y_rule *y, struct fg_rule *r)
 {
-	char what[CFG_WHAT];
-	__u64 v = 0;
-	int a;
+	const struct fg_rule_where w = { .label = rs->label, .at = rule_field_at, .ctx = (void *)rs };
+	struct fg_rule_edit e = {};
+	int i;
 
-	parse_limit(rs, "pps", y->pps, "burst", y->burst, false, &r->pps);
-	parse_limit(rs, "bps", y->bps, "bps_burst", y->bps_burst, true, &r->bps);
-	parse_limit(rs, "syn_pps", y->syn_pps, "syn_burst", y->syn_burst, false, &r->syn);
-	parse_limit(rs, "total_pps", y->total_pps, "total_burst", y->total_burst, false, &r->total);
-	if (y->prefix4) {
-		snprintf(what, sizeof(what), "%s: prefix4", rs->label);
-		if (!AT(rs->l, rule_at(rs, "prefix4"), fg_parse_u64(what, y->prefix4, 0, 32, &v)))
-			r->plen4 = v;
+	for (i = 0; i < FG_RF_MAX; i++) {
+		e.text[i] = y->v[i];
+		/* a key the walk reported (a list where one value belongs) was given all the same */
+		e.bad[i] = !y->v[i] && map_get(rs->l, rs->map, fg_rule_fields[i].key);
 	}
-	if (y->prefix6) {
-		snprintf(what, sizeof(what), "%s: prefix6", rs->label);
-		if (!AT(rs->l, rule_at(rs, "prefix6"), fg_parse_u64(what, y->prefix6, 0, 128, &v)))
-			r->plen6 = v;
-	}
-	if (y->action) {
-		a = fg_action_parse(y->action);
-		if (a < 0)
-			diag(rs->l, rule_at(rs, "action"), false,
-			     "%s: action: %s: unknown action (use drop, monitor or ban)", rs->label,
-			     y->action);
-		else
-			r->action = a;
-	}
-	if (y->ban_for) {
-		snprintf(what, sizeof(what), "%s: ban_for", rs->label);
-		if (!AT(rs->l, rule_at(rs, "ban_for"), fg_parse_duration(what, y->ban_for, &v)))
-			r->ban_ticks = v * rs->l->hz;
-	}
-	if (y->ban_multiplier) {
-		snprintf(what, sizeof(what), "%s: ban_multiplier", rs->label);
-		if (!AT(rs->l, rule_at(rs, "ban_multiplier"),
-			fg_parse_u64(what, y->ban_multiplier, 1, CFG_MULT_MAX, &v)))
-			r->ban_mult = v;
-	}
-	if (y->ban_max) {
-		snprintf(what, sizeof(what), "%s: ban_max", rs->label);
-		if (!AT(rs->l, rule_at(rs, "ban_max"), fg_parse_duration(what, y->ban_max, &v)))
-			r->ban_max_ticks = v * rs->l->hz;
-	}
-	if ((y->ban_for || y->ban_max) && r->ban_max_ticks < r->ban_ticks) {
-		char a1[32], a2[32];
-
-		diag(rs->l, rule_at(rs, y->ban_max ? "ban_max" : "ban_for"), false,
-		     "%s: ban_max %s is shorter than ban_for %s", rs->label,
-		     fg_format_duration(a1, sizeof(a1), r->ban_max_ticks / rs->l->hz),
-		     fg_format_duration(a2, sizeof(a2), r->ban_ticks / rs->l->hz));
-	}
+	fg_rule_parse(&e, &w);
+	fg_rule_apply(r, &e, rs->l->hz, &w);
+	fg_rule_check_bans(r, &e, rs->l->hz, &w);
+	rs->l->at = NULL;
 }
 
 static bool same_cidr(const struct fg_cidr *a, const struct fg_cidr *b)
@@ -1189,11 +1085,11 @@ static void parse_rules(struct load *l, const struct y_file *y, yaml_node_t *top
 	rule_node[FG_RULE_DEFAULT] = src.map ?: top;
 	parse_rule(&src, y->def ?: &none, &cfg->rules[FG_RULE_DEFAULT]);
 
-	/* endpoint rules: no limits, /32 and /64, drop, the default rule's ban_* values */
-	tmpl = (struct fg_rule){ .plen4 = 32, .plen6 = 64, .action = FG_ACT_DROP, .used = 1 };
-	tmpl.ban_ticks = cfg->rules[FG_RULE_DEFAULT].ban_ticks;
-	tmpl.ban_mult = cfg->rules[FG_RULE_DEFAULT].ban_mult;
-	tmpl.ban_max_ticks = cfg->rules[FG_RULE_DEFAULT].ban_max_ticks;
+	/* endpoint rules: the fields' start values, the default rule's where they inherit it */
+	fg_rule_start(&tmpl);
+	for (i = 0; i < FG_RF_MAX; i++)
+		if (fg_rule_fields[i].inherit)
+			fg_rf_set(&tmpl, i, fg_rf_get(&cfg->rules[FG_RULE_DEFAULT], i));
 	sec = map_get(l, top, "endpoints");
 	for (i = 0; i < y->endpoints_count; i++) {
 		const struct y_rule *e = &y->endpoints[i];
@@ -1663,89 +1559,43 @@ static char *str_u64(__u64 v)
 	return asprintf(&s, "%" PRIu64, (uint64_t)v) < 0 ? NULL : s;
 }
 
-/* Bits per second with the largest SI suffix that keeps it exact. */
-static char *str_rate(__u64 v)
-{
-	static const struct {
-		char c;	 /* suffix */
-		__u64 m; /* its multiplier */
-	} sfx[] = {
-		{ 't', 1000000000000ULL },
-		{ 'g', 1000000000ULL },
-		{ 'm', 1000000 },
-		{ 'k', 1000 },
-	};
-	size_t i;
-	char *s;
-
-	for (i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
-		if (v && v % sfx[i].m == 0) {
-			if (asprintf(&s, "%" PRIu64 "%c", (uint64_t)(v / sfx[i].m), sfx[i].c) < 0)
-				return NULL;
-			return s;
-		}
-	return str_u64(v);
-}
-
-/* Bytes with k or m (x1024) when exact. */
-static char *str_size(__u64 v)
-{
-	char *s;
-
-	if (v && v % (1 << 20) == 0)
-		return asprintf(&s, "%" PRIu64 "m", (uint64_t)(v >> 20)) < 0 ? NULL : s;
-	if (v && v % 1024 == 0)
-		return asprintf(&s, "%" PRIu64 "k", (uint64_t)(v >> 10)) < 0 ? NULL : s;
-	return str_u64(v);
-}
-
-static char *str_ticks(__u64 ticks, __u64 hz)
-{
-	__u64 s = (ticks + hz / 2) / hz;
-	char buf[32];
-
-	return strdup(fg_format_duration(buf, sizeof(buf), s ?: 1));
-}
-
-/* A limit as the file writes it: rate and burst; `off` when all is true and there is none. */
-static void dump_limit(const struct fg_limit *lim, bool bytes, bool all, char **rate, char **burst)
-{
-	if (!lim->rate) {
-		if (all)
-			*rate = strdup("off");
-		return;
-	}
-	*rate = bytes ? str_rate(lim->rate) : str_u64(lim->rate);
-	*burst = bytes ? str_size(lim->burst) : str_u64(lim->burst);
-}
-
 /*
- * A rule as the file writes it. The default rule says everything; an
- * endpoint rule only what differs from what it would start with.
+ * Whether a dump writes field i of rule r. The default rule says
+ * everything (`off` for a rate it lacks); an endpoint rule only what
+ * differs from what it would start with (def: the default rule), and its
+ * ban settings when it bans. A burst goes with its rate.
  */
+static bool dump_wants(const struct fg_rule *r, const struct fg_rule *def, int i)
+{
+	const struct fg_rule_field *f = &fg_rule_fields[i];
+	bool all = !r->proto;
+	__u64 v = fg_rf_get(r, i);
+
+	if (f->burst >= 0)
+		return v || all;
+	if (f->rate >= 0)
+		return fg_rf_get(r, f->rate) != 0;
+	if (f->inherit)
+		return v && (all || r->action == FG_ACT_BAN || v != fg_rf_get(def, i));
+	return all || v != f->start;
+}
+
+/* A rule as the file writes it. */
 static void dump_rule(const struct fg_rule *r, const struct fg_rule *def, __u64 hz, struct y_rule *y)
 {
-	bool all = !r->proto, ban = r->action == FG_ACT_BAN;
-	char buf[32];
+	char buf[64];
+	int i;
 
 	if (r->proto)
 		y->endpoint = strdup(fg_format_endpoint(buf, sizeof(buf), r));
-	dump_limit(&r->pps, false, all, &y->pps, &y->burst);
-	dump_limit(&r->bps, true, all, &y->bps, &y->bps_burst);
-	dump_limit(&r->syn, false, all, &y->syn_pps, &y->syn_burst);
-	dump_limit(&r->total, false, all, &y->total_pps, &y->total_burst);
-	if (all || r->plen4 != 32)
-		y->prefix4 = str_u64(r->plen4);
-	if (all || r->plen6 != 64)
-		y->prefix6 = str_u64(r->plen6);
-	if (all || r->action != FG_ACT_DROP)
-		y->action = strdup(fg_action_name(r->action));
-	if (r->ban_ticks && (all || ban || r->ban_ticks != def->ban_ticks))
-		y->ban_for = str_ticks(r->ban_ticks, hz);
-	if (r->ban_mult && (all || ban || r->ban_mult != def->ban_mult))
-		y->ban_multiplier = str_u64(r->ban_mult);
-	if (r->ban_max_ticks && (all || ban || r->ban_max_ticks != def->ban_max_ticks))
-		y->ban_max = str_ticks(r->ban_max_ticks, hz);
+	for (i = 0; i < FG_RF_MAX; i++) {
+		if (!dump_wants(r, def, i))
+			continue;
+		if (fg_rule_fields[i].burst >= 0 && !fg_rf_get(r, i))
+			y->v[i] = strdup("off");
+		else
+			y->v[i] = strdup(fg_rf_format(buf, sizeof(buf), r, i, hz));
+	}
 }
 
 /* Interfaces with a pinned link under the pin directory, sorted. */

@@ -20,249 +20,76 @@
 
 #include "fg.h"
 #include "cmds.h"
+#include "rule.h"
 
-#define FG_PPS_MAX   1000000000ULL /* packets per second (and packet bursts): far above line rate */
-#define FG_MULT_MAX  1000	   /* ban escalation factor */
-#define FG_MIN_FRAME 1514	   /* smallest default byte burst: one full Ethernet frame */
-
-/* Long options of `limit set` (no short forms). */
-enum {
-	OPT_PPS = 0x200,
-	OPT_BURST,
-	OPT_BPS,
-	OPT_BPS_BURST,
-	OPT_SYN_PPS,
-	OPT_SYN_BURST,
-	OPT_TOTAL_PPS,
-	OPT_TOTAL_BURST,
-	OPT_PREFIX4,
-	OPT_PREFIX6,
-	OPT_ACTION,
-	OPT_BAN_FOR,
-	OPT_BAN_MULT,
-	OPT_BAN_MAX,
-	OPT_END,
-};
-
-static const char *const opt_names[OPT_END - OPT_PPS] = {
-	"--pps",       "--burst",     "--bps",	       "--bps-burst", "--syn-pps",
-	"--syn-burst", "--total-pps", "--total-burst", "--prefix4",   "--prefix6",
-	"--action",    "--ban-for",   "--ban-mult",    "--ban-max",
-};
+#define OPT_FIELD 0x200 /* getopt value of rule field i: OPT_FIELD + i */
 
 static void limit_usage(FILE *f)
 {
+	char opt[64];
+	int i;
+
+	fprintf(f, "usage: floodgate limit set ENDPOINT [OPTIONS]\n"
+		   "       floodgate limit del ENDPOINT\n"
+		   "       floodgate limit list\n"
+		   "\n"
+		   "ENDPOINT is default, tcp/PORT, udp/PORT, tcp/LO-HI or udp/LO-HI. Packets to\n"
+		   "a port without an endpoint rule get the default rule. Limits are per source\n"
+		   "(the source address masked to the rule's prefix) unless they say otherwise.\n"
+		   "\n"
+		   "set: change only the options given; a new endpoint starts with no limits,\n"
+		   "prefixes /32 and /64 and action drop. A rate is N, or `off` for no limit.\n");
+	for (i = 0; i < FG_RF_MAX; i++) {
+		snprintf(opt, sizeof(opt), "--%s %s", fg_rule_fields[i].opt, fg_rule_fields[i].arg);
+		fprintf(f, "  %-20s %s\n", opt, fg_rule_fields[i].help);
+	}
 	fprintf(f,
-		"usage: floodgate limit set ENDPOINT [OPTIONS]\n"
-		"       floodgate limit del ENDPOINT\n"
-		"       floodgate limit list\n"
-		"\n"
-		"ENDPOINT is default, tcp/PORT, udp/PORT, tcp/LO-HI or udp/LO-HI. Packets to\n"
-		"a port without an endpoint rule get the default rule. Limits are per source\n"
-		"(the source address masked to the rule's prefix) unless they say otherwise.\n"
-		"\n"
-		"set: change only the options given; a new endpoint starts with no limits,\n"
-		"prefixes /32 and /64 and action drop. A rate is N, or `off` for no limit.\n"
-		"  --pps N              packets per second\n"
-		"  --burst N            packets let through at once (default: the rate)\n"
-		"  --bps RATE           bits per second (500k, 100m, 10g)\n"
-		"  --bps-burst SIZE     bytes at once (64k, 1m; default: one second of RATE,\n"
-		"                       at least %d bytes)\n"
-		"  --syn-pps N          TCP SYN without ACK (new connections) per second\n"
-		"  --syn-burst N        SYNs at once (default: the rate)\n"
-		"  --total-pps N        packets per second of all sources together\n"
-		"  --total-burst N      all sources' packets at once (default: the rate)\n"
-		"  --prefix4 LEN        IPv4 sources share a limit per /LEN (0..32)\n"
-		"  --prefix6 LEN        IPv6 sources share a limit per /LEN (0..128)\n"
-		"  --action ACTION      over a limit: drop, monitor (count as would-drop and\n"
-		"                       pass) or ban (drop and ban the source prefix)\n"
-		"  --ban-for DURATION   first ban length (30s, 5m, 2h, 1d); also sets\n"
-		"                       --ban-mult 2 and --ban-max 1d when not set before\n"
-		"  --ban-mult N         each repeat ban lasts N times the previous one\n"
-		"  --ban-max DURATION   longest ban\n"
 		"A rate given without its burst sets the burst to the default above. Changing a\n"
 		"rate or a prefix restarts the endpoint's per-source buckets (full bursts).\n"
 		"\n"
 		"del: remove an endpoint rule (its traffic falls back to the default rule); the\n"
 		"default rule cannot be deleted.\n"
-		"list: every rule; -j prints an array of objects, rates 0 meaning no limit.\n",
-		FG_MIN_FRAME);
-}
-
-#define N_OPTS (OPT_END - OPT_PPS)
-
-/* The options of `limit set`, parsed (no rule needed yet). */
-struct limit_edit {
-	const char *arg[N_OPTS]; /* optarg per option, NULL when not given */
-	__u64 v[N_OPTS];	 /* parsed value: count, bits, bytes, seconds, length, action */
-	bool off[N_OPTS];	 /* rate options: `off` */
-};
-
-static const char *opt_name(int opt)
-{
-	return opt_names[opt - OPT_PPS];
+		"list: every rule; -j prints an array of objects, rates 0 meaning no limit.\n");
 }
 
 /*
- * Parse every given value; prints one error naming the option and value.
- * Returns 0 or -EINVAL.
+ * What `limit set` adds to the shared rules (rule.c): --ban-for on a rule
+ * without ban settings also sets a multiplier of 2 and a longest ban of a
+ * day (or the first ban, when longer), unless given.
  */
-static int parse_edit(struct limit_edit *e)
+static void ban_defaults(struct fg_rule *r, const struct fg_rule_edit *e, const struct fg_rule *old,
+			 __u64 hz)
 {
-	int o;
+	__u64 f = e->v[FG_RF_BAN_FOR];
 
-	for (o = OPT_PPS; o < OPT_END; o++) {
-		const char *s = e->arg[o - OPT_PPS];
-		__u64 *v = &e->v[o - OPT_PPS];
-		int err = 0;
-
-		if (!s)
-			continue;
-		switch (o) {
-		case OPT_PPS:
-		case OPT_SYN_PPS:
-		case OPT_TOTAL_PPS:
-		case OPT_BPS:
-			if (!strcmp(s, "off")) {
-				e->off[o - OPT_PPS] = true;
-				break;
-			}
-			err = o == OPT_BPS ? fg_parse_rate("--bps", s, v)
-					   : fg_parse_u64(opt_name(o), s, 1, FG_PPS_MAX, v);
-			break;
-		case OPT_BURST:
-		case OPT_SYN_BURST:
-		case OPT_TOTAL_BURST:
-			err = fg_parse_u64(opt_name(o), s, 1, FG_PPS_MAX, v);
-			break;
-		case OPT_BPS_BURST:
-			err = fg_parse_size("--bps-burst", s, v);
-			break;
-		case OPT_PREFIX4:
-			err = fg_parse_u64("--prefix4", s, 0, 32, v);
-			break;
-		case OPT_PREFIX6:
-			err = fg_parse_u64("--prefix6", s, 0, 128, v);
-			break;
-		case OPT_ACTION: {
-			int act = fg_action_parse(s);
-
-			if (act < 0)
-				return error("--action: %s: must be drop, monitor or ban", s),
-				       -EINVAL;
-			*v = act;
-			break;
-		}
-		case OPT_BAN_FOR:
-		case OPT_BAN_MAX:
-			err = fg_parse_duration(opt_name(o), s, v);
-			break;
-		case OPT_BAN_MULT:
-			err = fg_parse_u64("--ban-mult", s, 1, FG_MULT_MAX, v);
-			break;
-		}
-		if (err)
-			return -EINVAL;
-	}
-	return 0;
-}
-
-static bool has(const struct limit_edit *e, int opt)
-{
-	return e->arg[opt - OPT_PPS] != NULL;
-}
-
-static __u64 val(const struct limit_edit *e, int opt)
-{
-	return e->v[opt - OPT_PPS];
-}
-
-/*
- * A rate and its burst. A rate without a burst gets def_burst; a burst
- * needs a rate. *changed when the rate moved. 0 or -EINVAL after an error.
- */
-static int edit_limit(const char *ep, struct fg_limit *l, const struct limit_edit *e, int ropt,
-		      int bopt, __u64 def_burst, bool *changed)
-{
-	if (e->off[ropt - OPT_PPS]) {
-		if (has(e, bopt))
-			return error("limit set %s: %s %s: %s off has no burst", ep, opt_name(bopt),
-				     e->arg[bopt - OPT_PPS], opt_name(ropt)),
-			       -EINVAL;
-		*changed |= l->rate != 0;
-		l->rate = l->burst = 0;
-		return 0;
-	}
-	if (has(e, ropt)) {
-		*changed |= l->rate != val(e, ropt);
-		l->rate = val(e, ropt);
-		l->burst = def_burst;
-	}
-	if (has(e, bopt)) {
-		if (!l->rate)
-			return error("limit set %s: %s %s: no rate to go with it (give %s)", ep,
-				     opt_name(bopt), e->arg[bopt - OPT_PPS], opt_name(ropt)),
-			       -EINVAL;
-		l->burst = val(e, bopt);
-	}
-	return 0;
-}
-
-static void edit_plen(const struct limit_edit *e, int opt, __u8 *plen, bool *changed)
-{
-	if (!has(e, opt))
+	if (!e->text[FG_RF_BAN_FOR])
 		return;
-	*changed |= *plen != val(e, opt);
-	*plen = val(e, opt);
+	if (!old->ban_mult && !e->text[FG_RF_BAN_MULT])
+		r->ban_mult = 2;
+	if (!old->ban_max_ticks && !e->text[FG_RF_BAN_MAX])
+		r->ban_max_ticks = (f > 86400 ? f : 86400) * hz;
 }
 
 /*
  * Apply parsed options to rule r (hz converts seconds to ticks); *reset
  * when a prefix moved: the buckets are keyed by it. A new per-source rate
  * keeps the buckets, the data path moves their state to the new rate
- * (fg_rebase). Returns 0 or -EINVAL after one error line.
+ * (fg_rebase). Returns 0 or -EINVAL after the errors.
  */
-static int edit_rule(const char *ep, struct fg_rule *r, const struct limit_edit *e, __u64 hz,
+static int edit_rule(const char *ep, struct fg_rule *r, const struct fg_rule_edit *e, __u64 hz,
 		     bool *reset)
 {
-	__u64 bps = val(e, OPT_BPS), bps_burst = bps / 8 > FG_MIN_FRAME ? bps / 8 : FG_MIN_FRAME;
-	bool total_changed = false, rates_changed = false;
+	const struct fg_rule old = *r;
+	char label[64];
+	const struct fg_rule_where w = { .label = label, .cli = true };
 
-	if (edit_limit(ep, &r->pps, e, OPT_PPS, OPT_BURST, val(e, OPT_PPS), &rates_changed) ||
-	    edit_limit(ep, &r->bps, e, OPT_BPS, OPT_BPS_BURST, bps_burst, &rates_changed) ||
-	    edit_limit(ep, &r->syn, e, OPT_SYN_PPS, OPT_SYN_BURST, val(e, OPT_SYN_PPS),
-		       &rates_changed) ||
-	    edit_limit(ep, &r->total, e, OPT_TOTAL_PPS, OPT_TOTAL_BURST, val(e, OPT_TOTAL_PPS),
-		       &total_changed))
+	snprintf(label, sizeof(label), "limit set %s", ep);
+	if (fg_rule_apply(r, e, hz, &w))
 		return -EINVAL;
-	edit_plen(e, OPT_PREFIX4, &r->plen4, reset);
-	edit_plen(e, OPT_PREFIX6, &r->plen6, reset);
-	if (has(e, OPT_ACTION))
-		r->action = val(e, OPT_ACTION);
-	if (has(e, OPT_BAN_FOR)) {
-		__u64 f = val(e, OPT_BAN_FOR);
-
-		r->ban_ticks = f * hz;
-		if (!r->ban_mult && !has(e, OPT_BAN_MULT))
-			r->ban_mult = 2;
-		if (!r->ban_max_ticks && !has(e, OPT_BAN_MAX))
-			r->ban_max_ticks = (f > 86400 ? f : 86400) * hz;
-	}
-	if (has(e, OPT_BAN_MULT))
-		r->ban_mult = val(e, OPT_BAN_MULT);
-	if (has(e, OPT_BAN_MAX))
-		r->ban_max_ticks = val(e, OPT_BAN_MAX) * hz;
-	if (r->ban_ticks && r->ban_max_ticks < r->ban_ticks) {
-		char f[32], m[32];
-
-		return error("limit set %s: a first ban of %s is longer than the longest ban %s "
-			     "(give --ban-max)",
-			     ep, fg_format_duration(f, sizeof(f), r->ban_ticks / hz),
-			     fg_format_duration(m, sizeof(m), r->ban_max_ticks / hz)),
-		       -EINVAL;
-	}
-	if (r->action == FG_ACT_BAN && !r->ban_ticks)
-		return error("limit set %s: --action ban needs --ban-for DURATION", ep), -EINVAL;
+	ban_defaults(r, e, &old, hz);
+	if (fg_rule_check_bans(r, e, hz, &w))
+		return -EINVAL;
+	*reset = old.plen4 != r->plen4 || old.plen6 != r->plen6;
 	return 0;
 }
 
@@ -344,7 +171,7 @@ void fg_rule_reset(const struct fg_maps *m, __u32 idx, bool buckets, bool total,
 		warning("rule %d: could not reset its counters: %s", idx, strerror(errno));
 }
 
-static int limit_set(const char *ep_s, struct limit_edit *e)
+static int limit_set(const char *ep_s, struct fg_rule_edit *e)
 {
 	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
 	struct fg_endpoint ep;
@@ -356,7 +183,8 @@ static int limit_set(const char *ep_s, struct limit_edit *e)
 	if (!rs)
 		return error("limit set: out of memory"), FG_EXIT_ERR;
 	/* values are checked before any map is touched: a typo needs no attached program */
-	if (fg_parse_endpoint("limit set", ep_s, &ep) || parse_edit(e))
+	if (fg_parse_endpoint("limit set", ep_s, &ep) ||
+	    fg_rule_parse(e, &(struct fg_rule_where){ .cli = true }))
 		goto out_free;
 	if (fg_maps_open(&m, true))
 		goto out_free;
@@ -372,14 +200,10 @@ static int limit_set(const char *ep_s, struct limit_edit *e)
 		}
 		fresh = true;
 		r = &rs->cfg.rules[idx];
-		memset(r, 0, sizeof(*r));
-		r->used = 1;
+		fg_rule_start(r);
 		r->proto = ep.proto;
 		r->port_lo = ep.port_lo;
 		r->port_hi = ep.port_hi;
-		r->plen4 = 32;
-		r->plen6 = 64;
-		r->action = FG_ACT_DROP;
 	}
 	r = &rs->cfg.rules[idx];
 	old = *r;
@@ -440,44 +264,6 @@ out_free:
 	return ret;
 }
 
-/* 10g, 500k, 1234: the form fg_parse_rate reads back. */
-static char *format_rate(char *buf, size_t len, __u64 v)
-{
-	static const char sfx[] = "kmgt";
-	int i = -1;
-
-	while (v && v % 1000 == 0 && i < 3) {
-		v /= 1000;
-		i++;
-	}
-	if (i < 0)
-		snprintf(buf, len, "%" PRIu64, (uint64_t)v);
-	else
-		snprintf(buf, len, "%" PRIu64 "%c", (uint64_t)v, sfx[i]);
-	return buf;
-}
-
-/* 64k, 1m, 1500: the form fg_parse_size reads back. */
-static char *format_size(char *buf, size_t len, __u64 v)
-{
-	if (v && v % (1024 * 1024) == 0)
-		snprintf(buf, len, "%" PRIu64 "m", (uint64_t)(v / (1024 * 1024)));
-	else if (v && v % 1024 == 0)
-		snprintf(buf, len, "%" PRIu64 "k", (uint64_t)(v / 1024));
-	else
-		snprintf(buf, len, "%" PRIu64, (uint64_t)v);
-	return buf;
-}
-
-static char *format_pair(char *buf, size_t len, const char *rate, const char *burst, bool on)
-{
-	if (on)
-		snprintf(buf, len, "%s/%s", rate, burst);
-	else
-		snprintf(buf, len, "-");
-	return buf;
-}
-
 /* Rule indexes in display order: default first, then by protocol and port. */
 static int rule_order(const struct fg_ruleset *rs, int *order)
 {
@@ -505,24 +291,52 @@ static json_object *rule_json(const struct fg_rule *r, __u64 hz)
 {
 	json_object *o = json_object_new_object();
 	char ep[32];
+	int i;
 
 	json_object_object_add(o, "endpoint",
 			       json_object_new_string(fg_format_endpoint(ep, sizeof(ep), r)));
-	json_object_object_add(o, "pps", json_object_new_int64(r->pps.rate));
-	json_object_object_add(o, "burst", json_object_new_int64(r->pps.burst));
-	json_object_object_add(o, "bps", json_object_new_int64(r->bps.rate));
-	json_object_object_add(o, "bps_burst", json_object_new_int64(r->bps.burst));
-	json_object_object_add(o, "syn_pps", json_object_new_int64(r->syn.rate));
-	json_object_object_add(o, "syn_burst", json_object_new_int64(r->syn.burst));
-	json_object_object_add(o, "total_pps", json_object_new_int64(r->total.rate));
-	json_object_object_add(o, "total_burst", json_object_new_int64(r->total.burst));
-	json_object_object_add(o, "prefix4", json_object_new_int(r->plen4));
-	json_object_object_add(o, "prefix6", json_object_new_int(r->plen6));
-	json_object_object_add(o, "action", json_object_new_string(fg_action_name(r->action)));
-	json_object_object_add(o, "ban_for", json_object_new_int64(r->ban_ticks / hz));
-	json_object_object_add(o, "ban_mult", json_object_new_int64(r->ban_mult));
-	json_object_object_add(o, "ban_max", json_object_new_int64(r->ban_max_ticks / hz));
+	for (i = 0; i < FG_RF_MAX; i++) {
+		const struct fg_rule_field *f = &fg_rule_fields[i];
+		__u64 v = fg_rf_get(r, i);
+
+		if (f->kind == FG_RK_ACTION)
+			json_object_object_add(o, f->json, json_object_new_string(fg_action_name(v)));
+		else
+			json_object_object_add(
+				o, f->json,
+				json_object_new_int64(f->kind == FG_RK_DURATION ? v / hz : v));
+	}
 	return o;
+}
+
+/* One line of `limit list`: the rate columns of the field table, then prefixes and action. */
+static void rule_line(const struct fg_rule *r, __u64 hz)
+{
+	char ep[32], col[48], x[24], y[24], act[96], d1[16], d2[16], m[16];
+	int i;
+
+	printf("%-14s", fg_format_endpoint(ep, sizeof(ep), r));
+	for (i = 0; i < FG_RF_MAX; i++) {
+		const struct fg_rule_field *f = &fg_rule_fields[i];
+
+		if (!f->col)
+			continue;
+		if (fg_rf_get(r, i))
+			snprintf(col, sizeof(col), "%s/%s", fg_rf_format(x, sizeof(x), r, i, hz),
+				 fg_rf_format(y, sizeof(y), r, f->burst, hz));
+		else
+			snprintf(col, sizeof(col), "-");
+		printf(" %-*s", f->width, col);
+	}
+	snprintf(col, sizeof(col), "/%u /%u", r->plen4, r->plen6);
+	if (r->action == FG_ACT_BAN)
+		snprintf(act, sizeof(act), "ban %s (x%s, max %s)",
+			 fg_rf_format(d1, sizeof(d1), r, FG_RF_BAN_FOR, hz),
+			 fg_rf_format(m, sizeof(m), r, FG_RF_BAN_MULT, hz),
+			 fg_rf_format(d2, sizeof(d2), r, FG_RF_BAN_MAX, hz));
+	else
+		snprintf(act, sizeof(act), "%s", fg_action_name(r->action));
+	printf(" %-9s %s\n", col, act);
 }
 
 static int limit_list(void)
@@ -551,34 +365,13 @@ static int limit_list(void)
 		ret = FG_EXIT_OK;
 		goto out;
 	}
-	printf("%-14s %-17s %-15s %-17s %-17s %-9s %s\n", "ENDPOINT", "PPS/BURST", "BPS/BURST",
-	       "SYN/BURST", "TOTAL/BURST", "PREFIX", "ACTION");
-	for (i = 0; i < n; i++) {
-		const struct fg_rule *r = &rs->cfg.rules[order[i]];
-		char ep[32], pps[48], bps[48], syn[48], tot[48], pfx[16], act[96];
-		char x[24], y[24], d1[16], d2[16];
-
-		fg_format_endpoint(ep, sizeof(ep), r);
-		snprintf(x, sizeof(x), "%" PRIu64, (uint64_t)r->pps.rate);
-		snprintf(y, sizeof(y), "%" PRIu64, (uint64_t)r->pps.burst);
-		format_pair(pps, sizeof(pps), x, y, r->pps.rate);
-		format_pair(bps, sizeof(bps), format_rate(x, sizeof(x), r->bps.rate),
-			    format_size(y, sizeof(y), r->bps.burst), r->bps.rate);
-		snprintf(x, sizeof(x), "%" PRIu64, (uint64_t)r->syn.rate);
-		snprintf(y, sizeof(y), "%" PRIu64, (uint64_t)r->syn.burst);
-		format_pair(syn, sizeof(syn), x, y, r->syn.rate);
-		snprintf(x, sizeof(x), "%" PRIu64, (uint64_t)r->total.rate);
-		snprintf(y, sizeof(y), "%" PRIu64, (uint64_t)r->total.burst);
-		format_pair(tot, sizeof(tot), x, y, r->total.rate);
-		snprintf(pfx, sizeof(pfx), "/%u /%u", r->plen4, r->plen6);
-		if (r->action == FG_ACT_BAN)
-			snprintf(act, sizeof(act), "ban %s (x%u, max %s)",
-				 fg_format_duration(d1, sizeof(d1), r->ban_ticks / hz), r->ban_mult,
-				 fg_format_duration(d2, sizeof(d2), r->ban_max_ticks / hz));
-		else
-			snprintf(act, sizeof(act), "%s", fg_action_name(r->action));
-		printf("%-14s %-17s %-15s %-17s %-17s %-9s %s\n", ep, pps, bps, syn, tot, pfx, act);
-	}
+	printf("%-14s", "ENDPOINT");
+	for (i = 0; i < FG_RF_MAX; i++)
+		if (fg_rule_fields[i].col)
+			printf(" %-*s", fg_rule_fields[i].width, fg_rule_fields[i].col);
+	printf(" %-9s %s\n", "PREFIX", "ACTION");
+	for (i = 0; i < n; i++)
+		rule_line(&rs->cfg.rules[order[i]], hz);
 	ret = FG_EXIT_OK;
 out:
 	fg_maps_close(&m);
@@ -589,35 +382,23 @@ out_free:
 
 int cmd_limit(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pps", required_argument, NULL, OPT_PPS },
-		{ "burst", required_argument, NULL, OPT_BURST },
-		{ "bps", required_argument, NULL, OPT_BPS },
-		{ "bps-burst", required_argument, NULL, OPT_BPS_BURST },
-		{ "syn-pps", required_argument, NULL, OPT_SYN_PPS },
-		{ "syn-burst", required_argument, NULL, OPT_SYN_BURST },
-		{ "total-pps", required_argument, NULL, OPT_TOTAL_PPS },
-		{ "total-burst", required_argument, NULL, OPT_TOTAL_BURST },
-		{ "prefix4", required_argument, NULL, OPT_PREFIX4 },
-		{ "prefix6", required_argument, NULL, OPT_PREFIX6 },
-		{ "action", required_argument, NULL, OPT_ACTION },
-		{ "ban-for", required_argument, NULL, OPT_BAN_FOR },
-		{ "ban-mult", required_argument, NULL, OPT_BAN_MULT },
-		{ "ban-max", required_argument, NULL, OPT_BAN_MAX },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
+	static struct option opts[FG_RF_MAX + 6] = {
+		[FG_RF_MAX] = { "help", no_argument, NULL, 'h' },
+		[FG_RF_MAX + 1] = FG_COMMON_LONGOPTS,
 	};
-	struct limit_edit a = {};
+	struct fg_rule_edit a = {};
 	int given = -1; /* the first option of limit set given, or -1 */
 	const char *sub;
 	int c;
 
+	for (c = 0; c < FG_RF_MAX; c++)
+		opts[c] = (struct option){ fg_rule_fields[c].opt, required_argument, NULL,
+					   OPT_FIELD + c };
 	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (fg_common_opt(c))
 			continue;
-		if (c >= OPT_PPS && c < OPT_END) {
-			a.arg[c - OPT_PPS] = optarg;
+		if (c >= OPT_FIELD && c < OPT_FIELD + FG_RF_MAX) {
+			a.text[c - OPT_FIELD] = optarg;
 			if (given < 0)
 				given = c;
 			continue;
@@ -649,7 +430,8 @@ int cmd_limit(int argc, char **argv)
 		return FG_EXIT_USAGE;
 	}
 	if (given >= 0 && strcmp(sub, "set")) {
-		error("limit %s: %s only goes with limit set", sub, opt_name(given));
+		error("limit %s: --%s only goes with limit set", sub,
+		      fg_rule_fields[given - OPT_FIELD].opt);
 		return FG_EXIT_USAGE;
 	}
 	if (!strcmp(sub, "list"))
