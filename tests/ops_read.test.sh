@@ -118,7 +118,7 @@ same "stats --watch exits 0 when stopped" 0 $rc
 check "stats --watch: one JSON object per interval" \
 	test "$(jq -s 'map(select(.interval > 0)) | length' "$TMP/watch.json")" -ge 2
 fg stats --watch 0 >/dev/null 2>&1
-same "stats --watch 0: usage error" 2 $?
+same "stats --watch 0: value error" 1 $?
 
 # --- top ---
 fg -j top --interval 0 >"$TMP/top0.json"
@@ -143,9 +143,9 @@ same "top --by drops: the dropped source first" 198.18.0.2 "$(jq -r '.[0].source
 fg top --interval 0 >"$TMP/top.txt"
 check "top: text table" grep -Eq '^198\.18\.0\.2 +udp/9000 .* 1000 +900 +[0-9]+[smh]$' "$TMP/top.txt"
 fg top --by bogus >/dev/null 2>&1
-same "top --by bogus: usage error" 2 $?
+same "top --by bogus: value error" 1 $?
 fg top -n 0 >/dev/null 2>&1
-same "top -n 0: usage error" 2 $?
+same "top -n 0: value error" 1 $?
 
 # --- events ---
 fg events >"$TMP/ev.txt"

@@ -41,15 +41,6 @@
 #define EXAMPLE	     "floodgate.example.yaml"
 #define MAX_FIXTURES 256
 
-/*
- * main.c (not linked into tests) defines this for the commands; a weak
- * stand-in lets this test link.
- */
-__attribute__((weak)) int fg_common_opt(int c)
-{
-	return 0;
-}
-
 /* What one fg_config_load() call gave. */
 struct result {
 	int ret;	   /* its return value */

@@ -576,15 +576,6 @@ static void test_million_sources(void **state)
 	free(vals);
 }
 
-/*
- * main.c (not linked into tests) defines this for the commands; a weak
- * stand-in lets this test link until it lives in a library object.
- */
-__attribute__((weak)) int fg_common_opt(int c)
-{
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

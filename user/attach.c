@@ -27,6 +27,7 @@
 
 #include "fg.h"
 #include "metrics.h"
+#include "cli.h"
 #include "cmds.h"
 #include "floodgate.skel.h"
 
@@ -361,8 +362,6 @@ out:
 static void attach_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate attach IFACE [--mode native|generic] [--config FILE]\n"
-		"\n"
 		"Load the XDP program, pin its state under the pin directory and attach it to\n"
 		"IFACE. Without --mode: native, else generic (says which). --mode native never\n"
 		"falls back. Attaching to an attached interface upgrades the program in place and\n"
@@ -370,50 +369,29 @@ static void attach_usage(FILE *f)
 		"state without it gets the built-in defaults (README \"Defaults\").\n");
 }
 
-int cmd_attach(int argc, char **argv)
+enum { ATTACH_MODE, ATTACH_CONFIG };
+
+static const struct fg_opt attach_opts[] = {
+	[ATTACH_MODE] = { "mode", 'm', "native|generic" },
+	[ATTACH_CONFIG] = { "config", 'c', "FILE" },
+	{},
+};
+
+static int attach_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	struct fg_file_config cfg = {};
 	enum fg_mode mode = FG_MODE_AUTO, used = FG_MODE_AUTO;
-	const char *config = NULL, *ifname;
+	const char *config = a->opt[ATTACH_CONFIG], *ifname, *m_s = a->opt[ATTACH_MODE];
 	struct fg_maps m;
-	int c, err;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "m:c:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'm':
-			if (!strcmp(optarg, "native"))
-				mode = FG_MODE_NATIVE;
-			else if (!strcmp(optarg, "generic"))
-				mode = FG_MODE_GENERIC;
-			else
-				return error("--mode %s: must be native or generic", optarg),
-				       FG_EXIT_USAGE;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			attach_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			attach_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		attach_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	ifname = argv[optind];
+	if (m_s && !strcmp(m_s, "native"))
+		mode = FG_MODE_NATIVE;
+	else if (m_s && !strcmp(m_s, "generic"))
+		mode = FG_MODE_GENERIC;
+	else if (m_s)
+		return error("--mode %s: must be native or generic", m_s), FG_EXIT_ERR;
+	ifname = a->pos[0];
 	if (strlen(ifname) >= IF_NAMESIZE)
 		return error("interface %s: name too long", ifname), FG_EXIT_ERR;
 	if (config && fg_config_load(config, fg_kernel_hz(), &cfg))
@@ -434,14 +412,23 @@ int cmd_attach(int argc, char **argv)
 
 		json_object_object_add(o, "interface", json_object_new_string(ifname));
 		json_object_object_add(o, "mode", json_object_new_string(mode_name(used)));
-		puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-								      : JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
+		fg_print_json(o, 0);
 	} else {
 		printf("attached to %s in %s mode\n", ifname, mode_name(used));
 	}
 	return FG_EXIT_OK;
 }
+
+const struct fg_cmd fg_cmd_attach = {
+	.name = "attach",
+	.args = "IFACE",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = attach_opts,
+	.run = attach_run,
+	.usage = attach_usage,
+	.help = "attach IFACE [--mode native|generic] [--config FILE]",
+};
 
 /* Detach and unpin link_<ifname>. */
 static int detach_one(const char *ifname)
@@ -503,47 +490,29 @@ static void free_list(char **v)
 static void detach_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate detach IFACE | --all\n"
-		"\n"
 		"Remove the program from IFACE; the pinned state stays for the other interfaces\n"
 		"and for a later attach. --all detaches every interface and removes every pin\n"
 		"(counters, bans, rules: all state is gone).\n");
 }
 
-int cmd_detach(int argc, char **argv)
+static const struct fg_opt detach_opts[] = {
+	{ .name = "all", .letter = 'a', .flags = FG_OPT_HIDDEN },
+	{},
+};
+
+static int detach_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	bool all = false;
+	bool all = a->opt[0];
 	char **ifs;
 	size_t i;
-	int c, bad = 0;
+	int bad = 0;
 
-	while ((c = getopt_long(argc, argv, "ah" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			detach_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			detach_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (all == (optind < argc) || optind < argc - 1) {
-		detach_usage(stderr);
+	if (all == (a->n_pos > 0)) {
+		fg_cmd_usage(a->cmd, stderr);
 		return FG_EXIT_USAGE;
 	}
 	if (!all)
-		return detach_one(argv[optind]) ? FG_EXIT_ERR : FG_EXIT_OK;
+		return detach_one(a->pos[0]) ? FG_EXIT_ERR : FG_EXIT_OK;
 
 	ifs = linked_ifaces();
 	for (i = 0; ifs && ifs[i]; i++)
@@ -574,6 +543,17 @@ int cmd_detach(int argc, char **argv)
 	}
 	return bad ? FG_EXIT_ERR : FG_EXIT_OK;
 }
+
+const struct fg_cmd fg_cmd_detach = {
+	.name = "detach",
+	.args = "IFACE | --all",
+	.min_args = 0,
+	.max_args = 1,
+	.opts = detach_opts,
+	.run = detach_run,
+	.usage = detach_usage,
+	.help = "detach IFACE | --all",
+};
 
 /* Entries in a hash map, counted with batched lookups of keys and values. */
 static long count_entries(int fd, size_t key_size, size_t value_size)
@@ -612,25 +592,18 @@ done:
 static void status_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate status\n"
-		"\n"
 		"Interfaces and their XDP mode, the program, layout version, rule-set generation,\n"
 		"table fill levels and whether the machine is under attack.\n");
 }
 
-int cmd_status(int argc, char **argv)
+static int status_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	struct bpf_map_info sinfo = {}, binfo = {}, linfo = {};
 	struct bpf_prog_info pinfo = {};
 	__u32 ilen = sizeof(sinfo);
 	struct fg_attack at = {};
 	long sources, bans;
-	int c, i, prog_fd = -1, ret = FG_EXIT_ERR;
+	int i, prog_fd = -1, ret = FG_EXIT_ERR;
 	bool under = false;
 	json_object *o = NULL, *ja;
 	char path[4096], **ifs = NULL;
@@ -638,20 +611,6 @@ int cmd_status(int argc, char **argv)
 	struct fg_state st;
 	__u64 now = 0;
 
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		if (c == 'h') {
-			status_usage(stdout);
-			return FG_EXIT_OK;
-		}
-		status_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	if (optind != argc) {
-		status_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	if (fg_state_read(&m, &st))
@@ -737,3 +696,10 @@ out:
 	fg_maps_close(&m);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_status = {
+	.name = "status",
+	.run = status_run,
+	.usage = status_usage,
+	.help = "status: interfaces, program, table fill, under-attack state",
+};

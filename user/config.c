@@ -1770,13 +1770,6 @@ static json_object *to_json(const void *data, const cyaml_schema_value_t *s)
 	}
 }
 
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-							      : JSON_C_TO_STRING_PLAIN));
-	json_object_put(o);
-}
-
 static int config_dump(void)
 {
 	cyaml_config_t cfg = {
@@ -1801,7 +1794,7 @@ static int config_dump(void)
 		return FG_EXIT_ERR;
 	}
 	if (fg_opts.json) {
-		print_json(to_json(y, &file_schema));
+		fg_print_json(to_json(y, &file_schema), 0);
 	} else if (cyaml_save_data(&text, &len, &cfg, &file_schema, y, 0) != CYAML_OK) {
 		err = error("config dump: could not write YAML");
 	} else {
@@ -1839,7 +1832,7 @@ static void check_json(const struct fg_diags *d, const char *path, int err)
 		json_object_array_add(a, j);
 	}
 	json_object_object_add(o, "problems", a);
-	print_json(o);
+	fg_print_json(o, 0);
 }
 
 static int config_check(const char *path)
@@ -1922,7 +1915,7 @@ static int config_apply(const char *path)
 		json_object_object_add(o, "endpoints", json_object_new_int64(rules));
 		json_object_object_add(o, "allow", json_object_new_int64(c.n_allow));
 		json_object_object_add(o, "deny", json_object_new_int64(c.n_deny));
-		print_json(o);
+		fg_print_json(o, 0);
 	} else if (!err) {
 		printf("applied %s: default rule, %zu endpoint rules, %zu allow, %zu deny\n", path,
 		       rules, c.n_allow, c.n_deny);
@@ -1934,10 +1927,6 @@ static int config_apply(const char *path)
 static void config_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate config check FILE\n"
-		"       floodgate config apply FILE\n"
-		"       floodgate config dump\n"
-		"\n"
 		"check  validate FILE: one FILE:LINE:COL: error: ... line per problem (exit 1),\n"
 		"       else FILE: ok. -j: {\"file\", \"valid\", \"problems\": [{\"line\",\n"
 		"       \"column\", \"severity\", \"message\"}]}.\n"
@@ -1953,45 +1942,31 @@ static void config_usage(FILE *f)
 		"Every key of the file, with comments: floodgate.example.yaml.\n");
 }
 
-int cmd_config(int argc, char **argv)
+static int check_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	const char *sub;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		if (c == 'h') {
-			config_usage(stdout);
-			return FG_EXIT_OK;
-		}
-		config_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	if (optind >= argc) {
-		config_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	sub = argv[optind++];
-	if (!strcmp(sub, "dump")) {
-		if (optind != argc) {
-			error("config dump takes no argument");
-			return FG_EXIT_USAGE;
-		}
-		return config_dump();
-	}
-	if (strcmp(sub, "check") && strcmp(sub, "apply")) {
-		error("config %s: unknown subcommand (check, apply or dump)", sub);
-		return FG_EXIT_USAGE;
-	}
-	if (optind != argc - 1) {
-		error("config %s: needs exactly one FILE", sub);
-		return FG_EXIT_USAGE;
-	}
-	return !strcmp(sub, "check") ? config_check(argv[optind]) : config_apply(argv[optind]);
+	return config_check(a->pos[0]);
 }
+
+static int apply_run(const struct fg_args *a)
+{
+	return config_apply(a->pos[0]);
+}
+
+static int dump_run(const struct fg_args *a)
+{
+	return config_dump();
+}
+
+static const struct fg_sub config_subs[] = {
+	{ "check", "FILE", 1, check_run },
+	{ "apply", "FILE", 1, apply_run },
+	{ "dump", NULL, 0, dump_run },
+	{},
+};
+
+const struct fg_cmd fg_cmd_config = {
+	.name = "config",
+	.subs = config_subs,
+	.usage = config_usage,
+	.help = "config check|apply FILE, config dump",
+};

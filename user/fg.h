@@ -14,27 +14,7 @@
 #include <linux/types.h>
 
 #include "floodgate.h"
-
-/* Exit codes: DESIGN.md "Control plane". */
-#define FG_EXIT_OK    0 /* success */
-#define FG_EXIT_ERR   1 /* runtime error: bad value, missing state, kernel said no */
-#define FG_EXIT_USAGE 2 /* usage error: unknown option, missing argument */
-
-/* Options every command honours (set by main before the command runs). */
-struct fg_opts {
-	bool json;	     /* -j: JSON output */
-	bool pretty;	     /* -p: indented JSON (implies -j) */
-	bool verbose;	     /* -v: libbpf's own messages too */
-	const char *pin_dir; /* --pin-dir, default FG_PIN_DIR_DEFAULT */
-};
-extern struct fg_opts fg_opts;
-
-/* A command of the command table in main.c. */
-struct fg_cmd {
-	const char *name;		   /* first word on the command line */
-	int (*run)(int argc, char **argv); /* argv[0] is the command name; returns an exit code */
-	const char *help;		   /* one line for `floodgate --help` */
-};
+#include "cli.h"
 
 /*
  * Where error() and warning() send a message (without "error: "): by

@@ -22,18 +22,12 @@
 #include "cmds.h"
 #include "rule.h"
 
-#define OPT_FIELD 0x200 /* getopt value of rule field i: OPT_FIELD + i */
-
 static void limit_usage(FILE *f)
 {
 	char opt[64];
 	int i;
 
-	fprintf(f, "usage: floodgate limit set ENDPOINT [OPTIONS]\n"
-		   "       floodgate limit del ENDPOINT\n"
-		   "       floodgate limit list\n"
-		   "\n"
-		   "ENDPOINT is default, tcp/PORT, udp/PORT, tcp/LO-HI or udp/LO-HI. Packets to\n"
+	fprintf(f, "ENDPOINT is default, tcp/PORT, udp/PORT, tcp/LO-HI or udp/LO-HI. Packets to\n"
 		   "a port without an endpoint rule get the default rule. Limits are per source\n"
 		   "(the source address masked to the rule's prefix) unless they say otherwise.\n"
 		   "\n"
@@ -171,8 +165,10 @@ void fg_rule_reset(const struct fg_maps *m, __u32 idx, bool buckets, bool total,
 		warning("rule %d: could not reset its counters: %s", idx, strerror(errno));
 }
 
-static int limit_set(const char *ep_s, struct fg_rule_edit *e)
+static int limit_set(const struct fg_args *a)
 {
+	const char *ep_s = a->pos[0];
+	struct fg_rule_edit edit = {}, *e = &edit;
 	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
 	struct fg_endpoint ep;
 	struct fg_rule *r, old;
@@ -182,6 +178,8 @@ static int limit_set(const char *ep_s, struct fg_rule_edit *e)
 
 	if (!rs)
 		return error("limit set: out of memory"), FG_EXIT_ERR;
+	for (idx = 0; idx < FG_RF_MAX; idx++)
+		e->text[idx] = a->opt[idx];
 	/* values are checked before any map is touched: a typo needs no attached program */
 	if (fg_parse_endpoint("limit set", ep_s, &ep) ||
 	    fg_rule_parse(e, &(struct fg_rule_where){ .cli = true }))
@@ -227,8 +225,9 @@ out_free:
 	return ret;
 }
 
-static int limit_del(const char *ep_s)
+static int limit_del(const struct fg_args *a)
 {
+	const char *ep_s = a->pos[0];
 	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
 	struct fg_endpoint ep;
 	struct fg_maps m;
@@ -339,7 +338,7 @@ static void rule_line(const struct fg_rule *r, __u64 hz)
 	printf(" %-9s %s\n", col, act);
 }
 
-static int limit_list(void)
+static int limit_list(const struct fg_args *a)
 {
 	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
 	int order[FG_MAX_RULES], n, i, ret = FG_EXIT_ERR;
@@ -359,9 +358,7 @@ static int limit_list(void)
 
 		for (i = 0; i < n; i++)
 			json_object_array_add(ja, rule_json(&rs->cfg.rules[order[i]], hz));
-		puts(json_object_to_json_string_ext(ja, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-								       : JSON_C_TO_STRING_PLAIN));
-		json_object_put(ja);
+		fg_print_json(ja, 0);
 		ret = FG_EXIT_OK;
 		goto out;
 	}
@@ -380,63 +377,29 @@ out_free:
 	return ret;
 }
 
-int cmd_limit(int argc, char **argv)
-{
-	static struct option opts[FG_RF_MAX + 6] = {
-		[FG_RF_MAX] = { "help", no_argument, NULL, 'h' },
-		[FG_RF_MAX + 1] = FG_COMMON_LONGOPTS,
-	};
-	struct fg_rule_edit a = {};
-	int given = -1; /* the first option of limit set given, or -1 */
-	const char *sub;
-	int c;
+/* limit set's options: the rule fields (rule.h), filled in before main runs. */
+static struct fg_opt limit_opts[FG_RF_MAX + 1];
 
-	for (c = 0; c < FG_RF_MAX; c++)
-		opts[c] = (struct option){ fg_rule_fields[c].opt, required_argument, NULL,
-					   OPT_FIELD + c };
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		if (c >= OPT_FIELD && c < OPT_FIELD + FG_RF_MAX) {
-			a.text[c - OPT_FIELD] = optarg;
-			if (given < 0)
-				given = c;
-			continue;
-		}
-		if (c == 'h') {
-			limit_usage(stdout);
-			return FG_EXIT_OK;
-		}
-		limit_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	if (optind >= argc) {
-		limit_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	sub = argv[optind++];
-	if (!strcmp(sub, "list")) {
-		if (optind != argc) {
-			error("limit list: unexpected argument '%s'", argv[optind]);
-			return FG_EXIT_USAGE;
-		}
-	} else if (!strcmp(sub, "set") || !strcmp(sub, "del")) {
-		if (optind != argc - 1) {
-			error("limit %s: expects one ENDPOINT", sub);
-			return FG_EXIT_USAGE;
-		}
-	} else {
-		error("limit %s: unknown subcommand (set, del or list)", sub);
-		return FG_EXIT_USAGE;
-	}
-	if (given >= 0 && strcmp(sub, "set")) {
-		error("limit %s: --%s only goes with limit set", sub,
-		      fg_rule_fields[given - OPT_FIELD].opt);
-		return FG_EXIT_USAGE;
-	}
-	if (!strcmp(sub, "list"))
-		return limit_list();
-	if (!strcmp(sub, "del"))
-		return limit_del(argv[optind]);
-	return limit_set(argv[optind], &a);
+__attribute__((constructor)) static void limit_opts_init(void)
+{
+	int i;
+
+	for (i = 0; i < FG_RF_MAX; i++)
+		limit_opts[i] = (struct fg_opt){ fg_rule_fields[i].opt, 0, fg_rule_fields[i].arg,
+						 "set", FG_OPT_HIDDEN };
 }
+
+static const struct fg_sub limit_subs[] = {
+	{ "set", "ENDPOINT [OPTIONS]", 1, limit_set },
+	{ "del", "ENDPOINT", 1, limit_del },
+	{ "list", NULL, 0, limit_list },
+	{},
+};
+
+const struct fg_cmd fg_cmd_limit = {
+	.name = "limit",
+	.opts = limit_opts,
+	.subs = limit_subs,
+	.usage = limit_usage,
+	.help = "limit set|del|list: per-endpoint rate limits",
+};

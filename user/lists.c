@@ -650,21 +650,10 @@ static void warn_covered(const struct fg_maps *m, const struct fg_cidr *c, __u8 
 		kind_name(kind));
 }
 
-static void print_json(json_object *o)
+/* The help text of allow and deny after the usage lines; allow says what allow does. */
+static void list_usage(FILE *f, bool allow)
 {
-	puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-							      : JSON_C_TO_STRING_PLAIN));
-}
-
-static void list_usage(FILE *f, const char *cmd)
-{
-	bool allow = !strcmp(cmd, "allow");
-
 	fprintf(f,
-		"usage: floodgate %s add CIDR\n"
-		"       floodgate %s del CIDR\n"
-		"       floodgate %s list\n"
-		"\n"
 		"%s\n"
 		"CIDR is ADDR/LEN or a bare ADDR (one host), IPv4 or IPv6, with no host bits set\n"
 		"(10.1.0.0/16, 2001:db8::/32). A prefix is on one list at most (allow, deny or\n"
@@ -672,122 +661,86 @@ static void list_usage(FILE *f, const char *cmd)
 		"longer. Adding a listed prefix again changes nothing. Changes apply to the next\n"
 		"packet. list -j: an array of objects with \"address\" and \"in_force\" (false\n"
 		"when a covering prefix of a stronger list decides instead).\n",
-		cmd, cmd, cmd,
 		allow ? "Sources in an allowed prefix pass without any limit, counted as "
 			"\"allowed\"."
 		      : "Sources in a denied prefix are dropped, counted as \"denied\".");
 }
 
-/* `floodgate allow|deny add|del|list`. */
-static int list_cmd(int argc, char **argv, __u8 kind)
+static void allow_usage(FILE *f)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	const char *cmd = argv[0], *sub, *arg = NULL;
+	list_usage(f, true);
+}
+
+static void deny_usage(FILE *f)
+{
+	list_usage(f, false);
+}
+
+/* The list a command edits: allow or deny. */
+static __u8 list_kind(const struct fg_args *a)
+{
+	return !strcmp(a->cmd->name, "allow") ? FG_LIST_ALLOW : FG_LIST_DENY;
+}
+
+/* One entry of `allow list -j`: in force when the trie's verdict at its prefix is its own kind. */
+static json_object *list_entry_json(const struct fg_maps *m, const struct fg_list_entry *e)
+{
+	json_object *o = json_object_new_object();
+	struct fg_list_val val;
+	struct fg_lpm_key k;
+	char a[64];
+
+	cidr_to_key(&e->cidr, &k);
+	json_object_object_add(o, "address",
+			       json_object_new_string(fg_format_cidr(a, sizeof(a), e->cidr.family,
+								     e->cidr.addr, e->cidr.plen)));
+	json_object_object_add(o, "in_force",
+			       json_object_new_boolean(!bpf_map_lookup_elem(m->lists, &k, &val) &&
+						       val.verdict == e->kind));
+	return o;
+}
+
+/* One line of `allow list`: covered when another list decides for its prefix. */
+static void list_entry_line(const struct fg_maps *m, const struct fg_list_entry *e)
+{
+	struct fg_list_val val;
+	struct fg_lpm_key k;
+	char a[64];
+
+	cidr_to_key(&e->cidr, &k);
+	fg_format_cidr(a, sizeof(a), e->cidr.family, e->cidr.addr, e->cidr.plen);
+	if (!bpf_map_lookup_elem(m->lists, &k, &val) && val.verdict != e->kind)
+		printf("%s (covered by a %s prefix)\n", a, kind_name(val.verdict));
+	else
+		printf("%s\n", a);
+}
+
+/* `floodgate allow|deny list`. */
+static int list_list(const struct fg_args *a)
+{
 	struct fg_list_entry *v = NULL;
-	struct fg_cidr cidr;
+	json_object *ja = NULL;
+	__u8 kind = list_kind(a);
+	int ret = FG_EXIT_ERR;
 	struct fg_maps m;
-	char what[32], a[64];
 	size_t n = 0, i;
-	int c, ret = FG_EXIT_ERR;
 
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
+	if (fg_maps_open(&m, false))
+		return FG_EXIT_ERR;
+	if (fg_list_read(&m, &v, &n))
+		goto out;
+	if (fg_opts.json)
+		ja = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != kind)
 			continue;
-		if (c == 'h') {
-			list_usage(stdout, cmd);
-			return FG_EXIT_OK;
-		}
-		list_usage(stderr, cmd);
-		return FG_EXIT_USAGE;
+		if (ja)
+			json_object_array_add(ja, list_entry_json(&m, &v[i]));
+		else
+			list_entry_line(&m, &v[i]);
 	}
-	if (optind >= argc) {
-		list_usage(stderr, cmd);
-		return FG_EXIT_USAGE;
-	}
-	sub = argv[optind++];
-	if (!strcmp(sub, "add") || !strcmp(sub, "del")) {
-		if (optind != argc - 1) {
-			error("%s %s: expects one CIDR", cmd, sub);
-			return FG_EXIT_USAGE;
-		}
-		arg = argv[optind];
-	} else if (!strcmp(sub, "list")) {
-		if (optind != argc) {
-			error("%s list: unexpected argument '%s'", cmd, argv[optind]);
-			return FG_EXIT_USAGE;
-		}
-	} else {
-		error("%s %s: unknown subcommand (add, del or list)", cmd, sub);
-		return FG_EXIT_USAGE;
-	}
-	snprintf(what, sizeof(what), "%s %s", cmd, sub);
-	if (arg && fg_parse_cidr(what, arg, true, &cidr))
-		return FG_EXIT_ERR;
-
-	if (!arg) {
-		if (fg_maps_open(&m, false))
-			return FG_EXIT_ERR;
-		if (fg_list_read(&m, &v, &n))
-			goto out;
-		/* in force: the trie's verdict at this prefix is its own kind */
-		if (fg_opts.json) {
-			json_object *ja = json_object_new_array();
-
-			for (i = 0; i < n; i++) {
-				json_object *o;
-				struct fg_lpm_key k;
-				struct fg_list_val val;
-
-				if (v[i].kind != kind)
-					continue;
-				cidr_to_key(&v[i].cidr, &k);
-				o = json_object_new_object();
-				json_object_object_add(o, "address",
-						       json_object_new_string(fg_format_cidr(
-							       a, sizeof(a), v[i].cidr.family,
-							       v[i].cidr.addr, v[i].cidr.plen)));
-				json_object_object_add(
-					o, "in_force",
-					json_object_new_boolean(
-						!bpf_map_lookup_elem(m.lists, &k, &val) &&
-						val.verdict == kind));
-				json_object_array_add(ja, o);
-			}
-			print_json(ja);
-			json_object_put(ja);
-		} else {
-			for (i = 0; i < n; i++) {
-				struct fg_lpm_key k;
-				struct fg_list_val val;
-
-				if (v[i].kind != kind)
-					continue;
-				cidr_to_key(&v[i].cidr, &k);
-				fg_format_cidr(a, sizeof(a), v[i].cidr.family, v[i].cidr.addr,
-					       v[i].cidr.plen);
-				if (!bpf_map_lookup_elem(m.lists, &k, &val) && val.verdict != kind)
-					printf("%s (covered by a %s prefix)\n", a,
-					       kind_name(val.verdict));
-				else
-					printf("%s\n", a);
-			}
-		}
-		ret = FG_EXIT_OK;
-		goto out;
-	}
-
-	if (fg_maps_open(&m, true))
-		return FG_EXIT_ERR;
-	if (fg_maps_lock(&m))
-		goto out;
-	if (!strcmp(sub, "add") ? fg_list_add(&m, &cidr, kind, 0) : fg_list_del(&m, &cidr, kind))
-		goto out;
-	if (!strcmp(sub, "add"))
-		warn_covered(&m, &cidr, kind);
+	if (ja)
+		fg_print_json(ja, 0);
 	ret = FG_EXIT_OK;
 out:
 	free(v);
@@ -795,23 +748,57 @@ out:
 	return ret;
 }
 
-int cmd_allow(int argc, char **argv)
+/* `floodgate allow|deny add|del CIDR`. */
+static int list_edit(const struct fg_args *a)
 {
-	return list_cmd(argc, argv, FG_LIST_ALLOW);
+	bool add = !strcmp(a->sub->name, "add");
+	__u8 kind = list_kind(a);
+	int ret = FG_EXIT_ERR;
+	struct fg_cidr cidr;
+	struct fg_maps m;
+	char what[32];
+
+	snprintf(what, sizeof(what), "%s %s", a->cmd->name, a->sub->name);
+	if (fg_parse_cidr(what, a->pos[0], true, &cidr))
+		return FG_EXIT_ERR;
+	if (fg_maps_open(&m, true))
+		return FG_EXIT_ERR;
+	if (fg_maps_lock(&m))
+		goto out;
+	if (add ? fg_list_add(&m, &cidr, kind, 0) : fg_list_del(&m, &cidr, kind))
+		goto out;
+	if (add)
+		warn_covered(&m, &cidr, kind);
+	ret = FG_EXIT_OK;
+out:
+	fg_maps_close(&m);
+	return ret;
 }
 
-int cmd_deny(int argc, char **argv)
-{
-	return list_cmd(argc, argv, FG_LIST_DENY);
-}
+static const struct fg_sub list_subs[] = {
+	{ "add", "CIDR", 1, list_edit },
+	{ "del", "CIDR", 1, list_edit },
+	{ "list", NULL, 0, list_list },
+	{},
+};
+
+const struct fg_cmd fg_cmd_allow = {
+	.name = "allow",
+	.subs = list_subs,
+	.usage = allow_usage,
+	.help = "allow add|del|list CIDR: never limited",
+};
+
+const struct fg_cmd fg_cmd_deny = {
+	.name = "deny",
+	.subs = list_subs,
+	.usage = deny_usage,
+	.help = "deny add|del|list CIDR: always dropped",
+};
 
 static void ban_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate ban add ADDR[/LEN] [--for DURATION]\n"
-		"       floodgate ban del ADDR[/LEN]\n"
-		"       floodgate ban list [--all]\n"
-		"\n"
 		"add: drop everything from ADDR/LEN (a bare ADDR bans that host) for DURATION\n"
 		"     (30s, 5m, 2h, 1d; default 1h). Banning a banned prefix again sets its new\n"
 		"     end. Allowed and denied prefixes cannot be banned (allow and deny win over\n"
@@ -955,8 +942,7 @@ static int ban_list(const struct fg_maps *m, bool all)
 			}
 			json_object_array_add(ja, o);
 		}
-		print_json(ja);
-		json_object_put(ja);
+		fg_print_json(ja, 0);
 	}
 	ret = FG_EXIT_OK;
 out:
@@ -1014,80 +1000,39 @@ static int ban_del(const struct fg_maps *m, const struct fg_cidr *c)
 	return err;
 }
 
-int cmd_ban(int argc, char **argv)
+enum { BAN_FOR, BAN_ALL };
+
+static const struct fg_opt ban_opts[] = {
+	[BAN_FOR] = { "for", 0, "DURATION", "add" },
+	[BAN_ALL] = { "all", 0, NULL, "list" },
+	{},
+};
+
+static int ban_list_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "for", required_argument, NULL, 'f' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	const char *sub, *arg = NULL, *dur = NULL;
-	bool all = false;
+	struct fg_maps m;
+	int ret;
+
+	if (fg_maps_open(&m, false))
+		return FG_EXIT_ERR;
+	ret = ban_list(&m, a->opt[BAN_ALL]);
+	fg_maps_close(&m);
+	return ret;
+}
+
+/* `ban add|del ADDR[/LEN]`. */
+static int ban_edit(const struct fg_args *a)
+{
+	const char *sub = a->sub->name, *dur = a->opt[BAN_FOR];
+	__u64 secs = 3600, now;
+	int ret = FG_EXIT_ERR;
 	struct fg_cidr cidr;
 	struct fg_maps m;
-	__u64 secs = 3600, now;
-	int c, ret = FG_EXIT_ERR;
 
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'f':
-			dur = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			ban_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			ban_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		ban_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	sub = argv[optind++];
-	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list")) {
-		error("ban %s: unknown subcommand (add, del or list)", sub);
-		return FG_EXIT_USAGE;
-	}
-	if (!strcmp(sub, "list")) {
-		if (optind != argc) {
-			error("ban list: unexpected argument '%s'", argv[optind]);
-			return FG_EXIT_USAGE;
-		}
-	} else if (optind != argc - 1) {
-		error("ban %s: expects one ADDR[/LEN]", sub);
-		return FG_EXIT_USAGE;
-	} else {
-		arg = argv[optind];
-	}
-	if (dur && strcmp(sub, "add")) {
-		error("ban %s: --for only goes with ban add", sub);
-		return FG_EXIT_USAGE;
-	}
-	if (all && strcmp(sub, "list")) {
-		error("ban %s: --all only goes with ban list", sub);
-		return FG_EXIT_USAGE;
-	}
 	if (dur && fg_parse_duration("ban add --for", dur, &secs))
 		return FG_EXIT_ERR;
-	if (arg && fg_parse_cidr(!strcmp(sub, "add") ? "ban add" : "ban del", arg, true, &cidr))
+	if (fg_parse_cidr(!strcmp(sub, "add") ? "ban add" : "ban del", a->pos[0], true, &cidr))
 		return FG_EXIT_ERR;
-
-	if (!arg) {
-		if (fg_maps_open(&m, false))
-			return FG_EXIT_ERR;
-		ret = ban_list(&m, all);
-		fg_maps_close(&m);
-		return ret;
-	}
 	if (fg_maps_open(&m, true))
 		return FG_EXIT_ERR;
 	if (fg_maps_lock(&m) || fg_now(&m, &now))
@@ -1106,3 +1051,18 @@ out:
 	fg_maps_close(&m);
 	return ret;
 }
+
+static const struct fg_sub ban_subs[] = {
+	{ "add", "ADDR[/LEN]", 1, ban_edit },
+	{ "del", "ADDR[/LEN]", 1, ban_edit },
+	{ "list", NULL, 0, ban_list_run },
+	{},
+};
+
+const struct fg_cmd fg_cmd_ban = {
+	.name = "ban",
+	.opts = ban_opts,
+	.subs = ban_subs,
+	.usage = ban_usage,
+	.help = "ban add|del|list ADDR[/LEN] [--for DURATION]",
+};

@@ -549,8 +549,6 @@ static void raise_nofile(void)
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate run --config FILE [--metrics ADDR:PORT]\n"
-		"\n"
 		"The daemon: attach to the config's interfaces (reusing pinned state), apply the\n"
 		"config, then stay in the foreground serving Prometheus metrics on\n"
 		"http://ADDR:PORT/metrics (default %s, or the config's metrics.listen),\n"
@@ -565,48 +563,27 @@ static void run_usage(FILE *f)
 		FG_METRICS_DEFAULT);
 }
 
-int cmd_run(int argc, char **argv)
+enum { RUN_CONFIG, RUN_METRICS };
+
+static const struct fg_opt run_opts[] = {
+	[RUN_CONFIG] = { "config", 'c', "FILE", NULL, FG_OPT_REQUIRED },
+	[RUN_METRICS] = { "metrics", 'm', "ADDR:PORT" },
+	{},
+};
+
+static int run_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "metrics", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	struct daemon d = { .ep = -1, .sigfd = -1, .timerfd = -1 };
 	char msg[256];
 	unsigned char ss[128];
 	unsigned int sl;
-	int c, bad, ret = FG_EXIT_ERR;
+	int bad, ret = FG_EXIT_ERR;
 	bool maps_open = false;
 
-	while ((c = getopt_long(argc, argv, "c:m:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'c':
-			d.config_path = optarg;
-			break;
-		case 'm':
-			d.listen_opt = optarg;
-			break;
-		case 'h':
-			run_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			run_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc || !d.config_path) {
-		if (!d.config_path)
-			error("run: --config FILE is required");
-		run_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
+	d.config_path = a->opt[RUN_CONFIG];
+	d.listen_opt = a->opt[RUN_METRICS];
 	if (d.listen_opt && fg_parse_listen("run --metrics", d.listen_opt, ss, &sl))
-		return FG_EXIT_USAGE;
+		return FG_EXIT_ERR;
 	(void)setvbuf(stderr, NULL, _IOLBF, 0); /* failing, stderr stays unbuffered: still fine */
 	raise_nofile();
 
@@ -678,3 +655,11 @@ out:
 		fg_config_free(&d.cfg);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_run = {
+	.name = "run",
+	.opts = run_opts,
+	.run = run_run,
+	.usage = run_usage,
+	.help = "run --config FILE [--metrics ADDR:PORT]: the daemon",
+};

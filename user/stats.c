@@ -58,12 +58,8 @@ static char *human(char *buf, size_t len, double v)
 	return buf;
 }
 
-static void print_json(json_object *o, bool pretty)
-{
-	puts(json_object_to_json_string_ext(
-		o, (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN) |
-			   JSON_C_TO_STRING_NOSLASHESCAPE));
-}
+/* stats and top write slashes as they are (tcp/443), unlike the older outputs. */
+#define JSON_FLAGS JSON_C_TO_STRING_NOSLASHESCAPE
 
 /* A JSON number with `decimals` digits after the point, written as such (not 0.10000000000000001). */
 static json_object *jdouble(double v, int decimals)
@@ -266,8 +262,6 @@ static void stats_text(const struct fg_snapshot *s, const struct fg_snapshot *pr
 static void stats_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate stats [--watch SECONDS]\n"
-		"\n"
 		"Packets and bytes by verdict and reason (summed over CPUs), pressure counters,\n"
 		"per-endpoint passed / dropped / would-drop (monitor rules), under-attack state,\n"
 		"bans and sources tracked.\n"
@@ -285,41 +279,22 @@ static void stats_usage(FILE *f)
 		"verdicts.pass_packets).\n");
 }
 
-int cmd_stats(int argc, char **argv)
+static const struct fg_opt stats_opts[] = {
+	{ .name = "watch", .letter = 'w', .arg = "SECONDS" },
+	{},
+};
+
+static int stats_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "watch", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	struct fg_snapshot *s = NULL, *prev = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
-	int c, ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR;
 	__u64 watch = 0;
 	struct fg_maps m;
 	double t0, t1;
 
-	while ((c = getopt_long(argc, argv, "w:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'w':
-			if (fg_parse_u64("stats --watch", optarg, 1, 3600, &watch))
-				return FG_EXIT_USAGE;
-			break;
-		case 'h':
-			stats_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			stats_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		stats_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
+	if (a->opt[0] && fg_parse_u64("stats --watch", a->opt[0], 1, 3600, &watch))
+		return FG_EXIT_ERR;
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	s = calloc(1, sizeof(*s));
@@ -332,8 +307,7 @@ int cmd_stats(int argc, char **argv)
 		if (fg_opts.json) {
 			json_object *o = stats_json(s, NULL, 0);
 
-			print_json(o, fg_opts.pretty);
-			json_object_put(o);
+			fg_print_json(o, JSON_FLAGS);
 		} else {
 			stats_text(s, NULL, 0);
 		}
@@ -360,8 +334,7 @@ int cmd_stats(int argc, char **argv)
 		if (fg_opts.json) {
 			json_object *o = stats_json(s, prev, t1 - t0);
 
-			print_json(o, false);
-			json_object_put(o);
+			fg_print_json(o, JSON_FLAGS | FG_JSON_LINE);
 		} else {
 			if (isatty(STDOUT_FILENO))
 				fputs("\033[H\033[2J", stdout);
@@ -382,6 +355,14 @@ out:
 	fg_maps_close(&m);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_stats = {
+	.name = "stats",
+	.opts = stats_opts,
+	.run = stats_run,
+	.usage = stats_usage,
+	.help = "stats [--watch SECONDS]: verdict and endpoint counters",
+};
 
 /* --- top --- */
 
@@ -546,8 +527,6 @@ static int max_seen(const struct fg_src_key *k, const struct fg_src *v, void *ct
 static void top_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate top [-n N] [--by pps|bps|drops] [--interval SECONDS]\n"
-		"\n"
 		"The busiest sources (one row per source prefix and endpoint rule): current\n"
 		"packets and bits per second, drops per second, totals, ban state.\n"
 		"\n"
@@ -557,64 +536,40 @@ static void top_usage(FILE *f)
 		"                           0: one read, averages since each bucket was created\n");
 }
 
-int cmd_top(int argc, char **argv)
+enum { TOP_COUNT, TOP_BY, TOP_INTERVAL };
+
+static const struct fg_opt top_opts[] = {
+	[TOP_COUNT] = { "count", 'n', "N", NULL, FG_OPT_LETTER },
+	[TOP_BY] = { "by", 'b', "pps|bps|drops" },
+	[TOP_INTERVAL] = { "interval", 'i', "SECONDS" },
+	{},
+};
+
+static int top_run(const struct fg_args *args)
 {
-	static const struct option opts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	static const char *const by_names[] = { "pps", "bps", "drops" };
 	struct first_read first = {};
 	struct second_read sr = {};
 	struct fg_config *cfg = NULL;
 	__u64 n = 10, interval = 1, now = 0;
 	json_object *arr = NULL;
-	int c, ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR;
 	bool have_now = false;
 	struct fg_maps m;
 	size_t i;
 	__u32 slot;
 	double t0;
 
-	sr.by = BY_PPS;
-	while ((c = getopt_long(argc, argv, "n:b:i:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'n':
-			if (fg_parse_u64("top -n", optarg, 1, 1000000, &n))
-				return FG_EXIT_USAGE;
-			break;
-		case 'b':
-			for (i = 0; i < 3; i++)
-				if (!strcmp(optarg, by_names[i]))
-					break;
-			if (i == 3) {
-				error("top --by: %s: use pps, bps or drops", optarg);
-				return FG_EXIT_USAGE;
-			}
-			sr.by = i;
-			break;
-		case 'i':
-			if (fg_parse_u64("top --interval", optarg, 0, 60, &interval))
-				return FG_EXIT_USAGE;
-			break;
-		case 'h':
-			top_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			top_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		top_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
+	if (args->opt[TOP_COUNT] && fg_parse_u64("top -n", args->opt[TOP_COUNT], 1, 1000000, &n))
+		return FG_EXIT_ERR;
+	for (i = 0; args->opt[TOP_BY] && i < 3 && strcmp(args->opt[TOP_BY], by_names[i]); i++)
+		;
+	if (i == 3)
+		return error("top --by: %s: use pps, bps or drops", args->opt[TOP_BY]), FG_EXIT_ERR;
+	sr.by = args->opt[TOP_BY] ? i : BY_PPS;
+	if (args->opt[TOP_INTERVAL] &&
+	    fg_parse_u64("top --interval", args->opt[TOP_INTERVAL], 0, 60, &interval))
+		return FG_EXIT_ERR;
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	cfg = calloc(1, sizeof(*cfg));
@@ -691,8 +646,7 @@ int cmd_top(int argc, char **argv)
 		}
 	}
 	if (arr) {
-		print_json(arr, fg_opts.pretty);
-		json_object_put(arr);
+		fg_print_json(arr, JSON_FLAGS);
 	} else if (!have_now && sr.top.n) {
 		printf("(clock not readable: ages from the newest packet seen)\n");
 	}
@@ -705,3 +659,11 @@ out:
 	fg_maps_close(&m);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_top = {
+	.name = "top",
+	.opts = top_opts,
+	.run = top_run,
+	.usage = top_usage,
+	.help = "top [-n N] [--by pps|bps|drops]: busiest sources",
+};

@@ -13,31 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <getopt.h>
-
 #include "fg.h"
-#include "cmds.h"
-
-struct fg_opts fg_opts = { .pin_dir = FG_PIN_DIR_DEFAULT };
-
-int fg_common_opt(int c)
-{
-	switch (c) {
-	case 'j':
-		fg_opts.json = true;
-		return 1;
-	case 'p':
-		fg_opts.json = fg_opts.pretty = true;
-		return 1;
-	case 'v':
-		fg_opts.verbose = true;
-		return 1;
-	case FG_OPT_PIN_DIR:
-		fg_opts.pin_dir = optarg;
-		return 1;
-	}
-	return 0;
-}
 
 /* The default routine: "error: MSG" or "warning: MSG" on stderr. */
 static void report_stderr(void *ctx, bool warn, const char *msg)
