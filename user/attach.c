@@ -33,6 +33,8 @@
 
 #define FG_GROUP "floodgate" /* members may read the pinned state (README "Security") */
 
+#define FG_MAX_LINKS 256 /* interfaces one pin directory is attached to, at most */
+
 static const char *mode_name(enum fg_mode mode)
 {
 	return mode == FG_MODE_NATIVE ? "native" : mode == FG_MODE_GENERIC ? "generic" : "auto";
@@ -450,43 +452,6 @@ static int detach_one(const char *ifname)
 	return 0;
 }
 
-/* Names of attached interfaces (link pins), NULL-terminated; free each and the array. */
-static char **linked_ifaces(void)
-{
-	size_t n = 0, plen = strlen(FG_PIN_LINK_PREFIX);
-	struct dirent *de;
-	char **v = calloc(1, sizeof(*v));
-	DIR *d = opendir(fg_opts.pin_dir);
-
-	if (!d || !v)
-		goto out;
-	while ((de = readdir(d))) {
-		char **nv;
-
-		if (strncmp(de->d_name, FG_PIN_LINK_PREFIX, plen))
-			continue;
-		nv = realloc(v, (n + 2) * sizeof(*v));
-		if (!nv)
-			break;
-		v = nv;
-		v[n++] = strdup(de->d_name + plen);
-		v[n] = NULL;
-	}
-out:
-	if (d)
-		closedir(d);
-	return v;
-}
-
-static void free_list(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void detach_usage(FILE *f)
 {
 	fprintf(f,
@@ -502,10 +467,9 @@ static const struct fg_opt detach_opts[] = {
 
 static int detach_run(const struct fg_args *a)
 {
+	char ifs[FG_MAX_LINKS][IF_NAMESIZE];
 	bool all = a->opt[0];
-	char **ifs;
-	size_t i;
-	int bad = 0;
+	int bad = 0, i, n;
 
 	if (all == (a->n_pos > 0)) {
 		fg_cmd_usage(a->cmd, stderr);
@@ -514,10 +478,9 @@ static int detach_run(const struct fg_args *a)
 	if (!all)
 		return detach_one(a->pos[0]) ? FG_EXIT_ERR : FG_EXIT_OK;
 
-	ifs = linked_ifaces();
-	for (i = 0; ifs && ifs[i]; i++)
+	n = fg_attached_ifaces(ifs, FG_MAX_LINKS);
+	for (i = 0; i < n; i++)
 		bad += !!detach_one(ifs[i]);
-	free_list(ifs);
 	{
 		DIR *d = opendir(fg_opts.pin_dir);
 		struct dirent *de;
@@ -555,40 +518,6 @@ const struct fg_cmd fg_cmd_detach = {
 	.help = "detach IFACE | --all",
 };
 
-/* Entries in a hash map, counted with batched lookups of keys and values. */
-static long count_entries(int fd, size_t key_size, size_t value_size)
-{
-	const __u32 chunk = 8192;
-	void *keys = malloc(chunk * key_size), *vals = malloc(chunk * value_size);
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-	long total = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-	if (!keys || !vals) {
-		total = -ENOMEM;
-		goto done;
-	}
-	for (;;) {
-		__u32 n = chunk;
-		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, &o);
-
-		if (err && errno != ENOENT) {
-			total = -errno;
-			break;
-		}
-		total += n;
-		if (err)
-			break; /* ENOENT: that was the last batch */
-		in = out;
-		inp = &in;
-	}
-done:
-	free(keys);
-	free(vals);
-	return total;
-}
-
 static void status_usage(FILE *f)
 {
 	fprintf(f,
@@ -596,50 +525,23 @@ static void status_usage(FILE *f)
 		"table fill levels and whether the machine is under attack.\n");
 }
 
-static int status_run(const struct fg_args *a)
+/* What `status` shows besides the snapshot: the interfaces and the program. */
+struct status {
+	char ifs[FG_MAX_LINKS][IF_NAMESIZE]; /* attached interfaces, sorted */
+	int n_ifs;			     /* entries in ifs */
+	__u32 prog_id;			     /* the pinned program's id, 0 when unreadable */
+};
+
+static json_object *status_json(const struct fg_snapshot *s, const struct status *t)
 {
-	struct bpf_map_info sinfo = {}, binfo = {}, linfo = {};
-	struct bpf_prog_info pinfo = {};
-	__u32 ilen = sizeof(sinfo);
-	struct fg_attack at = {};
-	long sources, bans;
-	int i, prog_fd = -1, ret = FG_EXIT_ERR;
-	bool under = false;
-	json_object *o = NULL, *ja;
-	char path[4096], **ifs = NULL;
-	struct fg_maps m;
-	struct fg_state st;
-	__u64 now = 0;
+	json_object *o = json_object_new_object(), *ja = json_object_new_array();
+	int i;
 
-	if (fg_maps_open(&m, false))
-		return FG_EXIT_ERR;
-	if (fg_state_read(&m, &st))
-		goto out;
-	fg_now(&m, &now);
-	bpf_obj_get_info_by_fd(m.sources, &sinfo, &ilen);
-	ilen = sizeof(binfo);
-	bpf_obj_get_info_by_fd(m.bans, &binfo, &ilen);
-	ilen = sizeof(linfo);
-	bpf_obj_get_info_by_fd(m.lists, &linfo, &ilen);
-	sources = count_entries(m.sources, sizeof(struct fg_src_key), sizeof(struct fg_src));
-	bans = count_entries(m.bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban));
-	if (fg_attack_read(&m, now, st.hz, &at, &under))
-		goto out;
-	if (!fg_pin_path(path, sizeof(path), FG_PIN_PROG)) {
-		ilen = sizeof(pinfo);
-		prog_fd = bpf_obj_get(path);
-		if (prog_fd >= 0)
-			bpf_obj_get_info_by_fd(prog_fd, &pinfo, &ilen);
-	}
-	ifs = linked_ifaces();
-
-	o = json_object_new_object();
-	ja = json_object_new_array();
-	for (i = 0; ifs && ifs[i]; i++) {
+	for (i = 0; i < t->n_ifs; i++) {
 		json_object *jo = json_object_new_object();
-		int ifindex = if_nametoindex(ifs[i]);
+		int ifindex = if_nametoindex(t->ifs[i]);
 
-		json_object_object_add(jo, "interface", json_object_new_string(ifs[i]));
+		json_object_object_add(jo, "interface", json_object_new_string(t->ifs[i]));
 		json_object_object_add(jo, "ifindex", json_object_new_int(ifindex));
 		json_object_object_add(
 			jo, "mode",
@@ -647,52 +549,81 @@ static int status_run(const struct fg_args *a)
 		json_object_array_add(ja, jo);
 	}
 	json_object_object_add(o, "interfaces", ja);
-	json_object_object_add(o, "program_id", json_object_new_int64(pinfo.id));
-	json_object_object_add(o, "layout", json_object_new_int64(st.layout));
-	json_object_object_add(o, "generation", json_object_new_int64(st.generation));
-	json_object_object_add(o, "hz", json_object_new_int64(st.hz));
-	json_object_object_add(o, "sources", json_object_new_int64(sources));
-	json_object_object_add(o, "sources_capacity", json_object_new_int64(sinfo.max_entries));
-	json_object_object_add(o, "bans", json_object_new_int64(bans));
-	json_object_object_add(o, "bans_capacity", json_object_new_int64(binfo.max_entries));
-	json_object_object_add(o, "lists_ipv4", json_object_new_int64(st.lists4));
-	json_object_object_add(o, "lists_ipv6", json_object_new_int64(st.lists6));
-	json_object_object_add(o, "lists_capacity", json_object_new_int64(linfo.max_entries));
-	json_object_object_add(o, "under_attack", json_object_new_boolean(under));
+	json_object_object_add(o, "program_id", json_object_new_int64(t->prog_id));
+	json_object_object_add(o, "layout", json_object_new_int64(s->st.layout));
+	json_object_object_add(o, "generation", json_object_new_int64(s->st.generation));
+	json_object_object_add(o, "hz", json_object_new_int64(s->st.hz));
+	json_object_object_add(o, "sources", json_object_new_int64(s->sources));
+	json_object_object_add(o, "sources_capacity", json_object_new_int64(s->sources_max));
+	json_object_object_add(o, "bans", json_object_new_int64(s->bans));
+	json_object_object_add(o, "bans_capacity", json_object_new_int64(s->bans_max));
+	json_object_object_add(o, "lists_ipv4", json_object_new_int64(s->st.lists4));
+	json_object_object_add(o, "lists_ipv6", json_object_new_int64(s->st.lists6));
+	json_object_object_add(o, "lists_capacity", json_object_new_int64(s->lists_max));
+	json_object_object_add(o, "under_attack", json_object_new_boolean(s->under_attack));
 	json_object_object_add(o, "under_attack_since",
-			       under ? json_object_new_int64(at.since) : NULL);
+			       s->under_attack ? json_object_new_int64(s->attack_since) : NULL);
+	return o;
+}
 
-	if (fg_opts.json) {
-		puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-								      : JSON_C_TO_STRING_PLAIN));
-	} else {
-		printf("interfaces:");
-		for (i = 0; ifs && ifs[i]; i++) {
-			int ifindex = if_nametoindex(ifs[i]);
+static void status_text(const struct fg_snapshot *s, const struct status *t)
+{
+	int i;
 
-			printf(" %s (%s)", ifs[i], ifindex ? mode_name(query_mode(ifindex)) : "gone");
-		}
-		printf("%s\n", ifs && ifs[0] ? "" : " none");
-		printf("program:    id %u, layout %" PRIu64 ", rule set generation %" PRIu64
-		       ", %" PRIu64 " ticks/s\n",
-		       pinfo.id, (uint64_t)st.layout, (uint64_t)st.generation, (uint64_t)st.hz);
-		printf("sources:    %ld of %u tracked\n", sources, sinfo.max_entries);
-		printf("bans:       %ld of %u (automatic, including expired strike records)\n",
-		       bans, binfo.max_entries);
-		printf("lists:      %u IPv4 + %u IPv6 prefixes of %u\n", st.lists4, st.lists6,
-		       linfo.max_entries);
-		printf("under attack: %s", under ? "YES" : "no");
-		if (under)
-			printf(" (new sources charged to their /%d and /%d)", FG_COARSE_PLEN4,
-			       FG_COARSE_PLEN6);
-		printf("\n");
+	printf("interfaces:");
+	for (i = 0; i < t->n_ifs; i++) {
+		int ifindex = if_nametoindex(t->ifs[i]);
+
+		printf(" %s (%s)", t->ifs[i], ifindex ? mode_name(query_mode(ifindex)) : "gone");
 	}
+	printf("%s\n", t->n_ifs ? "" : " none");
+	printf("program:    id %u, layout %" PRIu64 ", rule set generation %" PRIu64 ", %" PRIu64
+	       " ticks/s\n",
+	       t->prog_id, (uint64_t)s->st.layout, (uint64_t)s->st.generation, (uint64_t)s->st.hz);
+	printf("sources:    %" PRIu64 " of %u tracked\n", (uint64_t)s->sources, s->sources_max);
+	printf("bans:       %" PRIu64 " of %u (automatic, including expired strike records)\n",
+	       (uint64_t)s->bans, s->bans_max);
+	printf("lists:      %u IPv4 + %u IPv6 prefixes of %u\n", s->st.lists4, s->st.lists6,
+	       s->lists_max);
+	printf("under attack: %s", s->under_attack ? "YES" : "no");
+	if (s->under_attack)
+		printf(" (new sources charged to their /%d and /%d)", FG_COARSE_PLEN4,
+		       FG_COARSE_PLEN6);
+	printf("\n");
+}
+
+/* `status`: the snapshot `stats` reads (fg_snapshot_read), with interfaces and program. */
+static int status_run(const struct fg_args *a)
+{
+	struct bpf_prog_info pinfo = {};
+	__u32 ilen = sizeof(pinfo);
+	struct fg_snapshot *s = malloc(sizeof(*s));
+	struct status t = {};
+	int prog_fd, ret = FG_EXIT_ERR;
+	char path[4096];
+	struct fg_maps m;
+
+	if (!s)
+		return error("status: out of memory"), FG_EXIT_ERR;
+	if (fg_maps_open(&m, false)) {
+		free(s);
+		return FG_EXIT_ERR;
+	}
+	if (fg_snapshot_read(&m, s, true))
+		goto out;
+	if (!fg_pin_path(path, sizeof(path), FG_PIN_PROG) && (prog_fd = bpf_obj_get(path)) >= 0) {
+		if (!bpf_obj_get_info_by_fd(prog_fd, &pinfo, &ilen))
+			t.prog_id = pinfo.id;
+		close(prog_fd);
+	}
+	t.n_ifs = fg_attached_ifaces(t.ifs, FG_MAX_LINKS);
+	if (fg_opts.json)
+		fg_print_json(status_json(s, &t), 0);
+	else
+		status_text(s, &t);
 	ret = FG_EXIT_OK;
 out:
-	json_object_put(o);
-	free_list(ifs);
-	if (prog_fd >= 0)
-		close(prog_fd);
+	free(s);
 	fg_maps_close(&m);
 	return ret;
 }

@@ -1465,8 +1465,7 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 	struct fg_list_entry *cur = NULL;
 	struct fg_cidr *old_a = NULL, *old_d = NULL;
 	size_t n_cur = 0, n_oa = 0, n_od = 0, n_bans = 0, i;
-	struct bpf_map_info info = {};
-	__u32 ilen = sizeof(info);
+	__u32 cap = fg_map_capacity(m->lists);
 	char buf[64];
 	int err, k;
 
@@ -1503,10 +1502,9 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 			goto out;
 		}
 	}
-	if (!bpf_obj_get_info_by_fd(m->lists, &info, &ilen) &&
-	    c->n_allow + c->n_deny + n_bans > info.max_entries) {
+	if (cap && c->n_allow + c->n_deny + n_bans > cap) {
 		error("allow and deny: %zu prefixes and %zu manual bans do not fit fg_lists (%u)",
-		      c->n_allow + c->n_deny, n_bans, info.max_entries);
+		      c->n_allow + c->n_deny, n_bans, cap);
 		err = -ENOSPC;
 		goto out;
 	}
@@ -1598,43 +1596,6 @@ static void dump_rule(const struct fg_rule *r, const struct fg_rule *def, __u64 
 	}
 }
 
-/* Interfaces with a pinned link under the pin directory, sorted. */
-static int attached_ifaces(char names[][IF_NAMESIZE], int max)
-{
-	size_t plen = strlen(FG_PIN_LINK_PREFIX);
-	struct dirent *de;
-	int n = 0, i, j;
-	DIR *d;
-
-	d = opendir(fg_opts.pin_dir);
-	if (!d)
-		return 0;
-	while ((de = readdir(d)) && n < max) {
-		if (strncmp(de->d_name, FG_PIN_LINK_PREFIX, plen) ||
-		    strlen(de->d_name + plen) >= IF_NAMESIZE)
-			continue;
-		snprintf(names[n++], IF_NAMESIZE, "%s", de->d_name + plen);
-	}
-	closedir(d);
-	for (i = 1; i < n; i++) /* a handful of names: insertion sort */
-		for (j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
-			char t[IF_NAMESIZE];
-
-			memcpy(t, names[j], IF_NAMESIZE);
-			memcpy(names[j], names[j - 1], IF_NAMESIZE);
-			memcpy(names[j - 1], t, IF_NAMESIZE);
-		}
-	return n;
-}
-
-static __u32 max_entries(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
-}
-
 /* The live state as a y_file (every string on the heap: y_free releases it). */
 static int dump_build(const struct fg_maps *m, struct y_file **out)
 {
@@ -1655,7 +1616,7 @@ static int dump_build(const struct fg_maps *m, struct y_file **out)
 	if ((err = fg_ruleset_read(m, rs)) || (err = fg_list_read(m, &ents, &n_ents)))
 		goto out;
 
-	k = attached_ifaces(ifs, FG_MAX_IFACES);
+	k = fg_attached_ifaces(ifs, FG_MAX_IFACES);
 	y->interfaces = calloc(k ?: 1, sizeof(char *));
 	for (i = 0; y->interfaces && i < (size_t)k; i++)
 		y->interfaces[y->interfaces_count++] = strdup(ifs[i]);
@@ -1695,9 +1656,9 @@ static int dump_build(const struct fg_maps *m, struct y_file **out)
 								  : strdup("off");
 	y->tables = calloc(1, sizeof(*y->tables));
 	if (y->tables) {
-		y->tables->sources = str_u64(max_entries(m->sources));
-		y->tables->bans = str_u64(max_entries(m->bans));
-		y->tables->lists = str_u64(max_entries(m->lists));
+		y->tables->sources = str_u64(fg_map_capacity(m->sources));
+		y->tables->bans = str_u64(fg_map_capacity(m->bans));
+		y->tables->lists = str_u64(fg_map_capacity(m->lists));
 	}
 	if (!y->interfaces || !y->def || !y->endpoints || !y->allow || !y->deny || !y->ban_policy ||
 	    !y->under_attack || !y->tables)
@@ -1859,7 +1820,7 @@ static int config_check(const char *path)
 static void apply_warnings(const struct fg_maps *m, const struct fg_file_config *c, const char *path)
 {
 	char ifs[64][IF_NAMESIZE];
-	int n = attached_ifaces(ifs, 64), i, j;
+	int n = fg_attached_ifaces(ifs, 64), i, j;
 	const __u32 want[] = { c->sizes.sources, c->sizes.bans, c->sizes.lists };
 	const int fds[] = { m->sources, m->bans, m->lists };
 
@@ -1880,7 +1841,7 @@ static void apply_warnings(const struct fg_maps *m, const struct fg_file_config 
 				path, ifs[j]);
 	}
 	for (i = 0; i < 3; i++) {
-		__u32 live = max_entries(fds[i]);
+		__u32 live = fg_map_capacity(fds[i]);
 
 		if (want[i] && live && want[i] != live)
 			warning("%s: tables: %s: %u in the file, %u live: table sizes change only "

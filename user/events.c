@@ -81,10 +81,7 @@ void fg_event_describe(const struct fg_event *ev, const struct fg_config *cfg, _
 		fg_format_cidr(t->addr, sizeof(t->addr), ev->family, ev->addr, ev->plen);
 	else
 		snprintf(t->addr, sizeof(t->addr), "family%u", ev->family);
-	if (cfg && ev->rule < FG_MAX_RULES && cfg->rules[ev->rule].used)
-		fg_format_endpoint(t->endpoint, sizeof(t->endpoint), &cfg->rules[ev->rule]);
-	else
-		snprintf(t->endpoint, sizeof(t->endpoint), "rule%u", ev->rule);
+	fg_rule_label(t->endpoint, sizeof(t->endpoint), cfg, ev->rule);
 	t->seconds = hz ? (ev->duration + hz - 1) / hz : 0;
 }
 

@@ -60,6 +60,8 @@ int fg_parse_endpoint(const char *what, const char *s, struct fg_endpoint *out);
 char *fg_format_cidr(char *buf, size_t len, __u8 family, const __u8 *addr, __u8 plen);
 char *fg_format_endpoint(char *buf, size_t len, const struct fg_rule *r);
 char *fg_format_duration(char *buf, size_t len, __u64 seconds);
+/* Endpoint of rule `rule` in cfg (may be NULL), "rule7" when it has none (a deleted rule). */
+char *fg_rule_label(char *buf, size_t len, const struct fg_config *cfg, __u32 rule);
 
 /* Names of enum values, as used in output, JSON and metrics labels. */
 const char *fg_counter_name(unsigned int idx);
@@ -273,6 +275,20 @@ void fg_diags_free(struct fg_diags *d);
 void fg_config_free(struct fg_file_config *c);
 /* Apply a loaded config: lists, then the rule set in one commit. The caller holds the lock. */
 int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c);
+
+/*
+ * Walk a hash map with batched lookups in chunks of a few thousand
+ * entries (memory stays small for any table size), calling fn(keys, vals,
+ * n, ctx) per chunk. Returns 0, fn's non-zero value, or -errno.
+ */
+int fg_map_walk(int fd, size_t ksz, size_t vsz,
+		int (*fn)(const void *keys, const void *vals, __u32 n, void *ctx), void *ctx);
+/* Entries of a hash map, counted with batched lookups; -errno on failure. */
+long fg_map_count_entries(int fd, size_t key_size, size_t value_size);
+/* max_entries of a map, 0 when unknown. */
+__u32 fg_map_capacity(int fd);
+/* Interfaces with a pinned link under the pin directory, sorted; how many (at most max). */
+int fg_attached_ifaces(char names[][16], int max);
 
 /* Sum of a per-CPU array entry: `size`-byte values of __u64 fields, summed field by field. */
 int fg_percpu_sum(const struct fg_maps *m, int fd, __u32 key, void *out, size_t size);

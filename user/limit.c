@@ -108,49 +108,37 @@ static int zero_total(const struct fg_maps *m, __u32 idx)
 	return bpf_map_update_elem(m->totals, &idx, &zero, BPF_ANY) ? -errno : 0;
 }
 
+/* purge_sources' walk: the rule whose buckets go, and how many went. */
+struct purge {
+	const struct fg_maps *m; /* the maps */
+	__u16 rule;		 /* rule index */
+	long gone;		 /* buckets deleted */
+};
+
+static int purge_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	const struct fg_src_key *k = keys;
+	struct purge *p = ctx;
+	__u32 i;
+
+	for (i = 0; i < n; i++) /* one by one: an entry evicted meanwhile is no error */
+		if (k[i].rule == p->rule && !bpf_map_delete_elem(p->m->sources, &k[i]))
+			p->gone++;
+	return 0;
+}
+
 /*
- * Delete every per-source bucket of rule idx, read in batches. Returns
- * how many, or -errno. Entries the data path adds meanwhile are already
- * in the new rule's units and may stay.
+ * Delete every per-source bucket of rule idx. Returns how many, or
+ * -errno. Entries the data path adds meanwhile are already in the new
+ * rule's units and may stay.
  */
 static long purge_sources(const struct fg_maps *m, __u16 idx)
 {
-	const __u32 chunk = 8192;
-	struct fg_src_key *keys = calloc(chunk, sizeof(*keys)), *del = calloc(chunk, sizeof(*del));
-	struct fg_src *vals = calloc(chunk, sizeof(*vals));
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-	long gone = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	struct purge p = { .m = m, .rule = idx };
+	int err = fg_map_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src),
+			      purge_chunk, &p);
 
-	if (!keys || !del || !vals) {
-		gone = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 n = chunk, nd = 0, i;
-		int err = bpf_map_lookup_batch(m->sources, inp, &out, keys, vals, &n, &o);
-
-		if (err && errno != ENOENT) {
-			gone = -errno;
-			break;
-		}
-		for (i = 0; i < n; i++)
-			if (keys[i].rule == idx)
-				del[nd++] = keys[i];
-		for (i = 0; i < nd; i++) /* one by one: an entry evicted meanwhile is no error */
-			if (!bpf_map_delete_elem(m->sources, &del[i]))
-				gone++;
-		if (err)
-			break; /* ENOENT: that was the last batch */
-		in = out;
-		inp = &in;
-	}
-out:
-	free(keys);
-	free(del);
-	free(vals);
-	return gone;
+	return err ? err : p.gone;
 }
 
 void fg_rule_reset(const struct fg_maps *m, __u32 idx, bool buckets, bool total, bool stats)

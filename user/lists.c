@@ -103,14 +103,10 @@ static struct lent *lset_push(struct lset *s)
 	return &s->v[s->n++];
 }
 
+/* fg_lists' size; the default when it cannot be read. */
 static unsigned int lists_capacity(const struct fg_maps *m)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(m->lists, &info, &len))
-		return FG_DEF_LIST;
-	return info.max_entries;
+	return fg_map_capacity(m->lists) ?: FG_DEF_LIST;
 }
 
 /* Load every trie entry. Returns 0 or -errno after an error line. */
@@ -568,69 +564,90 @@ out:
 	return err ? err : n;
 }
 
-/* Every automatic ban, with batched lookups. free() *keys and *vals. */
+/* Every automatic ban, read into arrays: what bans_load collects. */
+struct ban_set {
+	struct fg_ban_key *keys; /* keys */
+	struct fg_ban *vals;	 /* values */
+	size_t n, cap;		 /* used, allocated */
+};
+
+static int bans_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	struct ban_set *b = ctx;
+
+	if (b->n + n > b->cap) {
+		size_t cap = 2 * (b->n + n);
+		struct fg_ban_key *k = realloc(b->keys, cap * sizeof(*k));
+		struct fg_ban *v;
+
+		if (!k)
+			return -ENOMEM;
+		b->keys = k;
+		v = realloc(b->vals, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->vals = v;
+		b->cap = cap;
+	}
+	memcpy(b->keys + b->n, keys, n * sizeof(*b->keys));
+	memcpy(b->vals + b->n, vals, n * sizeof(*b->vals));
+	b->n += n;
+	return 0;
+}
+
+/* Every entry of fg_bans; free() *keys and *vals whatever it returns. 0 or -errno after an error. */
 static int bans_load(const struct fg_maps *m, struct fg_ban_key **keys, struct fg_ban **vals,
 		     size_t *n)
 {
-	const __u32 chunk = 4096;
-	struct bpf_map_info info = {};
-	__u32 ilen = sizeof(info), out = 0, in;
-	size_t cap;
-	void *inp = NULL; /* NULL: the first batch; then &in, the batch to start at */
-	int err;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	struct ban_set b = {};
+	int err = fg_map_walk(m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), bans_chunk,
+			      &b);
 
-	*n = 0;
-	*keys = NULL;
-	*vals = NULL;
-	if (bpf_obj_get_info_by_fd(m->bans, &info, &ilen))
-		return error("fg_bans: %s", strerror(errno)), -errno;
-	cap = (size_t)info.max_entries + chunk; /* a batch may run over while the table changes */
-	*keys = malloc(cap * sizeof(**keys));
-	*vals = malloc(cap * sizeof(**vals));
-	if (!*keys || !*vals)
-		return error("read fg_bans: out of memory"), -ENOMEM;
-	for (;;) {
-		__u32 count = chunk;
+	*keys = b.keys;
+	*vals = b.vals;
+	*n = b.n;
+	if (err)
+		error("read fg_bans: %s", strerror(-err));
+	return err;
+}
 
-		if (*n + chunk > cap)
-			break;
-		err = bpf_map_lookup_batch(m->bans, inp, &out, *keys + *n, *vals + *n, &count, &o);
-		if (err && errno != ENOENT)
-			return error("read fg_bans: %s", strerror(errno)), -errno;
-		*n += count;
-		if (err)
-			break; /* ENOENT: that was the last batch */
-		in = out;
-		inp = &in;
+/* fg_bans_forget's walk: bans ended more than `forget` ticks before `now` go. */
+struct forget {
+	const struct fg_maps *m; /* the maps */
+	__u64 now, forget;	 /* the current tick, and how long strikes are kept */
+	int gone;		 /* entries deleted */
+	bool reported;		 /* the error was reported already */
+};
+
+static int forget_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	const struct fg_ban_key *k = keys;
+	const struct fg_ban *v = vals;
+	struct forget *f = ctx;
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		/* ended, and longer ago than `forget`: the strikes go too */
+		if (v[i].expires >= f->now || f->now - v[i].expires <= f->forget)
+			continue;
+		if (bpf_map_delete_elem(f->m->bans, &k[i]) && errno != ENOENT) {
+			f->reported = true;
+			return error("delete from fg_bans: %s", strerror(errno)), -errno;
+		}
+		f->gone++;
 	}
 	return 0;
 }
 
 int fg_bans_forget(const struct fg_maps *m, __u64 now, __u64 forget)
 {
-	struct fg_ban_key *keys;
-	struct fg_ban *vals;
-	size_t n, i;
-	int err, gone = 0;
+	struct forget f = { .m = m, .now = now, .forget = forget };
+	int err = fg_map_walk(m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban),
+			      forget_chunk, &f);
 
-	if ((err = bans_load(m, &keys, &vals, &n)))
-		goto out;
-	for (i = 0; i < n; i++) {
-		/* ended, and longer ago than `forget`: the strikes go too */
-		if (vals[i].expires >= now || now - vals[i].expires <= forget)
-			continue;
-		if (bpf_map_delete_elem(m->bans, &keys[i]) && errno != ENOENT) {
-			err = -errno;
-			error("delete from fg_bans: %s", strerror(-err));
-			break;
-		}
-		gone++;
-	}
-out:
-	free(keys);
-	free(vals);
-	return err ? err : gone;
+	if (err < 0 && !f.reported)
+		error("read fg_bans: %s", strerror(-err));
+	return err < 0 ? err : f.gone;
 }
 
 /* The commands. */
@@ -844,14 +861,6 @@ static __u64 ticks_left(__u64 until, __u64 now, __u64 hz)
 }
 
 /* The endpoint of the rule that made an automatic ban, from the live rule set. */
-static char *ban_endpoint(char *buf, size_t len, const struct fg_ruleset *rs, int rule)
-{
-	if (rule >= 0 && rule < FG_MAX_RULES && rs->cfg.rules[rule].used)
-		return fg_format_endpoint(buf, len, &rs->cfg.rules[rule]);
-	snprintf(buf, len, "rule %d (deleted)", rule);
-	return buf;
-}
-
 static int ban_list(const struct fg_maps *m, bool all)
 {
 	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
@@ -900,7 +909,7 @@ static int ban_list(const struct fg_maps *m, bool all)
 		if (r->manual)
 			snprintf(ep, sizeof(ep), "-");
 		else
-			ban_endpoint(ep, sizeof(ep), rs, r->rule);
+			fg_rule_label(ep, sizeof(ep), &rs->cfg, r->rule);
 		if (!fg_opts.json) {
 			char left[32], strikes[16];
 
@@ -937,7 +946,7 @@ static int ban_list(const struct fg_maps *m, bool all)
 			if (r->manual) {
 				json_object_object_add(o, "endpoint", NULL);
 			} else {
-				ban_endpoint(ep, sizeof(ep), rs, r->rule);
+				fg_rule_label(ep, sizeof(ep), &rs->cfg, r->rule);
 				json_object_object_add(o, "endpoint", json_object_new_string(ep));
 			}
 			json_object_array_add(ja, o);

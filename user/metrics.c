@@ -25,8 +25,6 @@
 
 #include "metrics.h"
 
-#define FG_BATCH 8192 /* entries per batched lookup */
-
 /* What the HTTP server keeps. */
 struct fg_metrics_server {
 	struct MHD_Daemon *d;		 /* libmicrohttpd, no threads of its own */
@@ -34,69 +32,6 @@ struct fg_metrics_server {
 	const struct fg_metrics_opts *o; /* per-source series and the like */
 	unsigned int port;		 /* bound port */
 };
-
-__u32 fg_map_capacity(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.max_entries;
-}
-
-/*
- * Walk a hash map with batched lookups, calling fn(keys, vals, n, ctx)
- * per chunk. Returns 0, fn's non-zero value, or -errno.
- */
-static int batch_walk(int fd, size_t ksz, size_t vsz,
-		      int (*fn)(const void *keys, const void *vals, __u32 n, void *ctx), void *ctx)
-{
-	void *keys = malloc(FG_BATCH * ksz), *vals = malloc(FG_BATCH * vsz);
-	/* the batch cursor of a hash map is a bucket index (4 bytes); 8 leaves room */
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-	int ret = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 n = FG_BATCH;
-		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, &o);
-
-		if (err && errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-		if (n && (ret = fn(keys, vals, n, ctx)))
-			break;
-		if (err)
-			break; /* ENOENT: that was the last chunk */
-		in = out;
-		inp = &in;
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
-}
-
-static int count_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
-{
-	*(long *)ctx += n;
-	return 0;
-}
-
-long fg_map_count_entries(int fd, size_t key_size, size_t value_size)
-{
-	long total = 0;
-	int err = batch_walk(fd, key_size, value_size, count_chunk, &total);
-
-	return err ? err : total;
-}
 
 /* fg_sources_each's adapter from chunks to entries. */
 struct each_ctx {
@@ -123,8 +58,8 @@ int fg_sources_each(const struct fg_maps *m,
 		    void *ctx)
 {
 	struct each_ctx e = { .fn = fn, .ctx = ctx };
-	int err = batch_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src),
-			     each_chunk, &e);
+	int err = fg_map_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src),
+			      each_chunk, &e);
 
 	if (err < 0)
 		error("read fg_sources: %s", strerror(-err));
@@ -220,7 +155,7 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 
 	bc.now = s->now;
 	bc.have_now = s->have_now;
-	err = batch_walk(m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), ban_chunk, &bc);
+	err = fg_map_walk(m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), ban_chunk, &bc);
 	if (err)
 		return error("read fg_bans: %s", strerror(-err)), err;
 	s->bans = bc.entries;
@@ -367,15 +302,6 @@ static void sample(FILE *f, const char *name, __u64 v)
 	fprintf(f, "%s %" PRIu64 "\n", name, (uint64_t)v);
 }
 
-static const char *endpoint_name(char *buf, size_t len, const struct fg_config *cfg, __u32 rule)
-{
-	if (rule >= FG_MAX_RULES || !cfg->rules[rule].used)
-		snprintf(buf, len, "rule%u", rule);
-	else
-		fg_format_endpoint(buf, len, &cfg->rules[rule]);
-	return buf;
-}
-
 /* The walk of fg_sources for /metrics: count, and keep the busiest when asked. */
 struct render_walk {
 	__u64 count;	   /* entries */
@@ -428,7 +354,7 @@ static void render_sources(FILE *f, const struct fg_snapshot *s, struct fg_top *
 			fprintf(f, "%s{source=\"", series[j].name);
 			put_label(f, src);
 			fputs("\",endpoint=\"", f);
-			put_label(f, endpoint_name(ep, sizeof(ep), &s->cfg, e->key.rule));
+			put_label(f, fg_rule_label(ep, sizeof(ep), &s->cfg, e->key.rule));
 			fprintf(f, "\"} %" PRIu64 "\n", (uint64_t)v);
 		}
 	}
@@ -488,7 +414,7 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 
 		if (!s->cfg.rules[r].used)
 			continue;
-		endpoint_name(ep, sizeof(ep), &s->cfg, r);
+		fg_rule_label(ep, sizeof(ep), &s->cfg, r);
 		for (i = 0; i < 3; i++)
 			fprintf(f,
 				"floodgate_endpoint_packets_total{endpoint=\"%s\",action=\"%s\"} "
@@ -502,7 +428,7 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 
 		if (s->cfg.rules[r].used)
 			fprintf(f, "floodgate_endpoint_bytes_total{endpoint=\"%s\"} %" PRIu64 "\n",
-				endpoint_name(ep, sizeof(ep), &s->cfg, r),
+				fg_rule_label(ep, sizeof(ep), &s->cfg, r),
 				(uint64_t)s->rules[r].bytes);
 	}
 

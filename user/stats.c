@@ -619,10 +619,7 @@ static int top_run(const struct fg_args *args)
 			fg_format_duration(ban, sizeof(ban), left);
 		}
 		fg_format_cidr(src, sizeof(src), k->family, k->addr, k->plen);
-		if (k->rule < FG_MAX_RULES && cfg->rules[k->rule].used)
-			fg_format_endpoint(ep, sizeof(ep), &cfg->rules[k->rule]);
-		else
-			snprintf(ep, sizeof(ep), "rule%u", k->rule);
+		fg_rule_label(ep, sizeof(ep), cfg, k->rule);
 		if (arr) {
 			json_object *o = json_object_new_object();
 

@@ -301,6 +301,14 @@ char *fg_format_endpoint(char *buf, size_t len, const struct fg_rule *r)
 	return buf;
 }
 
+char *fg_rule_label(char *buf, size_t len, const struct fg_config *cfg, __u32 rule)
+{
+	if (cfg && rule < FG_MAX_RULES && cfg->rules[rule].used)
+		return fg_format_endpoint(buf, len, &cfg->rules[rule]);
+	snprintf(buf, len, "rule%u", rule);
+	return buf;
+}
+
 char *fg_format_duration(char *buf, size_t len, __u64 s)
 {
 	if (s && s % 86400 == 0)
