@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * test_config.c: the YAML config loader (user/config.c) without any map.
+ * test_config.c: the YAML config loader (user/config_*.c) without any map.
  *
  * - every fixture of tests/configs/: good-*.yaml loads with no problem;
  *   bad-*.yaml says in its first lines where its first error is and what
@@ -33,7 +33,9 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
-#include "fg.h"
+#include "util.h"
+#include "ruleset.h"
+#include "config.h"
 #include "rule.h"
 
 #define HZ	     250 /* ticks per second the tests load with */

@@ -29,7 +29,10 @@
 #include <json-c/json.h>
 #include <cmocka.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
+#include "cli.h"
 #include "metrics.h"
 #include "floodgate.skel.h"
 

@@ -10,6 +10,7 @@
  * in place with bpf_link_update, keeping all state when the layout version
  * matches. The pinned link keeps the program attached after we exit.
  */
+#include <stdio.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,11 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
+#include "attach.h"
+#include "config.h"
 #include "metrics.h"
 #include "cli.h"
 #include "cmds.h"

@@ -5,12 +5,13 @@
  * a command's declaration, subcommand dispatch, the usage errors (exit 2)
  * and JSON output.
  */
+#include <stdio.h>
 #include <getopt.h>
 #include <string.h>
 #include <json-c/json.h>
 
 #include "cli.h"
-#include "fg.h"
+#include "util.h"
 
 #define OPT_BASE 0x200 /* getopt value of option i of a command without a letter */
 

@@ -12,13 +12,13 @@ extern const struct fg_cmd fg_cmd_attach; /* attach.c */
 extern const struct fg_cmd fg_cmd_detach; /* attach.c */
 extern const struct fg_cmd fg_cmd_status; /* attach.c */
 extern const struct fg_cmd fg_cmd_limit;  /* limit.c */
-extern const struct fg_cmd fg_cmd_allow;  /* lists.c */
-extern const struct fg_cmd fg_cmd_deny;	  /* lists.c */
-extern const struct fg_cmd fg_cmd_ban;	  /* lists.c */
+extern const struct fg_cmd fg_cmd_allow;  /* lists_cmd.c */
+extern const struct fg_cmd fg_cmd_deny;	  /* lists_cmd.c */
+extern const struct fg_cmd fg_cmd_ban;	  /* lists_cmd.c */
 extern const struct fg_cmd fg_cmd_stats;  /* stats.c */
 extern const struct fg_cmd fg_cmd_top;	  /* stats.c */
 extern const struct fg_cmd fg_cmd_events; /* events.c */
-extern const struct fg_cmd fg_cmd_config; /* config.c */
+extern const struct fg_cmd fg_cmd_config; /* config_cmd.c */
 extern const struct fg_cmd fg_cmd_run;	  /* run.c */
 
 #endif /* FG_CMDS_H */

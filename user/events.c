@@ -13,6 +13,7 @@
  * that from the producer position, skips to the consumer position and
  * says so.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,6 +26,9 @@
 #include <json-c/json.h>
 #include <linux/bpf.h>
 
+#include "util.h"
+#include "maps.h"
+#include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
 

@@ -11,6 +11,7 @@
  * commit and start again full; so are a deleted rule's buckets, counters
  * and endpoint total, so a later rule in its slot starts from zero.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -18,7 +19,10 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
+#include "cli.h"
 #include "cmds.h"
 #include "rule.h"
 

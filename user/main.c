@@ -3,12 +3,14 @@
  * main.c: the floodgate command line. Global options, then the command
  * table; each command parses its own options (getopt_long) in its file.
  */
+#include <stdio.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "cli.h"
 #include "cmds.h"
 
 static const struct fg_cmd *const commands[] = {

@@ -4,6 +4,7 @@
  * lock, the data path's clock, per-CPU sums. Every command works on these
  * pins, whether or not a daemon runs.
  */
+#include <stdio.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "cli.h"
 
 #define MAP(name, field)                                                                           \
 	{                                                                                          \

@@ -23,6 +23,8 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 
+#include "util.h"
+#include "maps.h"
 #include "metrics.h"
 
 /* What the HTTP server keeps. */
@@ -84,17 +86,6 @@ static int ban_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 	for (i = 0; i < n && c->have_now; i++)
 		c->active += b[i].expires > c->now;
 	return 0;
-}
-
-__u64 fg_ban_expiry(const struct fg_maps *m, __u8 family, __u8 plen, const __u8 *addr)
-{
-	struct fg_ban_key k = { .family = family, .plen = plen };
-	struct fg_ban b;
-
-	memcpy(k.addr, addr, sizeof(k.addr));
-	if (bpf_map_lookup_elem(m->bans, &k, &b))
-		return 0;
-	return b.expires;
 }
 
 int fg_attack_read(const struct fg_maps *m, __u64 now, __u64 hz, struct fg_attack *a, bool *active)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fg.h"
+#include "util.h"
 #include "rule.h"
 
 #define PPS_MAX	  1000000000ULL	   /* packets per second (and packet bursts): far above line rate */

@@ -17,7 +17,9 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
 #include "metrics.h"
 #include "rule.h"
 

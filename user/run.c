@@ -13,6 +13,7 @@
  * links and maps are pinned, so stopping or killing the daemon leaves
  * floodgate enforcing.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -33,6 +34,13 @@
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 
+#include "util.h"
+#include "maps.h"
+#include "lists.h"
+#include "bans.h"
+#include "attach.h"
+#include "config.h"
+#include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
 

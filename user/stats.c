@@ -12,6 +12,7 @@
  * With --interval 0 it reads once and gives each bucket's average since
  * it was created (first_seen) instead.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -23,6 +24,10 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "util.h"
+#include "maps.h"
+#include "bans.h"
+#include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
 

@@ -4,6 +4,7 @@
  * enum values. Everything here is pure (no maps), so the fuzzers and unit
  * tests call it directly.
  */
+#include <stdio.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fg.h"
+#include "util.h"
 
 /* The default routine: "error: MSG" or "warning: MSG" on stderr. */
 static void report_stderr(void *ctx, bool warn, const char *msg)
