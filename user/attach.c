@@ -272,33 +272,82 @@ static int link_open(const char *ifname, int *ifindex_out)
 	return fd;
 }
 
-int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *sizes, enum fg_mode *used)
+/*
+ * The pin directory made and checked: bpffs, permissions, and the layout
+ * of pinned state (*layout 0 when there is none). 0 or -errno after an error.
+ */
+static int pin_dir_ready(__u64 *layout)
 {
-	struct floodgate *skel = NULL;
-	int ifindex, link_fd = -1, err;
-	char name[64];
-	__u64 layout, hz = fg_kernel_hz();
+	int err;
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return error("interface %s: %s", ifname, strerror(errno)), -ENODEV;
 	if ((err = fg_bpffs_ensure()))
 		return err;
 	if (mkdir(fg_opts.pin_dir, 0700) && errno != EEXIST)
 		return error("create %s: %s", fg_opts.pin_dir, strerror(errno)), -errno;
 	pin_perms(fg_opts.pin_dir, 0750);
 	bpffs_traversable();
-	if ((err = pinned_layout(&layout)))
+	if ((err = pinned_layout(layout)))
 		return err;
-	if (layout && layout != FG_LAYOUT_VERSION)
+	if (*layout && *layout != FG_LAYOUT_VERSION)
 		return error("pinned state in %s has layout version %" PRIu64
 			     ", this floodgate has %d: refusing to mix them (floodgate detach "
 			     "--all "
 			     "drops the old state)",
-			     fg_opts.pin_dir, (uint64_t)(layout == (__u64)-1 ? 0 : layout),
+			     fg_opts.pin_dir, (uint64_t)(*layout == (__u64)-1 ? 0 : *layout),
 			     FG_LAYOUT_VERSION),
 		       -EPROTO;
+	return 0;
+}
 
+/*
+ * Put the loaded program on ifname: swap it into the pinned link of an
+ * attached interface (bpf_link_update, atomic), else create and pin a
+ * link. *used: the mode. 0 or -errno after an error.
+ */
+static int link_program(struct floodgate *skel, const char *ifname, int ifindex, enum fg_mode mode,
+			enum fg_mode *used)
+{
+	int prog_fd = bpf_program__fd(skel->progs.floodgate), link_fd, err = 0;
+	char name[64];
+
+	link_fd = link_open(ifname, NULL);
+	if (link_fd >= 0) {
+		enum fg_mode now = query_mode(ifindex);
+
+		if (mode != FG_MODE_AUTO && now != FG_MODE_AUTO && mode != now) {
+			error("%s is attached in %s mode: detach it first to change the mode",
+			      ifname, mode_name(now));
+			err = -EINVAL;
+		} else if (bpf_link_update(link_fd, prog_fd, NULL)) { /* atomic swap, in place */
+			err = -errno;
+			error("upgrade the program on %s: %s", ifname, strerror(-err));
+		} else {
+			*used = now;
+		}
+		close(link_fd);
+		return err;
+	}
+	link_fd = link_create(prog_fd, ifindex, ifname, mode, used);
+	if (link_fd < 0)
+		return link_fd;
+	snprintf(name, sizeof(name), FG_PIN_LINK_PREFIX "%s", ifname);
+	if ((err = pin_replace(link_fd, name, 0600)))
+		bpf_link_detach(link_fd); /* unpinned link: do not leave it attached */
+	close(link_fd);
+	return err;
+}
+
+int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *sizes, enum fg_mode *used)
+{
+	struct floodgate *skel = NULL;
+	__u64 layout, hz = fg_kernel_hz();
+	int ifindex, err;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return error("interface %s: %s", ifname, strerror(errno)), -ENODEV;
+	if ((err = pin_dir_ready(&layout)))
+		return err;
 	skel = floodgate__open();
 	if (!skel)
 		return error("open BPF object: %s", strerror(errno)), -errno;
@@ -321,47 +370,13 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		      fg_opts.verbose ? "" : " (-v shows the verifier's log)");
 		goto out;
 	}
-	if (!layout) {
-		if ((err = pin_maps(skel)) || (err = init_state(hz)))
-			goto out;
-	}
-	if ((err = pin_replace(bpf_program__fd(skel->progs.fg_clock), FG_PIN_CLOCK, 0660)))
+	if (!layout && ((err = pin_maps(skel)) || (err = init_state(hz))))
 		goto out;
-
-	link_fd = link_open(ifname, NULL);
-	if (link_fd >= 0) {
-		enum fg_mode now = query_mode(ifindex);
-
-		if (mode != FG_MODE_AUTO && now != FG_MODE_AUTO && mode != now) {
-			error("%s is attached in %s mode: detach it first to change the mode",
-			      ifname, mode_name(now));
-			err = -EINVAL;
-			goto out;
-		}
-		/* upgrade in place: the link swaps the program atomically */
-		if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.floodgate), NULL)) {
-			err = -errno;
-			error("upgrade the program on %s: %s", ifname, strerror(-err));
-			goto out;
-		}
-		*used = now;
-	} else {
-		link_fd = link_create(bpf_program__fd(skel->progs.floodgate), ifindex, ifname, mode,
-				      used);
-		if (link_fd < 0) {
-			err = link_fd;
-			goto out;
-		}
-		snprintf(name, sizeof(name), FG_PIN_LINK_PREFIX "%s", ifname);
-		if ((err = pin_replace(link_fd, name, 0600))) {
-			bpf_link_detach(link_fd); /* unpinned link: do not leave it attached */
-			goto out;
-		}
-	}
+	if ((err = pin_replace(bpf_program__fd(skel->progs.fg_clock), FG_PIN_CLOCK, 0660)) ||
+	    (err = link_program(skel, ifname, ifindex, mode, used)))
+		goto out;
 	err = pin_replace(bpf_program__fd(skel->progs.floodgate), FG_PIN_PROG, 0600);
 out:
-	if (link_fd >= 0)
-		close(link_fd);
 	floodgate__destroy(skel); /* the pins keep maps, programs and links alive */
 	return err;
 }

@@ -122,14 +122,72 @@ out:
 	return err;
 }
 
+/*
+ * What could refuse the new lists, checked before anything changes: a
+ * manual ban on a prefix the file allows or denies, and room in fg_lists
+ * for both lists and the manual bans. 0 or -errno after an error.
+ */
+static int lists_fit(const struct fg_maps *m, const struct fg_file_config *c,
+		     const struct fg_list_entry *cur, size_t n_cur)
+{
+	__u32 cap = fg_map_capacity(m->lists);
+	size_t n_bans = 0, i;
+	char buf[64];
+
+	for (i = 0; i < n_cur; i++) {
+		bool on_allow;
+
+		if (cur[i].kind != FG_LIST_BAN)
+			continue;
+		n_bans++;
+		on_allow = in_list(c->allow, c->n_allow, &cur[i].cidr);
+		if (on_allow || in_list(c->deny, c->n_deny, &cur[i].cidr)) {
+			fg_format_cidr(buf, sizeof(buf), cur[i].cidr.family, cur[i].cidr.addr,
+				       cur[i].cidr.plen);
+			return error("%s: manually banned, so it cannot go on the %s list (ban del "
+				     "%s first)",
+				     buf, on_allow ? "allow" : "deny", buf),
+			       -EEXIST;
+		}
+	}
+	if (cap && c->n_allow + c->n_deny + n_bans > cap)
+		return error("allow and deny: %zu prefixes and %zu manual bans do not fit fg_lists "
+			     "(%u)",
+			     c->n_allow + c->n_deny, n_bans, cap),
+		       -ENOSPC;
+	return 0;
+}
+
+/*
+ * After the commit: a deleted rule, or a slot another endpoint took,
+ * loses its buckets, total and counters; a kept rule its buckets when its
+ * prefixes moved, its total when the total rate did (new per-source rates
+ * keep the buckets: the data path rescales them).
+ */
+static void rules_reset(const struct fg_maps *m, const struct fg_ruleset *live,
+			const struct fg_ruleset *next)
+{
+	int k;
+
+	for (k = 0; k < FG_MAX_RULES; k++) {
+		const struct fg_rule *o = &live->cfg.rules[k], *r = &next->cfg.rules[k];
+
+		if (!o->used)
+			continue;
+		if (!same_endpoint(o, r))
+			fg_rule_reset(m, k, true, true, true);
+		else
+			fg_rule_reset(m, k, o->plen4 != r->plen4 || o->plen6 != r->plen6,
+				      o->total.rate != r->total.rate, false);
+	}
+}
+
 int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 {
 	struct fg_ruleset *live = NULL, *next = NULL;
 	struct fg_list_entry *cur = NULL;
 	struct fg_cidr *old_a = NULL, *old_d = NULL;
-	size_t n_cur = 0, n_oa = 0, n_od = 0, n_bans = 0, i;
-	__u32 cap = fg_map_capacity(m->lists);
-	char buf[64];
+	size_t n_cur = 0, n_oa = 0, n_od = 0;
 	int err, k;
 
 	live = malloc(sizeof(*live));
@@ -145,32 +203,8 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 		err = -EINVAL;
 		goto out;
 	}
-	/* everything that could refuse the lists is checked before anything changes */
-	if ((err = fg_list_read(m, &cur, &n_cur)))
+	if ((err = fg_list_read(m, &cur, &n_cur)) || (err = lists_fit(m, c, cur, n_cur)))
 		goto out;
-	for (i = 0; i < n_cur; i++) {
-		bool on_allow;
-
-		if (cur[i].kind != FG_LIST_BAN)
-			continue;
-		n_bans++;
-		on_allow = in_list(c->allow, c->n_allow, &cur[i].cidr);
-		if (on_allow || in_list(c->deny, c->n_deny, &cur[i].cidr)) {
-			fg_format_cidr(buf, sizeof(buf), cur[i].cidr.family, cur[i].cidr.addr,
-				       cur[i].cidr.plen);
-			error("%s: manually banned, so it cannot go on the %s list (ban del %s "
-			      "first)",
-			      buf, on_allow ? "allow" : "deny", buf);
-			err = -EEXIST;
-			goto out;
-		}
-	}
-	if (cap && c->n_allow + c->n_deny + n_bans > cap) {
-		error("allow and deny: %zu prefixes and %zu manual bans do not fit fg_lists (%u)",
-		      c->n_allow + c->n_deny, n_bans, cap);
-		err = -ENOSPC;
-		goto out;
-	}
 	old_a = kind_of(cur, n_cur, FG_LIST_ALLOW, &n_oa);
 	old_d = kind_of(cur, n_cur, FG_LIST_DENY, &n_od);
 	if (!old_a || !old_d) {
@@ -190,18 +224,7 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 			error("config apply: the allow and deny lists could not be restored");
 		goto out;
 	}
-	for (k = 0; k < FG_MAX_RULES; k++) {
-		const struct fg_rule *o = &live->cfg.rules[k], *r = &next->cfg.rules[k];
-
-		if (!o->used)
-			continue;
-		if (!same_endpoint(o, r)) /* deleted, or another endpoint took the slot */
-			fg_rule_reset(m, k, true, true, true);
-		else
-			/* new per-source rates keep the buckets: the data path rescales them */
-			fg_rule_reset(m, k, o->plen4 != r->plen4 || o->plen6 != r->plen6,
-				      o->total.rate != r->total.rate, false);
-	}
+	rules_reset(m, live, next);
 out:
 	free(cur);
 	free(old_a);

@@ -220,6 +220,52 @@ static void ruleset_guard(struct cfg_load *l, const struct fg_ruleset *rs, yaml_
 	l->at = NULL;
 }
 
+/* An endpoint entry's endpoint into *ep: 0, or -1 after reporting it at its node. */
+static int parse_endpoint_of(struct cfg_load *l, yaml_node_t *n, const struct y_rule *e,
+			     const char *label, struct fg_endpoint *ep)
+{
+	yaml_node_t *epn = y_map_get(l, n, "endpoint");
+
+	if (!e->endpoint)
+		return cfg_diag(
+			       l, n, false,
+			       "%s: endpoint: missing (tcp/PORT, udp/PORT, tcp/LO-HI or udp/LO-HI)",
+			       label),
+		       -1;
+	if (!strcmp(e->endpoint, "default"))
+		return cfg_diag(l, epn, false,
+				"endpoint: default: the default rule is the top-level 'default:' "
+				"section"),
+		       -1;
+	return AT(l, epn, fg_parse_endpoint("endpoint", e->endpoint, ep)) ? -1 : 0;
+}
+
+/* Rule r of entry e against the nrules before it: 0, or -1 after reporting an overlap. */
+static int check_overlap(struct cfg_load *l, const struct fg_config *cfg, unsigned int nrules,
+			 yaml_node_t *const *rule_node, yaml_node_t *n, const struct y_rule *e,
+			 const struct fg_rule *r)
+{
+	yaml_node_t *epn = y_map_get(l, n, "endpoint");
+	unsigned int j;
+	char buf[32];
+
+	for (j = 1; j < nrules; j++) {
+		const struct fg_rule *o = &cfg->rules[j];
+
+		if (o->proto != r->proto || o->port_lo > r->port_hi || r->port_lo > o->port_hi)
+			continue;
+		if (o->port_lo == r->port_lo && o->port_hi == r->port_hi)
+			cfg_diag(l, epn, false, "endpoint: %s: listed twice (first on line %zu)",
+				 e->endpoint, rule_node[j]->start_mark.line + 1);
+		else
+			cfg_diag(l, epn, false, "endpoint: %s: overlaps %s (line %zu)", e->endpoint,
+				 fg_format_endpoint(buf, sizeof(buf), o),
+				 rule_node[j]->start_mark.line + 1);
+		return -1;
+	}
+	return 0;
+}
+
 static void parse_rules(struct cfg_load *l, const struct y_file *y, yaml_node_t *top,
 			struct fg_file_config *out)
 {
@@ -229,7 +275,7 @@ static void parse_rules(struct cfg_load *l, const struct y_file *y, yaml_node_t 
 	struct fg_config *cfg = &out->rs->cfg;
 	struct fg_rule tmpl;
 	struct rule_src src;
-	unsigned int i, j, nrules = 1;
+	unsigned int i, nrules = 1;
 
 	/* the default rule: built-in values unless given */
 	src = (struct rule_src){
@@ -251,51 +297,21 @@ static void parse_rules(struct cfg_load *l, const struct y_file *y, yaml_node_t 
 		struct fg_endpoint ep;
 		struct fg_rule r = tmpl;
 		char label[CFG_WHAT];
-		yaml_node_t *epn;
-		bool ok = true;
+		int bad;
 
 		n = y_seq_item(l, sec, i);
 		if (!n || y_is_bad(l, n))
 			continue; /* a placeholder for an entry the walk reported */
 		cfg_entry_label(l, n, i, label, sizeof(label));
-		epn = y_map_get(l, n, "endpoint");
-		if (!e->endpoint) {
-			cfg_diag(l, n,
-				 false, "%s: endpoint: missing (tcp/PORT, udp/PORT, tcp/LO-HI or udp/LO-HI)",
-				 label);
-			ok = false;
-		} else if (!strcmp(e->endpoint, "default")) {
-			cfg_diag(l, epn,
-				 false, "endpoint: default: the default rule is the top-level 'default:' section");
-			ok = false;
-		} else if (AT(l, epn, fg_parse_endpoint("endpoint", e->endpoint, &ep))) {
-			ok = false;
-		}
+		bad = parse_endpoint_of(l, n, e, label, &ep);
 		src = (struct rule_src){ .l = l, .map = n, .top = top, .label = label };
 		parse_rule(&src, e, &r); /* its values are checked even when the endpoint is bad */
-		if (!ok)
+		if (bad)
 			continue;
 		r.proto = ep.proto;
 		r.port_lo = ep.port_lo;
 		r.port_hi = ep.port_hi;
-		for (j = 1; j < nrules; j++) {
-			const struct fg_rule *o = &cfg->rules[j];
-			char buf[32];
-
-			if (o->proto != r.proto || o->port_lo > r.port_hi || r.port_lo > o->port_hi)
-				continue;
-			if (o->port_lo == r.port_lo && o->port_hi == r.port_hi)
-				cfg_diag(l, epn, false,
-					 "endpoint: %s: listed twice (first on line %zu)",
-					 e->endpoint, rule_node[j]->start_mark.line + 1);
-			else
-				cfg_diag(l, epn, false, "endpoint: %s: overlaps %s (line %zu)",
-					 e->endpoint, fg_format_endpoint(buf, sizeof(buf), o),
-					 rule_node[j]->start_mark.line + 1);
-			ok = false;
-			break;
-		}
-		if (!ok)
+		if (check_overlap(l, cfg, nrules, rule_node, n, e, &r))
 			continue;
 		if (nrules == FG_MAX_RULES) { /* the walk stops at the schema's maximum; a guard */
 			cfg_diag(l, n, false, "endpoints: more than %d rules", FG_MAX_RULES - 1);
@@ -310,18 +326,13 @@ static void parse_rules(struct cfg_load *l, const struct y_file *y, yaml_node_t 
 		ruleset_guard(l, out->rs, rule_node, top);
 }
 
-static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_file_config *out)
+/* interfaces: names the kernel would take, each once. */
+static void parse_ifaces(struct cfg_load *l, const struct y_file *y, yaml_node_t *top,
+			 struct fg_file_config *out)
 {
-	yaml_node_t *top = yaml_document_get_root_node(&l->doc), *sec, *n;
-	struct fg_config *cfg = &out->rs->cfg;
-	struct list_item *sa = NULL, *sd = NULL;
-	size_t n_sa = 0, n_sd = 0;
-	char what[CFG_WHAT];
+	yaml_node_t *sec, *n;
 	unsigned int i, j;
-	__u64 v;
 
-	if (!y)
-		return; /* an empty file: the defaults set by the caller */
 	sec = y_map_get(l, top, "interfaces");
 	for (i = 0; i < y->interfaces_count; i++) {
 		n = y_seq_item(l, sec, i);
@@ -342,22 +353,38 @@ static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_fil
 		snprintf(out->ifaces[out->n_ifaces++], sizeof(out->ifaces[0]), "%s",
 			 y->interfaces[i]);
 	}
+}
 
-	/* tables first: the lists' check below needs their size */
-	if (y->tables) {
-		sec = y_map_get(l, top, "tables");
-		for (i = 0; i < sizeof(cfg_table_keys) / sizeof(cfg_table_keys[0]); i++) {
-			const char *s = *(char **)((char *)y->tables + cfg_table_keys[i].y_off);
+/* tables: sizes within their ranges (before the lists: their check needs the size). */
+static void parse_tables(struct cfg_load *l, const struct y_file *y, yaml_node_t *top,
+			 struct fg_file_config *out)
+{
+	char what[CFG_WHAT];
+	yaml_node_t *sec;
+	unsigned int i;
+	__u64 v = 0;
 
-			snprintf(what, sizeof(what), "tables: %s", cfg_table_keys[i].key);
-			if (s && !AT(l, y_map_get(l, sec, cfg_table_keys[i].key),
-				     fg_parse_u64(what, s, cfg_table_keys[i].min,
-						  cfg_table_keys[i].max, &v)))
-				*(__u32 *)((char *)&out->sizes + cfg_table_keys[i].out_off) = v;
-		}
+	if (!y->tables)
+		return;
+	sec = y_map_get(l, top, "tables");
+	for (i = 0; i < sizeof(cfg_table_keys) / sizeof(cfg_table_keys[0]); i++) {
+		const char *s = *(char **)((char *)y->tables + cfg_table_keys[i].y_off);
+
+		snprintf(what, sizeof(what), "tables: %s", cfg_table_keys[i].key);
+		if (s && !AT(l, y_map_get(l, sec, cfg_table_keys[i].key),
+			     fg_parse_u64(what, s, cfg_table_keys[i].min, cfg_table_keys[i].max, &v)))
+			*(__u32 *)((char *)&out->sizes + cfg_table_keys[i].out_off) = v;
 	}
+}
 
-	parse_rules(l, y, top, out);
+/* allow and deny: prefixes, none on both, all fitting tables: lists. */
+static void parse_lists(struct cfg_load *l, const struct y_file *y, yaml_node_t *top,
+			struct fg_file_config *out)
+{
+	struct list_item *sa = NULL, *sd = NULL;
+	size_t n_sa = 0, n_sd = 0;
+	unsigned int i;
+	__u64 v;
 
 	parse_list(l, y_map_get(l, top, "allow"), y->allow, y->allow_count, "allow", &out->allow,
 		   &out->n_allow, &sa, &n_sa);
@@ -380,6 +407,15 @@ static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_fil
 			 out->n_allow + out->n_deny, (uint64_t)v);
 	free(sa);
 	free(sd);
+}
+
+/* ban_policy, under_attack and metrics: one value each. */
+static void parse_settings(struct cfg_load *l, const struct y_file *y, yaml_node_t *top,
+			   struct fg_file_config *out)
+{
+	struct fg_config *cfg = &out->rs->cfg;
+	yaml_node_t *sec;
+	__u64 v = 0;
 
 	if (y->ban_policy) {
 		sec = y_map_get(l, top, "ban_policy");
@@ -416,6 +452,19 @@ static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_fil
 				     CFG_TOP_MAX, &v)))
 			out->metrics_top = v;
 	}
+}
+
+static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_file_config *out)
+{
+	yaml_node_t *top = yaml_document_get_root_node(&l->doc);
+
+	if (!y)
+		return; /* an empty file: the defaults set by the caller */
+	parse_ifaces(l, y, top, out);
+	parse_tables(l, y, top, out);
+	parse_rules(l, y, top, out);
+	parse_lists(l, y, top, out);
+	parse_settings(l, y, top, out);
 }
 
 void fg_config_free(struct fg_file_config *c)

@@ -136,30 +136,20 @@ static void parser_problem(struct cfg_load *l, yaml_parser_t *p, const char *buf
  * nothing could be loaded: then l->errors says why). Returns 0 or -errno
  * when the file cannot be read at all.
  */
-int cfg_load_yaml(struct cfg_load *l, struct y_file **out)
+/*
+ * Step 1: buf parsed into l->doc (syntax problems and a second document
+ * reported); *root is its root node, NULL when there is none or no tree.
+ * 0, or -ENOMEM when libyaml cannot start.
+ */
+static int parse_doc(struct cfg_load *l, const char *buf, size_t len, yaml_node_t **rootp)
 {
-	cyaml_config_t cfg = {
-		.log_fn = cy_log,
-		.log_ctx = l,
-		.mem_fn = cyaml_mem,
-		.log_level = CYAML_LOG_ERROR,
-	};
 	yaml_parser_t parser;
 	yaml_document_t extra;
-	yaml_node_t *root;
-	cyaml_err_t cerr;
-	char *buf = NULL, *clean = NULL;
-	size_t len = 0, clean_len = 0;
-	FILE *f;
-	int err;
+	yaml_node_t *root = NULL;
 
-	*out = NULL;
-	if ((err = read_file(l->path, &buf, &len)))
-		return err;
-	if (!yaml_parser_initialize(&parser)) {
-		free(buf);
+	*rootp = NULL;
+	if (!yaml_parser_initialize(&parser))
 		return error("config %s: cannot set up the YAML parser", l->path), -ENOMEM;
-	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &l->doc)) {
 		parser_problem(l, &parser, buf, len);
@@ -167,21 +157,78 @@ int cfg_load_yaml(struct cfg_load *l, struct y_file **out)
 	}
 	l->have_doc = true;
 	root = yaml_document_get_root_node(&l->doc);
-	if (root) {
-		/* libcyaml reads one document: a second one would be silently ignored */
-		if (!yaml_parser_load(&parser, &extra)) {
-			parser_problem(l, &parser, buf, len);
-		} else {
-			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+	/* libcyaml reads one document: a second one would be silently ignored */
+	if (root && !yaml_parser_load(&parser, &extra)) {
+		parser_problem(l, &parser, buf, len);
+	} else if (root) {
+		yaml_node_t *r2 = yaml_document_get_root_node(&extra);
 
-			if (r2)
-				cfg_diag(l, r2, false,
-					 "only one YAML document per file (remove '---')");
-			yaml_document_delete(&extra);
-		}
+		if (r2)
+			cfg_diag(l, r2, false, "only one YAML document per file (remove '---')");
+		yaml_document_delete(&extra);
 	}
+out:
+	yaml_parser_delete(&parser);
+	*rootp = root;
+	return 0;
+}
+
+/*
+ * Step 3: libcyaml loads buf, or the cleaned copy when the walk found
+ * problems, into *out. 0 or -ENOMEM.
+ */
+static int cyaml_load(struct cfg_load *l, yaml_node_t *root, const char *buf, size_t len,
+		      struct y_file **out)
+{
+	cyaml_config_t cfg = {
+		.log_fn = cy_log,
+		.log_ctx = l,
+		.mem_fn = cyaml_mem,
+		.log_level = CYAML_LOG_ERROR,
+	};
+	char *clean = NULL;
+	size_t clean_len = 0;
+	cyaml_err_t cerr;
+	FILE *f;
+
+	if (l->sanitize) {
+		f = open_memstream(&clean, &clean_len);
+		if (!f)
+			return -ENOMEM;
+		cfg_emit(l, f, root, &cfg_file_schema);
+		fclose(f);
+		buf = clean;
+		len = clean_len;
+	}
+	cerr = cyaml_load_data((const uint8_t *)buf, len, &cfg, &cfg_file_schema,
+			       (cyaml_data_t **)out, NULL);
+	if (cerr != CYAML_OK) {
+		*out = NULL;
+		if (l->sanitize) /* positions in the cleaned copy mean nothing: the walk's stand */
+			cfg_diag(l, root, false, "the rest of the file could not be checked: %s",
+				 l->cy_msg[0] ? l->cy_msg : cyaml_strerror(cerr));
+		else
+			cfg_diag_at(l, l->cy_line, l->cy_col, false, "%s",
+				    l->cy_msg[0] ? l->cy_msg : cyaml_strerror(cerr));
+	}
+	free(clean);
+	return 0;
+}
+
+int cfg_load_yaml(struct cfg_load *l, struct y_file **out)
+{
+	yaml_node_t *root;
+	char *buf = NULL;
+	size_t len = 0;
+	int err;
+
+	*out = NULL;
+	if ((err = read_file(l->path, &buf, &len)))
+		return err;
+	if ((err = parse_doc(l, buf, len, &root)))
+		goto out;
 	if (!root || y_is_null(root))
-		goto out; /* an empty file: every built-in default */
+		goto out; /* an empty file (every built-in default), or no tree */
 	l->n_nodes = l->doc.nodes.top - l->doc.nodes.start;
 	l->bad = calloc(l->n_nodes, 1);
 	if (!l->bad) {
@@ -196,32 +243,8 @@ int cfg_load_yaml(struct cfg_load *l, struct y_file **out)
 	cfg_walk(l, root, &cfg_file_schema, "");
 	if (l->errors && !l->sanitize)
 		goto out; /* a second document: nothing more to check */
-	if (l->sanitize) {
-		f = open_memstream(&clean, &clean_len);
-		if (!f) {
-			err = -ENOMEM;
-			goto out;
-		}
-		cfg_emit(l, f, root, &cfg_file_schema);
-		fclose(f);
-		cerr = cyaml_load_data((const uint8_t *)clean, clean_len, &cfg, &cfg_file_schema,
-				       (cyaml_data_t **)out, NULL);
-	} else {
-		cerr = cyaml_load_data((const uint8_t *)buf, len, &cfg, &cfg_file_schema,
-				       (cyaml_data_t **)out, NULL);
-	}
-	if (cerr != CYAML_OK) {
-		*out = NULL;
-		if (l->sanitize) /* positions in the cleaned copy mean nothing: the walk's stand */
-			cfg_diag(l, root, false, "the rest of the file could not be checked: %s",
-				 l->cy_msg[0] ? l->cy_msg : cyaml_strerror(cerr));
-		else
-			cfg_diag_at(l, l->cy_line, l->cy_col, false, "%s",
-				    l->cy_msg[0] ? l->cy_msg : cyaml_strerror(cerr));
-	}
+	err = cyaml_load(l, root, buf, len, out);
 out:
-	yaml_parser_delete(&parser);
-	free(clean);
 	free(buf);
 	return err;
 }

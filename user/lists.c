@@ -285,21 +285,13 @@ static int lfilter_publish(const struct fg_maps *m, const struct lset *s, bool d
  * values. A failed insert is dropped from s and the verdicts recomputed
  * without it, so the trie stays consistent; the error is returned.
  */
-static int lists_write(const struct fg_maps *m, struct lset *s)
+/* Deletions first (counted down before, so the data path never skips a present entry). */
+static int lists_delete(const struct fg_maps *m, struct lset *s)
 {
 	char a[64];
-	__u32 n4 = 0, n6 = 0;
-	size_t i, added = 0, removed = 0;
-	int err = 0, ferr = 0;
+	int err = 0;
+	size_t i;
 
-	lists_verdicts(s);
-	for (i = 0; i < s->n; i++) {
-		added += s->v[i].op == LENT_NEW;
-		removed += s->v[i].op == LENT_DEL;
-	}
-	/* the live filter covers every entry there is: only new ones need a wider one first */
-	if (added && (err = lfilter_publish(m, s, true)))
-		return err; /* nothing written yet */
 	for (i = 0; i < s->n; i++) {
 		struct lent *e = &s->v[i];
 
@@ -317,6 +309,15 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		}
 		e->op = LENT_GONE;
 	}
+	return err;
+}
+
+/* Then the new prefixes (after the first failure the rest are left out); 0 or the first error. */
+static int lists_insert(const struct fg_maps *m, struct lset *s, int err)
+{
+	char a[64];
+	size_t i;
+
 	for (i = 0; i < s->n; i++) {
 		struct lent *e = &s->v[i];
 
@@ -340,6 +341,26 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		e->val = e->want;
 		e->op = LENT_KEEP;
 	}
+	return err;
+}
+
+static int lists_write(const struct fg_maps *m, struct lset *s)
+{
+	char a[64];
+	__u32 n4 = 0, n6 = 0;
+	size_t i, added = 0, removed = 0;
+	int err = 0, ferr = 0;
+
+	lists_verdicts(s);
+	for (i = 0; i < s->n; i++) {
+		added += s->v[i].op == LENT_NEW;
+		removed += s->v[i].op == LENT_DEL;
+	}
+	/* the live filter covers every entry there is: only new ones need a wider one first */
+	if (added && (err = lfilter_publish(m, s, true)))
+		return err; /* nothing written yet */
+	err = lists_delete(m, s);
+	err = lists_insert(m, s, err);
 	if (err)
 		lists_verdicts(s); /* without what could not be inserted */
 	for (i = 0; i < s->n; i++) {

@@ -220,24 +220,45 @@ static __u64 ticks_left(__u64 until, __u64 now, __u64 hz)
 }
 
 /* The endpoint of the rule that made an automatic ban, from the live rule set. */
-static int ban_list(const struct fg_maps *m, bool all)
+/* One row of `ban list` as text; the header before the first. */
+static void ban_row_line(const struct ban_row *r, const char *a, const char *ep, bool first)
 {
-	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
-	struct fg_list_entry *v = NULL;
-	struct fg_ban_key *keys = NULL;
-	struct fg_ban *vals = NULL;
-	struct ban_row *rows = NULL;
-	size_t n = 0, nb = 0, nr = 0, i;
-	__u64 now, hz = fg_hz(m);
-	int ret = FG_EXIT_ERR;
-	char a[64], ep[32];
+	char left[32], strikes[16];
 
-	if (!rs || fg_now(m, &now) || fg_ruleset_read(m, rs) || fg_list_read(m, &v, &n) ||
-	    fg_bans_read(m, &keys, &vals, &nb))
-		goto out;
-	rows = calloc(n + nb + 1, sizeof(*rows));
-	if (!rows)
-		goto out;
+	if (first)
+		printf("%-40s %-9s %10s %7s  %s\n", "ADDRESS", "KIND", "EXPIRES_IN", "STRIKES",
+		       "ENDPOINT");
+	if (r->forever)
+		snprintf(left, sizeof(left), "never");
+	else
+		snprintf(left, sizeof(left), "%" PRIu64 "s", (uint64_t)r->left);
+	if (r->manual)
+		snprintf(strikes, sizeof(strikes), "-");
+	else
+		snprintf(strikes, sizeof(strikes), "%u", r->strikes);
+	printf("%-40s %-9s %10s %7s  %s\n", a, r->manual ? "manual" : "automatic", left, strikes, ep);
+}
+
+/* One row of `ban list -j`. */
+static json_object *ban_row_json(const struct ban_row *r, const char *a, const char *ep)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "address", json_object_new_string(a));
+	json_object_object_add(o, "kind", json_object_new_string(r->manual ? "manual" : "automatic"));
+	json_object_object_add(o, "expires_in", r->forever ? NULL : json_object_new_int64(r->left));
+	json_object_object_add(o, "strikes", json_object_new_int64(r->strikes));
+	json_object_object_add(o, "endpoint", r->manual ? NULL : json_object_new_string(ep));
+	return o;
+}
+
+/* Manual bans in force, then automatic ones (all: ended ones too), into rows; how many. */
+static size_t ban_rows(struct ban_row *rows, const struct fg_list_entry *v, size_t n,
+		       const struct fg_ban_key *keys, const struct fg_ban *vals, size_t nb,
+		       __u64 now, __u64 hz, bool all)
+{
+	size_t nr = 0, i;
+
 	for (i = 0; i < n; i++) {
 		if (v[i].kind != FG_LIST_BAN || (v[i].expires && v[i].expires <= now))
 			continue;
@@ -261,6 +282,29 @@ static int ban_list(const struct fg_maps *m, bool all)
 		nr++;
 	}
 	qsort(rows, nr, sizeof(*rows), ban_row_cmp);
+	return nr;
+}
+
+static int ban_list(const struct fg_maps *m, bool all)
+{
+	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
+	json_object *ja = fg_opts.json ? json_object_new_array() : NULL;
+	struct fg_list_entry *v = NULL;
+	struct fg_ban_key *keys = NULL;
+	struct fg_ban *vals = NULL;
+	struct ban_row *rows = NULL;
+	size_t n = 0, nb = 0, nr, i;
+	int ret = FG_EXIT_ERR;
+	char a[64], ep[32];
+	__u64 now;
+
+	if (!rs || fg_now(m, &now) || fg_ruleset_read(m, rs) || fg_list_read(m, &v, &n) ||
+	    fg_bans_read(m, &keys, &vals, &nb))
+		goto out;
+	rows = calloc(n + nb + 1, sizeof(*rows));
+	if (!rows)
+		goto out;
+	nr = ban_rows(rows, v, n, keys, vals, nb, now, fg_hz(m), all);
 	for (i = 0; i < nr; i++) {
 		const struct ban_row *r = &rows[i];
 
@@ -269,51 +313,18 @@ static int ban_list(const struct fg_maps *m, bool all)
 			snprintf(ep, sizeof(ep), "-");
 		else
 			fg_rule_label(ep, sizeof(ep), &rs->cfg, r->rule);
-		if (!fg_opts.json) {
-			char left[32], strikes[16];
-
-			if (i == 0)
-				printf("%-40s %-9s %10s %7s  %s\n", "ADDRESS", "KIND", "EXPIRES_IN",
-				       "STRIKES", "ENDPOINT");
-			if (r->forever)
-				snprintf(left, sizeof(left), "never");
-			else
-				snprintf(left, sizeof(left), "%" PRIu64 "s", (uint64_t)r->left);
-			if (r->manual)
-				snprintf(strikes, sizeof(strikes), "-");
-			else
-				snprintf(strikes, sizeof(strikes), "%u", r->strikes);
-			printf("%-40s %-9s %10s %7s  %s\n", a, r->manual ? "manual" : "automatic",
-			       left, strikes, ep);
-		}
+		if (ja)
+			json_object_array_add(ja, ban_row_json(r, a, ep));
+		else
+			ban_row_line(r, a, ep, i == 0);
 	}
-	if (fg_opts.json) {
-		json_object *ja = json_object_new_array();
-
-		for (i = 0; i < nr; i++) {
-			const struct ban_row *r = &rows[i];
-			json_object *o = json_object_new_object();
-
-			fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen);
-			json_object_object_add(o, "address", json_object_new_string(a));
-			json_object_object_add(
-				o, "kind",
-				json_object_new_string(r->manual ? "manual" : "automatic"));
-			json_object_object_add(o, "expires_in",
-					       r->forever ? NULL : json_object_new_int64(r->left));
-			json_object_object_add(o, "strikes", json_object_new_int64(r->strikes));
-			if (r->manual) {
-				json_object_object_add(o, "endpoint", NULL);
-			} else {
-				fg_rule_label(ep, sizeof(ep), &rs->cfg, r->rule);
-				json_object_object_add(o, "endpoint", json_object_new_string(ep));
-			}
-			json_object_array_add(ja, o);
-		}
+	if (ja) {
 		fg_print_json(ja, 0);
+		ja = NULL;
 	}
 	ret = FG_EXIT_OK;
 out:
+	json_object_put(ja);
 	free(rs);
 	free(v);
 	free(keys);

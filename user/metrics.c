@@ -351,35 +351,10 @@ static void render_sources(FILE *f, const struct fg_snapshot *s, struct fg_top *
 	}
 }
 
-int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, char **text,
-		      size_t *len)
+/* Verdict counters, then per endpoint rule. */
+static void render_counters(FILE *f, const struct fg_snapshot *s)
 {
-	static const struct {
-		const char *map;
-		unsigned int idx;
-	} fails[] = { { "fg_bans", FG_C_BAN_INSERT_FAIL }, { "fg_sources", FG_C_SOURCE_INSERT_FAIL } };
-	struct fg_snapshot *s = calloc(1, sizeof(*s));
-	struct render_walk w = {};
 	unsigned int i, r;
-	FILE *f = NULL;
-	int err;
-
-	*text = NULL;
-	*len = 0;
-	if (!s)
-		return -ENOMEM;
-	if ((err = fg_snapshot_read(m, s, false)))
-		goto out;
-	if ((err = fg_top_init(&w.top, o ? o->top_n : 0)))
-		goto out;
-	if ((err = fg_sources_each(m, render_source, &w)) < 0)
-		goto out;
-	fg_top_sort(&w.top);
-	f = open_memstream(text, len);
-	if (!f) {
-		err = -errno;
-		goto out;
-	}
 
 	family(f, "floodgate_packets_total", "counter",
 	       "Packets seen by the XDP program, by verdict (action) and reason.");
@@ -422,7 +397,11 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 				fg_rule_label(ep, sizeof(ep), &s->cfg, r),
 				(uint64_t)s->rules[r].bytes);
 	}
+}
 
+/* Ban, source and list tables: fill and capacity. sources: buckets counted by the walk. */
+static void render_tables(FILE *f, const struct fg_snapshot *s, __u64 sources)
+{
 	if (s->have_now) {
 		family(f, "floodgate_bans_active",
 		       "gauge", "Automatic bans in force (manual bans are floodgate_list_entries{list=\"ban\"}).");
@@ -437,7 +416,7 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	sample(f, "floodgate_ban_table_capacity", s->bans_max);
 	family(f, "floodgate_sources_tracked", "gauge",
 	       "Per-source buckets in the source table (one per source prefix and endpoint rule).");
-	sample(f, "floodgate_sources_tracked", w.count);
+	sample(f, "floodgate_sources_tracked", sources);
 	family(f, "floodgate_sources_created_total", "counter",
 	       "Per-source buckets created (a full table evicts the least recently used).");
 	sample(f, "floodgate_sources_created_total", s->counters[FG_C_SOURCE_NEW].packets);
@@ -454,6 +433,16 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 		(uint64_t)s->list_entries[FG_LIST_BAN]);
 	family(f, "floodgate_list_capacity", "gauge", "Prefixes the list table can hold.");
 	sample(f, "floodgate_list_capacity", s->lists_max);
+}
+
+/* Under-attack mode, the data path's own failures, the rule set's generation. */
+static void render_health(FILE *f, const struct fg_snapshot *s)
+{
+	static const struct {
+		const char *map;  /* table */
+		unsigned int idx; /* its insert-failure counter */
+	} fails[] = { { "fg_bans", FG_C_BAN_INSERT_FAIL }, { "fg_sources", FG_C_SOURCE_INSERT_FAIL } };
+	unsigned int i;
 
 	family(f, "floodgate_under_attack", "gauge",
 	       "1 while new sources are charged to coarse prefixes (under-attack mode), else 0.");
@@ -490,6 +479,36 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	family(f, "floodgate_rule_set_generation", "gauge",
 	       "Rule-set swaps since the maps were made.");
 	sample(f, "floodgate_rule_set_generation", s->st.generation);
+}
+
+int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, char **text,
+		      size_t *len)
+{
+	struct fg_snapshot *s = calloc(1, sizeof(*s));
+	struct render_walk w = {};
+	FILE *f = NULL;
+	int err;
+
+	*text = NULL;
+	*len = 0;
+	if (!s)
+		return -ENOMEM;
+	if ((err = fg_snapshot_read(m, s, false)))
+		goto out;
+	if ((err = fg_top_init(&w.top, o ? o->top_n : 0)))
+		goto out;
+	if ((err = fg_sources_each(m, render_source, &w)) < 0)
+		goto out;
+	fg_top_sort(&w.top);
+	f = open_memstream(text, len);
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+
+	render_counters(f, s);
+	render_tables(f, s, w.count);
+	render_health(f, s);
 	if (w.top.n)
 		render_sources(f, s, &w.top);
 	family(f, "floodgate_build_info", "gauge",

@@ -61,6 +61,7 @@ struct daemon {
 	char listen[64];	       /* the address being served */
 	struct fg_file_config cfg;     /* the config in force */
 	bool have_cfg;		       /* cfg holds a loaded config */
+	bool maps_open;		       /* m is open */
 	struct fg_maps m;	       /* pinned maps, writable */
 	struct fg_config *rules;       /* live rule set, for endpoint names in the log */
 	struct fg_metrics_opts mopts;  /* what /metrics adds (top_n) */
@@ -579,14 +580,72 @@ static const struct fg_opt run_opts[] = {
 	{},
 };
 
+/*
+ * The daemon's state from its config: loaded, attached, applied, the
+ * event ring and metrics server set up. 0, or -1 after an error line.
+ */
+static int daemon_start(struct daemon *d)
+{
+	int bad = fg_config_load(d->config_path, d->hz, &d->cfg);
+
+	d->have_cfg = true;
+	if (bad < 0)
+		error("run: cannot read %s: %s", d->config_path, strerror(-bad));
+	if (bad)
+		return -1; /* a config's own errors are printed by the loader */
+	snprintf(d->listen, sizeof(d->listen), "%s",
+		 d->listen_opt	     ? d->listen_opt
+		 : d->cfg.metrics[0] ? d->cfg.metrics
+				     : FG_METRICS_DEFAULT);
+	d->mopts.top_n = d->cfg.metrics_top;
+	if (fg_bpffs_ensure())
+		return -1;
+	if (!d->cfg.n_ifaces)
+		logp(LOG_NOTICE, "%s lists no interfaces: serving the state already pinned in %s",
+		     d->config_path, fg_opts.pin_dir);
+	if (attach_all(&d->cfg, NULL) || fg_maps_open(&d->m, true))
+		return -1;
+	d->maps_open = true;
+	d->hz = fg_hz(&d->m);
+	if (apply(d, &d->cfg))
+		return error("run: applying %s failed", d->config_path);
+	d->rules = calloc(1, sizeof(*d->rules));
+	if (!d->rules)
+		return error("run: out of memory");
+	refresh_rules(d);
+	d->state_id = held_state_id(&d->m);
+	d->rb = ring_buffer__new(d->m.events, on_event, d, NULL);
+	if (!d->rb)
+		return error("read fg_events: %s", strerror(errno));
+	if (fg_metrics_start(&d->srv, d->listen, &d->m, &d->mopts) || setup_loop(d))
+		return -1;
+	return 0;
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	fg_metrics_stop(d->srv);
+	ring_buffer__free(d->rb);
+	if (d->ep >= 0)
+		close(d->ep);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+	free(d->rules);
+	if (d->maps_open)
+		fg_maps_close(&d->m);
+	if (d->have_cfg)
+		fg_config_free(&d->cfg);
+}
+
 static int run_run(const struct fg_args *a)
 {
 	struct daemon d = { .ep = -1, .sigfd = -1, .timerfd = -1 };
-	char msg[256];
 	unsigned char ss[128];
+	int ret = FG_EXIT_ERR;
 	unsigned int sl;
-	int bad, ret = FG_EXIT_ERR;
-	bool maps_open = false;
+	char msg[256];
 
 	d.config_path = a->opt[RUN_CONFIG];
 	d.listen_opt = a->opt[RUN_METRICS];
@@ -594,47 +653,8 @@ static int run_run(const struct fg_args *a)
 		return FG_EXIT_ERR;
 	(void)setvbuf(stderr, NULL, _IOLBF, 0); /* failing, stderr stays unbuffered: still fine */
 	raise_nofile();
-
 	d.hz = fg_kernel_hz();
-	bad = fg_config_load(d.config_path, d.hz, &d.cfg);
-	d.have_cfg = true;
-	if (bad < 0)
-		error("run: cannot read %s: %s", d.config_path, strerror(-bad));
-	if (bad)
-		goto out; /* a config's own errors are printed by the loader */
-	snprintf(d.listen, sizeof(d.listen), "%s",
-		 d.listen_opt	    ? d.listen_opt
-		 : d.cfg.metrics[0] ? d.cfg.metrics
-				    : FG_METRICS_DEFAULT);
-	d.mopts.top_n = d.cfg.metrics_top;
-	if (fg_bpffs_ensure())
-		goto out;
-	if (!d.cfg.n_ifaces)
-		logp(LOG_NOTICE, "%s lists no interfaces: serving the state already pinned in %s",
-		     d.config_path, fg_opts.pin_dir);
-	if (attach_all(&d.cfg, NULL))
-		goto out;
-	if (fg_maps_open(&d.m, true))
-		goto out;
-	maps_open = true;
-	d.hz = fg_hz(&d.m);
-	if (apply(&d, &d.cfg)) {
-		error("run: applying %s failed", d.config_path);
-		goto out;
-	}
-	d.rules = calloc(1, sizeof(*d.rules));
-	if (!d.rules)
-		goto out;
-	refresh_rules(&d);
-	d.state_id = held_state_id(&d.m);
-	d.rb = ring_buffer__new(d.m.events, on_event, &d, NULL);
-	if (!d.rb) {
-		error("read fg_events: %s", strerror(errno));
-		goto out;
-	}
-	if (fg_metrics_start(&d.srv, d.listen, &d.m, &d.mopts))
-		goto out;
-	if (setup_loop(&d))
+	if (daemon_start(&d))
 		goto out;
 	drop_caps();
 	consume_events(&d); /* what piled up while no daemon ran */
@@ -648,19 +668,7 @@ static int run_run(const struct fg_args *a)
 	notify("STOPPING=1");
 	ret = FG_EXIT_OK;
 out:
-	fg_metrics_stop(d.srv);
-	ring_buffer__free(d.rb);
-	if (d.ep >= 0)
-		close(d.ep);
-	if (d.sigfd >= 0)
-		close(d.sigfd);
-	if (d.timerfd >= 0)
-		close(d.timerfd);
-	free(d.rules);
-	if (maps_open)
-		fg_maps_close(&d.m);
-	if (d.have_cfg)
-		fg_config_free(&d.cfg);
+	daemon_stop(&d);
 	return ret;
 }
 

@@ -94,11 +94,12 @@ static json_object *num(double v, bool rate)
  * Build the stats object. With prev (and dt seconds since it), packet and
  * byte values are rates per second instead of totals.
  */
-static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snapshot *prev, double dt)
+/* "packets", "bytes", "verdicts" and "pressure" of stats -j into o. */
+static void stats_json_counters(json_object *o, const struct fg_snapshot *s,
+				const struct fg_snapshot *prev, double dt)
 {
-	json_object *o = json_object_new_object(), *pk = json_object_new_object(),
-		    *by = json_object_new_object(), *pr = json_object_new_object(),
-		    *eps = json_object_new_array(), *v = json_object_new_object();
+	json_object *pk = json_object_new_object(), *by = json_object_new_object(),
+		    *pr = json_object_new_object(), *v = json_object_new_object();
 	struct fg_count pass, drop, ppass, pdrop;
 	bool rate = prev != NULL;
 	unsigned int i;
@@ -139,6 +140,16 @@ static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snap
 						 rate ? &prev->counters[i].packets : NULL, dt),
 					   rate));
 	json_object_object_add(o, "pressure", pr);
+}
+
+/* "endpoints" of stats -j: one object per rule. */
+static json_object *stats_json_endpoints(const struct fg_snapshot *s,
+					 const struct fg_snapshot *prev, double dt)
+{
+	json_object *eps = json_object_new_array();
+	bool rate = prev != NULL;
+	unsigned int i;
+
 	for (i = 0; i < FG_MAX_RULES; i++) {
 		const struct fg_rule *r = &s->cfg.rules[i];
 		const struct fg_rule_count *c = &s->rules[i], *pc = rate ? &prev->rules[i] : NULL;
@@ -163,7 +174,16 @@ static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snap
 				       num(shown(c->bytes, pc ? &pc->bytes : NULL, dt), rate));
 		json_object_array_add(eps, e);
 	}
-	json_object_object_add(o, "endpoints", eps);
+	return eps;
+}
+
+static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snapshot *prev, double dt)
+{
+	json_object *o = json_object_new_object();
+	bool rate = prev != NULL;
+
+	stats_json_counters(o, s, prev, dt);
+	json_object_object_add(o, "endpoints", stats_json_endpoints(s, prev, dt));
 	if (rate)
 		json_object_object_add(o, "interval", jdouble(dt, 3));
 	json_object_object_add(o, "under_attack", json_object_new_boolean(s->under_attack));
@@ -550,31 +570,100 @@ static const struct fg_opt top_opts[] = {
 	{},
 };
 
-static int top_run(const struct fg_args *args)
+/* One row of `top`: into arr (-j), else a text line. left: seconds of ban left, 0 none. */
+static void top_row(json_object *arr, const struct fg_top_item *it, const char *src, const char *ep,
+		    const char *ban, __u64 left)
+{
+	const struct fg_src *v = &it->e.val;
+	char a[32], b[32], d[32];
+	json_object *o;
+
+	if (!arr) {
+		printf("%-40s %-12s %9s %9s %9s %12" PRIu64 " %10" PRIu64 " %s\n", src, ep,
+		       human(a, sizeof(a), it->pps), human(b, sizeof(b), it->bps),
+		       human(d, sizeof(d), it->dps), (uint64_t)v->packets, (uint64_t)v->drops, ban);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "source", json_object_new_string(src));
+	json_object_object_add(o, "endpoint", json_object_new_string(ep));
+	json_object_object_add(o, "pps", jdouble(it->pps, 1));
+	json_object_object_add(o, "bps", jdouble(it->bps, 0));
+	json_object_object_add(o, "drops_per_sec", jdouble(it->dps, 1));
+	json_object_object_add(o, "packets", json_object_new_uint64(v->packets));
+	json_object_object_add(o, "bytes", json_object_new_uint64(v->bytes));
+	json_object_object_add(o, "drops", json_object_new_uint64(v->drops));
+	json_object_object_add(o, "banned", json_object_new_boolean(left > 0));
+	json_object_object_add(o, "ban_expires_in", left ? json_object_new_uint64(left) : NULL);
+	json_object_array_add(arr, o);
+}
+
+/* Print the sorted top list; cfg names the endpoints, now and hz give the bans' time left. */
+static void top_print(const struct fg_maps *m, const struct second_read *sr,
+		      const struct fg_config *cfg, bool have_now)
+{
+	json_object *arr = fg_opts.json ? json_object_new_array() : NULL;
+	size_t i;
+
+	if (!arr)
+		printf("%-40s %-12s %9s %9s %9s %12s %10s %s\n", "SOURCE", "ENDPOINT", "PPS", "BPS",
+		       "DROP/S", "PACKETS", "DROPS", "BAN");
+	for (i = 0; i < sr->top.n; i++) {
+		const struct fg_top_item *it = &sr->top.v[i];
+		const struct fg_src_key *k = &it->e.key;
+		__u64 until = fg_ban_expiry(m, k->family, k->plen, k->addr), left = 0;
+		char src[64], ep[32], ban[32] = "-";
+
+		if ((it->e.val.ban_until & ~FG_BAN_UNRECORDED) > until)
+			until = it->e.val.ban_until & ~FG_BAN_UNRECORDED;
+		if (until > sr->now) {
+			left = (until - sr->now + sr->hz - 1) / sr->hz;
+			fg_format_duration(ban, sizeof(ban), left);
+		}
+		fg_format_cidr(src, sizeof(src), k->family, k->addr, k->plen);
+		fg_rule_label(ep, sizeof(ep), cfg, k->rule);
+		top_row(arr, it, src, ep, ban, left);
+	}
+	if (arr)
+		fg_print_json(arr, JSON_FLAGS);
+	else if (!have_now && sr->top.n)
+		printf("(clock not readable: ages from the newest packet seen)\n");
+}
+
+/* top's options: 0, or -1 after an error. */
+static int top_opts_parse(const struct fg_args *args, __u64 *n, __u64 *interval, int *by)
 {
 	static const char *const by_names[] = { "pps", "bps", "drops" };
+	int i;
+
+	if (args->opt[TOP_COUNT] && fg_parse_u64("top -n", args->opt[TOP_COUNT], 1, 1000000, n))
+		return -1;
+	for (i = 0; args->opt[TOP_BY] && i < 3 && strcmp(args->opt[TOP_BY], by_names[i]); i++)
+		;
+	if (i == 3)
+		return error("top --by: %s: use pps, bps or drops", args->opt[TOP_BY]);
+	*by = args->opt[TOP_BY] ? i : BY_PPS;
+	if (args->opt[TOP_INTERVAL] &&
+	    fg_parse_u64("top --interval", args->opt[TOP_INTERVAL], 0, 60, interval))
+		return -1;
+	return 0;
+}
+
+static int top_run(const struct fg_args *args)
+{
 	struct first_read first = {};
 	struct second_read sr = {};
 	struct fg_config *cfg = NULL;
 	__u64 n = 10, interval = 1, now = 0;
-	json_object *arr = NULL;
-	int ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR, by = BY_PPS;
 	bool have_now = false;
 	struct fg_maps m;
-	size_t i;
 	__u32 slot;
 	double t0;
 
-	if (args->opt[TOP_COUNT] && fg_parse_u64("top -n", args->opt[TOP_COUNT], 1, 1000000, &n))
+	if (top_opts_parse(args, &n, &interval, &by))
 		return FG_EXIT_ERR;
-	for (i = 0; args->opt[TOP_BY] && i < 3 && strcmp(args->opt[TOP_BY], by_names[i]); i++)
-		;
-	if (i == 3)
-		return error("top --by: %s: use pps, bps or drops", args->opt[TOP_BY]), FG_EXIT_ERR;
-	sr.by = args->opt[TOP_BY] ? i : BY_PPS;
-	if (args->opt[TOP_INTERVAL] &&
-	    fg_parse_u64("top --interval", args->opt[TOP_INTERVAL], 0, 60, &interval))
-		return FG_EXIT_ERR;
+	sr.by = by;
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	cfg = calloc(1, sizeof(*cfg));
@@ -603,55 +692,7 @@ static int top_run(const struct fg_args *args)
 		if (bpf_map_lookup_elem(m.config, &slot, cfg))
 			memset(cfg, 0, sizeof(*cfg));
 	}
-
-	if (fg_opts.json)
-		arr = json_object_new_array();
-	else
-		printf("%-40s %-12s %9s %9s %9s %12s %10s %s\n", "SOURCE", "ENDPOINT", "PPS", "BPS",
-		       "DROP/S", "PACKETS", "DROPS", "BAN");
-	for (i = 0; i < sr.top.n; i++) {
-		const struct fg_top_item *it = &sr.top.v[i];
-		const struct fg_src_key *k = &it->e.key;
-		const struct fg_src *v = &it->e.val;
-		char src[64], ep[32], a[32], b[32], d[32], ban[32] = "-";
-		__u64 until = fg_ban_expiry(&m, k->family, k->plen, k->addr);
-		__u64 left = 0;
-
-		if ((v->ban_until & ~FG_BAN_UNRECORDED) > until)
-			until = v->ban_until & ~FG_BAN_UNRECORDED;
-		if (until > now) {
-			left = (until - now + sr.hz - 1) / sr.hz;
-			fg_format_duration(ban, sizeof(ban), left);
-		}
-		fg_format_cidr(src, sizeof(src), k->family, k->addr, k->plen);
-		fg_rule_label(ep, sizeof(ep), cfg, k->rule);
-		if (arr) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "source", json_object_new_string(src));
-			json_object_object_add(o, "endpoint", json_object_new_string(ep));
-			json_object_object_add(o, "pps", jdouble(it->pps, 1));
-			json_object_object_add(o, "bps", jdouble(it->bps, 0));
-			json_object_object_add(o, "drops_per_sec", jdouble(it->dps, 1));
-			json_object_object_add(o, "packets", json_object_new_uint64(v->packets));
-			json_object_object_add(o, "bytes", json_object_new_uint64(v->bytes));
-			json_object_object_add(o, "drops", json_object_new_uint64(v->drops));
-			json_object_object_add(o, "banned", json_object_new_boolean(left > 0));
-			json_object_object_add(o, "ban_expires_in",
-					       left ? json_object_new_uint64(left) : NULL);
-			json_object_array_add(arr, o);
-		} else {
-			printf("%-40s %-12s %9s %9s %9s %12" PRIu64 " %10" PRIu64 " %s\n", src, ep,
-			       human(a, sizeof(a), it->pps), human(b, sizeof(b), it->bps),
-			       human(d, sizeof(d), it->dps), (uint64_t)v->packets,
-			       (uint64_t)v->drops, ban);
-		}
-	}
-	if (arr) {
-		fg_print_json(arr, JSON_FLAGS);
-	} else if (!have_now && sr.top.n) {
-		printf("(clock not readable: ages from the newest packet seen)\n");
-	}
+	top_print(&m, &sr, cfg, have_now);
 	ret = FG_EXIT_OK;
 out:
 	free(first.v);
