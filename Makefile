@@ -34,6 +34,8 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# the objects that include a generated skeleton wait for it; -MMD tracks it after the first build
+SKEL_USERS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(shell grep -l 'skel\.h"' $(USER_SRCS)))
 LIB_OBJS := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 
 # tests/test_*.c are test programs run by tests/run.sh; other tests/*.c are test tools
@@ -73,9 +75,11 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
-$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+$(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(SKEL_USERS): $(SKELS)
 
 $(BUILD)/floodgate: $(USER_OBJS)
 	$(call msg,LINK,$@)

@@ -73,7 +73,7 @@ test_attach_refusals() {
 	same "attach to a missing interface exits 1" 1 $?
 	check "... with an error naming it" grep -q "error: interface fgt-no-such-if$ID" "$TMP/err"
 	FG attach "$H" --mode bogus >/dev/null 2>&1
-	same "attach --mode bogus is a usage error" 2 $?
+	same "attach --mode bogus is a value error" 1 $?
 	mode=$(FG -j status | jq -r '.interfaces[0].mode')
 	other=native
 	[ "$mode" = native ] && other=generic

@@ -25,7 +25,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "lists.h"
+#include "maps.h"
+#include "ruleset.h"
+#include "attach.h"
 #include "floodgate.skel.h"
 
 #define FX_PKT_MAX 9216 /* largest frame the builder writes (a jumbo frame) */

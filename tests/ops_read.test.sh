@@ -129,7 +129,7 @@ test_stats_watch() {
 	check "stats --watch: one JSON object per interval" \
 		test "$(jq -s 'map(select(.interval > 0)) | length' "$TMP/watch.json")" -ge 2
 	fg stats --watch 0 >/dev/null 2>&1
-	same "stats --watch 0: usage error" 2 $?
+	same "stats --watch 0: value error" 1 $?
 }
 
 test_top() {
@@ -161,9 +161,9 @@ test_top_order_and_usage() {
 	fg top --interval 0 >"$TMP/top.txt"
 	check "top: text table" grep -Eq '^198\.18\.0\.2 +udp/9000 .* 1000 +900 +[0-9]+[smh]$' "$TMP/top.txt"
 	fg top --by bogus >/dev/null 2>&1
-	same "top --by bogus: usage error" 2 $?
+	same "top --by bogus: value error" 1 $?
 	fg top -n 0 >/dev/null 2>&1
-	same "top -n 0: usage error" 2 $?
+	same "top -n 0: value error" 1 $?
 }
 
 test_events() {

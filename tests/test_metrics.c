@@ -29,7 +29,10 @@
 #include <json-c/json.h>
 #include <cmocka.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
+#include "cli.h"
 #include "metrics.h"
 #include "floodgate.skel.h"
 
@@ -574,15 +577,6 @@ static void test_million_sources(void **state)
 	free(text);
 	free(keys);
 	free(vals);
-}
-
-/*
- * main.c (not linked into tests) defines this for the commands; a weak
- * stand-in lets this test link until it lives in a library object.
- */
-__attribute__((weak)) int fg_common_opt(int c)
-{
-	return 0;
 }
 
 int main(void)

@@ -21,7 +21,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
-#include "fg.h"
+#include "util.h"
 
 enum parser {
 	P_U64,	    /* fg_parse_u64 with the row's min and max */

@@ -10,6 +10,7 @@
  * in place with bpf_link_update, keeping all state when the layout version
  * matches. The pinned link keeps the program attached after we exit.
  */
+#include <stdio.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,12 +26,19 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
+#include "attach.h"
+#include "config.h"
 #include "metrics.h"
+#include "cli.h"
 #include "cmds.h"
 #include "floodgate.skel.h"
 
 #define FG_GROUP "floodgate" /* members may read the pinned state (README "Security") */
+
+#define FG_MAX_LINKS 256 /* interfaces one pin directory is attached to, at most */
 
 static const char *mode_name(enum fg_mode mode)
 {
@@ -264,33 +272,82 @@ static int link_open(const char *ifname, int *ifindex_out)
 	return fd;
 }
 
-int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *sizes, enum fg_mode *used)
+/*
+ * The pin directory made and checked: bpffs, permissions, and the layout
+ * of pinned state (*layout 0 when there is none). 0 or -errno after an error.
+ */
+static int pin_dir_ready(__u64 *layout)
 {
-	struct floodgate *skel = NULL;
-	int ifindex, link_fd = -1, err;
-	char name[64];
-	__u64 layout, hz = fg_kernel_hz();
+	int err;
 
-	ifindex = if_nametoindex(ifname);
-	if (!ifindex)
-		return error("interface %s: %s", ifname, strerror(errno)), -ENODEV;
 	if ((err = fg_bpffs_ensure()))
 		return err;
 	if (mkdir(fg_opts.pin_dir, 0700) && errno != EEXIST)
 		return error("create %s: %s", fg_opts.pin_dir, strerror(errno)), -errno;
 	pin_perms(fg_opts.pin_dir, 0750);
 	bpffs_traversable();
-	if ((err = pinned_layout(&layout)))
+	if ((err = pinned_layout(layout)))
 		return err;
-	if (layout && layout != FG_LAYOUT_VERSION)
+	if (*layout && *layout != FG_LAYOUT_VERSION)
 		return error("pinned state in %s has layout version %" PRIu64
 			     ", this floodgate has %d: refusing to mix them (floodgate detach "
 			     "--all "
 			     "drops the old state)",
-			     fg_opts.pin_dir, (uint64_t)(layout == (__u64)-1 ? 0 : layout),
+			     fg_opts.pin_dir, (uint64_t)(*layout == (__u64)-1 ? 0 : *layout),
 			     FG_LAYOUT_VERSION),
 		       -EPROTO;
+	return 0;
+}
 
+/*
+ * Put the loaded program on ifname: swap it into the pinned link of an
+ * attached interface (bpf_link_update, atomic), else create and pin a
+ * link. *used: the mode. 0 or -errno after an error.
+ */
+static int link_program(struct floodgate *skel, const char *ifname, int ifindex, enum fg_mode mode,
+			enum fg_mode *used)
+{
+	int prog_fd = bpf_program__fd(skel->progs.floodgate), link_fd, err = 0;
+	char name[64];
+
+	link_fd = link_open(ifname, NULL);
+	if (link_fd >= 0) {
+		enum fg_mode now = query_mode(ifindex);
+
+		if (mode != FG_MODE_AUTO && now != FG_MODE_AUTO && mode != now) {
+			error("%s is attached in %s mode: detach it first to change the mode",
+			      ifname, mode_name(now));
+			err = -EINVAL;
+		} else if (bpf_link_update(link_fd, prog_fd, NULL)) { /* atomic swap, in place */
+			err = -errno;
+			error("upgrade the program on %s: %s", ifname, strerror(-err));
+		} else {
+			*used = now;
+		}
+		close(link_fd);
+		return err;
+	}
+	link_fd = link_create(prog_fd, ifindex, ifname, mode, used);
+	if (link_fd < 0)
+		return link_fd;
+	snprintf(name, sizeof(name), FG_PIN_LINK_PREFIX "%s", ifname);
+	if ((err = pin_replace(link_fd, name, 0600)))
+		bpf_link_detach(link_fd); /* unpinned link: do not leave it attached */
+	close(link_fd);
+	return err;
+}
+
+int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *sizes, enum fg_mode *used)
+{
+	struct floodgate *skel = NULL;
+	__u64 layout, hz = fg_kernel_hz();
+	int ifindex, err;
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return error("interface %s: %s", ifname, strerror(errno)), -ENODEV;
+	if ((err = pin_dir_ready(&layout)))
+		return err;
 	skel = floodgate__open();
 	if (!skel)
 		return error("open BPF object: %s", strerror(errno)), -errno;
@@ -313,47 +370,13 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		      fg_opts.verbose ? "" : " (-v shows the verifier's log)");
 		goto out;
 	}
-	if (!layout) {
-		if ((err = pin_maps(skel)) || (err = init_state(hz)))
-			goto out;
-	}
-	if ((err = pin_replace(bpf_program__fd(skel->progs.fg_clock), FG_PIN_CLOCK, 0660)))
+	if (!layout && ((err = pin_maps(skel)) || (err = init_state(hz))))
 		goto out;
-
-	link_fd = link_open(ifname, NULL);
-	if (link_fd >= 0) {
-		enum fg_mode now = query_mode(ifindex);
-
-		if (mode != FG_MODE_AUTO && now != FG_MODE_AUTO && mode != now) {
-			error("%s is attached in %s mode: detach it first to change the mode",
-			      ifname, mode_name(now));
-			err = -EINVAL;
-			goto out;
-		}
-		/* upgrade in place: the link swaps the program atomically */
-		if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.floodgate), NULL)) {
-			err = -errno;
-			error("upgrade the program on %s: %s", ifname, strerror(-err));
-			goto out;
-		}
-		*used = now;
-	} else {
-		link_fd = link_create(bpf_program__fd(skel->progs.floodgate), ifindex, ifname, mode,
-				      used);
-		if (link_fd < 0) {
-			err = link_fd;
-			goto out;
-		}
-		snprintf(name, sizeof(name), FG_PIN_LINK_PREFIX "%s", ifname);
-		if ((err = pin_replace(link_fd, name, 0600))) {
-			bpf_link_detach(link_fd); /* unpinned link: do not leave it attached */
-			goto out;
-		}
-	}
+	if ((err = pin_replace(bpf_program__fd(skel->progs.fg_clock), FG_PIN_CLOCK, 0660)) ||
+	    (err = link_program(skel, ifname, ifindex, mode, used)))
+		goto out;
 	err = pin_replace(bpf_program__fd(skel->progs.floodgate), FG_PIN_PROG, 0600);
 out:
-	if (link_fd >= 0)
-		close(link_fd);
 	floodgate__destroy(skel); /* the pins keep maps, programs and links alive */
 	return err;
 }
@@ -361,8 +384,6 @@ out:
 static void attach_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate attach IFACE [--mode native|generic] [--config FILE]\n"
-		"\n"
 		"Load the XDP program, pin its state under the pin directory and attach it to\n"
 		"IFACE. Without --mode: native, else generic (says which). --mode native never\n"
 		"falls back. Attaching to an attached interface upgrades the program in place and\n"
@@ -370,50 +391,29 @@ static void attach_usage(FILE *f)
 		"state without it gets the built-in defaults (README \"Defaults\").\n");
 }
 
-int cmd_attach(int argc, char **argv)
+enum { ATTACH_MODE, ATTACH_CONFIG };
+
+static const struct fg_opt attach_opts[] = {
+	[ATTACH_MODE] = { "mode", 'm', "native|generic" },
+	[ATTACH_CONFIG] = { "config", 'c', "FILE" },
+	{},
+};
+
+static int attach_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	struct fg_file_config cfg = {};
 	enum fg_mode mode = FG_MODE_AUTO, used = FG_MODE_AUTO;
-	const char *config = NULL, *ifname;
+	const char *config = a->opt[ATTACH_CONFIG], *ifname, *m_s = a->opt[ATTACH_MODE];
 	struct fg_maps m;
-	int c, err;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "m:c:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'm':
-			if (!strcmp(optarg, "native"))
-				mode = FG_MODE_NATIVE;
-			else if (!strcmp(optarg, "generic"))
-				mode = FG_MODE_GENERIC;
-			else
-				return error("--mode %s: must be native or generic", optarg),
-				       FG_EXIT_USAGE;
-			break;
-		case 'c':
-			config = optarg;
-			break;
-		case 'h':
-			attach_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			attach_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc - 1) {
-		attach_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	ifname = argv[optind];
+	if (m_s && !strcmp(m_s, "native"))
+		mode = FG_MODE_NATIVE;
+	else if (m_s && !strcmp(m_s, "generic"))
+		mode = FG_MODE_GENERIC;
+	else if (m_s)
+		return error("--mode %s: must be native or generic", m_s), FG_EXIT_ERR;
+	ifname = a->pos[0];
 	if (strlen(ifname) >= IF_NAMESIZE)
 		return error("interface %s: name too long", ifname), FG_EXIT_ERR;
 	if (config && fg_config_load(config, fg_kernel_hz(), &cfg))
@@ -434,14 +434,23 @@ int cmd_attach(int argc, char **argv)
 
 		json_object_object_add(o, "interface", json_object_new_string(ifname));
 		json_object_object_add(o, "mode", json_object_new_string(mode_name(used)));
-		puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-								      : JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
+		fg_print_json(o, 0);
 	} else {
 		printf("attached to %s in %s mode\n", ifname, mode_name(used));
 	}
 	return FG_EXIT_OK;
 }
+
+const struct fg_cmd fg_cmd_attach = {
+	.name = "attach",
+	.args = "IFACE",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = attach_opts,
+	.run = attach_run,
+	.usage = attach_usage,
+	.help = "attach IFACE [--mode native|generic] [--config FILE]",
+};
 
 /* Detach and unpin link_<ifname>. */
 static int detach_one(const char *ifname)
@@ -463,92 +472,35 @@ static int detach_one(const char *ifname)
 	return 0;
 }
 
-/* Names of attached interfaces (link pins), NULL-terminated; free each and the array. */
-static char **linked_ifaces(void)
-{
-	size_t n = 0, plen = strlen(FG_PIN_LINK_PREFIX);
-	struct dirent *de;
-	char **v = calloc(1, sizeof(*v));
-	DIR *d = opendir(fg_opts.pin_dir);
-
-	if (!d || !v)
-		goto out;
-	while ((de = readdir(d))) {
-		char **nv;
-
-		if (strncmp(de->d_name, FG_PIN_LINK_PREFIX, plen))
-			continue;
-		nv = realloc(v, (n + 2) * sizeof(*v));
-		if (!nv)
-			break;
-		v = nv;
-		v[n++] = strdup(de->d_name + plen);
-		v[n] = NULL;
-	}
-out:
-	if (d)
-		closedir(d);
-	return v;
-}
-
-static void free_list(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void detach_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate detach IFACE | --all\n"
-		"\n"
 		"Remove the program from IFACE; the pinned state stays for the other interfaces\n"
 		"and for a later attach. --all detaches every interface and removes every pin\n"
 		"(counters, bans, rules: all state is gone).\n");
 }
 
-int cmd_detach(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	bool all = false;
-	char **ifs;
-	size_t i;
-	int c, bad = 0;
+static const struct fg_opt detach_opts[] = {
+	{ .name = "all", .letter = 'a', .flags = FG_OPT_HIDDEN },
+	{},
+};
 
-	while ((c = getopt_long(argc, argv, "ah" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			detach_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			detach_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (all == (optind < argc) || optind < argc - 1) {
-		detach_usage(stderr);
+static int detach_run(const struct fg_args *a)
+{
+	char ifs[FG_MAX_LINKS][IF_NAMESIZE];
+	bool all = a->opt[0];
+	int bad = 0, i, n;
+
+	if (all == (a->n_pos > 0)) {
+		fg_cmd_usage(a->cmd, stderr);
 		return FG_EXIT_USAGE;
 	}
 	if (!all)
-		return detach_one(argv[optind]) ? FG_EXIT_ERR : FG_EXIT_OK;
+		return detach_one(a->pos[0]) ? FG_EXIT_ERR : FG_EXIT_OK;
 
-	ifs = linked_ifaces();
-	for (i = 0; ifs && ifs[i]; i++)
+	n = fg_attached_ifaces(ifs, FG_MAX_LINKS);
+	for (i = 0; i < n; i++)
 		bad += !!detach_one(ifs[i]);
-	free_list(ifs);
 	{
 		DIR *d = opendir(fg_opts.pin_dir);
 		struct dirent *de;
@@ -575,112 +527,41 @@ int cmd_detach(int argc, char **argv)
 	return bad ? FG_EXIT_ERR : FG_EXIT_OK;
 }
 
-/* Entries in a hash map, counted with batched lookups of keys and values. */
-static long count_entries(int fd, size_t key_size, size_t value_size)
-{
-	const __u32 chunk = 8192;
-	void *keys = malloc(chunk * key_size), *vals = malloc(chunk * value_size);
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-	long total = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-	if (!keys || !vals) {
-		total = -ENOMEM;
-		goto done;
-	}
-	for (;;) {
-		__u32 n = chunk;
-		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, &o);
-
-		if (err && errno != ENOENT) {
-			total = -errno;
-			break;
-		}
-		total += n;
-		if (err)
-			break; /* ENOENT: that was the last batch */
-		in = out;
-		inp = &in;
-	}
-done:
-	free(keys);
-	free(vals);
-	return total;
-}
+const struct fg_cmd fg_cmd_detach = {
+	.name = "detach",
+	.args = "IFACE | --all",
+	.min_args = 0,
+	.max_args = 1,
+	.opts = detach_opts,
+	.run = detach_run,
+	.usage = detach_usage,
+	.help = "detach IFACE | --all",
+};
 
 static void status_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate status\n"
-		"\n"
 		"Interfaces and their XDP mode, the program, layout version, rule-set generation,\n"
 		"table fill levels and whether the machine is under attack.\n");
 }
 
-int cmd_status(int argc, char **argv)
+/* What `status` shows besides the snapshot: the interfaces and the program. */
+struct status {
+	char ifs[FG_MAX_LINKS][IF_NAMESIZE]; /* attached interfaces, sorted */
+	int n_ifs;			     /* entries in ifs */
+	__u32 prog_id;			     /* the pinned program's id, 0 when unreadable */
+};
+
+static json_object *status_json(const struct fg_snapshot *s, const struct status *t)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	struct bpf_map_info sinfo = {}, binfo = {}, linfo = {};
-	struct bpf_prog_info pinfo = {};
-	__u32 ilen = sizeof(sinfo);
-	struct fg_attack at = {};
-	long sources, bans;
-	int c, i, prog_fd = -1, ret = FG_EXIT_ERR;
-	bool under = false;
-	json_object *o = NULL, *ja;
-	char path[4096], **ifs = NULL;
-	struct fg_maps m;
-	struct fg_state st;
-	__u64 now = 0;
+	json_object *o = json_object_new_object(), *ja = json_object_new_array();
+	int i;
 
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		if (c == 'h') {
-			status_usage(stdout);
-			return FG_EXIT_OK;
-		}
-		status_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	if (optind != argc) {
-		status_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	if (fg_maps_open(&m, false))
-		return FG_EXIT_ERR;
-	if (fg_state_read(&m, &st))
-		goto out;
-	fg_now(&m, &now);
-	bpf_obj_get_info_by_fd(m.sources, &sinfo, &ilen);
-	ilen = sizeof(binfo);
-	bpf_obj_get_info_by_fd(m.bans, &binfo, &ilen);
-	ilen = sizeof(linfo);
-	bpf_obj_get_info_by_fd(m.lists, &linfo, &ilen);
-	sources = count_entries(m.sources, sizeof(struct fg_src_key), sizeof(struct fg_src));
-	bans = count_entries(m.bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban));
-	if (fg_attack_read(&m, now, st.hz, &at, &under))
-		goto out;
-	if (!fg_pin_path(path, sizeof(path), FG_PIN_PROG)) {
-		ilen = sizeof(pinfo);
-		prog_fd = bpf_obj_get(path);
-		if (prog_fd >= 0)
-			bpf_obj_get_info_by_fd(prog_fd, &pinfo, &ilen);
-	}
-	ifs = linked_ifaces();
-
-	o = json_object_new_object();
-	ja = json_object_new_array();
-	for (i = 0; ifs && ifs[i]; i++) {
+	for (i = 0; i < t->n_ifs; i++) {
 		json_object *jo = json_object_new_object();
-		int ifindex = if_nametoindex(ifs[i]);
+		int ifindex = if_nametoindex(t->ifs[i]);
 
-		json_object_object_add(jo, "interface", json_object_new_string(ifs[i]));
+		json_object_object_add(jo, "interface", json_object_new_string(t->ifs[i]));
 		json_object_object_add(jo, "ifindex", json_object_new_int(ifindex));
 		json_object_object_add(
 			jo, "mode",
@@ -688,52 +569,88 @@ int cmd_status(int argc, char **argv)
 		json_object_array_add(ja, jo);
 	}
 	json_object_object_add(o, "interfaces", ja);
-	json_object_object_add(o, "program_id", json_object_new_int64(pinfo.id));
-	json_object_object_add(o, "layout", json_object_new_int64(st.layout));
-	json_object_object_add(o, "generation", json_object_new_int64(st.generation));
-	json_object_object_add(o, "hz", json_object_new_int64(st.hz));
-	json_object_object_add(o, "sources", json_object_new_int64(sources));
-	json_object_object_add(o, "sources_capacity", json_object_new_int64(sinfo.max_entries));
-	json_object_object_add(o, "bans", json_object_new_int64(bans));
-	json_object_object_add(o, "bans_capacity", json_object_new_int64(binfo.max_entries));
-	json_object_object_add(o, "lists_ipv4", json_object_new_int64(st.lists4));
-	json_object_object_add(o, "lists_ipv6", json_object_new_int64(st.lists6));
-	json_object_object_add(o, "lists_capacity", json_object_new_int64(linfo.max_entries));
-	json_object_object_add(o, "under_attack", json_object_new_boolean(under));
+	json_object_object_add(o, "program_id", json_object_new_int64(t->prog_id));
+	json_object_object_add(o, "layout", json_object_new_int64(s->st.layout));
+	json_object_object_add(o, "generation", json_object_new_int64(s->st.generation));
+	json_object_object_add(o, "hz", json_object_new_int64(s->st.hz));
+	json_object_object_add(o, "sources", json_object_new_int64(s->sources));
+	json_object_object_add(o, "sources_capacity", json_object_new_int64(s->sources_max));
+	json_object_object_add(o, "bans", json_object_new_int64(s->bans));
+	json_object_object_add(o, "bans_capacity", json_object_new_int64(s->bans_max));
+	json_object_object_add(o, "lists_ipv4", json_object_new_int64(s->st.lists4));
+	json_object_object_add(o, "lists_ipv6", json_object_new_int64(s->st.lists6));
+	json_object_object_add(o, "lists_capacity", json_object_new_int64(s->lists_max));
+	json_object_object_add(o, "under_attack", json_object_new_boolean(s->under_attack));
 	json_object_object_add(o, "under_attack_since",
-			       under ? json_object_new_int64(at.since) : NULL);
+			       s->under_attack ? json_object_new_int64(s->attack_since) : NULL);
+	return o;
+}
 
-	if (fg_opts.json) {
-		puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-								      : JSON_C_TO_STRING_PLAIN));
-	} else {
-		printf("interfaces:");
-		for (i = 0; ifs && ifs[i]; i++) {
-			int ifindex = if_nametoindex(ifs[i]);
+static void status_text(const struct fg_snapshot *s, const struct status *t)
+{
+	int i;
 
-			printf(" %s (%s)", ifs[i], ifindex ? mode_name(query_mode(ifindex)) : "gone");
-		}
-		printf("%s\n", ifs && ifs[0] ? "" : " none");
-		printf("program:    id %u, layout %" PRIu64 ", rule set generation %" PRIu64
-		       ", %" PRIu64 " ticks/s\n",
-		       pinfo.id, (uint64_t)st.layout, (uint64_t)st.generation, (uint64_t)st.hz);
-		printf("sources:    %ld of %u tracked\n", sources, sinfo.max_entries);
-		printf("bans:       %ld of %u (automatic, including expired strike records)\n",
-		       bans, binfo.max_entries);
-		printf("lists:      %u IPv4 + %u IPv6 prefixes of %u\n", st.lists4, st.lists6,
-		       linfo.max_entries);
-		printf("under attack: %s", under ? "YES" : "no");
-		if (under)
-			printf(" (new sources charged to their /%d and /%d)", FG_COARSE_PLEN4,
-			       FG_COARSE_PLEN6);
-		printf("\n");
+	printf("interfaces:");
+	for (i = 0; i < t->n_ifs; i++) {
+		int ifindex = if_nametoindex(t->ifs[i]);
+
+		printf(" %s (%s)", t->ifs[i], ifindex ? mode_name(query_mode(ifindex)) : "gone");
 	}
+	printf("%s\n", t->n_ifs ? "" : " none");
+	printf("program:    id %u, layout %" PRIu64 ", rule set generation %" PRIu64 ", %" PRIu64
+	       " ticks/s\n",
+	       t->prog_id, (uint64_t)s->st.layout, (uint64_t)s->st.generation, (uint64_t)s->st.hz);
+	printf("sources:    %" PRIu64 " of %u tracked\n", (uint64_t)s->sources, s->sources_max);
+	printf("bans:       %" PRIu64 " of %u (automatic, including expired strike records)\n",
+	       (uint64_t)s->bans, s->bans_max);
+	printf("lists:      %u IPv4 + %u IPv6 prefixes of %u\n", s->st.lists4, s->st.lists6,
+	       s->lists_max);
+	printf("under attack: %s", s->under_attack ? "YES" : "no");
+	if (s->under_attack)
+		printf(" (new sources charged to their /%d and /%d)", FG_COARSE_PLEN4,
+		       FG_COARSE_PLEN6);
+	printf("\n");
+}
+
+/* `status`: the snapshot `stats` reads (fg_snapshot_read), with interfaces and program. */
+static int status_run(const struct fg_args *a)
+{
+	struct bpf_prog_info pinfo = {};
+	__u32 ilen = sizeof(pinfo);
+	struct fg_snapshot *s = malloc(sizeof(*s));
+	struct status t = {};
+	int prog_fd, ret = FG_EXIT_ERR;
+	char path[4096];
+	struct fg_maps m;
+
+	if (!s)
+		return error("status: out of memory"), FG_EXIT_ERR;
+	if (fg_maps_open(&m, false)) {
+		free(s);
+		return FG_EXIT_ERR;
+	}
+	if (fg_snapshot_read(&m, s, true))
+		goto out;
+	if (!fg_pin_path(path, sizeof(path), FG_PIN_PROG) && (prog_fd = bpf_obj_get(path)) >= 0) {
+		if (!bpf_obj_get_info_by_fd(prog_fd, &pinfo, &ilen))
+			t.prog_id = pinfo.id;
+		close(prog_fd);
+	}
+	t.n_ifs = fg_attached_ifaces(t.ifs, FG_MAX_LINKS);
+	if (fg_opts.json)
+		fg_print_json(status_json(s, &t), 0);
+	else
+		status_text(s, &t);
 	ret = FG_EXIT_OK;
 out:
-	json_object_put(o);
-	free_list(ifs);
-	if (prog_fd >= 0)
-		close(prog_fd);
+	free(s);
 	fg_maps_close(&m);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_status = {
+	.name = "status",
+	.run = status_run,
+	.usage = status_usage,
+	.help = "status: interfaces, program, table fill, under-attack state",
+};

@@ -13,6 +13,7 @@
  * that from the producer position, skips to the consumer position and
  * says so.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,6 +26,9 @@
 #include <json-c/json.h>
 #include <linux/bpf.h>
 
+#include "util.h"
+#include "maps.h"
+#include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
 
@@ -81,10 +85,7 @@ void fg_event_describe(const struct fg_event *ev, const struct fg_config *cfg, _
 		fg_format_cidr(t->addr, sizeof(t->addr), ev->family, ev->addr, ev->plen);
 	else
 		snprintf(t->addr, sizeof(t->addr), "family%u", ev->family);
-	if (cfg && ev->rule < FG_MAX_RULES && cfg->rules[ev->rule].used)
-		fg_format_endpoint(t->endpoint, sizeof(t->endpoint), &cfg->rules[ev->rule]);
-	else
-		snprintf(t->endpoint, sizeof(t->endpoint), "rule%u", ev->rule);
+	fg_rule_label(t->endpoint, sizeof(t->endpoint), cfg, ev->rule);
 	t->seconds = hz ? (ev->duration + hz - 1) / hz : 0;
 }
 
@@ -241,9 +242,7 @@ static void on_signal(int sig)
 
 static void events_usage(FILE *f)
 {
-	fprintf(f, "usage: floodgate events [--follow]\n"
-		   "\n"
-		   "Ban and under-attack events from the ring buffer, one line each (JSON lines\n"
+	fprintf(f, "Ban and under-attack events from the ring buffer, one line each (JSON lines\n"
 		   "with -j). Without --follow: the events not yet consumed, then exit. With\n"
 		   "--follow: those, then new ones as they come, until interrupted.\n"
 		   "\n"
@@ -254,14 +253,13 @@ static void events_usage(FILE *f)
 		   "  -f, --follow   keep printing new events\n");
 }
 
-int cmd_events(int argc, char **argv)
+static const struct fg_opt events_opts[] = {
+	{ .name = "follow", .letter = 'f' },
+	{},
+};
+
+static int events_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	static const struct timespec nap = { .tv_nsec = FG_FOLLOW_MS * 1000000L };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct fg_snapshot_time {
@@ -269,30 +267,11 @@ int cmd_events(int argc, char **argv)
 	} ref = {};
 	struct fg_config *cfg = NULL;
 	struct ring_peek r = { .fd = -1 };
-	bool follow = false;
+	bool follow = a->opt[0];
 	struct fg_maps m;
-	int c, ret = FG_EXIT_ERR, n;
+	int ret = FG_EXIT_ERR, n;
 	__u64 hz;
 
-	while ((c = getopt_long(argc, argv, "fh" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'f':
-			follow = true;
-			break;
-		case 'h':
-			events_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			events_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		events_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	if (peek_open(&r))
@@ -350,3 +329,11 @@ out:
 	fg_maps_close(&m);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_events = {
+	.name = "events",
+	.opts = events_opts,
+	.run = events_run,
+	.usage = events_usage,
+	.help = "events [--follow]: ban and under-attack events",
+};

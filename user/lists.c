@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
- * lists.c: allow, deny and manual-ban prefixes (the fg_lists trie), the
- * automatic bans' housekeeping (fg_bans), and the `allow`, `deny` and
- * `ban` commands.
+ * lists.c: allow, deny and manual-ban prefixes: the fg_lists trie.
+ * The automatic bans are bans.c; the `allow`, `deny` and `ban` commands
+ * lists_cmd.c.
  *
  * The data path does one longest-prefix lookup, so every trie entry
  * carries the verdict of the whole chain of prefixes covering it (allow >
@@ -17,15 +17,14 @@
  * entries before and after a change while it is written.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
-#include <json-c/json.h>
 
-#include "fg.h"
-#include "cmds.h"
+#include "util.h"
+#include "maps.h"
+#include "lists.h"
 
 /* What a change does to an entry. */
 enum lent_op {
@@ -54,7 +53,7 @@ struct lset {
 	size_t cap;	/* allocated */
 };
 
-static const char *kind_name(__u8 kind)
+const char *fg_list_kind_name(__u8 kind)
 {
 	switch (kind) {
 	case FG_LIST_ALLOW:
@@ -103,14 +102,10 @@ static struct lent *lset_push(struct lset *s)
 	return &s->v[s->n++];
 }
 
+/* fg_lists' size; the default when it cannot be read. */
 static unsigned int lists_capacity(const struct fg_maps *m)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	if (bpf_obj_get_info_by_fd(m->lists, &info, &len))
-		return FG_DEF_LIST;
-	return info.max_entries;
+	return fg_map_capacity(m->lists) ?: FG_DEF_LIST;
 }
 
 /* Load every trie entry. Returns 0 or -errno after an error line. */
@@ -290,21 +285,13 @@ static int lfilter_publish(const struct fg_maps *m, const struct lset *s, bool d
  * values. A failed insert is dropped from s and the verdicts recomputed
  * without it, so the trie stays consistent; the error is returned.
  */
-static int lists_write(const struct fg_maps *m, struct lset *s)
+/* Deletions first (counted down before, so the data path never skips a present entry). */
+static int lists_delete(const struct fg_maps *m, struct lset *s)
 {
 	char a[64];
-	__u32 n4 = 0, n6 = 0;
-	size_t i, added = 0, removed = 0;
-	int err = 0, ferr = 0;
+	int err = 0;
+	size_t i;
 
-	lists_verdicts(s);
-	for (i = 0; i < s->n; i++) {
-		added += s->v[i].op == LENT_NEW;
-		removed += s->v[i].op == LENT_DEL;
-	}
-	/* the live filter covers every entry there is: only new ones need a wider one first */
-	if (added && (err = lfilter_publish(m, s, true)))
-		return err; /* nothing written yet */
 	for (i = 0; i < s->n; i++) {
 		struct lent *e = &s->v[i];
 
@@ -322,6 +309,15 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		}
 		e->op = LENT_GONE;
 	}
+	return err;
+}
+
+/* Then the new prefixes (after the first failure the rest are left out); 0 or the first error. */
+static int lists_insert(const struct fg_maps *m, struct lset *s, int err)
+{
+	char a[64];
+	size_t i;
+
 	for (i = 0; i < s->n; i++) {
 		struct lent *e = &s->v[i];
 
@@ -345,6 +341,26 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		e->val = e->want;
 		e->op = LENT_KEEP;
 	}
+	return err;
+}
+
+static int lists_write(const struct fg_maps *m, struct lset *s)
+{
+	char a[64];
+	__u32 n4 = 0, n6 = 0;
+	size_t i, added = 0, removed = 0;
+	int err = 0, ferr = 0;
+
+	lists_verdicts(s);
+	for (i = 0; i < s->n; i++) {
+		added += s->v[i].op == LENT_NEW;
+		removed += s->v[i].op == LENT_DEL;
+	}
+	/* the live filter covers every entry there is: only new ones need a wider one first */
+	if (added && (err = lfilter_publish(m, s, true)))
+		return err; /* nothing written yet */
+	err = lists_delete(m, s);
+	err = lists_insert(m, s, err);
 	if (err)
 		lists_verdicts(s); /* without what could not be inserted */
 	for (i = 0; i < s->n; i++) {
@@ -400,7 +416,8 @@ int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u
 	if (e && e->val.kind && e->val.kind != kind) {
 		err = -EEXIST;
 		error("%s: already on the %s list, cannot be on the %s list too (%s del %s first)",
-		      a, kind_name(e->val.kind), kind_name(kind), kind_name(e->val.kind), a);
+		      a, fg_list_kind_name(e->val.kind), fg_list_kind_name(kind),
+		      fg_list_kind_name(e->val.kind), a);
 		goto out;
 	}
 	if (e && e->val.kind == kind && (kind != FG_LIST_BAN || e->own_expires == expires))
@@ -437,13 +454,14 @@ int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
 	e = lset_find(&s, &k);
 	if (!e || !e->val.kind) {
 		err = -ENOENT;
-		error("%s: not on the %s list", a, kind_name(kind));
+		error("%s: not on the %s list", a, fg_list_kind_name(kind));
 		goto out;
 	}
 	if (e->val.kind != kind) {
 		err = -ENOENT;
-		error("%s: on the %s list, not the %s list (%s del %s)", a, kind_name(e->val.kind),
-		      kind_name(kind), kind_name(e->val.kind), a);
+		error("%s: on the %s list, not the %s list (%s del %s)", a,
+		      fg_list_kind_name(e->val.kind), fg_list_kind_name(kind),
+		      fg_list_kind_name(e->val.kind), a);
 		goto out;
 	}
 	e->op = LENT_DEL;
@@ -507,8 +525,8 @@ int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v,
 		e = lset_find(&s, &k);
 		if (e && e->val.kind && e->val.kind != kind) {
 			bad += !!error("%s: on the %s list, cannot be on the %s list too",
-				       key_str(a, sizeof(a), &k), kind_name(e->val.kind),
-				       kind_name(kind));
+				       key_str(a, sizeof(a), &k), fg_list_kind_name(e->val.kind),
+				       fg_list_kind_name(kind));
 			continue;
 		}
 		if (e) {
@@ -536,7 +554,7 @@ int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v,
 		err = -ENOSPC;
 		error("%s list: %zu prefixes in all would not fit the list table (%u; raise "
 		      "tables.lists)",
-		      kind_name(kind), after, lists_capacity(m));
+		      fg_list_kind_name(kind), after, lists_capacity(m));
 		goto out;
 	}
 	err = lists_write(m, &s);
@@ -568,541 +586,11 @@ out:
 	return err ? err : n;
 }
 
-/* Every automatic ban, with batched lookups. free() *keys and *vals. */
-static int bans_load(const struct fg_maps *m, struct fg_ban_key **keys, struct fg_ban **vals,
-		     size_t *n)
+int fg_list_verdict(const struct fg_maps *m, const struct fg_cidr *c)
 {
-	const __u32 chunk = 4096;
-	struct bpf_map_info info = {};
-	__u32 ilen = sizeof(info), out = 0, in;
-	size_t cap;
-	void *inp = NULL; /* NULL: the first batch; then &in, the batch to start at */
-	int err;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-	*n = 0;
-	*keys = NULL;
-	*vals = NULL;
-	if (bpf_obj_get_info_by_fd(m->bans, &info, &ilen))
-		return error("fg_bans: %s", strerror(errno)), -errno;
-	cap = (size_t)info.max_entries + chunk; /* a batch may run over while the table changes */
-	*keys = malloc(cap * sizeof(**keys));
-	*vals = malloc(cap * sizeof(**vals));
-	if (!*keys || !*vals)
-		return error("read fg_bans: out of memory"), -ENOMEM;
-	for (;;) {
-		__u32 count = chunk;
-
-		if (*n + chunk > cap)
-			break;
-		err = bpf_map_lookup_batch(m->bans, inp, &out, *keys + *n, *vals + *n, &count, &o);
-		if (err && errno != ENOENT)
-			return error("read fg_bans: %s", strerror(errno)), -errno;
-		*n += count;
-		if (err)
-			break; /* ENOENT: that was the last batch */
-		in = out;
-		inp = &in;
-	}
-	return 0;
-}
-
-int fg_bans_forget(const struct fg_maps *m, __u64 now, __u64 forget)
-{
-	struct fg_ban_key *keys;
-	struct fg_ban *vals;
-	size_t n, i;
-	int err, gone = 0;
-
-	if ((err = bans_load(m, &keys, &vals, &n)))
-		goto out;
-	for (i = 0; i < n; i++) {
-		/* ended, and longer ago than `forget`: the strikes go too */
-		if (vals[i].expires >= now || now - vals[i].expires <= forget)
-			continue;
-		if (bpf_map_delete_elem(m->bans, &keys[i]) && errno != ENOENT) {
-			err = -errno;
-			error("delete from fg_bans: %s", strerror(-err));
-			break;
-		}
-		gone++;
-	}
-out:
-	free(keys);
-	free(vals);
-	return err ? err : gone;
-}
-
-/* The commands. */
-
-/* Warn when a stronger covering prefix decides for c instead of its own list. */
-static void warn_covered(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
-{
-	struct fg_lpm_key k;
 	struct fg_list_val val;
-	char a[64];
+	struct fg_lpm_key k;
 
 	cidr_to_key(c, &k);
-	if (bpf_map_lookup_elem(m->lists, &k, &val) || val.verdict == kind)
-		return;
-	warning("%s: inside a %s prefix, which wins over %s: no effect while that is listed",
-		fg_format_cidr(a, sizeof(a), c->family, c->addr, c->plen), kind_name(val.verdict),
-		kind_name(kind));
-}
-
-static void print_json(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, fg_opts.pretty ? JSON_C_TO_STRING_PRETTY
-							      : JSON_C_TO_STRING_PLAIN));
-}
-
-static void list_usage(FILE *f, const char *cmd)
-{
-	bool allow = !strcmp(cmd, "allow");
-
-	fprintf(f,
-		"usage: floodgate %s add CIDR\n"
-		"       floodgate %s del CIDR\n"
-		"       floodgate %s list\n"
-		"\n"
-		"%s\n"
-		"CIDR is ADDR/LEN or a bare ADDR (one host), IPv4 or IPv6, with no host bits set\n"
-		"(10.1.0.0/16, 2001:db8::/32). A prefix is on one list at most (allow, deny or\n"
-		"ban); where prefixes nest, allow wins over deny and deny over ban, whichever is\n"
-		"longer. Adding a listed prefix again changes nothing. Changes apply to the next\n"
-		"packet. list -j: an array of objects with \"address\" and \"in_force\" (false\n"
-		"when a covering prefix of a stronger list decides instead).\n",
-		cmd, cmd, cmd,
-		allow ? "Sources in an allowed prefix pass without any limit, counted as "
-			"\"allowed\"."
-		      : "Sources in a denied prefix are dropped, counted as \"denied\".");
-}
-
-/* `floodgate allow|deny add|del|list`. */
-static int list_cmd(int argc, char **argv, __u8 kind)
-{
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	const char *cmd = argv[0], *sub, *arg = NULL;
-	struct fg_list_entry *v = NULL;
-	struct fg_cidr cidr;
-	struct fg_maps m;
-	char what[32], a[64];
-	size_t n = 0, i;
-	int c, ret = FG_EXIT_ERR;
-
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		if (c == 'h') {
-			list_usage(stdout, cmd);
-			return FG_EXIT_OK;
-		}
-		list_usage(stderr, cmd);
-		return FG_EXIT_USAGE;
-	}
-	if (optind >= argc) {
-		list_usage(stderr, cmd);
-		return FG_EXIT_USAGE;
-	}
-	sub = argv[optind++];
-	if (!strcmp(sub, "add") || !strcmp(sub, "del")) {
-		if (optind != argc - 1) {
-			error("%s %s: expects one CIDR", cmd, sub);
-			return FG_EXIT_USAGE;
-		}
-		arg = argv[optind];
-	} else if (!strcmp(sub, "list")) {
-		if (optind != argc) {
-			error("%s list: unexpected argument '%s'", cmd, argv[optind]);
-			return FG_EXIT_USAGE;
-		}
-	} else {
-		error("%s %s: unknown subcommand (add, del or list)", cmd, sub);
-		return FG_EXIT_USAGE;
-	}
-	snprintf(what, sizeof(what), "%s %s", cmd, sub);
-	if (arg && fg_parse_cidr(what, arg, true, &cidr))
-		return FG_EXIT_ERR;
-
-	if (!arg) {
-		if (fg_maps_open(&m, false))
-			return FG_EXIT_ERR;
-		if (fg_list_read(&m, &v, &n))
-			goto out;
-		/* in force: the trie's verdict at this prefix is its own kind */
-		if (fg_opts.json) {
-			json_object *ja = json_object_new_array();
-
-			for (i = 0; i < n; i++) {
-				json_object *o;
-				struct fg_lpm_key k;
-				struct fg_list_val val;
-
-				if (v[i].kind != kind)
-					continue;
-				cidr_to_key(&v[i].cidr, &k);
-				o = json_object_new_object();
-				json_object_object_add(o, "address",
-						       json_object_new_string(fg_format_cidr(
-							       a, sizeof(a), v[i].cidr.family,
-							       v[i].cidr.addr, v[i].cidr.plen)));
-				json_object_object_add(
-					o, "in_force",
-					json_object_new_boolean(
-						!bpf_map_lookup_elem(m.lists, &k, &val) &&
-						val.verdict == kind));
-				json_object_array_add(ja, o);
-			}
-			print_json(ja);
-			json_object_put(ja);
-		} else {
-			for (i = 0; i < n; i++) {
-				struct fg_lpm_key k;
-				struct fg_list_val val;
-
-				if (v[i].kind != kind)
-					continue;
-				cidr_to_key(&v[i].cidr, &k);
-				fg_format_cidr(a, sizeof(a), v[i].cidr.family, v[i].cidr.addr,
-					       v[i].cidr.plen);
-				if (!bpf_map_lookup_elem(m.lists, &k, &val) && val.verdict != kind)
-					printf("%s (covered by a %s prefix)\n", a,
-					       kind_name(val.verdict));
-				else
-					printf("%s\n", a);
-			}
-		}
-		ret = FG_EXIT_OK;
-		goto out;
-	}
-
-	if (fg_maps_open(&m, true))
-		return FG_EXIT_ERR;
-	if (fg_maps_lock(&m))
-		goto out;
-	if (!strcmp(sub, "add") ? fg_list_add(&m, &cidr, kind, 0) : fg_list_del(&m, &cidr, kind))
-		goto out;
-	if (!strcmp(sub, "add"))
-		warn_covered(&m, &cidr, kind);
-	ret = FG_EXIT_OK;
-out:
-	free(v);
-	fg_maps_close(&m);
-	return ret;
-}
-
-int cmd_allow(int argc, char **argv)
-{
-	return list_cmd(argc, argv, FG_LIST_ALLOW);
-}
-
-int cmd_deny(int argc, char **argv)
-{
-	return list_cmd(argc, argv, FG_LIST_DENY);
-}
-
-static void ban_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: floodgate ban add ADDR[/LEN] [--for DURATION]\n"
-		"       floodgate ban del ADDR[/LEN]\n"
-		"       floodgate ban list [--all]\n"
-		"\n"
-		"add: drop everything from ADDR/LEN (a bare ADDR bans that host) for DURATION\n"
-		"     (30s, 5m, 2h, 1d; default 1h). Banning a banned prefix again sets its new\n"
-		"     end. Allowed and denied prefixes cannot be banned (allow and deny win over\n"
-		"     ban where prefixes nest).\n"
-		"del: lift the manual or automatic ban of exactly that prefix; an automatic\n"
-		"     ban's strike count is forgotten too. Automatic bans are keyed at the\n"
-		"     rule's source prefix (by default /32 and /64): `ban list` shows them.\n"
-		"list: manual and automatic bans in force, with seconds left; --all adds ended\n"
-		"     automatic bans still remembered for their strikes. With -j: an array of\n"
-		"     objects with \"address\" (CIDR for prefixes), \"kind\" (manual or\n"
-		"     automatic), \"expires_in\" (seconds, null for never), \"strikes\" and\n"
-		"     \"endpoint\" (the rule that banned, null for manual bans).\n");
-}
-
-/* A row of `ban list`. */
-struct ban_row {
-	struct fg_cidr cidr; /* banned prefix */
-	bool manual;	     /* from the trie, else from fg_bans */
-	bool forever;	     /* manual ban without an end */
-	__u64 left;	     /* seconds left, rounded up */
-	__u32 strikes;	     /* automatic: strike count */
-	int rule;	     /* automatic: rule index that banned */
-};
-
-static int ban_row_cmp(const void *pa, const void *pb)
-{
-	const struct ban_row *a = pa, *b = pb;
-	int d;
-
-	if (a->cidr.family != b->cidr.family)
-		return a->cidr.family - b->cidr.family;
-	d = memcmp(a->cidr.addr, b->cidr.addr, sizeof(a->cidr.addr));
-	if (d)
-		return d;
-	if (a->cidr.plen != b->cidr.plen)
-		return a->cidr.plen - b->cidr.plen;
-	return b->manual - a->manual;
-}
-
-static __u64 ticks_left(__u64 until, __u64 now, __u64 hz)
-{
-	return until > now ? (until - now + hz - 1) / hz : 0;
-}
-
-/* The endpoint of the rule that made an automatic ban, from the live rule set. */
-static char *ban_endpoint(char *buf, size_t len, const struct fg_ruleset *rs, int rule)
-{
-	if (rule >= 0 && rule < FG_MAX_RULES && rs->cfg.rules[rule].used)
-		return fg_format_endpoint(buf, len, &rs->cfg.rules[rule]);
-	snprintf(buf, len, "rule %d (deleted)", rule);
-	return buf;
-}
-
-static int ban_list(const struct fg_maps *m, bool all)
-{
-	struct fg_ruleset *rs = calloc(1, sizeof(*rs));
-	struct fg_list_entry *v = NULL;
-	struct fg_ban_key *keys = NULL;
-	struct fg_ban *vals = NULL;
-	struct ban_row *rows = NULL;
-	size_t n = 0, nb = 0, nr = 0, i;
-	__u64 now, hz = fg_hz(m);
-	int ret = FG_EXIT_ERR;
-	char a[64], ep[32];
-
-	if (!rs || fg_now(m, &now) || fg_ruleset_read(m, rs) || fg_list_read(m, &v, &n) ||
-	    bans_load(m, &keys, &vals, &nb))
-		goto out;
-	rows = calloc(n + nb + 1, sizeof(*rows));
-	if (!rows)
-		goto out;
-	for (i = 0; i < n; i++) {
-		if (v[i].kind != FG_LIST_BAN || (v[i].expires && v[i].expires <= now))
-			continue;
-		rows[nr] = (struct ban_row){ .cidr = v[i].cidr, .manual = true, .rule = -1 };
-		rows[nr].forever = !v[i].expires;
-		rows[nr].left = ticks_left(v[i].expires, now, hz);
-		nr++;
-	}
-	for (i = 0; i < nb; i++) {
-		struct ban_row *r = &rows[nr];
-
-		if (!all && vals[i].expires <= now)
-			continue;
-		memset(r, 0, sizeof(*r));
-		r->cidr.family = keys[i].family;
-		r->cidr.plen = keys[i].plen;
-		memcpy(r->cidr.addr, keys[i].addr, sizeof(r->cidr.addr));
-		r->left = ticks_left(vals[i].expires, now, hz);
-		r->strikes = vals[i].strikes;
-		r->rule = vals[i].rule;
-		nr++;
-	}
-	qsort(rows, nr, sizeof(*rows), ban_row_cmp);
-	for (i = 0; i < nr; i++) {
-		const struct ban_row *r = &rows[i];
-
-		fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen);
-		if (r->manual)
-			snprintf(ep, sizeof(ep), "-");
-		else
-			ban_endpoint(ep, sizeof(ep), rs, r->rule);
-		if (!fg_opts.json) {
-			char left[32], strikes[16];
-
-			if (i == 0)
-				printf("%-40s %-9s %10s %7s  %s\n", "ADDRESS", "KIND", "EXPIRES_IN",
-				       "STRIKES", "ENDPOINT");
-			if (r->forever)
-				snprintf(left, sizeof(left), "never");
-			else
-				snprintf(left, sizeof(left), "%" PRIu64 "s", (uint64_t)r->left);
-			if (r->manual)
-				snprintf(strikes, sizeof(strikes), "-");
-			else
-				snprintf(strikes, sizeof(strikes), "%u", r->strikes);
-			printf("%-40s %-9s %10s %7s  %s\n", a, r->manual ? "manual" : "automatic",
-			       left, strikes, ep);
-		}
-	}
-	if (fg_opts.json) {
-		json_object *ja = json_object_new_array();
-
-		for (i = 0; i < nr; i++) {
-			const struct ban_row *r = &rows[i];
-			json_object *o = json_object_new_object();
-
-			fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen);
-			json_object_object_add(o, "address", json_object_new_string(a));
-			json_object_object_add(
-				o, "kind",
-				json_object_new_string(r->manual ? "manual" : "automatic"));
-			json_object_object_add(o, "expires_in",
-					       r->forever ? NULL : json_object_new_int64(r->left));
-			json_object_object_add(o, "strikes", json_object_new_int64(r->strikes));
-			if (r->manual) {
-				json_object_object_add(o, "endpoint", NULL);
-			} else {
-				ban_endpoint(ep, sizeof(ep), rs, r->rule);
-				json_object_object_add(o, "endpoint", json_object_new_string(ep));
-			}
-			json_object_array_add(ja, o);
-		}
-		print_json(ja);
-		json_object_put(ja);
-	}
-	ret = FG_EXIT_OK;
-out:
-	free(rs);
-	free(v);
-	free(keys);
-	free(vals);
-	free(rows);
-	return ret;
-}
-
-static int ban_del(const struct fg_maps *m, const struct fg_cidr *c)
-{
-	struct fg_ban_key bk = { .family = c->family, .plen = c->plen };
-	struct fg_list_entry *v = NULL;
-	struct fg_ban b;
-	size_t n = 0, i;
-	bool manual = false, automatic;
-	char a[64];
-	int err;
-
-	fg_format_cidr(a, sizeof(a), c->family, c->addr, c->plen);
-	memcpy(bk.addr, c->addr, sizeof(bk.addr));
-	if ((err = fg_list_read(m, &v, &n)))
-		return err;
-	for (i = 0; i < n; i++) {
-		if (v[i].cidr.family != c->family || v[i].cidr.plen != c->plen ||
-		    memcmp(v[i].cidr.addr, c->addr, sizeof(c->addr)))
-			continue;
-		if (v[i].kind != FG_LIST_BAN) {
-			__u8 kind = v[i].kind;
-
-			free(v);
-			return error("ban del: %s: on the %s list, not banned (%s del %s)", a,
-				     kind_name(kind), kind_name(kind), a),
-			       -ENOENT;
-		}
-		manual = true;
-	}
-	free(v);
-	automatic = !bpf_map_lookup_elem(m->bans, &bk, &b);
-	if (!manual && !automatic)
-		return error("ban del: %s: not banned (floodgate ban list shows the bans and their "
-			     "prefixes)",
-			     a),
-		       -ENOENT;
-	if (manual && (err = fg_list_del(m, c, FG_LIST_BAN)))
-		return err;
-	if (automatic && bpf_map_delete_elem(m->bans, &bk) && errno != ENOENT) {
-		err = -errno;
-		error("ban del: %s: delete from fg_bans: %s", a, strerror(-err));
-	}
-	/* buckets cache their ban state until ban_gen moves */
-	__atomic_fetch_add(&m->st->ban_gen, 1, __ATOMIC_RELEASE);
-	return err;
-}
-
-int cmd_ban(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "for", required_argument, NULL, 'f' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	const char *sub, *arg = NULL, *dur = NULL;
-	bool all = false;
-	struct fg_cidr cidr;
-	struct fg_maps m;
-	__u64 secs = 3600, now;
-	int c, ret = FG_EXIT_ERR;
-
-	while ((c = getopt_long(argc, argv, "h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'f':
-			dur = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			ban_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			ban_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		ban_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
-	sub = argv[optind++];
-	if (strcmp(sub, "add") && strcmp(sub, "del") && strcmp(sub, "list")) {
-		error("ban %s: unknown subcommand (add, del or list)", sub);
-		return FG_EXIT_USAGE;
-	}
-	if (!strcmp(sub, "list")) {
-		if (optind != argc) {
-			error("ban list: unexpected argument '%s'", argv[optind]);
-			return FG_EXIT_USAGE;
-		}
-	} else if (optind != argc - 1) {
-		error("ban %s: expects one ADDR[/LEN]", sub);
-		return FG_EXIT_USAGE;
-	} else {
-		arg = argv[optind];
-	}
-	if (dur && strcmp(sub, "add")) {
-		error("ban %s: --for only goes with ban add", sub);
-		return FG_EXIT_USAGE;
-	}
-	if (all && strcmp(sub, "list")) {
-		error("ban %s: --all only goes with ban list", sub);
-		return FG_EXIT_USAGE;
-	}
-	if (dur && fg_parse_duration("ban add --for", dur, &secs))
-		return FG_EXIT_ERR;
-	if (arg && fg_parse_cidr(!strcmp(sub, "add") ? "ban add" : "ban del", arg, true, &cidr))
-		return FG_EXIT_ERR;
-
-	if (!arg) {
-		if (fg_maps_open(&m, false))
-			return FG_EXIT_ERR;
-		ret = ban_list(&m, all);
-		fg_maps_close(&m);
-		return ret;
-	}
-	if (fg_maps_open(&m, true))
-		return FG_EXIT_ERR;
-	if (fg_maps_lock(&m) || fg_now(&m, &now))
-		goto out;
-	if (!strcmp(sub, "add")) {
-		if (fg_list_add(&m, &cidr, FG_LIST_BAN, now + secs * fg_hz(&m)))
-			goto out;
-		warn_covered(&m, &cidr, FG_LIST_BAN);
-	} else if (ban_del(&m, &cidr)) {
-		goto out;
-	}
-	/* housekeeping: manual bans that ended no longer need a trie entry */
-	fg_lists_expire(&m, now);
-	ret = FG_EXIT_OK;
-out:
-	fg_maps_close(&m);
-	return ret;
+	return bpf_map_lookup_elem(m->lists, &k, &val) ? -1 : val.verdict;
 }

@@ -3,27 +3,20 @@
  * main.c: the floodgate command line. Global options, then the command
  * table; each command parses its own options (getopt_long) in its file.
  */
+#include <stdio.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "cli.h"
 #include "cmds.h"
 
-static const struct fg_cmd commands[] = {
-	{ "attach", cmd_attach, "attach IFACE [--mode native|generic] [--config FILE]" },
-	{ "detach", cmd_detach, "detach IFACE | --all" },
-	{ "status", cmd_status, "status: interfaces, program, table fill, under-attack state" },
-	{ "limit", cmd_limit, "limit set|del|list: per-endpoint rate limits" },
-	{ "allow", cmd_allow, "allow add|del|list CIDR: never limited" },
-	{ "deny", cmd_deny, "deny add|del|list CIDR: always dropped" },
-	{ "ban", cmd_ban, "ban add|del|list ADDR[/LEN] [--for DURATION]" },
-	{ "stats", cmd_stats, "stats [--watch SECONDS]: verdict and endpoint counters" },
-	{ "top", cmd_top, "top [-n N] [--by pps|bps|drops]: busiest sources" },
-	{ "events", cmd_events, "events [--follow]: ban and under-attack events" },
-	{ "config", cmd_config, "config check|apply FILE, config dump" },
-	{ "run", cmd_run, "run --config FILE [--metrics ADDR:PORT]: the daemon" },
+static const struct fg_cmd *const commands[] = {
+	&fg_cmd_attach, &fg_cmd_detach, &fg_cmd_status, &fg_cmd_limit,
+	&fg_cmd_allow,	&fg_cmd_deny,	&fg_cmd_ban,	&fg_cmd_stats,
+	&fg_cmd_top,	&fg_cmd_events, &fg_cmd_config, &fg_cmd_run,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -34,7 +27,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: floodgate [-j|--json] [-p|--pretty] [-v|--verbose] [--pin-dir DIR] "
 		   "COMMAND ...\n\ncommands:\n");
 	for (i = 0; i < N_COMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->help);
 	fprintf(f, "\n`floodgate COMMAND --help` for a command's options. Pin directory: %s\n",
 		FG_PIN_DIR_DEFAULT);
 }
@@ -81,12 +74,12 @@ int main(int argc, char **argv)
 		return FG_EXIT_USAGE;
 	}
 	for (i = 0; i < N_COMMANDS; i++) {
-		if (strcmp(argv[optind], commands[i].name))
+		if (strcmp(argv[optind], commands[i]->name))
 			continue;
 		argc -= optind;
 		argv += optind;
 		optind = 0; /* reset getopt for the command's own parsing */
-		return commands[i].run(argc, argv);
+		return fg_cmd_exec(commands[i], argc, argv);
 	}
 	error("unknown command '%s' (floodgate --help lists them)", argv[optind]);
 	return FG_EXIT_USAGE;

@@ -4,6 +4,8 @@
  * lock, the data path's clock, per-CPU sums. Every command works on these
  * pins, whether or not a daemon runs.
  */
+#include <stdio.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -16,11 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <net/if.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "cli.h"
 
 #define MAP(name, field)                                                                           \
 	{                                                                                          \
@@ -388,4 +393,93 @@ int fg_percpu_sum(const struct fg_maps *m, int fd, __u32 key, void *out, size_t 
 			sum[i] += vals[c * words + i];
 	free(vals);
 	return 0;
+}
+
+#define FG_BATCH 8192 /* entries per batched lookup */
+
+int fg_map_walk(int fd, size_t ksz, size_t vsz,
+		int (*fn)(const void *keys, const void *vals, __u32 n, void *ctx), void *ctx)
+{
+	void *keys = malloc(FG_BATCH * ksz), *vals = malloc(FG_BATCH * vsz);
+	/* the batch cursor of a hash map is a bucket index (4 bytes); 8 leaves room */
+	__u64 in = 0, out = 0;
+	void *inp = NULL;
+	int ret = 0;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+
+	if (!keys || !vals) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 n = FG_BATCH;
+		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, &o);
+
+		if (err && errno != ENOENT) {
+			ret = -errno;
+			break;
+		}
+		if (n && (ret = fn(keys, vals, n, ctx)))
+			break;
+		if (err)
+			break; /* ENOENT: that was the last chunk */
+		in = out;
+		inp = &in;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
+}
+
+static int count_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	*(long *)ctx += n;
+	return 0;
+}
+
+long fg_map_count_entries(int fd, size_t key_size, size_t value_size)
+{
+	long total = 0;
+	int err = fg_map_walk(fd, key_size, value_size, count_chunk, &total);
+
+	return err ? err : total;
+}
+
+__u32 fg_map_capacity(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.max_entries;
+}
+
+int fg_attached_ifaces(char names[][IF_NAMESIZE], int max)
+{
+	size_t plen = strlen(FG_PIN_LINK_PREFIX);
+	struct dirent *de;
+	int n = 0, i, j;
+	DIR *d;
+
+	d = opendir(fg_opts.pin_dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		if (strncmp(de->d_name, FG_PIN_LINK_PREFIX, plen) ||
+		    strlen(de->d_name + plen) >= IF_NAMESIZE)
+			continue;
+		snprintf(names[n++], IF_NAMESIZE, "%s", de->d_name + plen);
+	}
+	closedir(d);
+	for (i = 1; i < n; i++) /* a handful of names: insertion sort */
+		for (j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+			char t[IF_NAMESIZE];
+
+			memcpy(t, names[j], IF_NAMESIZE);
+			memcpy(names[j], names[j - 1], IF_NAMESIZE);
+			memcpy(names[j - 1], t, IF_NAMESIZE);
+		}
+	return n;
 }

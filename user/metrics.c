@@ -23,9 +23,9 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 
+#include "util.h"
+#include "maps.h"
 #include "metrics.h"
-
-#define FG_BATCH 8192 /* entries per batched lookup */
 
 /* What the HTTP server keeps. */
 struct fg_metrics_server {
@@ -34,69 +34,6 @@ struct fg_metrics_server {
 	const struct fg_metrics_opts *o; /* per-source series and the like */
 	unsigned int port;		 /* bound port */
 };
-
-__u32 fg_map_capacity(int fd)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
-		return 0;
-	return info.max_entries;
-}
-
-/*
- * Walk a hash map with batched lookups, calling fn(keys, vals, n, ctx)
- * per chunk. Returns 0, fn's non-zero value, or -errno.
- */
-static int batch_walk(int fd, size_t ksz, size_t vsz,
-		      int (*fn)(const void *keys, const void *vals, __u32 n, void *ctx), void *ctx)
-{
-	void *keys = malloc(FG_BATCH * ksz), *vals = malloc(FG_BATCH * vsz);
-	/* the batch cursor of a hash map is a bucket index (4 bytes); 8 leaves room */
-	__u64 in = 0, out = 0;
-	void *inp = NULL;
-	int ret = 0;
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-
-	if (!keys || !vals) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 n = FG_BATCH;
-		int err = bpf_map_lookup_batch(fd, inp, &out, keys, vals, &n, &o);
-
-		if (err && errno != ENOENT) {
-			ret = -errno;
-			break;
-		}
-		if (n && (ret = fn(keys, vals, n, ctx)))
-			break;
-		if (err)
-			break; /* ENOENT: that was the last chunk */
-		in = out;
-		inp = &in;
-	}
-out:
-	free(keys);
-	free(vals);
-	return ret;
-}
-
-static int count_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
-{
-	*(long *)ctx += n;
-	return 0;
-}
-
-long fg_map_count_entries(int fd, size_t key_size, size_t value_size)
-{
-	long total = 0;
-	int err = batch_walk(fd, key_size, value_size, count_chunk, &total);
-
-	return err ? err : total;
-}
 
 /* fg_sources_each's adapter from chunks to entries. */
 struct each_ctx {
@@ -123,8 +60,8 @@ int fg_sources_each(const struct fg_maps *m,
 		    void *ctx)
 {
 	struct each_ctx e = { .fn = fn, .ctx = ctx };
-	int err = batch_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src),
-			     each_chunk, &e);
+	int err = fg_map_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src),
+			      each_chunk, &e);
 
 	if (err < 0)
 		error("read fg_sources: %s", strerror(-err));
@@ -149,17 +86,6 @@ static int ban_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 	for (i = 0; i < n && c->have_now; i++)
 		c->active += b[i].expires > c->now;
 	return 0;
-}
-
-__u64 fg_ban_expiry(const struct fg_maps *m, __u8 family, __u8 plen, const __u8 *addr)
-{
-	struct fg_ban_key k = { .family = family, .plen = plen };
-	struct fg_ban b;
-
-	memcpy(k.addr, addr, sizeof(k.addr));
-	if (bpf_map_lookup_elem(m->bans, &k, &b))
-		return 0;
-	return b.expires;
 }
 
 int fg_attack_read(const struct fg_maps *m, __u64 now, __u64 hz, struct fg_attack *a, bool *active)
@@ -220,7 +146,7 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 
 	bc.now = s->now;
 	bc.have_now = s->have_now;
-	err = batch_walk(m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), ban_chunk, &bc);
+	err = fg_map_walk(m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), ban_chunk, &bc);
 	if (err)
 		return error("read fg_bans: %s", strerror(-err)), err;
 	s->bans = bc.entries;
@@ -367,15 +293,6 @@ static void sample(FILE *f, const char *name, __u64 v)
 	fprintf(f, "%s %" PRIu64 "\n", name, (uint64_t)v);
 }
 
-static const char *endpoint_name(char *buf, size_t len, const struct fg_config *cfg, __u32 rule)
-{
-	if (rule >= FG_MAX_RULES || !cfg->rules[rule].used)
-		snprintf(buf, len, "rule%u", rule);
-	else
-		fg_format_endpoint(buf, len, &cfg->rules[rule]);
-	return buf;
-}
-
 /* The walk of fg_sources for /metrics: count, and keep the busiest when asked. */
 struct render_walk {
 	__u64 count;	   /* entries */
@@ -428,41 +345,16 @@ static void render_sources(FILE *f, const struct fg_snapshot *s, struct fg_top *
 			fprintf(f, "%s{source=\"", series[j].name);
 			put_label(f, src);
 			fputs("\",endpoint=\"", f);
-			put_label(f, endpoint_name(ep, sizeof(ep), &s->cfg, e->key.rule));
+			put_label(f, fg_rule_label(ep, sizeof(ep), &s->cfg, e->key.rule));
 			fprintf(f, "\"} %" PRIu64 "\n", (uint64_t)v);
 		}
 	}
 }
 
-int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, char **text,
-		      size_t *len)
+/* Verdict counters, then per endpoint rule. */
+static void render_counters(FILE *f, const struct fg_snapshot *s)
 {
-	static const struct {
-		const char *map;
-		unsigned int idx;
-	} fails[] = { { "fg_bans", FG_C_BAN_INSERT_FAIL }, { "fg_sources", FG_C_SOURCE_INSERT_FAIL } };
-	struct fg_snapshot *s = calloc(1, sizeof(*s));
-	struct render_walk w = {};
 	unsigned int i, r;
-	FILE *f = NULL;
-	int err;
-
-	*text = NULL;
-	*len = 0;
-	if (!s)
-		return -ENOMEM;
-	if ((err = fg_snapshot_read(m, s, false)))
-		goto out;
-	if ((err = fg_top_init(&w.top, o ? o->top_n : 0)))
-		goto out;
-	if ((err = fg_sources_each(m, render_source, &w)) < 0)
-		goto out;
-	fg_top_sort(&w.top);
-	f = open_memstream(text, len);
-	if (!f) {
-		err = -errno;
-		goto out;
-	}
 
 	family(f, "floodgate_packets_total", "counter",
 	       "Packets seen by the XDP program, by verdict (action) and reason.");
@@ -488,7 +380,7 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 
 		if (!s->cfg.rules[r].used)
 			continue;
-		endpoint_name(ep, sizeof(ep), &s->cfg, r);
+		fg_rule_label(ep, sizeof(ep), &s->cfg, r);
 		for (i = 0; i < 3; i++)
 			fprintf(f,
 				"floodgate_endpoint_packets_total{endpoint=\"%s\",action=\"%s\"} "
@@ -502,10 +394,14 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 
 		if (s->cfg.rules[r].used)
 			fprintf(f, "floodgate_endpoint_bytes_total{endpoint=\"%s\"} %" PRIu64 "\n",
-				endpoint_name(ep, sizeof(ep), &s->cfg, r),
+				fg_rule_label(ep, sizeof(ep), &s->cfg, r),
 				(uint64_t)s->rules[r].bytes);
 	}
+}
 
+/* Ban, source and list tables: fill and capacity. sources: buckets counted by the walk. */
+static void render_tables(FILE *f, const struct fg_snapshot *s, __u64 sources)
+{
 	if (s->have_now) {
 		family(f, "floodgate_bans_active",
 		       "gauge", "Automatic bans in force (manual bans are floodgate_list_entries{list=\"ban\"}).");
@@ -520,7 +416,7 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	sample(f, "floodgate_ban_table_capacity", s->bans_max);
 	family(f, "floodgate_sources_tracked", "gauge",
 	       "Per-source buckets in the source table (one per source prefix and endpoint rule).");
-	sample(f, "floodgate_sources_tracked", w.count);
+	sample(f, "floodgate_sources_tracked", sources);
 	family(f, "floodgate_sources_created_total", "counter",
 	       "Per-source buckets created (a full table evicts the least recently used).");
 	sample(f, "floodgate_sources_created_total", s->counters[FG_C_SOURCE_NEW].packets);
@@ -537,6 +433,16 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 		(uint64_t)s->list_entries[FG_LIST_BAN]);
 	family(f, "floodgate_list_capacity", "gauge", "Prefixes the list table can hold.");
 	sample(f, "floodgate_list_capacity", s->lists_max);
+}
+
+/* Under-attack mode, the data path's own failures, the rule set's generation. */
+static void render_health(FILE *f, const struct fg_snapshot *s)
+{
+	static const struct {
+		const char *map;  /* table */
+		unsigned int idx; /* its insert-failure counter */
+	} fails[] = { { "fg_bans", FG_C_BAN_INSERT_FAIL }, { "fg_sources", FG_C_SOURCE_INSERT_FAIL } };
+	unsigned int i;
 
 	family(f, "floodgate_under_attack", "gauge",
 	       "1 while new sources are charged to coarse prefixes (under-attack mode), else 0.");
@@ -573,6 +479,36 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	family(f, "floodgate_rule_set_generation", "gauge",
 	       "Rule-set swaps since the maps were made.");
 	sample(f, "floodgate_rule_set_generation", s->st.generation);
+}
+
+int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, char **text,
+		      size_t *len)
+{
+	struct fg_snapshot *s = calloc(1, sizeof(*s));
+	struct render_walk w = {};
+	FILE *f = NULL;
+	int err;
+
+	*text = NULL;
+	*len = 0;
+	if (!s)
+		return -ENOMEM;
+	if ((err = fg_snapshot_read(m, s, false)))
+		goto out;
+	if ((err = fg_top_init(&w.top, o ? o->top_n : 0)))
+		goto out;
+	if ((err = fg_sources_each(m, render_source, &w)) < 0)
+		goto out;
+	fg_top_sort(&w.top);
+	f = open_memstream(text, len);
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+
+	render_counters(f, s);
+	render_tables(f, s, w.count);
+	render_health(f, s);
 	if (w.top.n)
 		render_sources(f, s, &w.top);
 	family(f, "floodgate_build_info", "gauge",

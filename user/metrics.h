@@ -14,7 +14,9 @@
 #include <stddef.h>
 #include <linux/types.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "metrics.h"
 
 /* Default metrics listen address (DESIGN.md: loopback unless asked). */
 #define FG_METRICS_DEFAULT "127.0.0.1:9419"
@@ -91,14 +93,6 @@ int fg_top_init(struct fg_top *t, size_t cap); /* 0 or -ENOMEM */
 void fg_top_offer(struct fg_top *t, const struct fg_top_item *it);
 void fg_top_sort(struct fg_top *t); /* largest first; the heap is gone after */
 void fg_top_free(struct fg_top *t);
-
-/* Entries of a hash map, counted with batched lookups; -errno on failure. */
-long fg_map_count_entries(int fd, size_t key_size, size_t value_size);
-/* max_entries of a map, 0 when unknown. */
-__u32 fg_map_capacity(int fd);
-
-/* Expiry tick of the automatic ban of exactly this prefix, 0 when none. */
-__u64 fg_ban_expiry(const struct fg_maps *m, __u8 family, __u8 plen, const __u8 *addr);
 
 /* An event made readable: the ring record with wall-clock time. */
 struct fg_event_text {

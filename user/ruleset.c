@@ -17,8 +17,11 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
 #include "metrics.h"
+#include "rule.h"
 
 void fg_ruleset_defaults(struct fg_ruleset *rs, __u64 hz)
 {
@@ -69,35 +72,62 @@ static bool ranges_overlap(const struct fg_rule *a, const struct fg_rule *b)
 }
 
 /*
- * Bounds that keep the data path's rate math exact (floodgate.h): ticks
- * per second times rate and burst stay far below 2^62 rate units.
+ * A rate field and its burst within the bounds of the field table
+ * (rule.c), which keep the data path's rate math exact (floodgate.h):
+ * ticks per second times rate and burst stay far below 2^62 rate units.
  */
-#define FG_PPS_MAX   1000000000ULL    /* packets per second */
-#define FG_BITS_MAX  1000000000000ULL /* bits per second (1 Tbit/s) */
-#define FG_BURST_MAX (1ULL << 32)     /* packets, or bytes of a byte limit */
-
-static int check_limit(const char *ep, const char *name, const struct fg_limit *l, __u64 max)
+static int check_limit(const char *ep, const struct fg_rule *r, int i)
 {
-	if (l->rate && !l->burst)
-		return error("%s: %s burst: must be at least 1", ep, name);
-	if (!l->rate && l->burst)
-		return error("%s: %s burst set without a rate", ep, name);
-	if (l->rate > max)
-		return error("%s: %s %llu: at most %llu", ep, name, (unsigned long long)l->rate,
-			     (unsigned long long)max);
-	if (l->burst > FG_BURST_MAX)
-		return error("%s: %s burst %llu: at most %llu", ep, name,
-			     (unsigned long long)l->burst, (unsigned long long)FG_BURST_MAX);
+	const struct fg_rule_field *f = &fg_rule_fields[i], *b = &fg_rule_fields[f->burst];
+	__u64 rate = fg_rf_get(r, i), burst = fg_rf_get(r, f->burst);
+
+	if (rate && !burst)
+		return error("%s: %s burst: must be at least 1", ep, f->opt);
+	if (!rate && burst)
+		return error("%s: %s burst set without a rate", ep, f->opt);
+	if (rate > f->max)
+		return error("%s: %s %llu: at most %llu", ep, f->opt, (unsigned long long)rate,
+			     (unsigned long long)f->max);
+	if (burst > b->max)
+		return error("%s: %s burst %llu: at most %llu", ep, f->opt,
+			     (unsigned long long)burst, (unsigned long long)b->max);
 	return 0;
 }
 
+/* The fields the table bounds alone: rates with their bursts, prefix lengths. */
+static int check_fields(const char *ep, const struct fg_rule *r)
+{
+	int i, bad = 0;
+
+	for (i = 0; i < FG_RF_MAX; i++) {
+		const struct fg_rule_field *f = &fg_rule_fields[i];
+		__u64 v = fg_rf_get(r, i);
+
+		if (f->burst >= 0)
+			bad += !!check_limit(ep, r, i);
+		else if (f->kind == FG_RK_COUNT && f->rate < 0 && !f->inherit &&
+			 (v < f->min || v > f->max))
+			bad += !!error("%s: %s %llu: must be %llu..%llu", ep, f->opt,
+				       (unsigned long long)v, (unsigned long long)f->min,
+				       (unsigned long long)f->max);
+	}
+	return bad;
+}
+
 int fg_ruleset_check(const struct fg_ruleset *rs)
+{
+	return fg_ruleset_check_at(rs, NULL, NULL);
+}
+
+int fg_ruleset_check_at(const struct fg_ruleset *rs, void (*at)(void *ctx, int rule), void *ctx)
 {
 	const struct fg_config *c = &rs->cfg;
 	struct fg_plen l4[FG_MAX_BAN_PLENS], l6[FG_MAX_BAN_PLENS];
 	__u32 n4 = 0, n6 = 0;
 	int bad = 0, i, j;
 
+	if (at)
+		at(ctx, -1);
 	if (!c->rules[FG_RULE_DEFAULT].used || c->rules[FG_RULE_DEFAULT].proto)
 		bad += !!error("rule set: the default rule is missing");
 	for (i = 0; i < FG_MAX_RULES; i++) {
@@ -106,18 +136,13 @@ int fg_ruleset_check(const struct fg_ruleset *rs)
 
 		if (!r->used)
 			continue;
+		if (at)
+			at(ctx, i);
 		fg_format_endpoint(ep, sizeof(ep), r);
 		if (i != FG_RULE_DEFAULT && ((r->proto != IPPROTO_TCP && r->proto != IPPROTO_UDP) ||
 					     !r->port_lo || r->port_hi < r->port_lo))
 			bad += !!error("%s: bad protocol or port range", ep);
-		bad += !!check_limit(ep, "pps", &r->pps, FG_PPS_MAX);
-		bad += !!check_limit(ep, "bps", &r->bps, FG_BITS_MAX);
-		bad += !!check_limit(ep, "syn-pps", &r->syn, FG_PPS_MAX);
-		bad += !!check_limit(ep, "total-pps", &r->total, FG_PPS_MAX);
-		if (r->plen4 > 32)
-			bad += !!error("%s: prefix4 %u: must be 0..32", ep, r->plen4);
-		if (r->plen6 > 128)
-			bad += !!error("%s: prefix6 %u: must be 0..128", ep, r->plen6);
+		bad += check_fields(ep, r);
 		if (r->action > FG_ACT_BAN)
 			bad += !!error("%s: unknown action %u", ep, r->action);
 		if (r->action == FG_ACT_BAN) {
@@ -139,6 +164,8 @@ int fg_ruleset_check(const struct fg_ruleset *rs)
 					       fg_format_endpoint(other, sizeof(other), &c->rules[j]));
 			}
 	}
+	if (at)
+		at(ctx, -1);
 	if (!c->events_per_sec)
 		bad += !!error("rule set: events per second must be at least 1");
 	return bad;

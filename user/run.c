@@ -13,6 +13,7 @@
  * links and maps are pinned, so stopping or killing the daemon leaves
  * floodgate enforcing.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -33,6 +34,13 @@
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 
+#include "util.h"
+#include "maps.h"
+#include "lists.h"
+#include "bans.h"
+#include "attach.h"
+#include "config.h"
+#include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
 
@@ -53,6 +61,7 @@ struct daemon {
 	char listen[64];	       /* the address being served */
 	struct fg_file_config cfg;     /* the config in force */
 	bool have_cfg;		       /* cfg holds a loaded config */
+	bool maps_open;		       /* m is open */
 	struct fg_maps m;	       /* pinned maps, writable */
 	struct fg_config *rules;       /* live rule set, for endpoint names in the log */
 	struct fg_metrics_opts mopts;  /* what /metrics adds (top_n) */
@@ -549,8 +558,6 @@ static void raise_nofile(void)
 static void run_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate run --config FILE [--metrics ADDR:PORT]\n"
-		"\n"
 		"The daemon: attach to the config's interfaces (reusing pinned state), apply the\n"
 		"config, then stay in the foreground serving Prometheus metrics on\n"
 		"http://ADDR:PORT/metrics (default %s, or the config's metrics.listen),\n"
@@ -565,91 +572,89 @@ static void run_usage(FILE *f)
 		FG_METRICS_DEFAULT);
 }
 
-int cmd_run(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "metrics", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
-	struct daemon d = { .ep = -1, .sigfd = -1, .timerfd = -1 };
-	char msg[256];
-	unsigned char ss[128];
-	unsigned int sl;
-	int c, bad, ret = FG_EXIT_ERR;
-	bool maps_open = false;
+enum { RUN_CONFIG, RUN_METRICS };
 
-	while ((c = getopt_long(argc, argv, "c:m:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'c':
-			d.config_path = optarg;
-			break;
-		case 'm':
-			d.listen_opt = optarg;
-			break;
-		case 'h':
-			run_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			run_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc || !d.config_path) {
-		if (!d.config_path)
-			error("run: --config FILE is required");
-		run_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
+static const struct fg_opt run_opts[] = {
+	[RUN_CONFIG] = { "config", 'c', "FILE", NULL, FG_OPT_REQUIRED },
+	[RUN_METRICS] = { "metrics", 'm', "ADDR:PORT" },
+	{},
+};
+
+/*
+ * The daemon's state from its config: loaded, attached, applied, the
+ * event ring and metrics server set up. 0, or -1 after an error line.
+ */
+static int daemon_start(struct daemon *d)
+{
+	int bad = fg_config_load(d->config_path, d->hz, &d->cfg);
+
+	d->have_cfg = true;
+	if (bad < 0)
+		error("run: cannot read %s: %s", d->config_path, strerror(-bad));
+	if (bad)
+		return -1; /* a config's own errors are printed by the loader */
+	snprintf(d->listen, sizeof(d->listen), "%s",
+		 d->listen_opt	     ? d->listen_opt
+		 : d->cfg.metrics[0] ? d->cfg.metrics
+				     : FG_METRICS_DEFAULT);
+	d->mopts.top_n = d->cfg.metrics_top;
+	if (fg_bpffs_ensure())
+		return -1;
+	if (!d->cfg.n_ifaces)
+		logp(LOG_NOTICE, "%s lists no interfaces: serving the state already pinned in %s",
+		     d->config_path, fg_opts.pin_dir);
+	if (attach_all(&d->cfg, NULL) || fg_maps_open(&d->m, true))
+		return -1;
+	d->maps_open = true;
+	d->hz = fg_hz(&d->m);
+	if (apply(d, &d->cfg))
+		return error("run: applying %s failed", d->config_path);
+	d->rules = calloc(1, sizeof(*d->rules));
+	if (!d->rules)
+		return error("run: out of memory");
+	refresh_rules(d);
+	d->state_id = held_state_id(&d->m);
+	d->rb = ring_buffer__new(d->m.events, on_event, d, NULL);
+	if (!d->rb)
+		return error("read fg_events: %s", strerror(errno));
+	if (fg_metrics_start(&d->srv, d->listen, &d->m, &d->mopts) || setup_loop(d))
+		return -1;
+	return 0;
+}
+
+static void daemon_stop(struct daemon *d)
+{
+	fg_metrics_stop(d->srv);
+	ring_buffer__free(d->rb);
+	if (d->ep >= 0)
+		close(d->ep);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	if (d->timerfd >= 0)
+		close(d->timerfd);
+	free(d->rules);
+	if (d->maps_open)
+		fg_maps_close(&d->m);
+	if (d->have_cfg)
+		fg_config_free(&d->cfg);
+}
+
+static int run_run(const struct fg_args *a)
+{
+	struct daemon d = { .ep = -1, .sigfd = -1, .timerfd = -1 };
+	unsigned char ss[128];
+	int ret = FG_EXIT_ERR;
+	unsigned int sl;
+	char msg[256];
+
+	d.config_path = a->opt[RUN_CONFIG];
+	d.listen_opt = a->opt[RUN_METRICS];
 	if (d.listen_opt && fg_parse_listen("run --metrics", d.listen_opt, ss, &sl))
-		return FG_EXIT_USAGE;
+		return FG_EXIT_ERR;
 	(void)setvbuf(stderr, NULL, _IOLBF, 0); /* failing, stderr stays unbuffered: still fine */
 	raise_nofile();
-
 	d.hz = fg_kernel_hz();
-	bad = fg_config_load(d.config_path, d.hz, &d.cfg);
-	d.have_cfg = true;
-	if (bad < 0)
-		error("run: cannot read %s: %s", d.config_path, strerror(-bad));
-	if (bad)
-		goto out; /* a config's own errors are printed by the loader */
-	snprintf(d.listen, sizeof(d.listen), "%s",
-		 d.listen_opt	    ? d.listen_opt
-		 : d.cfg.metrics[0] ? d.cfg.metrics
-				    : FG_METRICS_DEFAULT);
-	d.mopts.top_n = d.cfg.metrics_top;
-	if (fg_bpffs_ensure())
-		goto out;
-	if (!d.cfg.n_ifaces)
-		logp(LOG_NOTICE, "%s lists no interfaces: serving the state already pinned in %s",
-		     d.config_path, fg_opts.pin_dir);
-	if (attach_all(&d.cfg, NULL))
-		goto out;
-	if (fg_maps_open(&d.m, true))
-		goto out;
-	maps_open = true;
-	d.hz = fg_hz(&d.m);
-	if (apply(&d, &d.cfg)) {
-		error("run: applying %s failed", d.config_path);
-		goto out;
-	}
-	d.rules = calloc(1, sizeof(*d.rules));
-	if (!d.rules)
-		goto out;
-	refresh_rules(&d);
-	d.state_id = held_state_id(&d.m);
-	d.rb = ring_buffer__new(d.m.events, on_event, &d, NULL);
-	if (!d.rb) {
-		error("read fg_events: %s", strerror(errno));
-		goto out;
-	}
-	if (fg_metrics_start(&d.srv, d.listen, &d.m, &d.mopts))
-		goto out;
-	if (setup_loop(&d))
+	if (daemon_start(&d))
 		goto out;
 	drop_caps();
 	consume_events(&d); /* what piled up while no daemon ran */
@@ -663,18 +668,14 @@ int cmd_run(int argc, char **argv)
 	notify("STOPPING=1");
 	ret = FG_EXIT_OK;
 out:
-	fg_metrics_stop(d.srv);
-	ring_buffer__free(d.rb);
-	if (d.ep >= 0)
-		close(d.ep);
-	if (d.sigfd >= 0)
-		close(d.sigfd);
-	if (d.timerfd >= 0)
-		close(d.timerfd);
-	free(d.rules);
-	if (maps_open)
-		fg_maps_close(&d.m);
-	if (d.have_cfg)
-		fg_config_free(&d.cfg);
+	daemon_stop(&d);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_run = {
+	.name = "run",
+	.opts = run_opts,
+	.run = run_run,
+	.usage = run_usage,
+	.help = "run --config FILE [--metrics ADDR:PORT]: the daemon",
+};

@@ -12,6 +12,7 @@
  * With --interval 0 it reads once and gives each bucket's average since
  * it was created (first_seen) instead.
  */
+#include <stdio.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -23,6 +24,10 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
+#include "util.h"
+#include "maps.h"
+#include "bans.h"
+#include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
 
@@ -58,12 +63,8 @@ static char *human(char *buf, size_t len, double v)
 	return buf;
 }
 
-static void print_json(json_object *o, bool pretty)
-{
-	puts(json_object_to_json_string_ext(
-		o, (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN) |
-			   JSON_C_TO_STRING_NOSLASHESCAPE));
-}
+/* stats and top write slashes as they are (tcp/443), unlike the older outputs. */
+#define JSON_FLAGS JSON_C_TO_STRING_NOSLASHESCAPE
 
 /* A JSON number with `decimals` digits after the point, written as such (not 0.10000000000000001). */
 static json_object *jdouble(double v, int decimals)
@@ -93,11 +94,12 @@ static json_object *num(double v, bool rate)
  * Build the stats object. With prev (and dt seconds since it), packet and
  * byte values are rates per second instead of totals.
  */
-static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snapshot *prev, double dt)
+/* "packets", "bytes", "verdicts" and "pressure" of stats -j into o. */
+static void stats_json_counters(json_object *o, const struct fg_snapshot *s,
+				const struct fg_snapshot *prev, double dt)
 {
-	json_object *o = json_object_new_object(), *pk = json_object_new_object(),
-		    *by = json_object_new_object(), *pr = json_object_new_object(),
-		    *eps = json_object_new_array(), *v = json_object_new_object();
+	json_object *pk = json_object_new_object(), *by = json_object_new_object(),
+		    *pr = json_object_new_object(), *v = json_object_new_object();
 	struct fg_count pass, drop, ppass, pdrop;
 	bool rate = prev != NULL;
 	unsigned int i;
@@ -138,6 +140,16 @@ static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snap
 						 rate ? &prev->counters[i].packets : NULL, dt),
 					   rate));
 	json_object_object_add(o, "pressure", pr);
+}
+
+/* "endpoints" of stats -j: one object per rule. */
+static json_object *stats_json_endpoints(const struct fg_snapshot *s,
+					 const struct fg_snapshot *prev, double dt)
+{
+	json_object *eps = json_object_new_array();
+	bool rate = prev != NULL;
+	unsigned int i;
+
 	for (i = 0; i < FG_MAX_RULES; i++) {
 		const struct fg_rule *r = &s->cfg.rules[i];
 		const struct fg_rule_count *c = &s->rules[i], *pc = rate ? &prev->rules[i] : NULL;
@@ -162,7 +174,16 @@ static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snap
 				       num(shown(c->bytes, pc ? &pc->bytes : NULL, dt), rate));
 		json_object_array_add(eps, e);
 	}
-	json_object_object_add(o, "endpoints", eps);
+	return eps;
+}
+
+static json_object *stats_json(const struct fg_snapshot *s, const struct fg_snapshot *prev, double dt)
+{
+	json_object *o = json_object_new_object();
+	bool rate = prev != NULL;
+
+	stats_json_counters(o, s, prev, dt);
+	json_object_object_add(o, "endpoints", stats_json_endpoints(s, prev, dt));
 	if (rate)
 		json_object_object_add(o, "interval", jdouble(dt, 3));
 	json_object_object_add(o, "under_attack", json_object_new_boolean(s->under_attack));
@@ -266,8 +287,6 @@ static void stats_text(const struct fg_snapshot *s, const struct fg_snapshot *pr
 static void stats_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate stats [--watch SECONDS]\n"
-		"\n"
 		"Packets and bytes by verdict and reason (summed over CPUs), pressure counters,\n"
 		"per-endpoint passed / dropped / would-drop (monitor rules), under-attack state,\n"
 		"bans and sources tracked.\n"
@@ -285,41 +304,22 @@ static void stats_usage(FILE *f)
 		"verdicts.pass_packets).\n");
 }
 
-int cmd_stats(int argc, char **argv)
+static const struct fg_opt stats_opts[] = {
+	{ .name = "watch", .letter = 'w', .arg = "SECONDS" },
+	{},
+};
+
+static int stats_run(const struct fg_args *a)
 {
-	static const struct option opts[] = {
-		{ "watch", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
 	struct fg_snapshot *s = NULL, *prev = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
-	int c, ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR;
 	__u64 watch = 0;
 	struct fg_maps m;
 	double t0, t1;
 
-	while ((c = getopt_long(argc, argv, "w:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'w':
-			if (fg_parse_u64("stats --watch", optarg, 1, 3600, &watch))
-				return FG_EXIT_USAGE;
-			break;
-		case 'h':
-			stats_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			stats_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		stats_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
+	if (a->opt[0] && fg_parse_u64("stats --watch", a->opt[0], 1, 3600, &watch))
+		return FG_EXIT_ERR;
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	s = calloc(1, sizeof(*s));
@@ -332,8 +332,7 @@ int cmd_stats(int argc, char **argv)
 		if (fg_opts.json) {
 			json_object *o = stats_json(s, NULL, 0);
 
-			print_json(o, fg_opts.pretty);
-			json_object_put(o);
+			fg_print_json(o, JSON_FLAGS);
 		} else {
 			stats_text(s, NULL, 0);
 		}
@@ -360,8 +359,7 @@ int cmd_stats(int argc, char **argv)
 		if (fg_opts.json) {
 			json_object *o = stats_json(s, prev, t1 - t0);
 
-			print_json(o, false);
-			json_object_put(o);
+			fg_print_json(o, JSON_FLAGS | FG_JSON_LINE);
 		} else {
 			if (isatty(STDOUT_FILENO))
 				fputs("\033[H\033[2J", stdout);
@@ -382,6 +380,14 @@ out:
 	fg_maps_close(&m);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_stats = {
+	.name = "stats",
+	.opts = stats_opts,
+	.run = stats_run,
+	.usage = stats_usage,
+	.help = "stats [--watch SECONDS]: verdict and endpoint counters",
+};
 
 /* --- top --- */
 
@@ -546,8 +552,6 @@ static int max_seen(const struct fg_src_key *k, const struct fg_src *v, void *ct
 static void top_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: floodgate top [-n N] [--by pps|bps|drops] [--interval SECONDS]\n"
-		"\n"
 		"The busiest sources (one row per source prefix and endpoint rule): current\n"
 		"packets and bits per second, drops per second, totals, ban state.\n"
 		"\n"
@@ -557,64 +561,109 @@ static void top_usage(FILE *f)
 		"                           0: one read, averages since each bucket was created\n");
 }
 
-int cmd_top(int argc, char **argv)
+enum { TOP_COUNT, TOP_BY, TOP_INTERVAL };
+
+static const struct fg_opt top_opts[] = {
+	[TOP_COUNT] = { "count", 'n', "N", NULL, FG_OPT_LETTER },
+	[TOP_BY] = { "by", 'b', "pps|bps|drops" },
+	[TOP_INTERVAL] = { "interval", 'i', "SECONDS" },
+	{},
+};
+
+/* One row of `top`: into arr (-j), else a text line. left: seconds of ban left, 0 none. */
+static void top_row(json_object *arr, const struct fg_top_item *it, const char *src, const char *ep,
+		    const char *ban, __u64 left)
 {
-	static const struct option opts[] = {
-		{ "count", required_argument, NULL, 'n' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		FG_COMMON_LONGOPTS,
-		{},
-	};
+	const struct fg_src *v = &it->e.val;
+	char a[32], b[32], d[32];
+	json_object *o;
+
+	if (!arr) {
+		printf("%-40s %-12s %9s %9s %9s %12" PRIu64 " %10" PRIu64 " %s\n", src, ep,
+		       human(a, sizeof(a), it->pps), human(b, sizeof(b), it->bps),
+		       human(d, sizeof(d), it->dps), (uint64_t)v->packets, (uint64_t)v->drops, ban);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "source", json_object_new_string(src));
+	json_object_object_add(o, "endpoint", json_object_new_string(ep));
+	json_object_object_add(o, "pps", jdouble(it->pps, 1));
+	json_object_object_add(o, "bps", jdouble(it->bps, 0));
+	json_object_object_add(o, "drops_per_sec", jdouble(it->dps, 1));
+	json_object_object_add(o, "packets", json_object_new_uint64(v->packets));
+	json_object_object_add(o, "bytes", json_object_new_uint64(v->bytes));
+	json_object_object_add(o, "drops", json_object_new_uint64(v->drops));
+	json_object_object_add(o, "banned", json_object_new_boolean(left > 0));
+	json_object_object_add(o, "ban_expires_in", left ? json_object_new_uint64(left) : NULL);
+	json_object_array_add(arr, o);
+}
+
+/* Print the sorted top list; cfg names the endpoints, now and hz give the bans' time left. */
+static void top_print(const struct fg_maps *m, const struct second_read *sr,
+		      const struct fg_config *cfg, bool have_now)
+{
+	json_object *arr = fg_opts.json ? json_object_new_array() : NULL;
+	size_t i;
+
+	if (!arr)
+		printf("%-40s %-12s %9s %9s %9s %12s %10s %s\n", "SOURCE", "ENDPOINT", "PPS", "BPS",
+		       "DROP/S", "PACKETS", "DROPS", "BAN");
+	for (i = 0; i < sr->top.n; i++) {
+		const struct fg_top_item *it = &sr->top.v[i];
+		const struct fg_src_key *k = &it->e.key;
+		__u64 until = fg_ban_expiry(m, k->family, k->plen, k->addr), left = 0;
+		char src[64], ep[32], ban[32] = "-";
+
+		if ((it->e.val.ban_until & ~FG_BAN_UNRECORDED) > until)
+			until = it->e.val.ban_until & ~FG_BAN_UNRECORDED;
+		if (until > sr->now) {
+			left = (until - sr->now + sr->hz - 1) / sr->hz;
+			fg_format_duration(ban, sizeof(ban), left);
+		}
+		fg_format_cidr(src, sizeof(src), k->family, k->addr, k->plen);
+		fg_rule_label(ep, sizeof(ep), cfg, k->rule);
+		top_row(arr, it, src, ep, ban, left);
+	}
+	if (arr)
+		fg_print_json(arr, JSON_FLAGS);
+	else if (!have_now && sr->top.n)
+		printf("(clock not readable: ages from the newest packet seen)\n");
+}
+
+/* top's options: 0, or -1 after an error. */
+static int top_opts_parse(const struct fg_args *args, __u64 *n, __u64 *interval, int *by)
+{
 	static const char *const by_names[] = { "pps", "bps", "drops" };
+	int i;
+
+	if (args->opt[TOP_COUNT] && fg_parse_u64("top -n", args->opt[TOP_COUNT], 1, 1000000, n))
+		return -1;
+	for (i = 0; args->opt[TOP_BY] && i < 3 && strcmp(args->opt[TOP_BY], by_names[i]); i++)
+		;
+	if (i == 3)
+		return error("top --by: %s: use pps, bps or drops", args->opt[TOP_BY]);
+	*by = args->opt[TOP_BY] ? i : BY_PPS;
+	if (args->opt[TOP_INTERVAL] &&
+	    fg_parse_u64("top --interval", args->opt[TOP_INTERVAL], 0, 60, interval))
+		return -1;
+	return 0;
+}
+
+static int top_run(const struct fg_args *args)
+{
 	struct first_read first = {};
 	struct second_read sr = {};
 	struct fg_config *cfg = NULL;
 	__u64 n = 10, interval = 1, now = 0;
-	json_object *arr = NULL;
-	int c, ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR, by = BY_PPS;
 	bool have_now = false;
 	struct fg_maps m;
-	size_t i;
 	__u32 slot;
 	double t0;
 
-	sr.by = BY_PPS;
-	while ((c = getopt_long(argc, argv, "n:b:i:h" FG_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (fg_common_opt(c))
-			continue;
-		switch (c) {
-		case 'n':
-			if (fg_parse_u64("top -n", optarg, 1, 1000000, &n))
-				return FG_EXIT_USAGE;
-			break;
-		case 'b':
-			for (i = 0; i < 3; i++)
-				if (!strcmp(optarg, by_names[i]))
-					break;
-			if (i == 3) {
-				error("top --by: %s: use pps, bps or drops", optarg);
-				return FG_EXIT_USAGE;
-			}
-			sr.by = i;
-			break;
-		case 'i':
-			if (fg_parse_u64("top --interval", optarg, 0, 60, &interval))
-				return FG_EXIT_USAGE;
-			break;
-		case 'h':
-			top_usage(stdout);
-			return FG_EXIT_OK;
-		default:
-			top_usage(stderr);
-			return FG_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		top_usage(stderr);
-		return FG_EXIT_USAGE;
-	}
+	if (top_opts_parse(args, &n, &interval, &by))
+		return FG_EXIT_ERR;
+	sr.by = by;
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	cfg = calloc(1, sizeof(*cfg));
@@ -643,59 +692,7 @@ int cmd_top(int argc, char **argv)
 		if (bpf_map_lookup_elem(m.config, &slot, cfg))
 			memset(cfg, 0, sizeof(*cfg));
 	}
-
-	if (fg_opts.json)
-		arr = json_object_new_array();
-	else
-		printf("%-40s %-12s %9s %9s %9s %12s %10s %s\n", "SOURCE", "ENDPOINT", "PPS", "BPS",
-		       "DROP/S", "PACKETS", "DROPS", "BAN");
-	for (i = 0; i < sr.top.n; i++) {
-		const struct fg_top_item *it = &sr.top.v[i];
-		const struct fg_src_key *k = &it->e.key;
-		const struct fg_src *v = &it->e.val;
-		char src[64], ep[32], a[32], b[32], d[32], ban[32] = "-";
-		__u64 until = fg_ban_expiry(&m, k->family, k->plen, k->addr);
-		__u64 left = 0;
-
-		if ((v->ban_until & ~FG_BAN_UNRECORDED) > until)
-			until = v->ban_until & ~FG_BAN_UNRECORDED;
-		if (until > now) {
-			left = (until - now + sr.hz - 1) / sr.hz;
-			fg_format_duration(ban, sizeof(ban), left);
-		}
-		fg_format_cidr(src, sizeof(src), k->family, k->addr, k->plen);
-		if (k->rule < FG_MAX_RULES && cfg->rules[k->rule].used)
-			fg_format_endpoint(ep, sizeof(ep), &cfg->rules[k->rule]);
-		else
-			snprintf(ep, sizeof(ep), "rule%u", k->rule);
-		if (arr) {
-			json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "source", json_object_new_string(src));
-			json_object_object_add(o, "endpoint", json_object_new_string(ep));
-			json_object_object_add(o, "pps", jdouble(it->pps, 1));
-			json_object_object_add(o, "bps", jdouble(it->bps, 0));
-			json_object_object_add(o, "drops_per_sec", jdouble(it->dps, 1));
-			json_object_object_add(o, "packets", json_object_new_uint64(v->packets));
-			json_object_object_add(o, "bytes", json_object_new_uint64(v->bytes));
-			json_object_object_add(o, "drops", json_object_new_uint64(v->drops));
-			json_object_object_add(o, "banned", json_object_new_boolean(left > 0));
-			json_object_object_add(o, "ban_expires_in",
-					       left ? json_object_new_uint64(left) : NULL);
-			json_object_array_add(arr, o);
-		} else {
-			printf("%-40s %-12s %9s %9s %9s %12" PRIu64 " %10" PRIu64 " %s\n", src, ep,
-			       human(a, sizeof(a), it->pps), human(b, sizeof(b), it->bps),
-			       human(d, sizeof(d), it->dps), (uint64_t)v->packets,
-			       (uint64_t)v->drops, ban);
-		}
-	}
-	if (arr) {
-		print_json(arr, fg_opts.pretty);
-		json_object_put(arr);
-	} else if (!have_now && sr.top.n) {
-		printf("(clock not readable: ages from the newest packet seen)\n");
-	}
+	top_print(&m, &sr, cfg, have_now);
 	ret = FG_EXIT_OK;
 out:
 	free(first.v);
@@ -705,3 +702,11 @@ out:
 	fg_maps_close(&m);
 	return ret;
 }
+
+const struct fg_cmd fg_cmd_top = {
+	.name = "top",
+	.opts = top_opts,
+	.run = top_run,
+	.usage = top_usage,
+	.help = "top [-n N] [--by pps|bps|drops]: busiest sources",
+};

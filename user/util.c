@@ -4,6 +4,7 @@
  * enum values. Everything here is pure (no maps), so the fuzzers and unit
  * tests call it directly.
  */
+#include <stdio.h>
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -13,61 +14,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <getopt.h>
+#include "util.h"
 
-#include "fg.h"
-#include "cmds.h"
-
-struct fg_opts fg_opts = { .pin_dir = FG_PIN_DIR_DEFAULT };
-
-int fg_common_opt(int c)
+/* The default routine: "error: MSG" or "warning: MSG" on stderr. */
+static void report_stderr(void *ctx, bool warn, const char *msg)
 {
-	switch (c) {
-	case 'j':
-		fg_opts.json = true;
-		return 1;
-	case 'p':
-		fg_opts.json = fg_opts.pretty = true;
-		return 1;
-	case 'v':
-		fg_opts.verbose = true;
-		return 1;
-	case FG_OPT_PIN_DIR:
-		fg_opts.pin_dir = optarg;
-		return 1;
-	}
-	return 0;
+	fprintf(stderr, "%s: %s\n", warn ? "warning" : "error", msg);
+}
+
+static fg_report_fn report_fn = report_stderr;
+static void *report_ctx;
+
+void fg_set_report(fg_report_fn fn, void *ctx, fg_report_fn *old_fn, void **old_ctx)
+{
+	if (old_fn)
+		*old_fn = report_fn;
+	if (old_ctx)
+		*old_ctx = report_ctx;
+	report_fn = fn ?: report_stderr;
+	report_ctx = fn ? ctx : NULL;
 }
 
 /*
- * Callers write `return error(...), -errno;`: printing may change errno
+ * Callers write `return error(...), -errno;`: reporting may change errno
  * (a full or closed stderr), so both keep the caller's errno.
  */
-int error(const char *fmt, ...)
+static void report(bool warn, const char *fmt, va_list ap)
 {
 	int saved = errno;
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	report_fn(report_ctx, warn, msg);
+	errno = saved;
+}
+
+int error(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("error: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	report(false, fmt, ap);
 	va_end(ap);
-	errno = saved;
 	return -1;
 }
 
 void warning(const char *fmt, ...)
 {
-	int saved = errno;
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("warning: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	report(true, fmt, ap);
 	va_end(ap);
-	errno = saved;
 }
 
 /* Digits only (no sign, no spaces, no 0x): strtoull alone accepts too much. */
@@ -301,6 +299,14 @@ char *fg_format_endpoint(char *buf, size_t len, const struct fg_rule *r)
 		snprintf(buf, len, "%s/%u", proto, r->port_lo);
 	else
 		snprintf(buf, len, "%s/%u-%u", proto, r->port_lo, r->port_hi);
+	return buf;
+}
+
+char *fg_rule_label(char *buf, size_t len, const struct fg_config *cfg, __u32 rule)
+{
+	if (cfg && rule < FG_MAX_RULES && cfg->rules[rule].used)
+		return fg_format_endpoint(buf, len, &cfg->rules[rule]);
+	snprintf(buf, len, "rule%u", rule);
 	return buf;
 }
 

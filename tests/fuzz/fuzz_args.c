@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fg.h"
+#include "util.h"
 
 #define ARG_MAX_LEN 256 /* longer arguments add nothing but time */
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
  * fuzz_config.c: libFuzzer target for the YAML config parser and
- * validator, fg_config_load() in user/config.c.
+ * validator, fg_config_load() in user/config_load.c.
  *
  * The input is the file: written to a memfd and loaded through
  * /proc/self/fd/N, the same path as a real file (fg_config_load takes a
@@ -24,7 +24,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fg.h"
+#include "util.h"
+#include "ruleset.h"
+#include "config.h"
 #include "metrics.h"
 
 #define CHECK(cond, ...)                                                                           \

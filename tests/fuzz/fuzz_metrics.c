@@ -33,7 +33,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
 #include "metrics.h"
 #include "floodgate.skel.h"
 

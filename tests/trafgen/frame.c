@@ -16,7 +16,7 @@
 #include <arpa/inet.h>
 #include <linux/in.h>
 
-#include "fg.h"
+#include "util.h"
 #include "tg.h"
 #include "trafgen.skel.h"
 

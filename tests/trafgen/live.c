@@ -18,7 +18,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "fg.h"
+#include "util.h"
+#include "cli.h"
 #include "tg.h"
 #include "trafgen.skel.h"
 

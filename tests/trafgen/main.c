@@ -30,6 +30,7 @@
  * refused (tx_dropped).
  */
 #define _GNU_SOURCE /* CPU_SET, pthread affinity */
+#include <stdio.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -43,7 +44,8 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
-#include "fg.h"
+#include "util.h"
+#include "cli.h"
 #include "tg.h"
 
 bool tg_json;

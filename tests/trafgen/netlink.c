@@ -30,7 +30,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 
-#include "fg.h"
+#include "util.h"
 #include "tg.h"
 
 #define NL_BUF 16384

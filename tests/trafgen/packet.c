@@ -25,7 +25,8 @@
 #include <sys/socket.h>
 #include <linux/if_packet.h>
 
-#include "fg.h"
+#include "util.h"
+#include "cli.h"
 #include "tg.h"
 
 /* What every packet worker shares. */

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * lists.h: allow, deny and manual-ban prefixes: the fg_lists trie
+ * (lists.c).
+ */
+#ifndef FG_LISTS_H
+#define FG_LISTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "floodgate.h"
+#include "maps.h"
+#include "util.h"
+
+struct fg_list_entry {
+	struct fg_cidr cidr; /* the prefix */
+	__u8 kind;	     /* enum fg_list_kind added at exactly this prefix */
+	__u64 expires;	     /* FG_LIST_BAN: tick the ban ends, 0 never */
+};
+/*
+ * Add or delete one prefix of `kind`, then recompute every entry's
+ * verdict (allow > deny > ban over covering prefixes) and the fg_state
+ * lists4/lists6 counts. The caller holds the lock. 0 or -errno (after an
+ * error line: a prefix already on another list, a full table, ...).
+ */
+int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires);
+int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind);
+/* Every entry (own kind), sorted by family, address, length; free() *out. */
+int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n);
+/* Make the set of `kind` prefixes exactly v[0..n) (config apply). */
+int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v, size_t n);
+/* "allow", "deny", "ban" for enum fg_list_kind. */
+const char *fg_list_kind_name(__u8 kind);
+/* The trie's verdict (enum fg_list_kind) at exactly prefix c, -1 when c is not in it. */
+int fg_list_verdict(const struct fg_maps *m, const struct fg_cidr *c);
+/* Remove manual bans that ended before `now`; returns how many, or -errno. */
+int fg_lists_expire(const struct fg_maps *m, __u64 now);
+
+#endif /* FG_LISTS_H */

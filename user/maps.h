@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * maps.h: the pinned state (maps.c): the pinned maps opened by name, the
+ * writers' lock, the data path's clock, per-CPU sums, batched walks of the
+ * hash maps, map sizes and the attached interfaces.
+ */
+#ifndef FG_MAPS_H
+#define FG_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+#include "floodgate.h"
+
+/* File descriptors of the pinned maps (-1 when closed). */
+struct fg_maps {
+	int config;	     /* fg_config */
+	int ports;	     /* fg_ports */
+	int state;	     /* fg_state */
+	int pressure;	     /* fg_pressure */
+	int attack;	     /* fg_attack */
+	int lists;	     /* fg_lists */
+	int lfilter;	     /* fg_lfilter */
+	int sources;	     /* fg_sources */
+	int bans;	     /* fg_bans */
+	int totals;	     /* fg_totals */
+	int counters;	     /* fg_counters */
+	int rule_stats;	     /* fg_rule_stats */
+	int events;	     /* fg_events */
+	int barrier;	     /* fg_barrier (fg_sync) */
+	int clock;	     /* fg_clock program */
+	int lock;	     /* writers' lock file (maps.c), flock()ed, -1 when not held */
+	struct fg_state *st; /* fg_state[0]: mmap()ed when writable (single fields change with
+			      * atomic stores), a snapshot taken at open when read-only */
+	bool writable;	     /* opened for writing (st mapped read-write) */
+	int ncpus;	     /* possible CPUs, for per-CPU values */
+};
+
+/* One entry of the map table: name and where its fd goes. */
+struct fg_map_desc {
+	const char *name; /* map name, also its pin name */
+	size_t off;	  /* offsetof(struct fg_maps, field) */
+};
+extern const struct fg_map_desc fg_map_table[];
+extern const size_t fg_map_count;
+
+/* Pin path of `name` under the pin directory. */
+int fg_pin_path(char *buf, size_t len, const char *name);
+/* Mount bpffs on the pin directory's filesystem if it is missing. Returns 0 or -errno. */
+int fg_bpffs_ensure(void);
+/*
+ * Open every pinned map, read-only unless `write`. Returns 0, or -ENOENT
+ * (after an error line that says floodgate is not attached) or another
+ * -errno.
+ */
+int fg_maps_open(struct fg_maps *m, bool write);
+void fg_maps_close(struct fg_maps *m);
+/* Writers hold an exclusive flock on a root-only lock file per pin directory. 0 or -errno. */
+int fg_maps_lock(struct fg_maps *m);
+/* Path of that lock file for the current pin directory. 0 or -ENAMETOOLONG. */
+int fg_lock_path(char *buf, size_t len);
+
+/*
+ * Layout version of the fg_state map fd (its value's last word, whatever
+ * its size), or -1 when the map is no fg_state any floodgate wrote.
+ */
+int fg_state_layout(int fd, __u64 *layout);
+
+/*
+ * Wait until every packet that entered the program before the call has
+ * left it (fg_barrier): called before writing an idle slot, whose readers
+ * from before the last flip are then gone.
+ */
+int fg_sync(const struct fg_maps *m);
+
+/* The data path's clock: current tick, and ticks per second. */
+int fg_now(const struct fg_maps *m, __u64 *tick);
+__u64 fg_hz(const struct fg_maps *m);
+/* The kernel's HZ, for the loader: from the kernel config, else measured. */
+__u64 fg_kernel_hz(void);
+
+/* Read fg_state[0]. */
+int fg_state_read(const struct fg_maps *m, struct fg_state *st);
+
+/*
+ * Walk a hash map with batched lookups in chunks of a few thousand
+ * entries (memory stays small for any table size), calling fn(keys, vals,
+ * n, ctx) per chunk. Returns 0, fn's non-zero value, or -errno.
+ */
+int fg_map_walk(int fd, size_t ksz, size_t vsz,
+		int (*fn)(const void *keys, const void *vals, __u32 n, void *ctx), void *ctx);
+/* Entries of a hash map, counted with batched lookups; -errno on failure. */
+long fg_map_count_entries(int fd, size_t key_size, size_t value_size);
+/* max_entries of a map, 0 when unknown. */
+__u32 fg_map_capacity(int fd);
+/* Interfaces with a pinned link under the pin directory, sorted; how many (at most max). */
+int fg_attached_ifaces(char names[][16], int max);
+
+/* Sum of a per-CPU array entry: `size`-byte values of __u64 fields, summed field by field. */
+int fg_percpu_sum(const struct fg_maps *m, int fd, __u32 key, void *out, size_t size);
+
+#endif /* FG_MAPS_H */
