@@ -267,7 +267,7 @@ int tg_cmd_cost(int argc, char **argv)
 			goto out;
 		}
 		storm_on = true;
-		usleep(200000); /* under way before the timing starts */
+		nanosleep(&(struct timespec){ .tv_nsec = 200000000 }, NULL); /* under way first */
 	}
 	if (!ret)
 		ret = time_runs(run_fd, f.data, f.size, &ctx_in, repeat, &ns);
