@@ -61,6 +61,13 @@ struct {
 } fg_attack SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FG_VC_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fg_verdict);
+} fg_verdicts SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, FG_DEF_LIST);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -257,12 +264,17 @@ static __always_inline int fg_lf_maybe(struct fg_state *st, const struct fg_pkt 
 __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const struct fg_event *ev,
 		       __u64 now)
 {
+	struct fg_gcra_args a = {};
 	struct fg_event *e;
 
 	if (!st || !cfg || !ev)
 		return 0;
-	if (fg_conform(&st->events_tat, NULL, 0, now, cfg->events_per_sec, cfg->events_per_sec, 1,
-		       0) != 1) {
+	a.now_u = now * cfg->events_per_sec;
+	a.limit = cfg->events_per_sec * fg_hz;
+	a.step = fg_hz;
+	a.far = 2 * cfg->events_per_sec * fg_hz;
+	/* one attempt (no fg_gcra: the call chain would pass the stack's bound); a lost race drops */
+	if (fg_gcra_try(&st->events_tat, NULL, &a) != 1) {
 		fg_count(FG_C_EVENTS_LOST, 0);
 		return 0;
 	}
@@ -274,6 +286,71 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 	*e = *ev;
 	bpf_ringbuf_submit(e, 0);
 	return 1;
+}
+
+/* The verdict cache entry of a bucket key (see struct fg_verdict) and the key's first word. */
+static __always_inline struct fg_verdict *fg_vc_slot(const struct fg_src_key *k, __u32 *head)
+{
+	const __u32 *w = (const __u32 *)k->addr;
+	__u32 idx;
+
+	/* the key's first word from its fields: a word load of three smaller stores would stall */
+	*head = k->rule | (__u32)k->family << 16 | (__u32)k->plen << 24;
+	idx = fg_hash(((__u64)w[0] << 32 | w[1]) ^ *head, (__u64)w[2] << 32 | w[3], FG_VC_BITS);
+	return bpf_map_lookup_elem(&fg_verdicts, &idx);
+}
+
+/* Whether entry v holds key k (head: k's first word) for this tick and rule set. */
+static __always_inline int fg_vc_hit(const struct fg_verdict *v, const struct fg_src_key *k,
+				     __u32 head, __u64 now, __u32 epoch)
+{
+	const __u32 *a = (const __u32 *)&v->key, *b = (const __u32 *)k->addr;
+
+	return v->tick == now && v->epoch == epoch && a[0] == head && a[1] == b[0] &&
+	       a[2] == b[1] && a[3] == b[2] && a[4] == b[3];
+}
+
+/*
+ * Put the packets an entry dropped into its bucket's counters, before the
+ * entry is reused. A global function: once per entry and tick at most.
+ */
+__noinline int fg_vc_settle(struct fg_verdict *v)
+{
+	struct fg_src *b;
+
+	if (!v || !v->packets)
+		return 0;
+	b = bpf_map_lookup_elem(&fg_sources, &v->key);
+	if (b) {
+		__sync_fetch_and_add(&b->packets, v->packets);
+		__sync_fetch_and_add(&b->bytes, v->bytes);
+		__sync_fetch_and_add(&b->drops, v->packets);
+	}
+	v->packets = 0;
+	v->bytes = 0;
+	return 0;
+}
+
+/* fg_vc_sweep's step: settle entry i if it holds packets of a tick before *ctx. */
+static long fg_vc_sweep_one(__u64 i, void *ctx)
+{
+	__u64 now = *(__u64 *)ctx;
+	__u32 k = (__u32)i;
+	struct fg_verdict *v = bpf_map_lookup_elem(&fg_verdicts, &k);
+
+	if (v && v->packets && v->tick != now)
+		fg_vc_settle(v);
+	return 0;
+}
+
+/*
+ * Settle this CPU's entries of ticks before `now` (the packets of a source
+ * that stopped, which no later lookup would settle): once a second per
+ * CPU, with fg_attack_roll.
+ */
+static __always_inline void fg_vc_sweep(__u64 now)
+{
+	bpf_loop(FG_VC_SLOTS, fg_vc_sweep_one, &now, 0);
 }
 
 /*
@@ -449,27 +526,30 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	return 0;
 }
 
-/* The bucket for this packet under `rule`, created if missing; *prefix = its prefix. */
+/*
+ * The bucket for this packet under `rule`, created if missing; *prefix =
+ * its prefix. exact: the source's own bucket key, its rule and family set
+ * by the caller, the rest filled here. *vc: its verdict cache entry when
+ * that is free for it (of another tick or rule set), else NULL. *cached:
+ * the entry's reason when the entry drops this packet (and counts it); no
+ * bucket is looked up then, and NULL is returned.
+ */
 static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
-						const struct fg_rule *rule, __u32 ridx,
-						const struct fg_pkt *p, struct fg_plen *prefix)
+						const struct fg_rule *rule, const struct fg_pkt *p,
+						struct fg_plen *prefix, struct fg_src_key *exact,
+						struct fg_verdict **vc, int *cached)
 {
-	struct fg_src_key key = { .rule = ridx, .family = p->family };
+	struct fg_src_key key;
 	__u8 period = fg_period(p->now);
 	const struct fg_plen *coarse;
 	struct fg_pressure *pr;
 	struct fg_attack *at;
+	struct fg_verdict *v;
 	struct fg_src *b;
 	const __be32 *mask;
-	__u32 zero = 0;
+	__u32 zero = 0, head;
 	int on;
 
-	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
-	at = bpf_map_lookup_elem(&fg_attack, &zero);
-	if (!pr || !at)
-		return NULL;
-	if (p->now - pr->window >= fg_hz)
-		fg_attack_roll(st, cfg, at, pr, p->now);
 	if (p->family == FG_FAM_IPV4) {
 		prefix->plen = rule->plen4;
 		mask = rule->mask4;
@@ -478,9 +558,29 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		mask = rule->mask6;
 	}
 	__builtin_memcpy(prefix->mask, mask, sizeof(prefix->mask));
-	key.plen = prefix->plen;
+	exact->plen = prefix->plen;
 	/* the rule's mask, not the copy just stored: reading that back would stall */
-	fg_mask(key.addr, p->addr, mask);
+	fg_mask(exact->addr, p->addr, mask);
+	v = fg_vc_slot(exact, &head);
+	if (v && v->tick == p->now && v->epoch == cfg->epoch) {
+		if (fg_vc_hit(v, exact, head, p->now, cfg->epoch)) {
+			v->packets++;
+			v->bytes += p->len;
+			*cached = v->reason;
+			return NULL;
+		}
+		v = NULL; /* another source's, for this tick */
+	}
+	*vc = v;
+	key = *exact;
+	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
+	at = bpf_map_lookup_elem(&fg_attack, &zero);
+	if (!pr || !at)
+		return NULL;
+	if (p->now - pr->window >= fg_hz) {
+		fg_attack_roll(st, cfg, at, pr, p->now);
+		fg_vc_sweep(p->now);
+	}
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	/*
 	 * Under attack (and for a rule's prefix longer than the coarse one: else
@@ -627,8 +727,11 @@ struct fg_judge {
 	const struct fg_rule *rule;  /* the packet's rule in it */
 	struct fg_src *b;	     /* the source's bucket; NULL when the table refused it */
 	struct fg_plen prefix;	     /* the bucket's prefix: the rule's, or coarse under attack */
+	struct fg_src_key key;	     /* the source's own bucket key (the rule's prefix) */
+	struct fg_verdict *vc;	     /* its verdict cache entry, when free for it */
 	__u32 slot;		     /* the rule set's slot, read once */
 	__u32 ridx;		     /* the rule's index */
+	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
 };
 
 /* Stage 1, lists: allow, deny and manual bans, one trie lookup when it may match. */
@@ -684,12 +787,16 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 {
 	const struct fg_rule *rule = j->rule;
 	__u64 now = j->p.now, last;
+	int stale, cached = 0;
 	struct fg_src *b;
 	__u32 gen, group;
-	int stale;
 
-	b = fg_bucket(j->st, j->cfg, rule, j->ridx, &j->p, &j->prefix);
+	j->key.rule = j->ridx;
+	j->key.family = j->p.family;
+	b = fg_bucket(j->st, j->cfg, rule, &j->p, &j->prefix, &j->key, &j->vc, &cached);
 	j->b = b;
+	if (cached)
+		return cached; /* the verdict cache's: no bucket */
 	if (!b)
 		return FG_R_PASS;
 	last = b->last_seen;
@@ -700,6 +807,7 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	 */
 	stale = (b->units != rule->since && fg_rebase(b, rule, now, last)) ||
 		(*(volatile __u32 *)&j->st->slot & 1) != j->slot;
+	j->stale = stale;
 	b->last_seen = now;
 	b->packets++;
 	b->bytes += j->p.len;
@@ -754,6 +862,30 @@ static __always_inline int fg_stage_endpoint(struct fg_judge *j)
 }
 
 /*
+ * A bucket banned as a whole, or over its packet limit, stays so for the
+ * rest of the tick: this CPU drops the tick's next packets from it from
+ * the verdict cache (not a coarse bucket, nor a ban finer than it).
+ */
+static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
+{
+	struct fg_verdict *v = j->vc;
+	__u8 why = 0;
+
+	if ((j->b->ban_until & ~FG_BAN_UNRECORDED) > j->p.now)
+		why = FG_R_BANNED;
+	else if (reason == FG_R_RATE_PPS)
+		why = FG_R_RATE_PPS;
+	if (!why || !v || j->stale || j->prefix.plen != j->key.plen)
+		return;
+	if (v->packets)
+		fg_vc_settle(v);
+	v->key = j->key;
+	v->epoch = j->cfg->epoch;
+	v->tick = j->p.now;
+	v->reason = why;
+}
+
+/*
  * Stage 5, action: what the rule does with a packet over a limit (drop,
  * monitor: pass as would-drop, ban: drop and ban its prefix), and the
  * rule's and bucket's counters. A banned source is dropped whatever the
@@ -778,8 +910,10 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 	}
 	if (reason != FG_R_BANNED && reason != FG_R_ENDPOINT && rule->action == FG_ACT_BAN && j->b)
 		j->b->ban_until = fg_ban(j->st, j->cfg, j->ridx, &j->p, &j->prefix);
-	if (j->b)
+	if (j->b) {
 		j->b->drops++;
+		fg_vc_put(j, reason);
+	}
 	if (rc)
 		rc->dropped++;
 	return reason;

@@ -288,6 +288,31 @@ struct fg_src {
 };
 
 /*
+ * A CPU's verdict cache: a source over its packet limit, or banned, stays
+ * so for the rest of the tick (other CPUs' packets only move its tat on,
+ * a ban lasts ticks), so this CPU drops its next packets of the tick from
+ * here, without the bucket lookup and its compare-and-swap. Direct-mapped
+ * by a hash of the bucket key; an entry of another tick is free. Its
+ * packets are added to the bucket's counters when the entry is reused, or
+ * within a second (each CPU sweeps its entries once a second).
+ * A new rule set (epoch) empties it; an allow entry is checked before it.
+ * fg_verdicts, per CPU, pinned; readers of fg_sources add what it holds
+ * (fg_sources_walk).
+ */
+#define FG_VC_BITS  6
+#define FG_VC_SLOTS (1U << FG_VC_BITS) /* fg_verdicts entries, per CPU */
+
+struct fg_verdict {
+	struct fg_src_key key; /* the bucket (its exact key: coarse buckets are not cached) */
+	__u32 epoch;	       /* fg_config.epoch of the rule set that judged it */
+	__u64 tick;	       /* the tick it holds for */
+	__u64 packets;	       /* packets dropped from here, not yet in the bucket */
+	__u64 bytes;	       /* their bytes */
+	__u8 reason;	       /* FG_R_RATE_PPS or FG_R_BANNED */
+	__u8 pad[15];	       /* to 64 bytes */
+};
+
+/*
  * Recently seen sources: fg_seen, one-byte stamps, eight to a word,
  * indexed by a hash of the bucket key (fg_seen_word in the program). A
  * bucket's first packet of a period (tick >> fg_seen_shift(HZ), a minute

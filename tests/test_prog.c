@@ -1030,13 +1030,38 @@ static void test_ports(void **state)
 
 /* ---- 5. actions ---- */
 
-static struct fg_src src_get(__u16 rule, __u8 family, const char *addr, __u8 plen)
+/* A bucket as stored, without what the CPUs' verdict caches still hold for it. */
+static struct fg_src src_raw(__u16 rule, __u8 family, const char *addr, __u8 plen)
 {
 	struct fg_src_key k = { .rule = rule, .family = family, .plen = plen };
 	struct fg_src v = {};
 
 	assert_int_equal(inet_pton(family == FG_FAM_IPV4 ? AF_INET : AF_INET6, addr, k.addr), 1);
 	assert_int_equal(bpf_map_lookup_elem(fx.m.sources, &k, &v), 0);
+	return v;
+}
+
+/* A bucket with the packets the verdict caches dropped for it and have not settled yet. */
+static struct fg_src src_get(__u16 rule, __u8 family, const char *addr, __u8 plen)
+{
+	struct fg_src v = src_raw(rule, family, addr, plen);
+	struct fg_verdict *vc = calloc(fx.ncpus, sizeof(*vc));
+	struct fg_src_key k = { .rule = rule, .family = family, .plen = plen };
+	int fd = bpf_map__fd(fx.skel->maps.fg_verdicts), c;
+	__u32 i;
+
+	assert_non_null(vc);
+	assert_int_equal(inet_pton(family == FG_FAM_IPV4 ? AF_INET : AF_INET6, addr, k.addr), 1);
+	for (i = 0; i < FG_VC_SLOTS; i++) {
+		assert_int_equal(bpf_map_lookup_elem(fd, &i, vc), 0);
+		for (c = 0; c < fx.ncpus; c++)
+			if (!memcmp(&vc[c].key, &k, sizeof(k))) {
+				v.packets += vc[c].packets;
+				v.bytes += vc[c].bytes;
+				v.drops += vc[c].packets;
+			}
+	}
+	free(vc);
 	return v;
 }
 
@@ -1098,6 +1123,61 @@ static void test_action_drop(void **state)
 	/* no ban was made */
 	struct fg_ban b;
 	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.1.1", 32, &b), -ENOENT);
+}
+
+/*
+ * The verdict cache: a source over its packet limit is dropped for the
+ * rest of the tick without its bucket (which then counts only the packet
+ * that found it over); what the cache dropped reaches the bucket within a
+ * second (the CPU's sweep). An allow entry, or a new rule set, takes
+ * effect at once, within the tick.
+ */
+static void test_verdict_cache(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r;
+	struct fg_src v;
+	int i;
+
+	rule_add(rs, 1, FX_IP_TCP, 27, 27)->pps = (struct fg_limit){ 1, 2 };
+	ruleset_commit(rs);
+	for (i = 0; i < 2; i++)
+		send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	for (i = 0; i < 8; i++)
+		send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	v = src_raw(1, FG_FAM_IPV4, "198.18.2.1", 32);
+	assert_int_equal(v.packets, 3);
+	assert_int_equal(v.drops, 1);
+	v = src_get(1, FG_FAM_IPV4, "198.18.2.1", 32);
+	assert_int_equal(v.packets, 10);
+	assert_int_equal(v.drops, 8);
+
+	/* a second on, any packet on this CPU settles it */
+	fx_set_now(&fx, T0 + 2 * HZ);
+	send_tcp("198.18.2.2", 27, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	v = src_raw(1, FG_FAM_IPV4, "198.18.2.1", 32);
+	assert_int_equal(v.packets, 10);
+	assert_int_equal(v.drops, 8);
+	assert_int_equal(v.bytes, 10 * 54);
+
+	/* an allow entry passes it within the tick */
+	for (i = 0; i < 2; i++)
+		send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	list_put("198.18.2.1/32", FG_LIST_ALLOW, FG_LIST_ALLOW, 0);
+	send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_ALLOW, -1, F_PASSED);
+	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
+	fx.m.st->lists4 = 0;
+	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+
+	/* so does a new rule set: the same limit, now monitored */
+	rs = ruleset_new();
+	r = rule_add(rs, 1, FX_IP_TCP, 27, 27);
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->action = FG_ACT_MONITOR;
+	ruleset_commit(rs);
+	send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_MONITOR, 1, F_WOULD);
 }
 
 static void test_action_monitor(void **state)
@@ -2153,6 +2233,7 @@ int main(void)
 		cmocka_unit_test_setup(test_lists_filter, clear_state),
 		cmocka_unit_test_setup(test_ports, clear_state),
 		cmocka_unit_test_setup(test_action_drop, clear_state),
+		cmocka_unit_test_setup(test_verdict_cache, clear_state),
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
 		cmocka_unit_test_setup(test_ban_groups, clear_state),

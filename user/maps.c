@@ -39,6 +39,7 @@ const struct fg_map_desc fg_map_table[] = {
 	MAP(fg_totals, totals),		MAP(fg_counters, counters),
 	MAP(fg_rule_stats, rule_stats), MAP(fg_events, events),
 	MAP(fg_barrier, barrier),	MAP(fg_attack, attack),
+	MAP(fg_verdicts, verdicts),
 };
 #undef MAP
 const size_t fg_map_count = sizeof(fg_map_table) / sizeof(fg_map_table[0]);

@@ -20,6 +20,7 @@ struct fg_maps {
 	int state;	     /* fg_state */
 	int pressure;	     /* fg_pressure */
 	int attack;	     /* fg_attack */
+	int verdicts;	     /* fg_verdicts (per CPU) */
 	int lists;	     /* fg_lists */
 	int lfilter;	     /* fg_lfilter */
 	int sources;	     /* fg_sources */

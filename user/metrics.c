@@ -35,10 +35,53 @@ struct fg_metrics_server {
 	unsigned int port;		 /* bound port */
 };
 
-/* fg_sources_each's adapter from chunks to entries. */
+/*
+ * Packets the CPUs' verdict caches dropped and have not yet added to
+ * their buckets (struct fg_verdict): at most a second's worth, per source
+ * that floods. fg_sources_each adds them to the buckets it hands out.
+ */
+struct pending {
+	struct fg_src_key key; /* the bucket */
+	__u64 packets;	       /* its packets still in a cache */
+	__u64 bytes;	       /* their bytes */
+};
+
+/* Read every CPU's cache entries that hold packets; how many went to p (at most max). */
+static int pending_read(const struct fg_maps *m, struct pending *p, int max)
+{
+	struct fg_verdict *v = calloc(m->ncpus, sizeof(*v));
+	int n = 0, c, j;
+	__u32 i;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < FG_VC_SLOTS; i++) {
+		if (bpf_map_lookup_elem(m->verdicts, &i, v))
+			continue; /* an older program's maps: no cache */
+		for (c = 0; c < m->ncpus; c++) {
+			if (!v[c].packets)
+				continue;
+			for (j = 0; j < n && memcmp(&p[j].key, &v[c].key, sizeof(p[j].key)); j++)
+				;
+			if (j == n) {
+				if (n == max)
+					continue;
+				p[n++] = (struct pending){ .key = v[c].key };
+			}
+			p[j].packets += v[c].packets;
+			p[j].bytes += v[c].bytes;
+		}
+	}
+	free(v);
+	return n;
+}
+
+/* fg_sources_each's adapter from chunks to entries, with the caches' packets added. */
 struct each_ctx {
 	int (*fn)(const struct fg_src_key *k, const struct fg_src *v, void *ctx);
 	void *ctx;
+	struct pending *pending; /* pending_read's */
+	int n_pending;		 /* entries in it */
 };
 
 static int each_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
@@ -46,12 +89,25 @@ static int each_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 	const struct fg_src_key *k = keys;
 	const struct fg_src *v = vals;
 	struct each_ctx *e = ctx;
+	struct fg_src sum;
 	__u32 i;
-	int ret;
+	int ret, j;
 
-	for (i = 0; i < n; i++)
-		if ((ret = e->fn(&k[i], &v[i], e->ctx)))
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < e->n_pending && memcmp(&e->pending[j].key, &k[i], sizeof(k[i])); j++)
+			;
+		if (j < e->n_pending) {
+			sum = v[i];
+			sum.packets += e->pending[j].packets;
+			sum.bytes += e->pending[j].bytes;
+			sum.drops += e->pending[j].packets;
+			ret = e->fn(&k[i], &sum, e->ctx);
+		} else {
+			ret = e->fn(&k[i], &v[i], e->ctx);
+		}
+		if (ret)
 			return ret;
+	}
 	return 0;
 }
 
@@ -59,12 +115,24 @@ int fg_sources_each(const struct fg_maps *m,
 		    int (*fn)(const struct fg_src_key *k, const struct fg_src *v, void *ctx),
 		    void *ctx)
 {
-	struct each_ctx e = { .fn = fn, .ctx = ctx };
-	int err = fg_map_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src),
-			      each_chunk, &e);
+	int max = FG_VC_SLOTS * (m->ncpus > 0 ? m->ncpus : 1);
+	struct each_ctx e = { .fn = fn, .ctx = ctx, .pending = calloc(max, sizeof(*e.pending)) };
+	int err;
 
+	if (!e.pending)
+		return error("read fg_verdicts: %s", strerror(ENOMEM)), -ENOMEM;
+	e.n_pending = pending_read(m, e.pending, max);
+	if (e.n_pending < 0) {
+		err = e.n_pending;
+		error("read fg_verdicts: %s", strerror(-err));
+		goto out;
+	}
+	err = fg_map_walk(m->sources, sizeof(struct fg_src_key), sizeof(struct fg_src), each_chunk,
+			  &e);
 	if (err < 0)
 		error("read fg_sources: %s", strerror(-err));
+out:
+	free(e.pending);
 	return err;
 }
 
