@@ -131,6 +131,12 @@ test_dashboard() {
 test_metric_names() {
 	needs_root
 	lab_daemon
+	# a source of its own, so the per-source series exist whatever else the lab sent
+	ip netns exec "$LAB_NS_CLI" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(10): s.sendto(b"x", (sys.argv[1], 9))' "$LAB_SRV4"
+	poll 5 sh -c "curl -s http://127.0.0.1:$FGPORT/metrics | grep -q '^floodgate_source_packets_total{'"
 	curl -s "http://127.0.0.1:$FGPORT/metrics" | sed -n 's/^# TYPE \([a-z0-9_]*\) .*/\1/p' | sort -u >"$TMP/exported"
 	cat "$DASH" "$RULES" | grep -o 'floodgate_[a-z0-9_]*' | sort -u >"$TMP/named"
 	same "every floodgate_* metric named in the dashboard and the rules is exported" "" \
