@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 export FG_BUILD=$PWD/$BUILD
 export CMOCKA_MESSAGE_OUTPUT=TAP
 pass=0 fail=0 skip=0
-failed=()
+failed=() times=()
 
 # pins and namespaces present now, one per line
 leftovers() {
@@ -34,13 +34,14 @@ leftovers() {
 }
 
 run_one() { # name cmd...
-	local name=$1 out rc n_ok n_fail n_skip before left
+	local name=$1 out rc n_ok n_fail n_skip before left t0=$SECONDS
 	shift
 	out=$(mktemp)
 	printf '== %s\n' "$name"
 	before=$(leftovers)
 	"$@" >"$out" 2>&1
 	rc=$?
+	times+=("$((SECONDS - t0)) s $name")
 	left=$(comm -13 <(sort <<<"$before") <(leftovers | sort) | tr '\n' ' ')
 	[ -n "$left" ] && printf '\nnot ok - %s removes what it creates (left: %s)\n' "$name" "$left" >>"$out"
 	grep -E '^(not )?ok ' "$out" | sed 's/^/   /'
@@ -78,6 +79,8 @@ for t in tests/*.test.sh; do
 	want "$name" "$(basename "$t")" && run_one "$name" bash "$t" ${FUNCS:+"$FUNCS"}
 done
 
+# the slowest five, so the suite's time stays visible (CI allows 90 minutes; keep it near 10)
+printf '%s\n' "${times[@]}" | sort -rn | head -5 | sed 's/^/time: /'
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 if [ "$skip" -gt 0 ]; then
 	echo "$pass passed, $fail failed, $skip skipped"
