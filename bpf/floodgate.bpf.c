@@ -2,7 +2,8 @@
 /*
  * floodgate.bpf.c: the XDP program. Per packet, in this order: parse,
  * allow/deny/manual-ban trie, endpoint rule, per-source bucket (with its
- * cached ban state), GCRA limits, the rule's action, counters. DESIGN.md
+ * cached ban state), GCRA limits, the SYN proxy (synproxy.h) for endpoints
+ * that have it, the endpoint total, the rule's action, counters. DESIGN.md
  * explains each step; headers/floodgate.h holds every map layout.
  */
 #include <linux/bpf.h>
@@ -10,6 +11,7 @@
 
 #include "floodgate.h"
 #include "parse.h"
+#include "synproxy.h"
 
 /* Load-time knobs (skeleton rodata). */
 const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or the test clock's) */
@@ -798,7 +800,7 @@ int floodgate(struct xdp_md *ctx)
 	__u64 now, seen;
 	struct fg_plen own = {};
 	__u32 slot;
-	int reason, stale;
+	int reason, stale, sp;
 
 	reason = fg_parse(ctx, &p);
 	len = p.len;
@@ -899,6 +901,29 @@ int floodgate(struct xdp_md *ctx)
 	if (reason != FG_R_PASS)
 		goto over;
 rule_out:
+	/*
+	 * The SYN proxy, after lists, bans and per-source limits and before the
+	 * endpoint total: a SYN it answers never reaches the host, so a spoofed
+	 * flood of them must not use up the total that real clients need
+	 */
+	sp = FG_R_PASS;
+	if (rule->syn_proxy && p.proto == IPPROTO_TCP && p.has_ports) {
+		sp = fg_synproxy(ctx, &p, rule->action == FG_ACT_MONITOR);
+		if (sp == FG_R_SP_SYNACK || sp == FG_R_SP_REFUSED) {
+			reason = sp;
+			if (rule->action == FG_ACT_MONITOR) {
+				fg_count(sp == FG_R_SP_SYNACK ? FG_C_SP_WOULD_SYNACK
+							      : FG_C_SP_WOULD_REFUSE,
+					 0);
+				goto over;
+			}
+			if (sp == FG_R_SP_REFUSED)
+				goto drop_src; /* no ban: its source may be anyone's */
+			if (rc)
+				rc->passed++;
+			goto out_rule;
+		}
+	}
 	if (rule->total.rate) {
 		tot = bpf_map_lookup_elem(&fg_totals, &ridx);
 		if (tot) {
@@ -911,7 +936,7 @@ rule_out:
 			}
 		}
 	}
-	reason = FG_R_PASS;
+	reason = sp; /* FG_R_PASS, or FG_R_SP_COOKIE */
 	if (rc)
 		rc->passed++;
 	goto out_rule;
@@ -936,6 +961,8 @@ out_rule:
 		rc->bytes += len;
 out:
 	fg_count(reason, len);
+	if (reason == FG_R_SP_SYNACK)
+		return XDP_TX;
 	return reason > FG_R_MONITOR ? XDP_DROP : XDP_PASS;
 }
 

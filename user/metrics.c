@@ -468,14 +468,12 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	       "Packets seen by the XDP program, by verdict (action) and reason.");
 	for (i = 0; i <= FG_R_DROP_LAST; i++)
 		fprintf(f, "floodgate_packets_total{action=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			fg_counter_is_drop(i) ? "drop" : "pass", fg_counter_name(i),
-			(uint64_t)s->counters[i].packets);
+			fg_counter_action(i), fg_counter_name(i), (uint64_t)s->counters[i].packets);
 	family(f, "floodgate_bytes_total", "counter",
 	       "Bytes (whole frames) seen by the XDP program, by verdict (action) and reason.");
 	for (i = 0; i <= FG_R_DROP_LAST; i++)
 		fprintf(f, "floodgate_bytes_total{action=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			fg_counter_is_drop(i) ? "drop" : "pass", fg_counter_name(i),
-			(uint64_t)s->counters[i].bytes);
+			fg_counter_action(i), fg_counter_name(i), (uint64_t)s->counters[i].bytes);
 
 	family(f, "floodgate_endpoint_packets_total", "counter",
 	       "Packets per endpoint rule: passed, dropped, or passed by a monitor rule that would "
