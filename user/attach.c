@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "fg.h"
+#include "synproxy.h"
 #include "metrics.h"
 #include "cmds.h"
 #include "floodgate.skel.h"
@@ -507,7 +508,8 @@ static void detach_usage(FILE *f)
 		"\n"
 		"Remove the program from IFACE; the pinned state stays for the other interfaces\n"
 		"and for a later attach. --all detaches every interface and removes every pin\n"
-		"(counters, bans, rules: all state is gone).\n");
+		"(counters, bans, rules: all state is gone) and the SYN proxy's nftables table\n"
+		"(table inet floodgate).\n");
 }
 
 int cmd_detach(int argc, char **argv)
@@ -549,6 +551,8 @@ int cmd_detach(int argc, char **argv)
 	for (i = 0; ifs && ifs[i]; i++)
 		bad += !!detach_one(ifs[i]);
 	free_list(ifs);
+	/* the SYN proxy's netfilter half goes with the program that answered the SYNs */
+	bad += !!fg_synproxy_remove();
 	{
 		DIR *d = opendir(fg_opts.pin_dir);
 		struct dirent *de;

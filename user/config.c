@@ -45,6 +45,7 @@
 #include <yaml.h>
 
 #include "fg.h"
+#include "synproxy.h"
 #include "cmds.h"
 #include "metrics.h"
 
@@ -80,6 +81,7 @@ struct y_rule {
 	char *ban_for;	      /* first ban length (DURATION) */
 	char *ban_multiplier; /* each strike multiplies the ban by this */
 	char *ban_max;	      /* longest ban (DURATION) */
+	char *syn_proxy;      /* TCP endpoints: on or off (user/synproxy.c) */
 };
 
 /* `ban_policy:` */
@@ -137,7 +139,7 @@ struct y_file {
 		STR("prefix4", struct y_rule, prefix4), STR("prefix6", struct y_rule, prefix6),     \
 		STR("action", struct y_rule, action), STR("ban_for", struct y_rule, ban_for),       \
 		STR("ban_multiplier", struct y_rule, ban_multiplier),                               \
-		STR("ban_max", struct y_rule, ban_max)
+		STR("ban_max", struct y_rule, ban_max), STR("syn_proxy", struct y_rule, syn_proxy)
 
 static const cyaml_schema_field_t default_fields[] = {
 	RULE_FIELDS,
@@ -1030,6 +1032,13 @@ static void parse_rule(const struct rule_src *rs, const struct y_rule *y, struct
 		if (!PLACED(rs->l, rule_at(rs, "ban_max"), fg_parse_duration(what, y->ban_max, &v)))
 			r->ban_max_ticks = v * rs->l->hz;
 	}
+	if (y->syn_proxy) {
+		if (!strcmp(y->syn_proxy, "on") || !strcmp(y->syn_proxy, "off"))
+			r->syn_proxy = !strcmp(y->syn_proxy, "on");
+		else
+			diag(rs->l, rule_at(rs, "syn_proxy"), false,
+			     "%s: syn_proxy: %s: must be on or off", rs->label, y->syn_proxy);
+	}
 	if ((y->ban_for || y->ban_max) && r->ban_max_ticks < r->ban_ticks) {
 		char a1[32], a2[32];
 
@@ -1248,6 +1257,9 @@ static void parse_rules(struct load *l, const struct y_file *y, yaml_node_t *top
 		src.map = NULL;
 	rule_node[FG_RULE_DEFAULT] = src.map ?: top;
 	parse_rule(&src, y->def ?: &none, &cfg->rules[FG_RULE_DEFAULT]);
+	if (cfg->rules[FG_RULE_DEFAULT].syn_proxy)
+		diag(l, rule_at(&src, "syn_proxy"), false,
+		     "default: syn_proxy: only for TCP endpoints (give it under endpoints:)");
 
 	/* endpoint rules: no limits, /32 and /64, drop, the default rule's ban_* values */
 	tmpl = (struct fg_rule){ .plen4 = 32, .plen6 = 64, .action = FG_ACT_DROP, .used = 1 };
@@ -1287,6 +1299,11 @@ static void parse_rules(struct load *l, const struct y_file *y, yaml_node_t *top
 		r.proto = ep.proto;
 		r.port_lo = ep.port_lo;
 		r.port_hi = ep.port_hi;
+		if (r.syn_proxy && r.proto != IPPROTO_TCP) {
+			diag(l, rule_at(&src, "syn_proxy"), false,
+			     "%s: syn_proxy: only for TCP endpoints", label);
+			continue;
+		}
 		for (j = 1; j < nrules; j++) {
 			const struct fg_rule *o = &cfg->rules[j];
 			char buf[32];
@@ -1658,7 +1675,7 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 			if (next->cfg.rules[k].used &&
 			    !same_endpoint(&live->cfg.rules[k], &next->cfg.rules[k]))
 				fg_rule_reset(m, k, true, true, true);
-		err = fg_ruleset_commit(m, next);
+		err = fg_ruleset_commit_proxied(m, next);
 	}
 	if (err) {
 		if (lists_set(m, old_a, n_oa, old_d, n_od))
@@ -1778,6 +1795,8 @@ static void dump_rule(const struct fg_rule *r, const struct fg_rule *def, __u64 
 		y->ban_multiplier = str_u64(r->ban_mult);
 	if (r->ban_max_ticks && (all || ban || r->ban_max_ticks != def->ban_max_ticks))
 		y->ban_max = str_ticks(r->ban_max_ticks, hz);
+	if (r->syn_proxy)
+		y->syn_proxy = strdup("on");
 }
 
 /* Interfaces with a pinned link under the pin directory, sorted. */

@@ -15,11 +15,13 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
 #include "fg.h"
 #include "cmds.h"
+#include "synproxy.h"
 
 #define FG_PPS_MAX   1000000000ULL /* packets per second (and packet bursts): far above line rate */
 #define FG_MULT_MAX  1000	   /* ban escalation factor */
@@ -41,13 +43,14 @@ enum {
 	OPT_BAN_FOR,
 	OPT_BAN_MULT,
 	OPT_BAN_MAX,
+	OPT_SYN_PROXY,
 	OPT_END,
 };
 
 static const char *const opt_names[OPT_END - OPT_PPS] = {
 	"--pps",       "--burst",     "--bps",	       "--bps-burst", "--syn-pps",
 	"--syn-burst", "--total-pps", "--total-burst", "--prefix4",   "--prefix6",
-	"--action",    "--ban-for",   "--ban-mult",    "--ban-max",
+	"--action",    "--ban-for",   "--ban-mult",    "--ban-max",   "--syn-proxy",
 };
 
 static void limit_usage(FILE *f)
@@ -80,6 +83,10 @@ static void limit_usage(FILE *f)
 		"                       --ban-mult 2 and --ban-max 1d when not set before\n"
 		"  --ban-mult N         each repeat ban lasts N times the previous one\n"
 		"  --ban-max DURATION   longest ban\n"
+		"  --syn-proxy on|off   TCP endpoints: answer SYNs in XDP with SYN cookies and "
+		"let\n"
+		"                       only completed handshakes through (netfilter's SYNPROXY\n"
+		"                       connects them: floodgate keeps `table inet floodgate`)\n"
 		"A rate given without its burst sets the burst to the default above. Changing a\n"
 		"rate or a prefix restarts the endpoint's per-source buckets (full bursts).\n"
 		"\n"
@@ -160,6 +167,11 @@ static int parse_edit(struct limit_edit *e)
 		case OPT_BAN_MULT:
 			err = fg_parse_u64("--ban-mult", s, 1, FG_MULT_MAX, v);
 			break;
+		case OPT_SYN_PROXY:
+			if (strcmp(s, "on") && strcmp(s, "off"))
+				return error("--syn-proxy: %s: must be on or off", s), -EINVAL;
+			*v = !strcmp(s, "on");
+			break;
 		}
 		if (err)
 			return -EINVAL;
@@ -239,6 +251,14 @@ static int edit_rule(const char *ep, struct fg_rule *r, const struct limit_edit 
 	edit_plen(e, OPT_PREFIX6, &r->plen6, reset);
 	if (has(e, OPT_ACTION))
 		r->action = val(e, OPT_ACTION);
+	if (has(e, OPT_SYN_PROXY)) {
+		if (val(e, OPT_SYN_PROXY) && r->proto != IPPROTO_TCP)
+			return error("limit set %s: --syn-proxy on: only for TCP endpoints "
+				     "(tcp/PORT)",
+				     ep),
+			       -EINVAL;
+		r->syn_proxy = val(e, OPT_SYN_PROXY);
+	}
 	if (has(e, OPT_BAN_FOR)) {
 		__u64 f = val(e, OPT_BAN_FOR);
 
@@ -391,7 +411,7 @@ static int limit_set(const char *ep_s, struct limit_edit *e)
 	}
 	if (fresh) /* leftovers of a rule deleted from this slot must not count for the new one */
 		fg_rule_reset(&m, idx, true, true, true);
-	if (fg_ruleset_commit(&m, rs))
+	if (fg_ruleset_commit_proxied(&m, rs))
 		goto out;
 	if (!fresh)
 		fg_rule_reset(&m, idx, reset, old.total.rate != r->total.rate, false);
@@ -429,7 +449,7 @@ static int limit_del(const char *ep_s)
 		goto out;
 	}
 	memset(&rs->cfg.rules[idx], 0, sizeof(rs->cfg.rules[idx]));
-	if (fg_ruleset_commit(&m, rs))
+	if (fg_ruleset_commit_proxied(&m, rs))
 		goto out;
 	fg_rule_reset(&m, idx, true, true, true);
 	ret = FG_EXIT_OK;
@@ -522,6 +542,7 @@ static json_object *rule_json(const struct fg_rule *r, __u64 hz)
 	json_object_object_add(o, "ban_for", json_object_new_int64(r->ban_ticks / hz));
 	json_object_object_add(o, "ban_mult", json_object_new_int64(r->ban_mult));
 	json_object_object_add(o, "ban_max", json_object_new_int64(r->ban_max_ticks / hz));
+	json_object_object_add(o, "syn_proxy", json_object_new_boolean(r->syn_proxy));
 	return o;
 }
 
@@ -577,6 +598,8 @@ static int limit_list(void)
 				 fg_format_duration(d2, sizeof(d2), r->ban_max_ticks / hz));
 		else
 			snprintf(act, sizeof(act), "%s", fg_action_name(r->action));
+		if (r->syn_proxy) /* appended: the columns before it stay where scripts expect them */
+			strncat(act, ", syn-proxy", sizeof(act) - strlen(act) - 1);
 		printf("%-14s %-17s %-15s %-17s %-17s %-9s %s\n", ep, pps, bps, syn, tot, pfx, act);
 	}
 	ret = FG_EXIT_OK;
@@ -604,6 +627,7 @@ int cmd_limit(int argc, char **argv)
 		{ "ban-for", required_argument, NULL, OPT_BAN_FOR },
 		{ "ban-mult", required_argument, NULL, OPT_BAN_MULT },
 		{ "ban-max", required_argument, NULL, OPT_BAN_MAX },
+		{ "syn-proxy", required_argument, NULL, OPT_SYN_PROXY },
 		{ "help", no_argument, NULL, 'h' },
 		FG_COMMON_LONGOPTS,
 		{},

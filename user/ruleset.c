@@ -120,6 +120,8 @@ int fg_ruleset_check(const struct fg_ruleset *rs)
 			bad += !!error("%s: prefix6 %u: must be 0..128", ep, r->plen6);
 		if (r->action > FG_ACT_BAN)
 			bad += !!error("%s: unknown action %u", ep, r->action);
+		if (r->syn_proxy > 1 || (r->syn_proxy && r->proto != IPPROTO_TCP))
+			bad += !!error("%s: syn proxy: only for TCP endpoints", ep);
 		if (r->action == FG_ACT_BAN) {
 			if (!r->ban_ticks)
 				bad += !!error("%s: action ban needs a ban duration", ep);
