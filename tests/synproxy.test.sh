@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# synproxy.test.sh: the SYN proxy end to end, on a server-shaped topology.
+#
+#   fglsp<ID>c client  198.18.0.2/24  2001:db8::2/64   curl, forged ACKs, trafgen
+#   fglsp<ID>s server  198.18.0.1/24  2001:db8::1/64   floodgate (XDP on its veth),
+#                                                      table inet floodgate, nginx :80
+#
+# One veth pair between the two namespaces. floodgate runs inside the server
+# namespace, as on a real server: `ip netns exec` gives it a fresh /sys, so its
+# pins live on a bpffs of the test's own, mounted under the test's temporary
+# folder (visible from every namespace, removed at the end), and the nftables
+# table it installs is the server namespace's.
+#
+# Two things a veth needs that a NIC does not:
+#  - the client's veth sends with checksum offload off: a frame from the
+#    client's stack otherwise crosses the veth with only the pseudo-header sum
+#    in its TCP checksum (CHECKSUM_PARTIAL) and the proxy refuses the SYN, as it
+#    refuses any SYN whose checksum is wrong;
+#  - the client's veth has an XDP program (any: trafgen's passes everything):
+#    the SYN-ACKs leave the server's veth by XDP_TX, which a veth hands to its
+#    peer's XDP ring, and without a program there the kernel does not schedule
+#    that ring (GRO on alone lets them sit until other traffic arrives).
+#
+# Each test_* function sets the topology up and takes it down itself.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
+BUILD=${FG_BUILD:-$PWD/build}
+FG=$BUILD/floodgate
+TG=$BUILD/tests/trafgen
+PASSPROG=$BUILD/trafgen.bpf.o
+ID=$$
+# fgl*: trafgen transmits only from namespaces named like the lab's (lab.sh names end in -srv, -cli, -atk)
+NS_S=fglsp${ID}s NS_C=fglsp${ID}c
+IF_S=fgsp${ID}a IF_C=fgsp${ID}b
+TMP=$(mktemp -d /tmp/fgt-sp.XXXXXX)
+PIN=$TMP/bpf/fg
+NGINX_PID=
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+for c in nginx ethtool curl nft jq python3 nstat; do
+	command -v $c >/dev/null || skip_all "$c missing (make deps)"
+done
+[ -x "$FG" ] && [ -x "$TG" ] && [ -f "$PASSPROG" ] || skip_all "build $FG first"
+
+S() { ip netns exec "$NS_S" "$@"; }
+C() { ip netns exec "$NS_C" "$@"; }
+fg() { S "$FG" --pin-dir "$PIN" "$@"; }
+# counter NAME: the data path's counter (stats -j: verdicts under packets, the rest under pressure)
+counter() { fg stats -j | jq -r --arg n "$1" '.packets[$n] // .pressure[$n] // 0'; }
+tables() { S nft list tables | sort | tr '\n' ' '; }
+has_table() { S nft list table inet floodgate >/dev/null 2>&1; }
+up() {
+	mkdir -p "$TMP/bpf" && mount -t bpf bpf "$TMP/bpf" || return 1
+	ip netns add "$NS_S" && ip netns add "$NS_C" || return 1
+	ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C" || return 1
+	S ip addr add 198.18.0.1/24 dev "$IF_S"
+	S ip addr add 2001:db8::1/64 dev "$IF_S" nodad
+	C ip addr add 198.18.0.2/24 dev "$IF_C"
+	C ip addr add 2001:db8::2/64 dev "$IF_C" nodad
+	for ns in "$NS_S" "$NS_C"; do ip -n "$ns" link set lo up; done
+	S ip link set "$IF_S" up
+	C ip link set "$IF_C" up
+	C ethtool -K "$IF_C" tx off >/dev/null || return 1
+	C ip link set dev "$IF_C" xdpdrv obj "$PASSPROG" sec xdp.frags || return 1
+	cat >"$TMP/nginx.conf" <<-EOF
+		worker_processes 1;
+		pid $TMP/nginx.pid;
+		error_log $TMP/nginx.err warn;
+		events { worker_connections 1024; }
+		http {
+		    access_log off;
+		    client_body_temp_path $TMP/body;
+		    proxy_temp_path $TMP/proxy;
+		    fastcgi_temp_path $TMP/fastcgi;
+		    uwsgi_temp_path $TMP/uwsgi;
+		    scgi_temp_path $TMP/scgi;
+		    server {
+		        listen 198.18.0.1:80;
+		        listen [2001:db8::1]:80;
+		        location / { return 200 'proxied\n'; }
+		        location = /big { default_type text/plain; alias $TMP/big.txt; }
+		    }
+		}
+	EOF
+	head -c 30000 /dev/zero | tr '\0' x >"$TMP/big.txt"
+	chmod 755 "$TMP" && chmod 644 "$TMP/big.txt"
+	S nginx -c "$TMP/nginx.conf" -e "$TMP/nginx.err" || return 1
+	poll 5 test -s "$TMP/nginx.pid" || return 1
+	NGINX_PID=$(cat "$TMP/nginx.pid")
+	# both neighbours known: no neighbour discovery in the middle of a count
+	poll 5 C curl -s -m 1 -o /dev/null http://198.18.0.1/ || return 1
+	poll 5 C curl -s -m 1 -o /dev/null "http://[2001:db8::1]/" || return 1
+	fg attach "$IF_S" >/dev/null || return 1
+}
+
+down() {
+	[ -d "$TMP/bpf" ] && S "$FG" --pin-dir "$PIN" detach --all >/dev/null 2>&1
+	stop_pid "$NGINX_PID"
+	NGINX_PID=
+	ip netns del "$NS_S" 2>/dev/null
+	ip netns del "$NS_C" 2>/dev/null
+	mountpoint -q "$TMP/bpf" && umount "$TMP/bpf"
+	rm -rf "${TMP:?}"/*
+	return 0
+}
+trap 'down; rm -rf "$TMP"' EXIT
+
+# forge N PORT FAMILY: N bare ACKs with made-up acknowledgement numbers from the client
+forge() {
+	C python3 - "$@" <<-'EOF'
+		import random, socket, struct, sys
+		n, port, fam = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+		src, dst = ("198.18.0.2", "198.18.0.1") if fam == "4" else ("2001:db8::2", "2001:db8::1")
+		af = socket.AF_INET if fam == "4" else socket.AF_INET6
+		s = socket.socket(af, socket.SOCK_RAW, socket.IPPROTO_TCP)
+		def csum(b):
+		    if len(b) % 2: b += b"\0"
+		    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+		    while t >> 16: t = (t & 0xffff) + (t >> 16)
+		    return ~t & 0xffff
+		for i in range(n):
+		    sport = 20000 + i
+		    th = struct.pack("!HHIIBBHHH", sport, port, random.getrandbits(32),
+		                     random.getrandbits(32), 5 << 4, 0x10, 64240, 0, 0)
+		    a, b = socket.inet_pton(af, src), socket.inet_pton(af, dst)
+		    if fam == "4":
+		        ph = a + b + struct.pack("!BBH", 0, 6, len(th))
+		    else:
+		        ph = a + b + struct.pack("!I3xB", len(th), 6)
+		    th = th[:16] + struct.pack("!H", csum(ph + th)) + th[18:]
+		    s.sendto(th, (dst, 0))
+	EOF
+}
+
+test_handshake_ipv4() {
+	local before out
+	up || { notok "ipv4: lab up"; down; return; }
+	fg limit set tcp/80 --syn-proxy on
+	before=$(counter syn_proxy_synack)
+	out=$(for i in 1 2 3 4 5; do C curl -s -m 5 http://198.18.0.1/; done | sort | uniq -c | tr -s ' ')
+	same "ipv4: five connections through the proxy get nginx's page" " 5 proxied" "$out"
+	le "ipv4: each SYN answered in XDP" 5 $(($(counter syn_proxy_synack) - before))
+	le "ipv4: each handshake's cookie accepted" 5 "$(counter syn_proxy_cookie_ok)"
+	# a 30 kB answer: established segments pass (conntrack knows the connection)
+	out=$(C curl -s -m 5 http://198.18.0.1/big | wc -c)
+	same "ipv4: a 30 kB answer over a proxied connection" 30000 "$out"
+	same "ipv4: nothing refused" 0 "$(counter syn_proxy_refused)"
+	down
+}
+
+# IPv6: XDP answers the SYN and accepts the cookie, so the client's side of the
+# handshake completes. The connection netfilter's SYNPROXY should then open to
+# nginx does not complete in this lab on this kernel, with floodgate or without
+# it (nft SYNPROXY alone, XDP detached, fails the same way), so the page itself
+# is not asserted here: see the README's limits.
+test_handshake_ipv6() {
+	local before
+	up || { notok "ipv6: lab up"; down; return; }
+	fg limit set tcp/80 --syn-proxy on
+	before=$(counter syn_proxy_synack)
+	C python3 -c '
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.settimeout(3)
+s.connect(("2001:db8::1", 80))  # the handshake the client sees is the one XDP answered
+print("connected")' >"$TMP/v6" 2>&1
+	same "ipv6: the client completes its handshake with the proxy" connected "$(cat "$TMP/v6")"
+	le "ipv6: its SYN answered in XDP" 1 $(($(counter syn_proxy_synack) - before))
+	le "ipv6: its cookie accepted in XDP" 1 "$(counter syn_proxy_cookie_ok)"
+	same "ipv6: nothing refused" 0 "$(counter syn_proxy_refused)"
+	down
+}
+
+test_forged_cookies() {
+	local before pass_before rsts
+	up || { notok "forged: lab up"; down; return; }
+	fg limit set tcp/80 --syn-proxy on
+	fg limit set tcp/81 >/dev/null # an endpoint without the proxy
+	before=$(counter syn_proxy_refused)
+	rsts=$(S nstat -az TcpOutRsts | awk '$1 == "TcpOutRsts" { print $2 }')
+	forge 200 80 4
+	forge 200 80 6
+	same "400 forged ACKs (IPv4 and IPv6) refused and counted" 400 \
+		$(($(counter syn_proxy_refused) - before))
+	same "the server never saw them (no RST sent)" "$rsts" \
+		"$(S nstat -az TcpOutRsts | awk '$1 == "TcpOutRsts" { print $2 }')"
+	before=$(counter syn_proxy_refused)
+	forge 50 81 4
+	same "forged ACKs to a port without the proxy pass, as before" "$before" \
+		"$(counter syn_proxy_refused)"
+	# a real client still gets through afterwards
+	same "a real client after the forgeries" proxied "$(C curl -s -m 5 http://198.18.0.1/)"
+	down
+}
+
+test_monitor() {
+	local before
+	up || { notok "monitor: lab up"; down; return; }
+	fg limit set tcp/80 --syn-proxy on --action monitor
+	before=$(counter syn_proxy_would_synack)
+	same "monitor: the page, through SYNPROXY alone" proxied "$(C curl -s -m 5 http://198.18.0.1/)"
+	le "monitor: the SYN counted as one XDP would have answered" 1 \
+		$(($(counter syn_proxy_would_synack) - before))
+	same "monitor: XDP answered nothing" 0 "$(counter syn_proxy_synack)"
+	down
+}
+
+test_rules_removed() {
+	up || { notok "rules: lab up"; down; return; }
+	S nft add table inet someone_else
+	fg limit set tcp/80 --syn-proxy on
+	fg limit set tcp/443 --syn-proxy on
+	same "on: our table beside the others" "table inet floodgate table inet someone_else " \
+		"$(tables)"
+	fg limit set tcp/80 --syn-proxy off
+	check "one endpoint off: the table stays for the other" has_table
+	fg limit del tcp/443
+	same "last endpoint deleted: our table gone, the other kept" "table inet someone_else " \
+		"$(tables)"
+	fg limit set tcp/80 --syn-proxy on
+	fg detach --all
+	same "detach --all: our table gone, the other kept" "table inet someone_else " "$(tables)"
+	down
+}
+
+test_no_synproxy_support() {
+	local out
+	up || { notok "support: lab up"; down; return; }
+	fg limit set tcp/80 --pps 1000
+	mkdir -p "$TMP/nonft" "$TMP/badnft"
+	# an nft that fails as a kernel without SYNPROXY makes it fail
+	cat >"$TMP/badnft/nft" <<-'EOF'
+		#!/bin/sh
+		case "$*" in *list*) exit 1 ;; esac
+		/bin/cat >/dev/null
+		echo "Error: Could not process rule: No such file or directory" >&2
+		exit 1
+	EOF
+	chmod +x "$TMP/badnft/nft"
+	out=$(S env PATH="$TMP/badnft" "$FG" --pin-dir "$PIN" limit set tcp/80 --syn-proxy on 2>&1)
+	check "no SYNPROXY: limit set fails" test $? -ne 0
+	check "no SYNPROXY: the error says why" grep -q "CONFIG_NFT_SYNPROXY.*nothing was changed" \
+		<<<"$out"
+	out=$(S env PATH="$TMP/nonft" "$FG" --pin-dir "$PIN" limit set tcp/80 --syn-proxy on 2>&1)
+	check "no nft: the error says so" grep -q "nft binary is not installed" <<<"$out"
+	same "nothing half-installed: the rule is not on" false \
+		"$(fg limit list -j | jq '.[] | select(.endpoint == "tcp/80") | .syn_proxy')"
+	same "nothing half-installed: no table" "" "$(tables)"
+	down
+}
+
+# A SYN flood from 65,536 spoofed sources (200,000 SYNs at 40,000/s, about three
+# per source) while a real client opens connections: every one of them gets in,
+# and every spoofed SYN is answered in XDP. Its SYN-ACKs go to addresses no
+# namespace has and die in the client's, as they would on the internet.
+test_flood() {
+	local n=200000 rate=40000 got fails=0 i before mac
+	up || { notok "flood: lab up"; down; return; }
+	fg limit set tcp/80 --syn-proxy on
+	mac=$(S cat /sys/class/net/"$IF_S"/address)
+	before=$(counter syn_proxy_synack)
+	C "$TG" -j send "$IF_C" --dmac "$mac" --dst 198.18.0.1 --proto syn --dport 80 \
+		--src 198.19.0.0 --sources 65536 --count $n --rate $rate --duration 20 \
+		--method packet >"$TMP/tg.json" 2>"$TMP/tg.err" &
+	local tgpid=$!
+	sleep 1
+	got=0
+	for i in $(seq 20); do
+		if [ "$(C curl -s -m 3 http://198.18.0.1/)" == proxied ]; then
+			got=$((got + 1))
+		else
+			fails=$((fails + 1))
+		fi
+	done
+	wait $tgpid
+	[ -s "$TMP/tg.err" ] && note "flood: trafgen: $(head -c 400 "$TMP/tg.err")"
+	same "flood: the generator sent them all" $n "$(jq -r '.frames' "$TMP/tg.json" 2>/dev/null)"
+	same "flood: 20 of 20 real connections during it" 20 "$got"
+	le "flood: every spoofed SYN answered in XDP" $n $(($(counter syn_proxy_synack) - before))
+	note "flood: $(jq -c . "$TMP/tg.json" 2>/dev/null | head -c 300)"
+	down
+}
+
+for t in test_handshake_ipv4 test_handshake_ipv6 test_forged_cookies test_monitor \
+	test_rules_removed test_no_synproxy_support test_flood; do
+	if [ -z "${SP_ONLY:-}" ] || [ "$SP_ONLY" == "$t" ]; then
+		$t
+	fi
+done
