@@ -200,7 +200,8 @@ test_monitor() {
 	up || { notok "monitor: lab up"; down; return; }
 	fg limit set tcp/80 --syn-proxy on --action monitor
 	before=$(counter syn_proxy_would_synack)
-	same "monitor: the page, through SYNPROXY alone" proxied "$(C curl -s -m 5 http://198.18.0.1/)"
+	same "monitor: the page, from the stack as without the proxy" proxied \
+		"$(C curl -s -m 5 http://198.18.0.1/)"
 	le "monitor: the SYN counted as one XDP would have answered" 1 \
 		$(($(counter syn_proxy_would_synack) - before))
 	same "monitor: XDP answered nothing" 0 "$(counter syn_proxy_synack)"

@@ -12,12 +12,17 @@
  * ever named. The table lives in the network namespace of the process
  * that runs floodgate: the server's.
  *
- * The rules, per syn-proxy port set:
- *   prerouting (raw): a SYN is not tracked, so SYNPROXY gets it when XDP
- *     passes it (monitor rules, or no XDP on the interface it came in by);
- *   input: an ACK conntrack does not know (invalid, untracked, or picked
- *     up mid-stream as new when nf_conntrack_tcp_loose is on) goes to
- *     SYNPROXY, which checks its cookie; other invalid segments are dropped.
+ * The rules, per syn-proxy port set, in one input chain: an ACK
+ * conntrack does not know (invalid, untracked, or picked up mid-stream as
+ * new when nf_conntrack_tcp_loose is on) goes to SYNPROXY, which checks
+ * its cookie; other invalid segments are dropped. SYNs are left to
+ * conntrack, unlike the usual SYNPROXY recipe that untracks them so that
+ * SYNPROXY answers them: here XDP answers them, and the SYNs it passes
+ * are those of a monitor rule (a dry run: the stack answers, as without
+ * the proxy) and those of a connection conntrack still knows (a client
+ * reusing its port while the server's TIME_WAIT entry lasts: conntrack
+ * reopens it; untracked, SYNPROXY would meet that entry and the client
+ * would wait a retransmission, measured at under a tenth of the rate).
  */
 #define _GNU_SOURCE /* pipe2, asprintf */
 #include <errno.h>
@@ -192,10 +197,6 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 		     "add table " NFT_TABLE "\n"
 		     "delete table " NFT_TABLE "\n"
 		     "table " NFT_TABLE " {\n"
-		     "  chain prerouting {\n"
-		     "    type filter hook prerouting priority raw; policy accept;\n"
-		     "    tcp dport { %s } tcp flags & (fin|syn|rst|ack) == syn notrack\n"
-		     "  }\n"
 		     "  chain input {\n"
 		     "    type filter hook input priority filter; policy accept;\n"
 		     "    meta nfproto ipv4 tcp dport { %s } ct state invalid,untracked"
@@ -209,7 +210,7 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 		     "    tcp dport { %s } ct state invalid drop\n"
 		     "  }\n"
 		     "}\n",
-		     ports, ports, FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE, ports,
+		     ports, FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE, ports,
 		     FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE, ports) < 0)
 		return error("syn proxy: out of memory"), -ENOMEM;
 	r = nft(NULL, script, err, sizeof(err));
