@@ -117,6 +117,9 @@ fg limit set default --pps off --syn-pps off >/dev/null
 run xdp 0
 run xdp 1
 echo "# xdp counters: $(fg stats -j | jq -c '.packets | {syn_proxy_synack, syn_proxy_cookie_ok, syn_proxy_refused}')"
+echo "# SYNPROXY (all CPUs): $(S awk 'NR == 1 { for (i = 2; i <= NF; i++) n[i] = $i; next }
+	{ for (i = 2; i <= NF; i++) v[i] += ("0x" $i) + 0 } END { for (i = 2; i in n; i++) printf "%s=%d ", n[i], v[i] }' \
+	/proc/net/stat/synproxy 2>/dev/null)"
 # nft: no floodgate, nftables' SYNPROXY as its documentation sets it up
 fg detach --all >/dev/null
 S sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
