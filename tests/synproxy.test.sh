@@ -208,6 +208,47 @@ test_monitor() {
 	down
 }
 
+# The config file's syn_proxy: on, applied by the daemon, and its metrics.
+test_config_metrics() {
+	local dpid port m
+	up || { notok "config: lab up"; down; return; }
+	cat >"$TMP/fg.yaml" <<-EOF
+		endpoints:
+		  - endpoint: tcp/80
+		    syn_proxy: on
+		  - endpoint: tcp/8080
+		    syn_proxy: on
+		    action: monitor
+		metrics:
+		  listen: 127.0.0.1:0
+	EOF
+	S "$FG" --pin-dir "$PIN" run --config "$TMP/fg.yaml" >"$TMP/run.out" 2>"$TMP/run.err" &
+	dpid=$!
+	if ! poll 20 grep -q 'serving metrics' "$TMP/run.err"; then
+		notok "config: floodgate run serves metrics"
+		stop_pid $dpid
+		down
+		return
+	fi
+	port=$(grep -o 'port [0-9]*' "$TMP/run.err" | head -1 | grep -o '[0-9]*')
+	check "config: the daemon installed the table" has_table
+	same "config: dump shows it" "on on" "$(fg config dump | awk '$1 == "syn_proxy:" { print $2 }' |
+		tr '\n' ' ' | sed 's/ $//')"
+	same "config: the page through the proxy" proxied "$(C curl -s -m 5 http://198.18.0.1/)"
+	C curl -s -m 2 -o /dev/null http://198.18.0.1:8080/ # monitor: nothing listens, counted
+	m=$(S curl -s -m 5 "http://127.0.0.1:$port/metrics")
+	check "metrics: SYN-ACKs under action answer" grep -qE \
+		'^floodgate_packets_total\{action="answer",reason="syn_proxy_synack"\} [1-9]' <<<"$m"
+	check "metrics: cookies accepted" grep -qE \
+		'^floodgate_packets_total\{action="pass",reason="syn_proxy_cookie_ok"\} [1-9]' <<<"$m"
+	check "metrics: refused, a drop reason" grep -qE \
+		'^floodgate_packets_total\{action="drop",reason="syn_proxy_refused"\} [0-9]' <<<"$m"
+	check "metrics: the monitor rule's would-be SYN-ACK" grep -qE \
+		'^floodgate_syn_proxy_would_total\{what="synack"\} [1-9]' <<<"$m"
+	stop_pid $dpid
+	down
+}
+
 test_rules_removed() {
 	up || { notok "rules: lab up"; down; return; }
 	S nft add table inet someone_else
@@ -285,7 +326,7 @@ test_flood() {
 }
 
 for t in test_handshake_ipv4 test_handshake_ipv6 test_forged_cookies test_monitor \
-	test_rules_removed test_no_synproxy_support test_flood; do
+	test_config_metrics test_rules_removed test_no_synproxy_support test_flood; do
 	if [ -z "${SP_ONLY:-}" ] || [ "$SP_ONLY" == "$t" ]; then
 		$t
 	fi

@@ -568,6 +568,14 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 		(uint64_t)s->counters[FG_C_FRAGMENT].packets);
 	fprintf(f, "floodgate_portless_packets_total{kind=\"ipv6_long_chain\"} %" PRIu64 "\n",
 		(uint64_t)s->counters[FG_C_IP6_LONG_CHAIN].packets);
+	family(f, "floodgate_syn_proxy_would_total", "counter",
+	       "Packets a monitor rule with the SYN proxy passed that XDP would have answered with "
+	       "a "
+	       "SYN-ACK (synack) or refused (refuse).");
+	fprintf(f, "floodgate_syn_proxy_would_total{what=\"synack\"} %" PRIu64 "\n",
+		(uint64_t)s->counters[FG_C_SP_WOULD_SYNACK].packets);
+	fprintf(f, "floodgate_syn_proxy_would_total{what=\"refuse\"} %" PRIu64 "\n",
+		(uint64_t)s->counters[FG_C_SP_WOULD_REFUSE].packets);
 	family(f, "floodgate_rule_set_generation", "gauge",
 	       "Rule-set swaps since the maps were made.");
 	sample(f, "floodgate_rule_set_generation", s->st.generation);
