@@ -38,12 +38,18 @@
 #define FX_TCP_ECE 0x40
 #define FX_TCP_CWR 0x80
 
-/* Rules: a proxied endpoint, a monitored one, a proxied one with a SYN limit, a plain one. */
-enum { R_DEF = 0, R_PROXY = 1, R_MON = 2, R_LIMITED = 3, R_PLAIN = 4 };
+/*
+ * Rules: a proxied endpoint, a monitored one, a proxied one with a SYN
+ * limit, a plain one, a proxied one whose action is ban, a proxied one
+ * with an endpoint total of one packet.
+ */
+enum { R_DEF = 0, R_PROXY = 1, R_MON = 2, R_LIMITED = 3, R_PLAIN = 4, R_BAN = 5, R_TOTAL = 6 };
 #define P_PROXY	  443
 #define P_MON	  8443
 #define P_LIMITED 9443
 #define P_PLAIN	  80
+#define P_BAN	  7443
+#define P_TOTAL	  6443
 
 static struct fx fx;
 
@@ -385,18 +391,20 @@ static void ruleset_commit(void)
 	static const struct {
 		__u16 port;
 		__u8 proxy, action;
-		__u64 syn;
+		__u64 syn, total;
 	} eps[] = {
-		[R_PROXY] = { P_PROXY, 1, FG_ACT_DROP, 0 },
-		[R_MON] = { P_MON, 1, FG_ACT_MONITOR, 0 },
-		[R_LIMITED] = { P_LIMITED, 1, FG_ACT_DROP, 1 },
-		[R_PLAIN] = { P_PLAIN, 0, FG_ACT_DROP, 0 },
+		[R_PROXY] = { P_PROXY, 1, FG_ACT_DROP, 0, 0 },
+		[R_MON] = { P_MON, 1, FG_ACT_MONITOR, 0, 0 },
+		[R_LIMITED] = { P_LIMITED, 1, FG_ACT_DROP, 1, 0 },
+		[R_PLAIN] = { P_PLAIN, 0, FG_ACT_DROP, 0, 0 },
+		[R_BAN] = { P_BAN, 1, FG_ACT_BAN, 0, 0 },
+		[R_TOTAL] = { P_TOTAL, 1, FG_ACT_DROP, 0, 1 },
 	};
 
 	assert_non_null(rs);
 	fx_ruleset_init(rs, HZ);
 	fx_rule_open(&rs->cfg.rules[R_DEF]);
-	for (i = R_PROXY; i <= R_PLAIN; i++) {
+	for (i = R_PROXY; i <= R_TOTAL; i++) {
 		struct fg_rule *r = &rs->cfg.rules[i];
 
 		*r = rs->cfg.rules[R_DEF];
@@ -406,6 +414,7 @@ static void ruleset_commit(void)
 		r->syn_proxy = eps[i].proxy;
 		r->action = eps[i].action;
 		r->syn = (struct fg_limit){ eps[i].syn, eps[i].syn };
+		r->total = (struct fg_limit){ eps[i].total, eps[i].total };
 	}
 	assert_int_equal(fx_commit(&fx, rs), 0);
 	free(rs);
@@ -804,6 +813,56 @@ static void test_rule_counters(void **state)
 }
 
 /*
+ * A refused segment bans no one, even under action ban: its source
+ * address may be anyone's, and a forger would otherwise ban whom it names.
+ */
+static void test_refused_no_ban(void **state)
+{
+	struct seg ack = { .family = 4, .dport = P_BAN, .flags = FX_TCP_ACK, .seq = 3, .ack = 7 };
+	struct seg syn = { .family = 4, .dport = P_BAN, .flags = FX_TCP_SYN, .seq = 9 };
+	struct out *o = malloc(sizeof(*o));
+
+	assert_non_null(o);
+	expect("forged ack under action ban", &ack, DROP, FG_R_SP_REFUSED, o);
+	assert_int_equal(o->notes & FX_NOTE(FG_C_BANS), 0);
+	ack.seq++;
+	expect("again", &ack, DROP, FG_R_SP_REFUSED, o);
+	assert_int_equal(o->notes & FX_NOTE(FG_C_BANS), 0);
+	expect("the same source's syn: answered, not banned", &syn, TX, FG_R_SP_SYNACK, o);
+	free(o);
+}
+
+/*
+ * The endpoint total counts only what the proxy lets through: SYNs it
+ * answers never reach it (a flood of them cannot use it up), and the
+ * cookie ACKs do.
+ */
+static void test_total_after(void **state)
+{
+	static const char *const src[] = { "198.18.7.1", "198.18.7.2", "198.18.7.3" };
+	struct seg syn[3], a;
+	struct synack sa[3];
+	struct fx_pkt p;
+	struct out *o = malloc(sizeof(*o));
+	int i;
+
+	assert_non_null(o);
+	for (i = 0; i < 3; i++) {
+		syn[i] = (struct seg){
+			.family = 4, .src = src[i], .dport = P_TOTAL, .flags = FX_TCP_SYN, .seq = 9
+		};
+		seg_build(&p, &syn[i]);
+		expect("syn under a total of one", &syn[i], TX, FG_R_SP_SYNACK, o);
+		check_synack("syn under a total of one", &p, &syn[i], o, 0, 0, 0, 0, 0, &sa[i]);
+	}
+	ack_of(&syn[0], &sa[0], 0, &a);
+	expect("first cookie ack: the total's one packet", &a, PASS, FG_R_SP_COOKIE, o);
+	ack_of(&syn[1], &sa[1], 0, &a);
+	expect("second cookie ack: over the total", &a, DROP, FG_R_ENDPOINT, o);
+	free(o);
+}
+
+/*
  * A connection conntrack has confirmed passes without a cookie: one on
  * this namespace's loopback, made real by a listening socket and an
  * nftables table that needs conntrack (in this namespace only).
@@ -901,6 +960,8 @@ int main(void)
 		cmocka_unit_test_setup(test_monitor, fresh),
 		cmocka_unit_test_setup(test_limits_first, fresh),
 		cmocka_unit_test_setup(test_rule_counters, fresh),
+		cmocka_unit_test_setup(test_refused_no_ban, fresh),
+		cmocka_unit_test_setup(test_total_after, fresh),
 		cmocka_unit_test_setup(test_conntrack, fresh),
 	};
 
