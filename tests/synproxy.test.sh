@@ -250,7 +250,9 @@ test_config_metrics() {
 		metrics:
 		  listen: 127.0.0.1:0
 	EOF
-	S "$FG" --pin-dir "$PIN" run --config "$TMP/fg.yaml" >"$TMP/run.out" 2>"$TMP/run.err" &
+	# ip netns exec execs the daemon: $! is its PID (through S, it would be a subshell's)
+	ip netns exec "$NS_S" "$FG" --pin-dir "$PIN" run --config "$TMP/fg.yaml" \
+		>"$TMP/run.out" 2>"$TMP/run.err" &
 	DPID=$!
 	if ! poll 20 grep -q 'serving metrics' "$TMP/run.err"; then
 		notok "config: floodgate run serves metrics"
@@ -322,7 +324,7 @@ test_flood() {
 	fg limit set tcp/80 --syn-proxy on
 	mac=$(S cat /sys/class/net/"$IF_S"/address)
 	before=$(counter syn_proxy_synack)
-	C "$TG" -j send "$IF_C" --dmac "$mac" --dst 198.18.0.1 --proto syn --dport 80 \
+	ip netns exec "$NS_C" "$TG" -j send "$IF_C" --dmac "$mac" --dst 198.18.0.1 --proto syn --dport 80 \
 		--src 198.19.0.0 --sources 65536 --count $n --rate $rate --duration 20 \
 		--method packet >"$TMP/tg.json" 2>"$TMP/tg.err" &
 	TGPID=$!
