@@ -3,8 +3,9 @@
  * floodgate.bpf.c: the XDP program. Per packet, in this order (the stages
  * of floodgate() at the end of the file): parse (parse.h), lists (the
  * allow/deny/manual-ban trie), rule (the endpoint's), source (its bucket,
- * with its cached ban state, and the per-source limits), endpoint (the
- * rule's total), action, one count. The rate math is in rate.h. DESIGN.md
+ * with its cached ban state, and the per-source limits), SYN proxy (for
+ * endpoints that have it, synproxy.h), endpoint (the rule's total),
+ * action, one count. The rate math is in rate.h. DESIGN.md
  * explains each step; headers/floodgate.h holds every map layout.
  */
 #include <linux/bpf.h>
@@ -12,6 +13,7 @@
 
 #include "floodgate.h"
 #include "parse.h"
+#include "synproxy.h"
 
 /* Load-time knobs (skeleton rodata). */
 const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or the test clock's) */
@@ -838,26 +840,52 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	return fg_limits(b, rule, &j->p, now, last);
 }
 
-/* Stage 4, endpoint: all sources of the rule together. FG_R_PASS or FG_R_ENDPOINT. */
-static __always_inline int fg_stage_endpoint(struct fg_judge *j)
+/*
+ * Stage 4, SYN proxy (synproxy.h), for the TCP endpoints that have it:
+ * after the lists, bans and per-source limits, and before the endpoint
+ * total, since a SYN it answers never reaches the host and a spoofed flood
+ * of them must not use up the total real clients need. FG_R_PASS (no
+ * proxy here, or a connection conntrack knows), FG_R_SP_COOKIE,
+ * FG_R_SP_SYNACK (the frame is now the answer) or FG_R_SP_REFUSED. A
+ * monitor rule's frames are left as they are, and what XDP would have done
+ * to them is counted beside.
+ */
+static __always_inline int fg_stage_synproxy(struct xdp_md *ctx, struct fg_judge *j)
+{
+	int monitor = j->rule->action == FG_ACT_MONITOR, sp;
+
+	if (!j->rule->syn_proxy || j->p.proto != IPPROTO_TCP || !j->p.has_ports)
+		return FG_R_PASS;
+	sp = fg_synproxy(ctx, &j->p, monitor);
+	if (monitor && (sp == FG_R_SP_SYNACK || sp == FG_R_SP_REFUSED))
+		fg_count(sp == FG_R_SP_SYNACK ? FG_C_SP_WOULD_SYNACK : FG_C_SP_WOULD_REFUSE, 0);
+	return sp;
+}
+
+/*
+ * Stage 5, endpoint: all sources of the rule together. Returns reason (one
+ * that passes: FG_R_PASS or FG_R_SP_COOKIE) within the total, FG_R_ENDPOINT
+ * over it.
+ */
+static __always_inline int fg_stage_endpoint(struct fg_judge *j, int reason)
 {
 	const struct fg_rule *rule = j->rule;
 	struct fg_total *tot;
 	__u64 now = j->p.now, last;
 
 	if (!rule->total.rate)
-		return FG_R_PASS;
+		return reason;
 	tot = bpf_map_lookup_elem(&fg_totals, &j->ridx);
 	if (!tot)
-		return FG_R_PASS;
+		return reason;
 	last = tot->seen;
 	tot->seen = now; /* before the CAS, as for buckets: see fg_gcra */
 	if (tot->units != rule->since && fg_total_rebase(tot, rule, now, last))
-		return FG_R_PASS; /* the rule set changed under this packet */
+		return reason; /* the rule set changed under this packet */
 	/* 0 is over; -1, a lost race, passes */
 	return fg_conform(&tot->tat, &tot->units, rule->since, now, rule->total.rate,
 			  rule->total.burst, 1, fg_idle(now, last, rule->total.rate))
-		       ? FG_R_PASS
+		       ? reason
 		       : FG_R_ENDPOINT;
 }
 
@@ -886,10 +914,12 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 }
 
 /*
- * Stage 5, action: what the rule does with a packet over a limit (drop,
- * monitor: pass as would-drop, ban: drop and ban its prefix), and the
- * rule's and bucket's counters. A banned source is dropped whatever the
- * action. Returns the final reason.
+ * Stage 6, action: what the rule does with a packet over a limit or
+ * refused by the SYN proxy (drop, monitor: pass as would-drop, ban: drop
+ * and ban its prefix), and the rule's and bucket's counters. A banned
+ * source is dropped whatever the action; a refused segment bans no one
+ * (its source address may be anyone's); a SYN the proxy answered counts
+ * as passed. Returns the final reason.
  */
 static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 {
@@ -898,7 +928,8 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 
 	if (rc)
 		rc->bytes += j->p.len;
-	if (reason == FG_R_PASS) {
+	if (reason == FG_R_PASS || reason == FG_R_SP_COOKIE ||
+	    (reason == FG_R_SP_SYNACK && rule->action != FG_ACT_MONITOR)) {
 		if (rc)
 			rc->passed++;
 		return reason;
@@ -908,7 +939,8 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 			rc->would_drop++;
 		return FG_R_MONITOR;
 	}
-	if (reason != FG_R_BANNED && reason != FG_R_ENDPOINT && rule->action == FG_ACT_BAN && j->b)
+	if (reason != FG_R_BANNED && reason != FG_R_ENDPOINT && reason != FG_R_SP_REFUSED &&
+	    rule->action == FG_ACT_BAN && j->b)
 		j->b->ban_until = fg_ban(j->st, j->cfg, j->ridx, &j->p, &j->prefix);
 	if (j->b) {
 		j->b->drops++;
@@ -920,8 +952,9 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 }
 
 /*
- * The program: parse, then lists, rule, source, endpoint and action, in
- * this order; every packet leaves through the one count at the end.
+ * The program: parse, then lists, rule, source, SYN proxy, endpoint and
+ * action, in this order; every packet leaves through the one count at the
+ * end.
  */
 SEC("xdp.frags")
 int floodgate(struct xdp_md *ctx)
@@ -954,11 +987,14 @@ int floodgate(struct xdp_md *ctx)
 	fg_stage_rule(&j);
 	reason = fg_stage_source(&j);
 	if (reason == FG_R_PASS)
-		reason = fg_stage_endpoint(&j);
+		reason = fg_stage_synproxy(ctx, &j);
+	if (reason == FG_R_PASS || reason == FG_R_SP_COOKIE)
+		reason = fg_stage_endpoint(&j, reason);
 	reason = fg_stage_action(&j, reason);
 out:
 	fg_count(reason, len);
-	return reason > FG_R_MONITOR ? XDP_DROP : XDP_PASS;
+	/* the SYN proxy's answer goes back out of the interface; the rest is passed or dropped */
+	return reason == FG_R_SP_SYNACK ? XDP_TX : reason > FG_R_MONITOR ? XDP_DROP : XDP_PASS;
 }
 
 /*

@@ -44,6 +44,8 @@ struct fg_pkt {
 	__u8 syn;	 /* 1 for a TCP SYN without ACK */
 	__u8 also_count; /* a counter to bump besides the verdict's (FG_C_FRAGMENT, ...), or 0 */
 	__u8 pad;	 /* zero */
+	__u16 l3;	 /* offset of the IP header in the frame */
+	__u16 l4;	 /* offset of the TCP or UDP header (valid when has_ports) */
 };
 
 /*
@@ -140,6 +142,7 @@ static __always_inline int fg_parse_l4(struct fg_cursor *c, struct fg_pkt *p, __
 		p->dport = bpf_ntohs(th->dest);
 		p->has_ports = 1;
 		p->syn = th->syn && !th->ack;
+		p->l4 = (void *)th - c->start;
 	} else if (p->proto == IPPROTO_UDP) {
 		struct udphdr *uh = c->pos;
 
@@ -169,6 +172,7 @@ static __always_inline int fg_parse_ip4(struct fg_cursor *c, struct fg_pkt *p)
 	if (tot < hlen || tot > frame)
 		return FG_R_IP4_TOTLEN;
 	p->family = FG_FAM_IPV4;
+	p->l3 = (void *)iph - c->start;
 	fg_addr4(p, iph->saddr);
 	p->proto = iph->protocol;
 	if (iph->frag_off & bpf_htons(FG_IP4_FRAG_OFFSET)) {
@@ -292,6 +296,7 @@ static __always_inline int fg_parse_ip6(struct fg_cursor *c, struct fg_pkt *p)
 		return FG_R_IP6_PAYLEN;
 	}
 	p->family = FG_FAM_IPV6;
+	p->l3 = (void *)ip6 - c->start;
 	fg_addr6(p, &ip6->saddr);
 	c->pos = ip6 + 1;
 	if (fg_ip6_is_ext(nh))

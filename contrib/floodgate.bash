@@ -37,6 +37,10 @@ _floodgate() {
 		_floodgate_words drop monitor ban
 		return
 		;;
+	--syn-proxy)
+		_floodgate_words on off
+		return
+		;;
 	--watch | -w | --interval | -i | -n | --count | --metrics | -m | --pps | --burst | --bps | \
 		--bps-burst | --syn-pps | --syn-burst | --total-pps | --total-burst | --prefix4 | \
 		--prefix6 | --ban-for | --ban-mult | --ban-max | --for)
@@ -48,8 +52,8 @@ _floodgate() {
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		w=${COMP_WORDS[i]}
 		case $w in
-		--pin-dir | --config | -c | --mode | --by | -b | --action | --watch | -w | --interval | \
-			-i | -n | --count | --metrics | -m | --pps | --burst | --bps | --bps-burst | \
+		--pin-dir | --config | -c | --mode | --by | -b | --action | --syn-proxy | --watch | -w | \
+			--interval | -i | -n | --count | --metrics | -m | --pps | --burst | --bps | --bps-burst | \
 			--syn-pps | --syn-burst | --total-pps | --total-burst | --prefix4 | --prefix6 | \
 			--ban-for | --ban-mult | --ban-max | --for)
 			i=$((i + 1)) # skip the option's value
@@ -92,7 +96,7 @@ _floodgate() {
 		elif [[ $cur == -* && $sub == set ]]; then
 			_floodgate_words --pps --burst --bps --bps-burst --syn-pps --syn-burst \
 				--total-pps --total-burst --prefix4 --prefix6 --action --ban-for \
-				--ban-mult --ban-max $common
+				--ban-mult --ban-max --syn-proxy $common
 		elif [[ $sub == set || $sub == del ]] && [ $nargs -eq 0 ]; then
 			compopt -o nospace 2>/dev/null
 			_floodgate_words default tcp/ udp/

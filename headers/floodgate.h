@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 8
+#define FG_LAYOUT_VERSION 9
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -42,6 +42,17 @@
 #define FG_CALM_WINDOWS	 3  /* quiet one-second windows before under-attack mode ends */
 #define FG_CHURN_SECONDS 60 /* new sources that would replace the source table this fast: attack */
 
+/*
+ * What the XDP SYN proxy advertises in its SYN-ACKs, and the nftables
+ * SYNPROXY rules too (they answer when XDP does not: monitor rules). The
+ * window scale must not exceed the server's own (Linux: log2(max(tcp_rmem[2],
+ * rmem_max)) - 15, 7 or more with the defaults): SYNPROXY does not rewrite it.
+ */
+#define FG_SP_MSS4   1460 /* MSS for IPv4 clients */
+#define FG_SP_MSS6   1440 /* MSS for IPv6 clients */
+#define FG_SP_WSCALE 7	  /* window scale */
+#define FG_SP_TTL    64	  /* IPv4 TTL and IPv6 hop limit of a SYN-ACK */
+
 /* Load-time table sizes (overridable with config `tables:`). */
 #define FG_DEF_SOURCES	(1U << 20)   /* per-source buckets tracked */
 #define FG_DEF_BANS	65536	     /* ban table entries */
@@ -56,19 +67,22 @@ enum fg_family {
 
 /*
  * Verdict reasons and pressure counters: index into fg_counters. Reasons
- * from FG_R_PASS to FG_R_MONITOR pass the packet, the rest up to
- * FG_R_DROP_LAST drop it, and counters past FG_R_DROP_LAST are
- * informational (they are not verdicts; their byte count is unused).
- * Keep fg_reason_names[] in user/names.c in the same order.
+ * from FG_R_PASS to FG_R_MONITOR pass the packet, FG_R_SP_SYNACK answers
+ * it (XDP_TX), the rest up to FG_R_DROP_LAST drop it, and counters past
+ * FG_R_DROP_LAST are informational (they are not verdicts; their byte
+ * count is unused).
+ * Their names: counter_names[] in user/util.c.
  */
 enum fg_counter {
 	FG_R_PASS = 0, /* within every limit */
 	FG_R_NON_IP,   /* not IPv4 or IPv6 (ARP, LLDP, ...): passed */
-	FG_R_ND,      /* IPv6 neighbour discovery (hop limit 255, code 0, no ext. header): passed */
-	FG_R_ALLOW,   /* source on the allow list */
-	FG_R_MONITOR, /* over a limit of a `monitor` rule: passed, would drop */
-	FG_R_DENY,    /* source on the deny list */
-	FG_R_BANNED,  /* source banned (automatic or manual) */
+	FG_R_ND,    /* IPv6 neighbour discovery (hop limit 255, code 0, no ext. header): passed */
+	FG_R_ALLOW, /* source on the allow list */
+	FG_R_SP_COOKIE,	  /* syn-proxy endpoint: ACK with a valid SYN cookie, passed to SYNPROXY */
+	FG_R_MONITOR,	  /* over a limit of a `monitor` rule: passed, would drop */
+	FG_R_SP_SYNACK,	  /* syn-proxy endpoint: SYN answered with a cookie SYN-ACK (XDP_TX) */
+	FG_R_DENY,	  /* source on the deny list */
+	FG_R_BANNED,	  /* source banned (automatic or manual) */
 	FG_R_RATE_PPS,	  /* over the per-source packet rate */
 	FG_R_RATE_BPS,	  /* over the per-source byte rate */
 	FG_R_RATE_SYN,	  /* over the per-source TCP SYN rate */
@@ -86,7 +100,10 @@ enum fg_counter {
 	FG_R_TRUNC_EXT,	  /* IPv6 extension header cut short */
 	FG_R_TRUNC_L4,	  /* TCP or UDP header cut short in a first fragment */
 	FG_R_TCP_DOFF,	  /* TCP data offset below 5 or beyond the packet */
-	FG_R_DROP_LAST = FG_R_TCP_DOFF,
+	/* syn-proxy endpoint, no connection: an ACK without a valid cookie, or a segment that
+	 * is neither SYN nor ACK, or a SYN the proxy does not answer (see bpf/synproxy.h) */
+	FG_R_SP_REFUSED,
+	FG_R_DROP_LAST = FG_R_SP_REFUSED,
 	FG_C_BAN_INSERT_FAIL,	 /* ban table full: ban not recorded, source still limited */
 	FG_C_SOURCE_INSERT_FAIL, /* source bucket not created: only the endpoint limit applied */
 	FG_C_ATTACK_NEW,     /* packets of new sources charged to a coarse prefix (under attack) */
@@ -97,6 +114,8 @@ enum fg_counter {
 	FG_C_FRAGMENT,	     /* non-first fragments: charged without ports */
 	FG_C_SOURCE_NEW,     /* source buckets created (own or coarse prefix) */
 	FG_C_LOST_RACE, /* a limit's CAS lost FG_CAS_TRIES times: passed uncharged, never dropped */
+	FG_C_SP_WOULD_SYNACK, /* syn-proxy `monitor` rule: SYN passed that would have been answered */
+	FG_C_SP_WOULD_REFUSE, /* syn-proxy `monitor` rule: packet passed that would have been refused */
 	FG_COUNTER_MAX,
 };
 
@@ -144,7 +163,8 @@ struct fg_rule {
 	__u16 proto;	       /* endpoint protocol (IPPROTO_TCP/UDP), 0 for default */
 	__u16 port_lo;	       /* endpoint first destination port, host order */
 	__u16 port_hi;	       /* endpoint last destination port, host order */
-	__u16 pad;	       /* zero */
+	__u8 syn_proxy;	       /* 1: TCP endpoint whose SYNs the XDP SYN proxy answers */
+	__u8 pad;	       /* zero */
 	__u64 prev_pps;	       /* pps.rate before `since` (buckets from prev_since on), 0 none */
 	__u64 prev_bps;	       /* bps.rate likewise */
 	__u64 prev_syn;	       /* syn.rate likewise */

@@ -501,6 +501,15 @@ static const struct row rows[] = {
 	{ "a mapping where a list belongs", "endpoints: {endpoint: tcp/1}\n", 1, 0, 1, 12,
 	  "endpoints: expected a list" },
 	{ "bad bytes", "default:\n  pps: \"\xff\"\n", 1, 0, 2, 9, "invalid leading UTF-8 octet" },
+	{ "syn_proxy on a TCP endpoint", "endpoints:\n  - endpoint: tcp/443\n    syn_proxy: on\n",
+	  0, 0, 0, 0, NULL },
+	{ "syn_proxy off anywhere", "default: {syn_proxy: off}\n", 0, 0, 0, 0, NULL },
+	{ "syn_proxy is on or off", "endpoints:\n  - endpoint: tcp/443\n    syn_proxy: yes\n", 1, 0,
+	  3, 16, "tcp/443: syn_proxy: yes: must be on or off" },
+	{ "syn_proxy only for TCP endpoints", "endpoints:\n  - endpoint: udp/53\n    syn_proxy: on\n",
+	  1, 0, 3, 16, "udp/53: syn_proxy: on: only for TCP endpoints" },
+	{ "the default rule has no syn_proxy", "default:\n  syn_proxy: on\n", 1, 0, 2, 14,
+	  "default: syn_proxy: on: only for TCP endpoints" },
 };
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
 

@@ -868,9 +868,10 @@ static void test_differential(void **state)
 	free(p);
 	assert_int_equal(bad, 0);
 	assert_int_equal(events, bans);
-	/* the frames reach every verdict the program can give */
+	/* the frames reach every verdict the program can give (the SYN proxy's, which the model
+	 * does not know and its rules never enable, have test_synproxy.c) */
 	for (k = 0; n >= N_FRAMES && k <= FG_R_DROP_LAST; k++)
-		if (!want[k]) {
+		if (!want[k] && k != FG_R_SP_COOKIE && k != FG_R_SP_SYNACK && k != FG_R_SP_REFUSED) {
 			print_error("differential: no frame reached %s\n", fg_counter_name(k));
 			fail();
 		}

@@ -31,6 +31,7 @@
 #include "ruleset.h"
 #include "attach.h"
 #include "config.h"
+#include "synproxy.h"
 #include "metrics.h"
 #include "cli.h"
 #include "cmds.h"
@@ -477,7 +478,8 @@ static void detach_usage(FILE *f)
 	fprintf(f,
 		"Remove the program from IFACE; the pinned state stays for the other interfaces\n"
 		"and for a later attach. --all detaches every interface and removes every pin\n"
-		"(counters, bans, rules: all state is gone).\n");
+		"(counters, bans, rules: all state is gone) and the SYN proxy's nftables table\n"
+		"(table inet floodgate).\n");
 }
 
 static const struct fg_opt detach_opts[] = {
@@ -501,6 +503,8 @@ static int detach_run(const struct fg_args *a)
 	n = fg_attached_ifaces(ifs, FG_MAX_LINKS);
 	for (i = 0; i < n; i++)
 		bad += !!detach_one(ifs[i]);
+	/* the SYN proxy's netfilter half goes with the program that answered the SYNs */
+	bad += !!fg_synproxy_remove();
 	{
 		DIR *d = opendir(fg_opts.pin_dir);
 		struct dirent *de;

@@ -13,6 +13,7 @@
 #include "lists.h"
 #include "config.h"
 #include "config_yaml.h"
+#include "synproxy.h"
 
 /* ---- config apply ---------------------------------------------------------- */
 
@@ -217,7 +218,7 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 			if (next->cfg.rules[k].used &&
 			    !same_endpoint(&live->cfg.rules[k], &next->cfg.rules[k]))
 				fg_rule_reset(m, k, true, true, true);
-		err = fg_ruleset_commit(m, next);
+		err = fg_ruleset_commit_proxied(m, next);
 	}
 	if (err) {
 		if (lists_set(m, old_a, n_oa, old_d, n_od))

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <json-c/json.h>
@@ -42,6 +43,8 @@ static bool dump_wants(const struct fg_rule *r, const struct fg_rule *def, int i
 	bool all = !r->proto;
 	__u64 v = fg_rf_get(r, i);
 
+	if (f->tcp && r->proto != IPPROTO_TCP)
+		return false; /* the default rule and UDP endpoints cannot have it */
 	if (f->burst >= 0)
 		return v || all;
 	if (f->rate >= 0)

@@ -27,6 +27,7 @@ struct rule_src {
 	yaml_node_t *map;   /* the rule's mapping node; NULL when the section is absent */
 	yaml_node_t *top;   /* the root node, the position of problems of an absent section */
 	const char *label;  /* "default" or the endpoint as written */
+	bool proto;	    /* the rule's protocol is set (none: the default rule): check it */
 };
 
 /* Node of key in the rule, else the rule, else the top of the file. */
@@ -59,6 +60,8 @@ static void parse_rule(const struct rule_src *rs, const struct y_rule *y, struct
 	fg_rule_parse(&e, &w);
 	fg_rule_apply(r, &e, rs->l->hz, &w);
 	fg_rule_check_bans(r, &e, rs->l->hz, &w);
+	if (rs->proto)
+		fg_rule_check_proto(r, &e, &w);
 	rs->l->at = NULL;
 }
 
@@ -278,9 +281,11 @@ static void parse_rules(struct cfg_load *l, const struct y_file *y, yaml_node_t 
 	unsigned int i, nrules = 1;
 
 	/* the default rule: built-in values unless given */
-	src = (struct rule_src){
-		.l = l, .map = y_map_get(l, top, "default"), .top = top, .label = "default"
-	};
+	src = (struct rule_src){ .l = l,
+				 .map = y_map_get(l, top, "default"),
+				 .top = top,
+				 .label = "default",
+				 .proto = true };
 	if (y_is_null(src.map))
 		src.map = NULL;
 	rule_node[FG_RULE_DEFAULT] = src.map ?: top;
@@ -304,13 +309,15 @@ static void parse_rules(struct cfg_load *l, const struct y_file *y, yaml_node_t 
 			continue; /* a placeholder for an entry the walk reported */
 		cfg_entry_label(l, n, i, label, sizeof(label));
 		bad = parse_endpoint_of(l, n, e, label, &ep);
-		src = (struct rule_src){ .l = l, .map = n, .top = top, .label = label };
+		if (!bad) {
+			r.proto = ep.proto;
+			r.port_lo = ep.port_lo;
+			r.port_hi = ep.port_hi;
+		}
+		src = (struct rule_src){ .l = l, .map = n, .top = top, .label = label, .proto = !bad };
 		parse_rule(&src, e, &r); /* its values are checked even when the endpoint is bad */
 		if (bad)
 			continue;
-		r.proto = ep.proto;
-		r.port_lo = ep.port_lo;
-		r.port_hi = ep.port_hi;
 		if (check_overlap(l, cfg, nrules, rule_node, n, e, &r))
 			continue;
 		if (nrules == FG_MAX_RULES) { /* the walk stops at the schema's maximum; a guard */

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
@@ -25,6 +26,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "rule.h"
+#include "synproxy.h"
 
 static void limit_usage(FILE *f)
 {
@@ -85,7 +87,7 @@ static int edit_rule(const char *ep, struct fg_rule *r, const struct fg_rule_edi
 	if (fg_rule_apply(r, e, hz, &w))
 		return -EINVAL;
 	ban_defaults(r, e, &old, hz);
-	if (fg_rule_check_bans(r, e, hz, &w))
+	if (fg_rule_check_bans(r, e, hz, &w) || fg_rule_check_proto(r, e, &w))
 		return -EINVAL;
 	*reset = old.plen4 != r->plen4 || old.plen6 != r->plen6;
 	return 0;
@@ -205,7 +207,7 @@ static int limit_set(const struct fg_args *a)
 	}
 	if (fresh) /* leftovers of a rule deleted from this slot must not count for the new one */
 		fg_rule_reset(&m, idx, true, true, true);
-	if (fg_ruleset_commit(&m, rs))
+	if (fg_ruleset_commit_proxied(&m, rs))
 		goto out;
 	if (!fresh)
 		fg_rule_reset(&m, idx, reset, old.total.rate != r->total.rate, false);
@@ -244,7 +246,7 @@ static int limit_del(const struct fg_args *a)
 		goto out;
 	}
 	memset(&rs->cfg.rules[idx], 0, sizeof(rs->cfg.rules[idx]));
-	if (fg_ruleset_commit(&m, rs))
+	if (fg_ruleset_commit_proxied(&m, rs))
 		goto out;
 	fg_rule_reset(&m, idx, true, true, true);
 	ret = FG_EXIT_OK;
@@ -292,6 +294,8 @@ static json_object *rule_json(const struct fg_rule *r, __u64 hz)
 
 		if (f->kind == FG_RK_ACTION)
 			json_object_object_add(o, f->json, json_object_new_string(fg_action_name(v)));
+		else if (f->kind == FG_RK_SWITCH)
+			json_object_object_add(o, f->json, json_object_new_boolean(v != 0));
 		else
 			json_object_object_add(
 				o, f->json,
@@ -300,7 +304,10 @@ static json_object *rule_json(const struct fg_rule *r, __u64 hz)
 	return o;
 }
 
-/* One line of `limit list`: the rate columns of the field table, then prefixes and action. */
+/*
+ * One line of `limit list`: the rate columns of the field table, then
+ * prefixes, the action and the switches that are on (", syn-proxy").
+ */
 static void rule_line(const struct fg_rule *r, __u64 hz)
 {
 	char ep[32], col[48], x[24], y[24], act[96], d1[16], d2[16], m[16];
@@ -327,6 +334,11 @@ static void rule_line(const struct fg_rule *r, __u64 hz)
 			 fg_rf_format(d2, sizeof(d2), r, FG_RF_BAN_MAX, hz));
 	else
 		snprintf(act, sizeof(act), "%s", fg_action_name(r->action));
+	/* switches that are on follow the action: the columns before stay where scripts expect */
+	for (i = 0; i < FG_RF_MAX; i++)
+		if (fg_rule_fields[i].kind == FG_RK_SWITCH && fg_rf_get(r, i))
+			snprintf(act + strlen(act), sizeof(act) - strlen(act), ", %s",
+				 fg_rule_fields[i].opt);
 	printf(" %-9s %s\n", col, act);
 }
 

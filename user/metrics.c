@@ -428,14 +428,12 @@ static void render_counters(FILE *f, const struct fg_snapshot *s)
 	       "Packets seen by the XDP program, by verdict (action) and reason.");
 	for (i = 0; i <= FG_R_DROP_LAST; i++)
 		fprintf(f, "floodgate_packets_total{action=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			fg_counter_is_drop(i) ? "drop" : "pass", fg_counter_name(i),
-			(uint64_t)s->counters[i].packets);
+			fg_counter_action(i), fg_counter_name(i), (uint64_t)s->counters[i].packets);
 	family(f, "floodgate_bytes_total", "counter",
 	       "Bytes (whole frames) seen by the XDP program, by verdict (action) and reason.");
 	for (i = 0; i <= FG_R_DROP_LAST; i++)
 		fprintf(f, "floodgate_bytes_total{action=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-			fg_counter_is_drop(i) ? "drop" : "pass", fg_counter_name(i),
-			(uint64_t)s->counters[i].bytes);
+			fg_counter_action(i), fg_counter_name(i), (uint64_t)s->counters[i].bytes);
 
 	family(f, "floodgate_endpoint_packets_total", "counter",
 	       "Packets per endpoint rule: passed, dropped, or passed by a monitor rule that would "
@@ -544,6 +542,13 @@ static void render_health(FILE *f, const struct fg_snapshot *s)
 		(uint64_t)s->counters[FG_C_FRAGMENT].packets);
 	fprintf(f, "floodgate_portless_packets_total{kind=\"ipv6_long_chain\"} %" PRIu64 "\n",
 		(uint64_t)s->counters[FG_C_IP6_LONG_CHAIN].packets);
+	family(f, "floodgate_syn_proxy_would_total", "counter",
+	       "Packets a monitor rule with the SYN proxy passed that XDP would have answered "
+	       "with a SYN-ACK (synack) or refused (refuse).");
+	fprintf(f, "floodgate_syn_proxy_would_total{what=\"synack\"} %" PRIu64 "\n",
+		(uint64_t)s->counters[FG_C_SP_WOULD_SYNACK].packets);
+	fprintf(f, "floodgate_syn_proxy_would_total{what=\"refuse\"} %" PRIu64 "\n",
+		(uint64_t)s->counters[FG_C_SP_WOULD_REFUSE].packets);
 	family(f, "floodgate_rule_set_generation", "gauge",
 	       "Rule-set swaps since the maps were made.");
 	sample(f, "floodgate_rule_set_generation", s->st.generation);

@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/in.h>
 
 #include "util.h"
 #include "rule.h"
@@ -70,6 +71,11 @@ const struct fg_rule_field fg_rule_fields[FG_RF_MAX] = {
 			     AT(ban_mult), 1, MULT_MAX, -1, -1, 0, true, NULL, 0 },
 	[FG_RF_BAN_MAX] = { "ban_max", "ban-max", "ban_max", "DURATION", "longest ban",
 			    FG_RK_DURATION, AT(ban_max_ticks), 1, DUR_MAX, -1, -1, 0, true, NULL, 0 },
+	[FG_RF_SYN_PROXY] = { "syn_proxy", "syn-proxy", "syn_proxy", "on|off",
+			      "TCP endpoints: answer SYNs in XDP with SYN cookies and" MORE
+			      "let only completed handshakes through (netfilter's" MORE
+			      "SYNPROXY connects them, in `table inet floodgate`)",
+			      FG_RK_SWITCH, AT(syn_proxy), 0, 1, -1, -1, 0, false, NULL, 0, true },
 };
 
 __u64 fg_rf_get(const struct fg_rule *r, int i)
@@ -173,6 +179,11 @@ static int parse_one(const struct fg_rule_where *w, int i, const char *s, __u64 
 			       -EINVAL;
 		*v = a;
 		return 0;
+	case FG_RK_SWITCH:
+		if (strcmp(s, "on") && strcmp(s, "off"))
+			return error("%s: %s: must be on or off", what, s), -EINVAL;
+		*v = !strcmp(s, "on");
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -266,6 +277,24 @@ int fg_rule_check_bans(const struct fg_rule *r, const struct fg_rule_edit *e, __
 	return bad;
 }
 
+int fg_rule_check_proto(const struct fg_rule *r, const struct fg_rule_edit *e,
+			const struct fg_rule_where *w)
+{
+	char what[128];
+	int i, bad = 0;
+
+	if (r->proto == IPPROTO_TCP)
+		return 0;
+	for (i = 0; i < FG_RF_MAX; i++) {
+		if (!fg_rule_fields[i].tcp || !e->text[i] || e->bad[i] || !fg_rf_get(r, i))
+			continue;
+		at(w, i);
+		bad += !!error("%s: %s: only for TCP endpoints (tcp/PORT)",
+			       name(what, sizeof(what), w, i, true), e->text[i]);
+	}
+	return bad;
+}
+
 /* Bits per second with the largest SI suffix that keeps it exact: 10g, 500k, 1234. */
 static char *format_rate(char *buf, size_t len, __u64 v)
 {
@@ -306,6 +335,9 @@ char *fg_rf_format(char *buf, size_t len, const struct fg_rule *r, int i, __u64 
 		return format_size(buf, len, v);
 	case FG_RK_ACTION:
 		snprintf(buf, len, "%s", fg_action_name(v));
+		return buf;
+	case FG_RK_SWITCH:
+		snprintf(buf, len, "%s", v ? "on" : "off");
 		return buf;
 	case FG_RK_DURATION:
 		s = (v + hz / 2) / hz; /* ticks that are not whole seconds: the nearest */

@@ -34,6 +34,7 @@ enum fg_rf {
 	FG_RF_BAN_FOR,	   /* first ban length */
 	FG_RF_BAN_MULT,	   /* ban multiplier per strike */
 	FG_RF_BAN_MAX,	   /* longest ban */
+	FG_RF_SYN_PROXY,   /* TCP endpoints: the XDP SYN proxy on or off */
 	FG_RF_MAX,
 };
 
@@ -44,6 +45,7 @@ enum fg_rf_kind {
 	FG_RK_BYTES,	/* bytes: SIZE with k or m (x1024) */
 	FG_RK_ACTION,	/* drop, monitor or ban (enum fg_action) */
 	FG_RK_DURATION, /* DURATION (30s, 5m) in text, ticks in the rule */
+	FG_RK_SWITCH,	/* on or off: 1 or 0 in the rule, a boolean in JSON */
 };
 
 #define FG_FRAME   1514 /* a full-size Ethernet frame: the smallest useful byte burst */
@@ -67,6 +69,7 @@ struct fg_rule_field {
 	bool inherit;	      /* a file's endpoint rule starts with the default rule's value */
 	const char *col;      /* a rate: its `limit list` column, RATE/BURST */
 	int width;	      /* that column's width */
+	bool tcp; /* TCP endpoints only: on for the default rule or a UDP endpoint is refused */
 };
 
 extern const struct fg_rule_field fg_rule_fields[FG_RF_MAX];
@@ -125,8 +128,16 @@ int fg_rule_check_bans(const struct fg_rule *r, const struct fg_rule_edit *e, __
 		       const struct fg_rule_where *w);
 
 /*
+ * Fields for TCP endpoints only (fg_rule_field.tcp) given on in e for a
+ * rule r of another protocol (the default rule has none): one error each.
+ * Returns the number of problems.
+ */
+int fg_rule_check_proto(const struct fg_rule *r, const struct fg_rule_edit *e,
+			const struct fg_rule_where *w);
+
+/*
  * Field i of r as the file writes it (the form its parser reads back):
- * 10000, 100m, 64k, drop, 10m. hz converts ticks to seconds. Returns buf.
+ * 10000, 100m, 64k, drop, 10m, on. hz converts ticks to seconds. Returns buf.
  */
 char *fg_rf_format(char *buf, size_t len, const struct fg_rule *r, int i, __u64 hz);
 

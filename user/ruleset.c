@@ -94,7 +94,10 @@ static int check_limit(const char *ep, const struct fg_rule *r, int i)
 	return 0;
 }
 
-/* The fields the table bounds alone: rates with their bursts, prefix lengths. */
+/*
+ * The fields the table bounds alone: rates with their bursts, prefix
+ * lengths, switches, fields for TCP endpoints only.
+ */
 static int check_fields(const char *ep, const struct fg_rule *r)
 {
 	int i, bad = 0;
@@ -105,11 +108,13 @@ static int check_fields(const char *ep, const struct fg_rule *r)
 
 		if (f->burst >= 0)
 			bad += !!check_limit(ep, r, i);
-		else if (f->kind == FG_RK_COUNT && f->rate < 0 && !f->inherit &&
-			 (v < f->min || v > f->max))
+		else if ((f->kind == FG_RK_COUNT || f->kind == FG_RK_SWITCH) && f->rate < 0 &&
+			 !f->inherit && (v < f->min || v > f->max))
 			bad += !!error("%s: %s %llu: must be %llu..%llu", ep, f->opt,
 				       (unsigned long long)v, (unsigned long long)f->min,
 				       (unsigned long long)f->max);
+		if (f->tcp && v && r->proto != IPPROTO_TCP)
+			bad += !!error("%s: %s: only for TCP endpoints", ep, f->opt);
 	}
 	return bad;
 }

@@ -328,7 +328,9 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_R_NON_IP] = "non_ip",
 	[FG_R_ND] = "neighbour_discovery",
 	[FG_R_ALLOW] = "allowed",
+	[FG_R_SP_COOKIE] = "syn_proxy_cookie_ok",
 	[FG_R_MONITOR] = "monitor",
+	[FG_R_SP_SYNACK] = "syn_proxy_synack",
 	[FG_R_DENY] = "denied",
 	[FG_R_BANNED] = "banned",
 	[FG_R_RATE_PPS] = "rate_pps",
@@ -348,6 +350,7 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_R_TRUNC_EXT] = "truncated_ipv6_ext",
 	[FG_R_TRUNC_L4] = "truncated_l4",
 	[FG_R_TCP_DOFF] = "tcp_data_offset",
+	[FG_R_SP_REFUSED] = "syn_proxy_refused",
 	[FG_C_BAN_INSERT_FAIL] = "ban_insert_failures",
 	[FG_C_SOURCE_INSERT_FAIL] = "source_insert_failures",
 	[FG_C_ATTACK_NEW] = "under_attack_coarse_sources",
@@ -358,6 +361,8 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_C_FRAGMENT] = "fragments",
 	[FG_C_SOURCE_NEW] = "sources_created",
 	[FG_C_LOST_RACE] = "lost_races",
+	[FG_C_SP_WOULD_SYNACK] = "syn_proxy_would_synack",
+	[FG_C_SP_WOULD_REFUSE] = "syn_proxy_would_refuse",
 };
 
 const char *fg_counter_name(unsigned int idx)
@@ -367,7 +372,14 @@ const char *fg_counter_name(unsigned int idx)
 
 bool fg_counter_is_drop(unsigned int idx)
 {
-	return idx > FG_R_MONITOR && idx <= FG_R_DROP_LAST;
+	return idx > FG_R_SP_SYNACK && idx <= FG_R_DROP_LAST;
+}
+
+const char *fg_counter_action(unsigned int idx)
+{
+	if (idx == FG_R_SP_SYNACK)
+		return "answer"; /* XDP_TX: neither passed to the host nor dropped */
+	return fg_counter_is_drop(idx) ? "drop" : "pass";
 }
 
 static const char *const action_names[] = {

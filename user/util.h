@@ -63,6 +63,8 @@ char *fg_rule_label(char *buf, size_t len, const struct fg_config *cfg, __u32 ru
 /* Names of enum values, as used in output, JSON and metrics labels. */
 const char *fg_counter_name(unsigned int idx);
 bool fg_counter_is_drop(unsigned int idx);
+/* "pass", "drop" or "answer" (the SYN proxy's SYN-ACKs): a verdict reason's action label */
+const char *fg_counter_action(unsigned int idx);
 const char *fg_action_name(unsigned int action);
 int fg_action_parse(const char *s); /* -1 when unknown */
 

@@ -1,0 +1,444 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
+/*
+ * synproxy.h: the XDP SYN proxy (BPF side only), for TCP endpoints whose
+ * rule has syn_proxy set.
+ *
+ * A segment of a connection conntrack knows (confirmed) passes. Otherwise
+ * a SYN is answered here with a SYN-ACK whose sequence number is a SYN
+ * cookie (the kernel's own, bpf_tcp_raw_gen_syncookie_*), sent back out
+ * of the interface (XDP_TX), so a flood of spoofed SYNs creates no state
+ * anywhere; an ACK that carries a valid cookie passes to netfilter's
+ * SYNPROXY (floodgate's `table inet floodgate`, user/synproxy.c), which
+ * checks the same cookie and opens the connection to the server; any other
+ * segment without a connection is refused. The shape is the kernel
+ * selftest xdp_synproxy's.
+ *
+ * The SYN-ACK carries what a cookie can: the MSS in the sequence number,
+ * and, only when the client sent timestamps, its window scale, SACK and
+ * ECN in the low bits of our timestamp (the encoding SYNPROXY decodes).
+ * Headers are copied to the stack with bpf_xdp_load_bytes and the reply
+ * is written with bpf_xdp_store_bytes, so VLAN tags, IPv4 options, IPv6
+ * extension headers and multi-buffer frames need no pointer juggling: the
+ * reply keeps the frame's L2 header and has a plain IP and TCP header.
+ */
+#ifndef FG_SYNPROXY_H
+#define FG_SYNPROXY_H
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "floodgate.h"
+#include "parse.h"
+
+#define FG_TCP_FIN 0x01 /* TCP flag bits (byte 13 of the header) */
+#define FG_TCP_SYN 0x02
+#define FG_TCP_RST 0x04
+#define FG_TCP_ACK 0x10
+#define FG_TCP_ECE 0x40
+#define FG_TCP_CWR 0x80
+
+#define FG_TCPOPT_EOL	    0 /* TCP option kinds and the lengths the proxy accepts */
+#define FG_TCPOPT_NOP	    1
+#define FG_TCPOPT_MSS	    2
+#define FG_TCPOPT_WINDOW    3
+#define FG_TCPOPT_SACK_PERM 4
+#define FG_TCPOPT_TIMESTAMP 8
+#define FG_TCPOLEN_WINDOW   3
+#define FG_TCPOLEN_SACK	    2
+#define FG_TCPOLEN_TS	    10
+#define FG_TCP_MAX_WSCALE   14 /* RFC 7323 */
+
+/* Low bits of the SYN-ACK's timestamp: the options SYNPROXY reads back from the ACK's echo. */
+#define FG_TS_WSCALE_MASK 0xf	     /* client's window scale, 0xf: none */
+#define FG_TS_SACK	  (1U << 4)  /* client permits SACK */
+#define FG_TS_ECN	  (1U << 5)  /* client asked for ECN */
+#define FG_TS_BITS	  0x3fU	     /* all of them: the clock's low bits they replace */
+#define FG_NSEC_PER_MSEC  1000000ULL /* the TCP timestamp clock ticks in ms, as the kernel's */
+
+#define FG_IP4_MF 0x2000 /* IPv4 more fragments */
+#define FG_IP4_DF 0x4000 /* IPv4 don't fragment */
+
+/*
+ * The conntrack kfuncs. Only nf_conn's status is read, relocated by CO-RE;
+ * the options are the 12-byte layout every kernel with the kfuncs takes.
+ */
+struct nf_conn {
+	unsigned long status;
+} __attribute__((preserve_access_index));
+
+struct fg_ct_opts {
+	__s32 netns_id;	  /* BPF_F_CURRENT_NETNS: the interface's namespace */
+	__s32 error;	  /* out: -ENOENT when there is no entry */
+	__u8 l4proto;	  /* IPPROTO_TCP */
+	__u8 dir;	  /* out: direction of the tuple found */
+	__u8 reserved[2]; /* zero */
+};
+#define FG_CT_OPTS_SZ 12 /* sizeof(struct fg_ct_opts): the kfunc checks it */
+
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *ctx, struct bpf_sock_tuple *tuple,
+					 __u32 tuple__sz, struct fg_ct_opts *opts,
+					 __u32 opts__sz) __ksym;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym;
+
+/* A segment's headers, copied off the frame. */
+struct fg_sp_hdrs {
+	union {
+		struct iphdr ip4;   /* IPv4 header, options follow in ipb */
+		struct ipv6hdr ip6; /* IPv6 header */
+		__u8 ipb[60];	    /* the whole IPv4 header, for its checksum */
+	};
+	union {
+		struct tcphdr th; /* TCP header, options follow in tb */
+		__u8 tb[64];	  /* the whole TCP header (60 bytes at most, 64 for masking) */
+	};
+	__u8 slack[4]; /* a 4-byte read at a masked offset into tb stays within the copy */
+};
+
+/*
+ * A CPU's copy of the segment's headers: 128 bytes the stack cannot spare
+ * (floodgate()'s frame and fg_synproxy()'s together must fit in 512). Not
+ * state: each segment writes what it reads before reading it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fg_sp_hdrs);
+} fg_sp_scratch SEC(".maps");
+
+/* What the client's SYN asked for (fg_sp_options). */
+struct fg_sp_opts {
+	__be32 tsval; /* client's timestamp value, when ts */
+	__u8 wscale;  /* client's window scale, FG_TS_WSCALE_MASK when absent */
+	__u8 sack;    /* 1: SACK permitted */
+	__u8 ts;      /* 1: timestamps */
+	__u8 pad;     /* zero */
+};
+
+static __always_inline __u16 fg_csum_fold(__s64 sum)
+{
+	__u32 s = (__u32)sum;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/*
+ * Checksum of the TCP header h->tb (thl bytes, a multiple of 4) with its
+ * pseudo header from h's IP header (whose addresses may be swapped: the
+ * sum is the same). With the header's own checksum in place, 0 means it
+ * is right. Returns -1 when the helper fails.
+ */
+static __always_inline int fg_sp_tcp_csum(struct fg_sp_hdrs *h, __u8 family, __u32 thl)
+{
+	__be32 tail[2] = {}; /* the pseudo header after the addresses */
+	__s64 sum;
+
+	if (thl > 60)
+		return -1;
+	if (family == FG_FAM_IPV4) {
+		tail[0] = bpf_htonl(IPPROTO_TCP << 16 | thl); /* zero, protocol, TCP length */
+		sum = bpf_csum_diff(NULL, 0, &h->ip4.saddr, 8, 0);
+		if (sum >= 0)
+			sum = bpf_csum_diff(NULL, 0, tail, 4, (__wsum)sum);
+	} else {
+		tail[0] = bpf_htonl(thl); /* TCP length, three zero bytes, next header */
+		tail[1] = bpf_htonl(IPPROTO_TCP);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&h->ip6.saddr, 32, 0);
+		if (sum >= 0)
+			sum = bpf_csum_diff(NULL, 0, tail, 8, (__wsum)sum);
+	}
+	if (sum >= 0)
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)h->tb, thl, (__wsum)sum);
+	if (sum < 0)
+		return -1;
+	return fg_csum_fold(sum);
+}
+
+/* The option walk's state, one bpf_loop step per option (fg_sp_opt_step). */
+struct fg_sp_walk {
+	const __u8 *tb;	     /* the TCP header (64 bytes readable) */
+	__u32 i;	     /* offset of the next option */
+	__u32 thl;	     /* header length: where the options end */
+	struct fg_sp_opts o; /* what was found */
+};
+
+/*
+ * One option at w->i. Malformed options end the walk, as in the kernel's
+ * tcp_parse_options: what was read before them counts, the rest is
+ * ignored. Returns 1 to stop.
+ */
+static long fg_sp_opt_step(__u64 index, void *ctx)
+{
+	struct fg_sp_walk *w = ctx;
+	__u32 i = w->i, size;
+	__u8 kind;
+
+	if (i >= w->thl || i >= 60)
+		return 1;
+	kind = w->tb[i & 63];
+	if (kind == FG_TCPOPT_EOL)
+		return 1;
+	if (kind == FG_TCPOPT_NOP) {
+		w->i = i + 1;
+		return 0;
+	}
+	if (i + 1 >= w->thl)
+		return 1;
+	size = w->tb[(i + 1) & 63];
+	if (size < 2 || i + size > w->thl)
+		return 1;
+	if (kind == FG_TCPOPT_WINDOW && size == FG_TCPOLEN_WINDOW) {
+		w->o.wscale = w->tb[(i + 2) & 63];
+		if (w->o.wscale > FG_TCP_MAX_WSCALE)
+			w->o.wscale = FG_TCP_MAX_WSCALE;
+	} else if (kind == FG_TCPOPT_SACK_PERM && size == FG_TCPOLEN_SACK) {
+		w->o.sack = 1;
+	} else if (kind == FG_TCPOPT_TIMESTAMP && size == FG_TCPOLEN_TS) {
+		w->o.ts = 1;
+		/* the four bytes as they are: the value stays in network order */
+		__builtin_memcpy(&w->o.tsval, &w->tb[(i + 2) & 63], 4);
+	}
+	w->i = i + size;
+	return 0;
+}
+
+/* The client's window scale, SACK and timestamp options from its SYN (h->tb, thl bytes). */
+static __always_inline void fg_sp_options(const struct fg_sp_hdrs *h, __u32 thl, struct fg_sp_opts *o)
+{
+	struct fg_sp_walk w = { .tb = h->tb, .i = sizeof(struct tcphdr), .thl = thl };
+
+	w.o.wscale = FG_TS_WSCALE_MASK;
+	bpf_loop(40, fg_sp_opt_step, &w, 0); /* 40 option bytes at most, one a step or more */
+	*o = w.o;
+}
+
+/*
+ * Turn the SYN in h (its TCP header thl bytes long) into the SYN-ACK
+ * carrying `cookie`, write it over the frame from l3 on and trim the frame
+ * to it. Returns 0, or -1 when a helper failed (the frame is then
+ * dropped: it may be half written).
+ */
+static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *p,
+				       struct fg_sp_hdrs *h, __u32 thl, __u32 cookie)
+{
+	struct fg_sp_opts o = {};
+	__be32 *opt = (__be32 *)(h->tb + sizeof(struct tcphdr));
+	__u8 flags = h->tb[13], mac[12], tmp[6];
+	__u32 ipl, newthl = sizeof(struct tcphdr) + 4, ts, old;
+	__be16 port;
+	int sum;
+
+	fg_sp_options(h, thl, &o);
+	/* the TCP header, in place: the options after it are rewritten from the front */
+	port = h->th.source;
+	h->th.source = h->th.dest;
+	h->th.dest = port;
+	h->th.ack_seq = bpf_htonl(bpf_ntohl(h->th.seq) + 1);
+	h->th.seq = bpf_htonl(cookie);
+	h->tb[13] = FG_TCP_SYN | FG_TCP_ACK;
+	h->th.window = 0; /* SYNPROXY opens it with the server's window once connected */
+	h->th.check = 0;
+	h->th.urg_ptr = 0;
+	opt[0] = bpf_htonl(FG_TCPOPT_MSS << 24 | 4 << 16 |
+			   (p->family == FG_FAM_IPV4 ? FG_SP_MSS4 : FG_SP_MSS6));
+	if (o.ts) {
+		ts = (__u32)(bpf_ktime_get_ns() / FG_NSEC_PER_MSEC) & ~FG_TS_BITS;
+		ts |= o.wscale;
+		if (o.sack)
+			ts |= FG_TS_SACK;
+		if ((flags & (FG_TCP_ECE | FG_TCP_CWR)) == (FG_TCP_ECE | FG_TCP_CWR)) {
+			ts |= FG_TS_ECN;
+			h->tb[13] |= FG_TCP_ECE;
+		}
+		opt[1] = bpf_htonl((o.sack ? FG_TCPOPT_SACK_PERM << 24 | FG_TCPOLEN_SACK << 16
+					   : FG_TCPOPT_NOP << 24 | FG_TCPOPT_NOP << 16) |
+				   FG_TCPOPT_TIMESTAMP << 8 | FG_TCPOLEN_TS);
+		opt[2] = bpf_htonl(ts);
+		opt[3] = o.tsval; /* echoed */
+		newthl += 12;
+		if (o.wscale != FG_TS_WSCALE_MASK) {
+			opt[4] = bpf_htonl(FG_TCPOPT_NOP << 24 | FG_TCPOPT_WINDOW << 16 |
+					   FG_TCPOLEN_WINDOW << 8 | FG_SP_WSCALE);
+			newthl += 4;
+		}
+	}
+	h->tb[12] = (__u8)(newthl / 4) << 4;
+	sum = fg_sp_tcp_csum(h, p->family, newthl);
+	if (sum < 0)
+		return -1;
+	h->th.check = (__sum16)sum;
+
+	/* the IP header: addresses swapped, no options or extension headers */
+	if (p->family == FG_FAM_IPV4) {
+		__be32 a = h->ip4.saddr;
+		__s64 c;
+
+		ipl = sizeof(struct iphdr);
+		h->ip4.saddr = h->ip4.daddr;
+		h->ip4.daddr = a;
+		h->ip4.version = 4;
+		h->ip4.ihl = 5;
+		h->ip4.tos = 0;
+		h->ip4.tot_len = bpf_htons(ipl + newthl);
+		h->ip4.id = 0;
+		h->ip4.frag_off = bpf_htons(FG_IP4_DF);
+		h->ip4.ttl = FG_SP_TTL;
+		h->ip4.protocol = IPPROTO_TCP;
+		h->ip4.check = 0;
+		c = bpf_csum_diff(NULL, 0, (__be32 *)h->ipb, sizeof(struct iphdr), 0);
+		if (c < 0)
+			return -1;
+		h->ip4.check = (__sum16)fg_csum_fold(c);
+	} else {
+		struct in6_addr a = h->ip6.saddr;
+
+		ipl = sizeof(struct ipv6hdr);
+		h->ip6.saddr = h->ip6.daddr;
+		h->ip6.daddr = a;
+		*(__be32 *)h->ipb = bpf_htonl(0x60000000); /* version 6, no traffic class or flow */
+		h->ip6.payload_len = bpf_htons(newthl);
+		h->ip6.nexthdr = IPPROTO_TCP;
+		h->ip6.hop_limit = FG_SP_TTL;
+	}
+
+	old = bpf_xdp_get_buff_len(ctx);
+	if (bpf_xdp_adjust_tail(ctx, (int)(p->l3 + ipl + newthl) - (int)old))
+		return -1;
+	if (bpf_xdp_load_bytes(ctx, 0, mac, sizeof(mac)))
+		return -1;
+	__builtin_memcpy(tmp, mac, 6);
+	__builtin_memcpy(mac, mac + 6, 6);
+	__builtin_memcpy(mac + 6, tmp, 6);
+	if (bpf_xdp_store_bytes(ctx, 0, mac, sizeof(mac)))
+		return -1;
+	if (p->family == FG_FAM_IPV4) {
+		if (bpf_xdp_store_bytes(ctx, p->l3, h->ipb, sizeof(struct iphdr)))
+			return -1;
+	} else if (bpf_xdp_store_bytes(ctx, p->l3, h->ipb, sizeof(struct ipv6hdr))) {
+		return -1;
+	}
+	if (newthl > 40 || bpf_xdp_store_bytes(ctx, p->l3 + ipl, h->tb, newthl))
+		return -1;
+	return 0;
+}
+
+/*
+ * A SYN: whether the proxy answers it, and (unless monitor) the answer.
+ * It answers a SYN that is whole and checksummed (it would reflect
+ * anything else) and carries no data (its checksum would need the payload,
+ * and a cookie cannot keep data; a TCP Fast Open client sends it again).
+ * Returns FG_R_SP_SYNACK (answered, or would be) or FG_R_SP_REFUSED.
+ */
+static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
+				     struct fg_sp_hdrs *h, int monitor)
+{
+	__u32 thl = (__u32)(h->tb[12] >> 4) * 4, iphl, l4len;
+	__s64 cookie;
+
+	/* the bounds must hold on the register the helpers get, not on a recomputed copy */
+	asm volatile("" : "+r"(thl));
+	if (thl < sizeof(struct tcphdr) || thl > 60)
+		return FG_R_SP_REFUSED;
+	if (p->family == FG_FAM_IPV4) {
+		iphl = (__u32)h->ip4.ihl * 4;
+		asm volatile("" : "+r"(iphl));
+		if (h->ip4.frag_off & bpf_htons(FG_IP4_MF))
+			return FG_R_SP_REFUSED; /* a first fragment: the rest is not here */
+		if (iphl < sizeof(struct iphdr) || iphl > 60 ||
+		    bpf_xdp_load_bytes(ctx, p->l3, h->ipb, iphl))
+			return FG_R_SP_REFUSED;
+		if (fg_csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)h->ipb, iphl, 0)))
+			return FG_R_SP_REFUSED;
+		l4len = bpf_ntohs(h->ip4.tot_len) - iphl;
+	} else {
+		/* the chain between the headers, as the parser walked it */
+		l4len = bpf_ntohs(h->ip6.payload_len) - (p->l4 - p->l3 - sizeof(struct ipv6hdr));
+	}
+	if (l4len != thl || bpf_xdp_load_bytes(ctx, p->l4, h->tb, thl))
+		return FG_R_SP_REFUSED;
+	if (fg_sp_tcp_csum(h, p->family, thl))
+		return FG_R_SP_REFUSED;
+	if (p->family == FG_FAM_IPV4)
+		cookie = bpf_tcp_raw_gen_syncookie_ipv4(&h->ip4, &h->th, thl);
+	else
+		cookie = bpf_tcp_raw_gen_syncookie_ipv6(&h->ip6, &h->th, thl);
+	if (cookie < 0)
+		return FG_R_SP_REFUSED;
+	if (monitor)
+		return FG_R_SP_SYNACK;
+	return fg_sp_reply(ctx, p, h, thl, (__u32)cookie) ? FG_R_SP_REFUSED : FG_R_SP_SYNACK;
+}
+
+/*
+ * The SYN proxy's verdict on a TCP segment (parsed into p) to a syn-proxy
+ * endpoint: FG_R_PASS (a connection conntrack has confirmed), FG_R_SP_COOKIE
+ * (an ACK with a valid cookie: SYNPROXY completes the handshake),
+ * FG_R_SP_SYNACK (a SYN answered; with monitor set, a SYN that would be,
+ * left untouched) or FG_R_SP_REFUSED. Costs an established connection's
+ * segment two header loads and one conntrack lookup.
+ */
+__noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int monitor)
+{
+	struct fg_ct_opts co = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
+	struct bpf_sock_tuple tup = {};
+	struct fg_sp_hdrs *h;
+	struct nf_conn *ct;
+	__u32 tlen, zero = 0;
+	__u8 flags;
+
+	if (!ctx || !p)
+		return FG_R_SP_REFUSED;
+	h = bpf_map_lookup_elem(&fg_sp_scratch, &zero);
+	if (!h)
+		return FG_R_SP_REFUSED;
+	if (p->family == FG_FAM_IPV4) {
+		if (bpf_xdp_load_bytes(ctx, p->l3, &h->ip4, sizeof(h->ip4)))
+			return FG_R_SP_REFUSED;
+		tup.ipv4.saddr = h->ip4.saddr;
+		tup.ipv4.daddr = h->ip4.daddr;
+		tlen = sizeof(tup.ipv4);
+	} else {
+		if (bpf_xdp_load_bytes(ctx, p->l3, &h->ip6, sizeof(h->ip6)))
+			return FG_R_SP_REFUSED;
+		__builtin_memcpy(tup.ipv6.saddr, &h->ip6.saddr, 16);
+		__builtin_memcpy(tup.ipv6.daddr, &h->ip6.daddr, 16);
+		tlen = sizeof(tup.ipv6);
+	}
+	if (bpf_xdp_load_bytes(ctx, p->l4, &h->th, sizeof(h->th)))
+		return FG_R_SP_REFUSED;
+	if (p->family == FG_FAM_IPV4) {
+		tup.ipv4.sport = h->th.source;
+		tup.ipv4.dport = h->th.dest;
+	} else {
+		tup.ipv6.sport = h->th.source;
+		tup.ipv6.dport = h->th.dest;
+	}
+	ct = bpf_xdp_ct_lookup(ctx, &tup, tlen, &co, FG_CT_OPTS_SZ);
+	if (ct) {
+		unsigned long status = ct->status;
+
+		bpf_ct_release(ct);
+		if (status & IPS_CONFIRMED)
+			return FG_R_PASS;
+	}
+	/* no connection (or one SYNPROXY has not confirmed yet): only a handshake gets in */
+	flags = h->tb[13];
+	if ((flags & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST | FG_TCP_FIN)) == FG_TCP_SYN)
+		return fg_sp_syn(ctx, p, h, monitor);
+	if ((flags & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST)) != FG_TCP_ACK)
+		return FG_R_SP_REFUSED;
+	if (p->family == FG_FAM_IPV4 ? bpf_tcp_raw_check_syncookie_ipv4(&h->ip4, &h->th)
+				     : bpf_tcp_raw_check_syncookie_ipv6(&h->ip6, &h->th))
+		return FG_R_SP_REFUSED;
+	return FG_R_SP_COOKIE;
+}
+
+#endif /* FG_SYNPROXY_H */

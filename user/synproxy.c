@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * synproxy.c: the netfilter half of the SYN proxy.
+ *
+ * The XDP program answers SYNs to syn-proxy endpoints with cookies and
+ * passes the ACKs whose cookie is valid (bpf/synproxy.h); netfilter's
+ * SYNPROXY checks the same cookie and opens the connection to the server.
+ * This file keeps the one nftables table floodgate owns, `table inet
+ * floodgate`, in step with the rule set, through the nft binary: each
+ * change is one nft transaction that deletes the table and writes it
+ * anew, so it either applies whole or not at all, and no other table is
+ * ever named. The table lives in the network namespace of the process
+ * that runs floodgate: the server's.
+ *
+ * The rules, per syn-proxy port set, in one input chain: an ACK
+ * conntrack does not know (invalid, untracked, or picked up mid-stream as
+ * new when nf_conntrack_tcp_loose is on) goes to SYNPROXY, which checks
+ * its cookie; other invalid segments are dropped. SYNs are left to
+ * conntrack, unlike the usual SYNPROXY recipe that untracks them so that
+ * SYNPROXY answers them: here XDP answers them, and the SYNs it passes
+ * are those of a monitor rule (a dry run: the stack answers, as without
+ * the proxy) and those of a connection conntrack still knows (a client
+ * reusing its port while the server's TIME_WAIT entry lasts: conntrack
+ * reopens it; untracked, SYNPROXY would meet that entry and the client
+ * would wait a retransmission, measured at under a tenth of the rate).
+ */
+#define _GNU_SOURCE /* pipe2, asprintf */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include "util.h"
+#include "maps.h"
+#include "ruleset.h"
+#include "synproxy.h"
+
+#define NFT_TABLE "inet floodgate" /* the only table floodgate writes */
+#define NFT_ERR	  512		   /* bytes of nft's error output kept for the message */
+
+/*
+ * Run nft with one argument (a command line, nft joins and parses it) or,
+ * arg NULL, with `-f -` and script on its standard input. Its standard
+ * output is discarded, its standard error kept in err. Returns its exit
+ * status, or -errno when it could not run (-ENOENT: no nft).
+ */
+static int nft(const char *arg, const char *script, char *err, size_t errlen)
+{
+	const char *argv[] = { "nft", arg ? arg : "-f", arg ? NULL : "-", NULL };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, st, ret;
+	posix_spawn_file_actions_t fa;
+	size_t got = 0, len = script ? strlen(script) : 0;
+	ssize_t n;
+	pid_t pid;
+
+	err[0] = 0;
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {
+		ret = -errno;
+		goto out_close;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	ret = -posix_spawnp(&pid, "nft", &fa, NULL, (char *const *)argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	in[0] = out[1] = -1;
+	if (ret)
+		goto out_close;
+	/* a script is a few hundred bytes: the pipe holds it, nft reads it before it answers */
+	{
+		/* an nft that died early must not kill floodgate with SIGPIPE */
+		void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+
+		if (len && write(in[1], script, len) != (ssize_t)len)
+			ret = -EIO;
+		if (old != SIG_ERR && signal(SIGPIPE, old) == SIG_ERR)
+			ret = -errno;
+	}
+	close(in[1]);
+	in[1] = -1;
+	/* all of it, so nft never blocks on a full pipe; the first errlen - 1 bytes are kept */
+	for (;;) {
+		char sink[256];
+		size_t room = errlen - 1 - got;
+
+		n = read(out[0], room ? err + got : sink, room ? room : sizeof(sink));
+		if (n <= 0)
+			break;
+		if (room)
+			got += n;
+	}
+	err[got] = 0;
+	if (waitpid(pid, &st, 0) != pid)
+		ret = -errno;
+	else if (!ret)
+		ret = WIFEXITED(st) ? WEXITSTATUS(st) : -ECHILD;
+out_close:
+	if (in[0] >= 0)
+		close(in[0]);
+	if (in[1] >= 0)
+		close(in[1]);
+	if (out[0] >= 0)
+		close(out[0]);
+	if (out[1] >= 0)
+		close(out[1]);
+	return ret;
+}
+
+/* nft's first error line, for a message (nft writes "Error: ..." then the failed line). */
+static const char *first_line(char *s)
+{
+	char *nl;
+
+	while (*s == '\n')
+		s++;
+	nl = strchr(s, '\n');
+	if (nl)
+		*nl = 0;
+	return *s ? s : "(no message)";
+}
+
+/* The syn-proxy endpoints of rs as an nft set ("443, 8000-8010"). Returns how many. */
+static int proxy_ports(const struct fg_ruleset *rs, char *buf, size_t len)
+{
+	size_t off = 0;
+	int i, n = 0;
+
+	buf[0] = 0;
+	for (i = 1; i < FG_MAX_RULES; i++) {
+		const struct fg_rule *r = &rs->cfg.rules[i];
+
+		if (!r->used || !r->syn_proxy || r->proto != IPPROTO_TCP)
+			continue;
+		if (r->port_lo == r->port_hi)
+			off += snprintf(buf + off, len - off, "%s%u", n ? ", " : "", r->port_lo);
+		else
+			off += snprintf(buf + off, len - off, "%s%u-%u", n ? ", " : "", r->port_lo,
+					r->port_hi);
+		n++;
+		if (off >= len)
+			return -ENOSPC;
+	}
+	return n;
+}
+
+bool fg_synproxy_any(const struct fg_ruleset *rs)
+{
+	int i;
+
+	for (i = 1; i < FG_MAX_RULES; i++)
+		if (rs->cfg.rules[i].used && rs->cfg.rules[i].syn_proxy)
+			return true;
+	return false;
+}
+
+/* Whether the table exists: 1 yes, 0 no (or no nft: then nothing can have made it). */
+static int table_exists(void)
+{
+	char err[NFT_ERR];
+
+	return nft("list table " NFT_TABLE, NULL, err, sizeof(err)) == 0;
+}
+
+int fg_synproxy_remove(void)
+{
+	char err[NFT_ERR];
+	int r;
+
+	if (!table_exists())
+		return 0;
+	r = nft("delete table " NFT_TABLE, NULL, err, sizeof(err));
+	if (r)
+		return error("syn proxy: nft delete table %s: %s", NFT_TABLE,
+			     r < 0 ? strerror(-r) : first_line(err)),
+		       -EIO;
+	return 0;
+}
+
+int fg_synproxy_install(const struct fg_ruleset *rs)
+{
+	char ports[FG_MAX_RULES * 14], err[NFT_ERR], *script = NULL;
+	int n = proxy_ports(rs, ports, sizeof(ports)), r;
+
+	if (n < 0)
+		return error("syn proxy: too many ports for one rule"), n;
+	if (!n)
+		return fg_synproxy_remove();
+	/* add first: delete of a table that is not there would fail the transaction */
+	if (asprintf(&script,
+		     "add table " NFT_TABLE "\n"
+		     "delete table " NFT_TABLE "\n"
+		     "table " NFT_TABLE " {\n"
+		     "  chain input {\n"
+		     "    type filter hook input priority filter; policy accept;\n"
+		     "    meta nfproto ipv4 tcp dport { %s } ct state invalid,untracked"
+		     " synproxy mss %u wscale %u timestamp sack-perm\n"
+		     "    meta nfproto ipv6 tcp dport { %s } ct state invalid,untracked"
+		     " synproxy mss %u wscale %u timestamp sack-perm\n"
+		     "    meta nfproto ipv4 tcp dport { %s } tcp flags & (fin|syn|rst|ack) == ack"
+		     " ct state new synproxy mss %u wscale %u timestamp sack-perm\n"
+		     "    meta nfproto ipv6 tcp dport { %s } tcp flags & (fin|syn|rst|ack) == ack"
+		     " ct state new synproxy mss %u wscale %u timestamp sack-perm\n"
+		     "    tcp dport { %s } ct state invalid drop\n"
+		     "  }\n"
+		     "}\n",
+		     ports, FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE, ports,
+		     FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE, ports) < 0)
+		return error("syn proxy: out of memory"), -ENOMEM;
+	r = nft(NULL, script, err, sizeof(err));
+	free(script);
+	if (r == -ENOENT)
+		return error("syn proxy: the nft binary is not installed (the SYN proxy needs "
+			     "nftables "
+			     "with conntrack and SYNPROXY)"),
+		       -ENOENT;
+	if (r)
+		return error("syn proxy: nft could not install table %s: %s (this kernel needs "
+			     "conntrack and nftables' SYNPROXY: CONFIG_NF_CONNTRACK, "
+			     "CONFIG_NFT_SYNPROXY); nothing was changed",
+			     NFT_TABLE, r < 0 ? strerror(-r) : first_line(err)),
+		       -EIO;
+	return 0;
+}
+
+int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs)
+{
+	struct fg_ruleset *old = malloc(sizeof(*old));
+	bool was, now = fg_synproxy_any(rs);
+	int err;
+
+	if (!old)
+		return -ENOMEM;
+	err = fg_ruleset_read(m, old);
+	if (err)
+		goto out;
+	was = fg_synproxy_any(old);
+	if (!was && !now) {
+		err = fg_ruleset_commit(m, rs);
+		goto out;
+	}
+	if (fg_ruleset_check(rs)) {
+		err = -EINVAL;
+		goto out;
+	}
+	/* netfilter first: an ACK XDP passes must find SYNPROXY waiting */
+	if (now && (err = fg_synproxy_install(rs)))
+		goto out;
+	err = fg_ruleset_commit(m, rs);
+	if (err) {
+		if (now && fg_synproxy_install(old))
+			warning("syn proxy: table %s may not match the rule set: run `floodgate "
+				"config apply` or `limit set` again",
+				NFT_TABLE);
+		goto out;
+	}
+	/* XDP no longer answers: what it answered before finds SYNPROXY gone, the client retries */
+	if (!now && (err = fg_synproxy_remove()))
+		goto out;
+out:
+	free(old);
+	return err;
+}
