@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # fuzz.test.sh: the short fuzzing run of `make test`. Each libFuzzer target
 # (tests/fuzz/fuzz_*.c) is a test function: it runs FUZZ_SECONDS (default
-# 30) with ASan and UBSan, after replaying its seed corpus; any crash, leak,
+# 15: the three run one after another) with ASan and UBSan, after replaying its seed corpus; any crash, leak,
 # timeout or undefined behaviour fails it (scripts/fuzz.sh; `make fuzz` is
 # the long run). A target whose code is not written yet is a SKIP, a
 # missing target a failure.
@@ -18,7 +18,7 @@ fuzz() {
 		notok "$1: tests/fuzz/$1.c missing"
 		return
 	fi
-	FUZZ_SECONDS=${FUZZ_SECONDS:-30} FUZZ_JOBS=1 FUZZ_TAP=1 scripts/fuzz.sh "$BUILD" "$1"
+	FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_JOBS=1 FUZZ_TAP=1 scripts/fuzz.sh "$BUILD" "$1"
 }
 
 ALL_TESTS="test_fuzz_args test_fuzz_config test_fuzz_metrics"
