@@ -16,7 +16,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -MMD -MP \
 	  -Iheaders -Iuser -I$(BUILD) -DFG_VERSION=\"$(VERSION)\"
-LDLIBS := -lbpf -lelf -lz -lcyaml -lyaml -ljson-c -lmicrohttpd -lm
+LDLIBS := -lbpf -lelf -lz -lcyaml -lyaml -ljson-c -lmicrohttpd -lhiredis -lm
 TEST_LDLIBS := -lcmocka -lgmp
 
 # SAN=1: AddressSanitizer and UBSan for every userspace object (own build folder).

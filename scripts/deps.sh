@@ -8,10 +8,10 @@ set -euo pipefail
 PKGS=(
 	# build
 	make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
-	libcyaml-dev libjson-c-dev libmicrohttpd-dev
+	libcyaml-dev libjson-c-dev libmicrohttpd-dev libhiredis-dev
 	# tests
 	libcmocka-dev libgmp-dev iproute2 prometheus clang-format clang-tidy cppcheck
-	valgrind libclang-rt-14-dev procps psmisc curl python3 socat jq
+	valgrind libclang-rt-14-dev procps psmisc curl python3 socat jq redis-server
 	# demo and benchmark
 	nginx-light wrk nftables iptables gnuplot-nox ethtool linux-perf
 	# docs and packaging
@@ -33,7 +33,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start their services; floodgate's tests start their own.
-for svc in nginx prometheus prometheus-node-exporter; do
+for svc in nginx prometheus prometheus-node-exporter redis-server; do
 	if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
 		systemctl stop "$svc" || true
 	fi
