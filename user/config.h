@@ -15,6 +15,7 @@
 #include "attach.h"
 #include "maps.h"
 #include "ruleset.h"
+#include "fleet.h"
 #include "util.h"
 
 #define FG_MAX_IFACES 16
@@ -29,7 +30,8 @@ struct fg_file_config {
 	struct fg_sizes sizes;		/* table sizes (0 = default) */
 	char metrics[64];		/* metrics listen ADDR:PORT, "" = 127.0.0.1:9419 */
 	__u32 metrics_top;		/* per-source series for the top N sources, 0 = off */
-	__u64 forget_after; /* seconds after a ban ends before its strikes are forgotten */
+	__u64 forget_after;	   /* seconds after a ban ends before its strikes are forgotten */
+	struct fg_fleet_cfg fleet; /* `fleet:`: bans shared through Redis (fleet.h) */
 };
 /*
  * Parse and fully validate a config file; prints `FILE:LINE:COL: error:

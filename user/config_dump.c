@@ -72,6 +72,36 @@ static void dump_rule(const struct fg_rule *r, const struct fg_rule *def, __u64 
 	}
 }
 
+/*
+ * The fleet section the daemon runs with (its pinned status, fleet.h); none
+ * when no daemon with a fleet section runs on these pins. -ENOMEM or 0.
+ */
+static int dump_fleet(struct y_file *y)
+{
+	struct fg_fleet_status st;
+	struct y_fleet *f;
+
+	if (fg_fleet_status_read(&st))
+		return 0;
+	f = y->fleet = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->redis = strdup(st.cfg.redis);
+	if (st.cfg.password_file[0])
+		f->password_file = strdup(st.cfg.password_file);
+	f->node = strdup(st.cfg.node);
+	f->ns = strdup(st.cfg.ns);
+	f->publish = strdup(fg_fleet_publish_name(st.cfg.publish));
+	f->accept = strdup(st.cfg.accept ? "true" : "false");
+	f->min_prefix4 = str_u64(st.cfg.min_prefix4);
+	f->min_prefix6 = str_u64(st.cfg.min_prefix6);
+	f->max_bans = str_u64(st.cfg.max_bans);
+	if (!f->redis || !f->node || !f->ns || !f->publish || !f->accept || !f->min_prefix4 ||
+	    !f->min_prefix6 || !f->max_bans)
+		return -ENOMEM;
+	return 0;
+}
+
 /* The live state as a y_file (every string on the heap: y_free releases it). */
 int cfg_dump_build(const struct fg_maps *m, struct y_file **out)
 {
@@ -137,7 +167,7 @@ int cfg_dump_build(const struct fg_maps *m, struct y_file **out)
 		y->tables->lists = str_u64(fg_map_capacity(m->lists));
 	}
 	if (!y->interfaces || !y->def || !y->endpoints || !y->allow || !y->deny || !y->ban_policy ||
-	    !y->under_attack || !y->tables)
+	    !y->under_attack || !y->tables || dump_fleet(y))
 		err = -ENOMEM;
 out:
 	free(ents);

@@ -461,6 +461,71 @@ static void parse_settings(struct cfg_load *l, const struct y_file *y, yaml_node
 	}
 }
 
+/* fleet: the Redis that shares bans (fleet.h); the secret file's mode is checked here too. */
+static void parse_fleet(struct cfg_load *l, const struct y_fleet *y, yaml_node_t *top,
+			struct fg_fleet_cfg *out)
+{
+	yaml_node_t *sec = y_map_get(l, top, "fleet");
+	char host[FG_FLEET_ADDR_MAX];
+	bool unix_path;
+	int port, p;
+	__u64 v;
+
+	if (!y->redis) {
+		cfg_diag(l, sec, false, "fleet: redis: missing (HOST:PORT, [V6]:PORT or unix:/PATH)");
+		return;
+	}
+	out->enabled = true;
+	if (!AT(l, y_map_get(l, sec, "redis"),
+		fg_fleet_parse_addr("fleet: redis", y->redis, host, sizeof(host), &port, &unix_path)))
+		snprintf(out->redis, sizeof(out->redis), "%s", y->redis);
+	if (y->password_file) {
+		yaml_node_t *n = y_map_get(l, sec, "password_file");
+
+		if (y->password_file[0] != '/' ||
+		    strlen(y->password_file) >= sizeof(out->password_file))
+			cfg_diag(l, n, false, "fleet: password_file: '%s': an absolute path",
+				 y->password_file);
+		else if (!AT(l, n,
+			     fg_fleet_secret("fleet: password_file", y->password_file, NULL, 0,
+					     NULL, 0)))
+			snprintf(out->password_file, sizeof(out->password_file), "%s",
+				 y->password_file);
+	}
+	if (y->node)
+		AT(l, y_map_get(l, sec, "node"),
+		   fg_fleet_parse_name("fleet: node", y->node, sizeof(out->node), out->node));
+	if (y->ns)
+		AT(l, y_map_get(l, sec, "namespace"),
+		   fg_fleet_parse_name("fleet: namespace", y->ns, sizeof(out->ns), out->ns));
+	if (y->publish) {
+		p = fg_fleet_publish_parse(y->publish);
+		if (p < 0)
+			cfg_diag(l, y_map_get(l, sec, "publish"), false,
+				 "fleet: publish: '%s': auto, manual, both or none", y->publish);
+		else
+			out->publish = p;
+	}
+	if (y->accept) {
+		if (!strcmp(y->accept, "true"))
+			out->accept = true;
+		else if (!strcmp(y->accept, "false"))
+			out->accept = false;
+		else
+			cfg_diag(l, y_map_get(l, sec, "accept"), false,
+				 "fleet: accept: '%s': true or false", y->accept);
+	}
+	if (y->min_prefix4 && !AT(l, y_map_get(l, sec, "min_prefix4"),
+				  fg_parse_u64("fleet: min_prefix4", y->min_prefix4, 0, 32, &v)))
+		out->min_prefix4 = v;
+	if (y->min_prefix6 && !AT(l, y_map_get(l, sec, "min_prefix6"),
+				  fg_parse_u64("fleet: min_prefix6", y->min_prefix6, 0, 128, &v)))
+		out->min_prefix6 = v;
+	if (y->max_bans && !AT(l, y_map_get(l, sec, "max_bans"),
+			       fg_parse_u64("fleet: max_bans", y->max_bans, 1, FG_FLEET_MAX_BANS, &v)))
+		out->max_bans = v;
+}
+
 static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_file_config *out)
 {
 	yaml_node_t *top = yaml_document_get_root_node(&l->doc);
@@ -472,6 +537,8 @@ static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_fil
 	parse_rules(l, y, top, out);
 	parse_lists(l, y, top, out);
 	parse_settings(l, y, top, out);
+	if (y->fleet)
+		parse_fleet(l, y->fleet, top, &out->fleet);
 }
 
 void fg_config_free(struct fg_file_config *c)
@@ -501,6 +568,7 @@ int cfg_load_file(struct cfg_load *l, const char *path, __u64 hz, struct fg_file
 		return error("config %s: out of memory", path), -ENOMEM;
 	fg_ruleset_defaults(out->rs, l->hz);
 	out->forget_after = CFG_FORGET_DEF;
+	fg_fleet_defaults(&out->fleet);
 	err = cfg_load_yaml(l, &y);
 	if (!err && l->have_doc && !(l->errors && !y)) {
 		fg_report_fn old_fn;

@@ -72,6 +72,19 @@ static const cyaml_schema_field_t metrics_fields[] = {
 	CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t fleet_fields[] = {
+	STR("redis", struct y_fleet, redis),
+	STR("password_file", struct y_fleet, password_file),
+	STR("node", struct y_fleet, node),
+	STR("namespace", struct y_fleet, ns),
+	STR("publish", struct y_fleet, publish),
+	STR("accept", struct y_fleet, accept),
+	STR("min_prefix4", struct y_fleet, min_prefix4),
+	STR("min_prefix6", struct y_fleet, min_prefix6),
+	STR("max_bans", struct y_fleet, max_bans),
+	CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t file_fields[] = {
 	CYAML_FIELD_SEQUENCE("interfaces", OPT_NULL, struct y_file, interfaces, &ifname_entry, 0,
 			     FG_MAX_IFACES),
@@ -85,6 +98,7 @@ static const cyaml_schema_field_t file_fields[] = {
 	CYAML_FIELD_MAPPING_PTR("under_attack", OPT_NULL, struct y_file, under_attack, attack_fields),
 	CYAML_FIELD_MAPPING_PTR("tables", OPT_NULL, struct y_file, tables, tables_fields),
 	CYAML_FIELD_MAPPING_PTR("metrics", OPT_NULL, struct y_file, metrics, metrics_fields),
+	CYAML_FIELD_MAPPING_PTR("fleet", OPT_NULL, struct y_file, fleet, fleet_fields),
 	CYAML_FIELD_END,
 };
 

@@ -84,6 +84,19 @@ struct y_metrics {
 	char *top_sources; /* per-source series for the top N sources */
 };
 
+/* `fleet:` (fleet.h) */
+struct y_fleet {
+	char *redis;	     /* HOST:PORT, [V6]:PORT or unix:/PATH */
+	char *password_file; /* "PASSWORD" or "USER PASSWORD", mode 0600 or stricter */
+	char *node;	     /* this node's name */
+	char *ns;	     /* `namespace`: prefix of keys and channels */
+	char *publish;	     /* auto, manual, both, none */
+	char *accept;	     /* true, false */
+	char *min_prefix4;   /* shortest IPv4 fleet ban accepted */
+	char *min_prefix6;   /* shortest IPv6 fleet ban accepted */
+	char *max_bans;	     /* fleet bans applied at once */
+};
+
 /* The whole file. */
 struct y_file {
 	char **interfaces;	       /* interface names */
@@ -99,6 +112,7 @@ struct y_file {
 	struct y_attack *under_attack; /* `under_attack:` */
 	struct y_tables *tables;       /* `tables:` */
 	struct y_metrics *metrics;     /* `metrics:` */
+	struct y_fleet *fleet;	       /* `fleet:` */
 };
 
 /* The whole file's schema (config_schema.c). */
