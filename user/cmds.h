@@ -20,5 +20,6 @@ extern const struct fg_cmd fg_cmd_top;	  /* stats.c */
 extern const struct fg_cmd fg_cmd_events; /* events.c */
 extern const struct fg_cmd fg_cmd_config; /* config_cmd.c */
 extern const struct fg_cmd fg_cmd_run;	  /* run.c */
+extern const struct fg_cmd fg_cmd_fleet;  /* fleet_cmd.c */
 
 #endif /* FG_CMDS_H */

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 
@@ -16,6 +17,8 @@
 #include "ruleset.h"
 #include "lists.h"
 #include "bans.h"
+#include "config.h"
+#include "fleet.h"
 #include "cli.h"
 #include "cmds.h"
 
@@ -184,9 +187,14 @@ static void ban_usage(FILE *f)
 		"     rule's source prefix (by default /32 and /64): `ban list` shows them.\n"
 		"list: manual and automatic bans in force, with seconds left; --all adds ended\n"
 		"     automatic bans still remembered for their strikes. With -j: an array of\n"
-		"     objects with \"address\" (CIDR for prefixes), \"kind\" (manual or\n"
-		"     automatic), \"expires_in\" (seconds, null for never), \"strikes\" and\n"
-		"     \"endpoint\" (the rule that banned, null for manual bans).\n");
+		"     objects with \"address\" (CIDR for prefixes), \"kind\" (manual,\n"
+		"     automatic or fleet), \"expires_in\" (seconds, null for never), \"strikes\" "
+		"and\n"
+		"     \"endpoint\" (the rule that banned, null for manual and fleet bans) and\n"
+		"     \"origin\" (\"local\", or the node that published a fleet ban).\n"
+		"--fleet: add and del on every node of the fleet too: the ban is published to\n"
+		"     the Redis of the fleet section of --config FILE (default %s).\n",
+		FG_CONFIG_DEFAULT);
 }
 
 /* A row of `ban list`. */
@@ -197,6 +205,9 @@ struct ban_row {
 	__u64 left;	     /* seconds left, rounded up */
 	__u32 strikes;	     /* automatic: strike count */
 	int rule;	     /* automatic: rule index that banned */
+	__u64 expires;	     /* tick it ends (0: never) */
+	bool fleet;	     /* applied from the fleet (fg_fleet): origin says who banned */
+	char origin[FG_FLEET_NODE_MAX]; /* fleet: the node that banned, else "local" */
 };
 
 static int ban_row_cmp(const void *pa, const void *pb)
@@ -220,14 +231,19 @@ static __u64 ticks_left(__u64 until, __u64 now, __u64 hz)
 }
 
 /* The endpoint of the rule that made an automatic ban, from the live rule set. */
+static const char *ban_kind(const struct ban_row *r)
+{
+	return r->fleet ? "fleet" : r->manual ? "manual" : "automatic";
+}
+
 /* One row of `ban list` as text; the header before the first. */
 static void ban_row_line(const struct ban_row *r, const char *a, const char *ep, bool first)
 {
 	char left[32], strikes[16];
 
 	if (first)
-		printf("%-40s %-9s %10s %7s  %s\n", "ADDRESS", "KIND", "EXPIRES_IN", "STRIKES",
-		       "ENDPOINT");
+		printf("%-40s %-9s %10s %7s  %-12s %s\n", "ADDRESS", "KIND", "EXPIRES_IN",
+		       "STRIKES", "ENDPOINT", "ORIGIN");
 	if (r->forever)
 		snprintf(left, sizeof(left), "never");
 	else
@@ -236,7 +252,7 @@ static void ban_row_line(const struct ban_row *r, const char *a, const char *ep,
 		snprintf(strikes, sizeof(strikes), "-");
 	else
 		snprintf(strikes, sizeof(strikes), "%u", r->strikes);
-	printf("%-40s %-9s %10s %7s  %s\n", a, r->manual ? "manual" : "automatic", left, strikes, ep);
+	printf("%-40s %-9s %10s %7s  %-12s %s\n", a, ban_kind(r), left, strikes, ep, r->origin);
 }
 
 /* One row of `ban list -j`. */
@@ -245,17 +261,19 @@ static json_object *ban_row_json(const struct ban_row *r, const char *a, const c
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "address", json_object_new_string(a));
-	json_object_object_add(o, "kind", json_object_new_string(r->manual ? "manual" : "automatic"));
+	json_object_object_add(o, "kind", json_object_new_string(ban_kind(r)));
 	json_object_object_add(o, "expires_in", r->forever ? NULL : json_object_new_int64(r->left));
 	json_object_object_add(o, "strikes", json_object_new_int64(r->strikes));
-	json_object_object_add(o, "endpoint", r->manual ? NULL : json_object_new_string(ep));
+	json_object_object_add(o, "endpoint",
+			       r->manual || r->fleet ? NULL : json_object_new_string(ep));
+	json_object_object_add(o, "origin", json_object_new_string(r->origin));
 	return o;
 }
 
 /* Manual bans in force, then automatic ones (all: ended ones too), into rows; how many. */
 static size_t ban_rows(struct ban_row *rows, const struct fg_list_entry *v, size_t n,
 		       const struct fg_ban_key *keys, const struct fg_ban *vals, size_t nb,
-		       __u64 now, __u64 hz, bool all)
+		       __u64 now, __u64 hz, bool all, int fleet_fd)
 {
 	size_t nr = 0, i;
 
@@ -265,6 +283,7 @@ static size_t ban_rows(struct ban_row *rows, const struct fg_list_entry *v, size
 		rows[nr] = (struct ban_row){ .cidr = v[i].cidr, .manual = true, .rule = -1 };
 		rows[nr].forever = !v[i].expires;
 		rows[nr].left = ticks_left(v[i].expires, now, hz);
+		rows[nr].expires = v[i].expires;
 		nr++;
 	}
 	for (i = 0; i < nb; i++) {
@@ -279,7 +298,18 @@ static size_t ban_rows(struct ban_row *rows, const struct fg_list_entry *v, size
 		r->left = ticks_left(vals[i].expires, now, hz);
 		r->strikes = vals[i].strikes;
 		r->rule = vals[i].rule;
+		r->expires = vals[i].expires;
 		nr++;
+	}
+	for (i = 0; i < nr; i++) {
+		struct fg_fleet_ban fb;
+
+		snprintf(rows[i].origin, sizeof(rows[i].origin), "local");
+		if (fleet_fd >= 0 && fg_fleet_lookup(fleet_fd, &rows[i].cidr, now, &fb) &&
+		    fb.expires == rows[i].expires && !!fb.in_trie == rows[i].manual) {
+			rows[i].fleet = true;
+			snprintf(rows[i].origin, sizeof(rows[i].origin), "%s", fb.origin);
+		}
 	}
 	qsort(rows, nr, sizeof(*rows), ban_row_cmp);
 	return nr;
@@ -294,7 +324,7 @@ static int ban_list(const struct fg_maps *m, bool all)
 	struct fg_ban *vals = NULL;
 	struct ban_row *rows = NULL;
 	size_t n = 0, nb = 0, nr, i;
-	int ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR, fleet_fd = -1;
 	char a[64], ep[32];
 	__u64 now;
 
@@ -304,12 +334,13 @@ static int ban_list(const struct fg_maps *m, bool all)
 	rows = calloc(n + nb + 1, sizeof(*rows));
 	if (!rows)
 		goto out;
-	nr = ban_rows(rows, v, n, keys, vals, nb, now, fg_hz(m), all);
+	fleet_fd = fg_fleet_map_open(FG_FLEET_MAP, false); /* none: no fleet ban was applied */
+	nr = ban_rows(rows, v, n, keys, vals, nb, now, fg_hz(m), all, fleet_fd);
 	for (i = 0; i < nr; i++) {
 		const struct ban_row *r = &rows[i];
 
 		fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen);
-		if (r->manual)
+		if (r->manual || r->fleet)
 			snprintf(ep, sizeof(ep), "-");
 		else
 			fg_rule_label(ep, sizeof(ep), &rs->cfg, r->rule);
@@ -330,14 +361,18 @@ out:
 	free(keys);
 	free(vals);
 	free(rows);
+	if (fleet_fd >= 0)
+		close(fleet_fd);
 	return ret;
 }
 
-enum { BAN_FOR, BAN_ALL };
+enum { BAN_FOR, BAN_ALL, BAN_FLEET, BAN_CONFIG };
 
 static const struct fg_opt ban_opts[] = {
 	[BAN_FOR] = { "for", 0, "DURATION", "add" },
 	[BAN_ALL] = { "all", 0, NULL, "list" },
+	[BAN_FLEET] = { "fleet", 0, NULL },
+	[BAN_CONFIG] = { "config", 'c', "FILE" },
 	{},
 };
 
@@ -346,6 +381,11 @@ static int ban_list_run(const struct fg_args *a)
 	struct fg_maps m;
 	int ret;
 
+	if (a->opt[BAN_FLEET] || a->opt[BAN_CONFIG]) {
+		error("ban list: --fleet and --config go with add and del");
+		fg_cmd_usage(a->cmd, stderr);
+		return FG_EXIT_USAGE;
+	}
 	if (fg_maps_open(&m, false))
 		return FG_EXIT_ERR;
 	ret = ban_list(&m, a->opt[BAN_ALL]);
@@ -353,32 +393,82 @@ static int ban_list_run(const struct fg_args *a)
 	return ret;
 }
 
-/* `ban add|del ADDR[/LEN]`. */
+/* The fleet section of --config FILE (default FG_CONFIG_DEFAULT) for --fleet. 0 or -1. */
+static int fleet_config(const struct fg_args *a, struct fg_fleet_cfg *out)
+{
+	const char *path = a->opt[BAN_CONFIG] ?: FG_CONFIG_DEFAULT;
+	struct fg_file_config c;
+	int bad = fg_config_load(path, fg_kernel_hz(), &c);
+
+	if (bad < 0)
+		return error("ban --fleet: cannot read %s: %s (--config FILE names the config)",
+			     path, strerror(-bad));
+	if (bad)
+		return -1; /* its problems are printed */
+	*out = c.fleet;
+	fg_config_free(&c);
+	if (!out->enabled)
+		return error("ban --fleet: %s has no fleet section (fleet: redis: HOST:PORT)", path);
+	return 0;
+}
+
+/* Forget the fleet origin of exactly cidr: a local ban replaced or lifted it. */
+static void fleet_forget(const struct fg_cidr *cidr)
+{
+	struct fg_ban_key k = { .family = cidr->family, .plen = cidr->plen };
+	int fd = fg_fleet_map_open(FG_FLEET_MAP, false);
+
+	if (fd < 0)
+		return;
+	memcpy(k.addr, cidr->addr, sizeof(k.addr));
+	bpf_map_delete_elem(fd, &k);
+	close(fd);
+}
+
+/* `ban add|del ADDR[/LEN] [--fleet]`. */
 static int ban_edit(const struct fg_args *a)
 {
 	const char *sub = a->sub->name, *dur = a->opt[BAN_FOR];
+	bool add = !strcmp(sub, "add"), fleet = a->opt[BAN_FLEET];
+	struct fg_fleet_cfg fc;
 	__u64 secs = 3600, now;
 	int ret = FG_EXIT_ERR;
 	struct fg_cidr cidr;
 	struct fg_maps m;
 
+	if (a->opt[BAN_CONFIG] && !fleet) {
+		error("ban %s: --config is read with --fleet only", sub);
+		fg_cmd_usage(a->cmd, stderr);
+		return FG_EXIT_USAGE;
+	}
 	if (dur && fg_parse_duration("ban add --for", dur, &secs))
 		return FG_EXIT_ERR;
-	if (fg_parse_cidr(!strcmp(sub, "add") ? "ban add" : "ban del", a->pos[0], true, &cidr))
+	if (fg_parse_cidr(add ? "ban add" : "ban del", a->pos[0], true, &cidr))
+		return FG_EXIT_ERR;
+	if (fleet && add && secs * 1000 > FG_FLEET_LONGEST_MS)
+		return error("ban add --for %s --fleet: longer than the fleet's longest ban (30d)",
+			     dur),
+		       FG_EXIT_ERR;
+	if (fleet && fleet_config(a, &fc))
 		return FG_EXIT_ERR;
 	if (fg_maps_open(&m, true))
 		return FG_EXIT_ERR;
 	if (fg_maps_lock(&m) || fg_now(&m, &now))
 		goto out;
-	if (!strcmp(sub, "add")) {
+	if (add) {
 		if (fg_list_add(&m, &cidr, FG_LIST_BAN, now + secs * fg_hz(&m)))
 			goto out;
 		warn_covered(&m, &cidr, FG_LIST_BAN);
-	} else if (fg_ban_del(&m, &cidr)) {
-		goto out;
+		fleet_forget(&cidr);
+	} else if (fg_ban_del(&m, &cidr) && !fleet) {
+		goto out; /* with --fleet, other nodes may hold it even when this one does not */
+	} else {
+		fleet_forget(&cidr);
 	}
 	/* housekeeping: manual bans that ended no longer need a trie entry */
 	fg_lists_expire(&m, now);
+	if (fleet && fg_fleet_cli_publish(&fc, &cidr, fg_fleet_now_ms() + secs * 1000, !add))
+		goto out;
 	ret = FG_EXIT_OK;
 out:
 	fg_maps_close(&m);
@@ -397,5 +487,5 @@ const struct fg_cmd fg_cmd_ban = {
 	.opts = ban_opts,
 	.subs = ban_subs,
 	.usage = ban_usage,
-	.help = "ban add|del|list ADDR[/LEN] [--for DURATION]",
+	.help = "ban add|del|list ADDR[/LEN] [--for DURATION] [--fleet [-c FILE]]",
 };

@@ -14,9 +14,9 @@
 #include "cmds.h"
 
 static const struct fg_cmd *const commands[] = {
-	&fg_cmd_attach, &fg_cmd_detach, &fg_cmd_status, &fg_cmd_limit,
-	&fg_cmd_allow,	&fg_cmd_deny,	&fg_cmd_ban,	&fg_cmd_stats,
-	&fg_cmd_top,	&fg_cmd_events, &fg_cmd_config, &fg_cmd_run,
+	&fg_cmd_attach, &fg_cmd_detach, &fg_cmd_status, &fg_cmd_limit, &fg_cmd_allow,
+	&fg_cmd_deny,	&fg_cmd_ban,	&fg_cmd_stats,	&fg_cmd_top,   &fg_cmd_events,
+	&fg_cmd_config, &fg_cmd_run,	&fg_cmd_fleet,
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -584,6 +584,8 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	render_health(f, s);
 	if (w.top.n)
 		render_sources(f, s, &w.top);
+	if (o && o->extra)
+		o->extra(o->extra_ctx, f);
 	family(f, "floodgate_build_info", "gauge",
 	       "Always 1; the labels say which floodgate and map layout serve these metrics.");
 	fprintf(f, "floodgate_build_info{version=\"%s\",layout=\"%" PRIu64 "\"} 1\n", FG_VERSION,

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <linux/types.h>
 
 #include "util.h"
@@ -118,6 +119,8 @@ const char *fg_event_type_name(__u32 type);
 /* What /metrics shows beyond the fixed series. */
 struct fg_metrics_opts {
 	__u32 top_n; /* per-source series for the N busiest sources, 0 = none */
+	void (*extra)(void *ctx, FILE *f); /* more series of the daemon (the fleet), NULL none */
+	void *extra_ctx;		   /* its argument */
 };
 
 /*

@@ -43,6 +43,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "metrics.h"
+#include "fleet.h"
 
 #define FG_LOG_BANS_PER_SEC 20	  /* ban lines per second; the rest go into a summary */
 #define FG_EXPIRE_EVERY	    5	  /* seconds between removals of ended manual bans */
@@ -78,6 +79,7 @@ struct daemon {
 	__u64 ticks;		       /* housekeeping seconds since start */
 	__u32 state_id;		       /* map id of the fg_state held, to notice new maps */
 	bool pins_gone;		       /* the pins vanished (detach --all): said once */
+	struct fg_fleet *fleet;	       /* bans shared through Redis, NULL without fleet: */
 };
 
 static void logp(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -168,6 +170,9 @@ static int on_event(void *ctx, void *data, size_t size)
 		}
 		d->ref_valid = true;
 	}
+	if (ev.type == FG_EV_BAN) /* published even when the log leaves it out */
+		fg_fleet_local_ban(d->fleet, ev.family, ev.plen, ev.addr, ev.tick,
+				   ev.tick + ev.duration);
 	if (ev.type == FG_EV_BAN && d->logged >= FG_LOG_BANS_PER_SEC) {
 		/* a flood of bans: count them, the timer writes one summary a second */
 		d->suppressed++;
@@ -414,6 +419,8 @@ static void reload(struct daemon *d)
 	fg_config_free(&d->cfg);
 	d->cfg = nc;
 	d->mopts.top_n = nc.metrics_top;
+	fg_fleet_reconfig(&d->fleet, &d->cfg.fleet, &d->m);
+	d->mopts.extra_ctx = d->fleet;
 	refresh_rules(d);
 	logp(LOG_INFO, "reload: %s applied (rule set generation %" PRIu64 ")", d->config_path,
 	     (uint64_t)d->m.st->generation);
@@ -499,6 +506,22 @@ static int setup_loop(struct daemon *d)
 	return 0;
 }
 
+/*
+ * The fleet's subscription is a new fd after each reconnect: add it (a
+ * closed fd left the epoll set on its own; EEXIST: the same connection).
+ */
+static void watch_fleet(struct daemon *d)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	int fd = fg_fleet_fd(d->fleet);
+
+	if (fd < 0)
+		return;
+	e.data.fd = fd;
+	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &e) && errno != EEXIST)
+		logp(LOG_ERR, "fleet: watch the subscription: %s", strerror(errno));
+}
+
 /* The loop; returns when asked to stop. */
 static void serve(struct daemon *d)
 {
@@ -506,8 +529,12 @@ static void serve(struct daemon *d)
 
 	for (;;) {
 		struct epoll_event evs[8];
-		int n, i;
+		int n, i, ft;
 
+		ft = fg_fleet_tick(d->fleet);
+		if (ft >= 0 && (timeout < 0 || ft < timeout))
+			timeout = ft;
+		watch_fleet(d);
 		n = epoll_wait(d->ep, evs, 8, timeout);
 		if (n < 0 && errno != EINTR) {
 			logp(LOG_ERR, "event loop: %s", strerror(errno));
@@ -537,6 +564,8 @@ static void serve(struct daemon *d)
 					housekeeping(d);
 			} else if (fd == ring_buffer__epoll_fd(d->rb)) {
 				consume_events(d);
+			} else if (fd == fg_fleet_fd(d->fleet)) {
+				fg_fleet_read(d->fleet);
 			}
 		}
 		/* every wake-up: connections may have timed out even without I/O */
@@ -617,6 +646,10 @@ static int daemon_start(struct daemon *d)
 	d->rb = ring_buffer__new(d->m.events, on_event, d, NULL);
 	if (!d->rb)
 		return error("read fg_events: %s", strerror(errno));
+	if (d->cfg.fleet.enabled && !(d->fleet = fg_fleet_start(&d->cfg.fleet, &d->m)))
+		return error("run: fleet: cannot set up (above)");
+	d->mopts.extra = fg_fleet_metrics;
+	d->mopts.extra_ctx = d->fleet;
 	if (fg_metrics_start(&d->srv, d->listen, &d->m, &d->mopts) || setup_loop(d))
 		return -1;
 	return 0;
@@ -624,6 +657,7 @@ static int daemon_start(struct daemon *d)
 
 static void daemon_stop(struct daemon *d)
 {
+	fg_fleet_stop(d->fleet);
 	fg_metrics_stop(d->srv);
 	ring_buffer__free(d->rb);
 	if (d->ep >= 0)

@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+# fleet.test.sh: bans shared by two nodes through a real redis-server (issue 13).
+#
+# Two nodes on this machine: node a is floodgate on veth A (peer in namespace NSA, pins in
+# PINA), node b on veth C (peer in NSB, pins in PINB), each with its own `floodgate run`, and
+# one redis-server the test starts on 127.0.0.1 with a free port and kills by PID. The attacker
+# address X4 is on both peers, so what node a bans, node b must drop. Then the faults: Redis
+# down at start, killed and restarted empty, stopped (SIGSTOP), records that are malformed or
+# out of bounds, a flood of 10,000, a wrong password, a secret file others can read.
+TEST_NAME=fleet
+FG=${FG_BUILD:-$PWD/build}/floodgate
+S=$$
+NSA=fgt-$S-na A=fgt-$S-a B=fgt-$S-b PINA=/sys/fs/bpf/fgt-fleet-a-$S
+NSB=fgt-$S-nb C=fgt-$S-c D=fgt-$S-d PINB=/sys/fs/bpf/fgt-fleet-b-$S
+HA=198.18.0.1 HB=198.19.0.1 X4=198.18.200.7 ALLOWED=198.18.201.9
+TMP=$(mktemp -d /tmp/fgt-fleet.XXXXXX)
+RDPID= DPA= DPB=
+trap 'rm -rf "$TMP"' EXIT
+
+. tests/tap.sh
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root"
+for t in ip jq curl python3 redis-server redis-cli promtool; do
+	command -v $t >/dev/null || skip_all "needs $t (scripts/deps.sh)"
+done
+[ -x "$FG" ] || skip_all "no $FG (make first)"
+PY=$(python3 -c 'import sys; print(sys.executable)')
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The sender: COUNT UDP datagrams from SRC to DST:PORT, 5 s at most.
+cat >"$TMP/send.py" <<'EOF'
+import socket, sys, time
+src, dst, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((src, 0))
+t0 = time.monotonic()
+for _ in range(count):
+    if time.monotonic() - t0 > 5:
+        break
+    s.sendto(b'x' * 64, (dst, port))
+EOF
+
+fga() { "$FG" --pin-dir "$PINA" "$@"; }
+fgb() { "$FG" --pin-dir "$PINB" "$@"; }
+q() { "$@" >/dev/null 2>&1; }
+rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
+
+# redis_start [ARGS...]: a redis-server of this test on RPORT, no persistence
+redis_start() {
+	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+		--logfile "$TMP/redis.log" "$@" &
+	RDPID=$!
+	poll 10 rcli ${REDIS_AUTH:+-a "$REDIS_AUTH"} --no-auth-warning ping || {
+		notok "redis-server started on port $RPORT"
+		exit 1
+	}
+}
+redis_stop() {
+	kill -CONT "$RDPID" 2>/dev/null
+	stop_pid "$RDPID"
+	RDPID=
+}
+
+# config NODE IFACE [FLEET-LINES]: the config of a node: udp/5005 bans a source over 1 pps
+# (burst 1) for 1 minute, ALLOWED is on the allow list, the fleet section on RPORT.
+config() {
+	cat >"$TMP/$1.yaml" <<EOF
+interfaces: [$2]
+endpoints:
+  - endpoint: udp/5005
+    pps: 1
+    burst: 1
+    action: ban
+    ban_for: 1m
+allow:
+  - $ALLOWED/32
+ban_policy:
+  events_per_second: 1000
+fleet:
+  redis: 127.0.0.1:$RPORT
+  node: node-$1
+  namespace: fgt$S
+${3:-}
+EOF
+}
+
+# start NODE: floodgate run for node a or b; sets DPA or DPB and PORTA or PORTB
+start() {
+	local pin=$PINA
+	[ "$1" == b ] && pin=$PINB
+	"$FG" --pin-dir "$pin" run --config "$TMP/$1.yaml" --metrics 127.0.0.1:0 \
+		>"$TMP/run-$1.out" 2>"$TMP/run-$1.err" &
+	eval "DP${1^^}=$!"
+	if ! poll 20 grep -q 'serving metrics' "$TMP/run-$1.err"; then
+		sed 's/^/# /' "$TMP/run-$1.err"
+		notok "floodgate run (node $1) serves metrics"
+		exit 1
+	fi
+	eval "PORT${1^^}=$(grep -o 'port [0-9]*' "$TMP/run-$1.err" | tail -1 | grep -o '[0-9]*')"
+}
+
+# send NODE SRC COUNT: datagrams from SRC in the node's peer namespace to its host end
+send() {
+	if [ "$1" == a ]; then
+		ip netns exec "$NSA" "$PY" "$TMP/send.py" "$2" "$HA" 5005 "$3"
+	else
+		ip netns exec "$NSB" "$PY" "$TMP/send.py" "$2" "$HB" 5005 "$3"
+	fi
+}
+# banned_pkts NODE: packets the node dropped as banned
+banned_pkts() { "$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j stats | jq '.packets.banned // 0'; }
+# fleet_ban NODE ADDR: the node lists ADDR as a fleet ban from the other node
+fleet_ban() {
+	local other=a
+	[ "$1" == a ] && other=b
+	"$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j ban list |
+		jq -e --arg a "$2" --arg o "node-$other" \
+			'[.[] | select((.address == $a or .address == ($a + "/32")) and .kind == "fleet" and .origin == $o)] | length == 1' >/dev/null
+}
+status() { "$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j fleet status; }
+connected() { status "$1" | jq -e '.connected' >/dev/null; }
+# scrape NODE: /metrics answers within a second
+scrape() { curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$(eval echo "\$PORT${1^^}")/metrics" | grep -q 200; }
+
+setup_test() {
+	RPORT=$(free_port)
+	pair_add "$NSA" "$A" "$B" "$HA/16" "198.18.0.2/16 $X4/16 $ALLOWED/16" ||
+		skip_all "cannot create a veth pair into a network namespace"
+	pair_add "$NSB" "$C" "$D" "$HB/16" "198.19.0.2/16 $X4/32 $ALLOWED/32" ||
+		skip_all "cannot create a second veth pair"
+	config a "$A"
+	config b "$C"
+}
+teardown_test() {
+	stop_pid "$DPA"
+	stop_pid "$DPB"
+	[ -n "$RDPID" ] && redis_stop
+	lab_remove "$FG" "$PINA" "$A" "$NSA"
+	lab_remove "$FG" "$PINB" "$C" "$NSB"
+	rm -rf "${TMP:?}"/*
+}
+
+ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
+test_stopped test_bad_records test_flood test_password"
+
+# The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
+test_config() {
+	printf 'secret\n' >"$TMP/secret"
+	chmod 644 "$TMP/secret"
+	cat >"$TMP/bad.yaml" <<EOF
+fleet:
+  redis: 127.0.0.1:70000
+  password_file: $TMP/secret
+  node: "two words"
+  namespace: "a:b"
+  publish: sometimes
+  accept: maybe
+  min_prefix4: 33
+  min_prefix6: 129
+  max_bans: 0
+  colour: blue
+EOF
+	"$FG" config check "$TMP/bad.yaml" >"$TMP/out" 2>"$TMP/err"
+	same "config check exits 1" 1 $?
+	for want in "2:10: error: fleet: redis" "3:18: error: fleet: password_file: $TMP/secret: permissions 0644 are too open" \
+		"4:9: error: fleet: node" "5:14: error: fleet: namespace" "6:12: error: fleet: publish" \
+		"7:11: error: fleet: accept" "8:16: error: fleet: min_prefix4" "9:16: error: fleet: min_prefix6" \
+		"10:13: error: fleet: max_bans" "11:3: error: fleet: unknown key 'colour'"; do
+		check "config check: $want" grep -qF "$TMP/bad.yaml:$want" "$TMP/err"
+	done
+	printf 'fleet:\n  node: x\n' >"$TMP/nored.yaml"
+	"$FG" config check "$TMP/nored.yaml" 2>"$TMP/err"
+	check "config check: fleet without redis: FILE:LINE:COL" grep -q "nored.yaml:2:3: error: fleet: redis: missing" "$TMP/err"
+	chmod 600 "$TMP/secret"
+	printf 'fleet:\n  redis: "[::1]:6379"\n  password_file: %s\n  publish: both\n' "$TMP/secret" >"$TMP/good.yaml"
+	check "config check: a 0600 secret and [V6]:PORT are fine" q "$FG" config check "$TMP/good.yaml"
+	check "config check: floodgate.example.yaml" q "$FG" config check floodgate.example.yaml
+}
+
+# A source over a ban rule's limit on node a is dropped by node b within a second; 200 bans.
+test_share() {
+	redis_start
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	check "both nodes connected" connected b
+	send a "$X4" 5
+	check "node a banned $X4" bash -c "'$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"$X4\" and .kind == \"automatic\" and .origin == \"local\")' >/dev/null"
+	check "node b lists $X4 as a fleet ban from node-a within 1 s" poll 1 fleet_ban b "$X4"
+	before=$(banned_pkts b)
+	send b "$X4" 50
+	same "node b drops all 50 packets of $X4 as banned" 50 $(($(banned_pkts b) - before))
+	check "node b's ban list (text) has the origin column" bash -c "'$FG' --pin-dir '$PINB' ban list | grep -q '^$X4 .*fleet.*node-a'"
+	check "node a did not get its own ban back" test "$(status a | jq .received)" -eq 0
+	# 200 bans: sources 198.18.100.1-200 on node a's peer
+	for i in $(seq 1 200); do echo "addr add 198.18.100.$i/16 dev $B"; done | ip -n "$NSA" -batch -
+	cat >"$TMP/many.py" <<'EOF'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(1, 201):
+    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    t.bind(("198.18.100.%d" % i, 0))
+    for _ in range(3):
+        t.sendto(b"x" * 64, (sys.argv[1], 5005))
+    t.close()
+    time.sleep(0.005)
+EOF
+	ip netns exec "$NSA" "$PY" "$TMP/many.py" "$HA"
+	check "node b applied the 200 bans" poll 5 bash -c "[ \$('$FG' --pin-dir '$PINB' -j fleet status | jq .active) -ge 201 ]"
+	note "delay from node a's ban to node b applying it: $(status b | jq -c .age)"
+	le "node b: worst delay of the last bans under 1 s (ms)" "$(status b | jq .age.max_ms)" 1000
+	curl -s --max-time 2 "http://127.0.0.1:$PORTB/metrics" >"$TMP/metrics.txt"
+	promtool check metrics <"$TMP/metrics.txt" >"$TMP/promtool.out" 2>&1
+	check "promtool check metrics: no errors or warnings with the fleet series" test $? -eq 0 -a ! -s "$TMP/promtool.out"
+	check "metrics: floodgate_fleet_connected 1" grep -qx 'floodgate_fleet_connected 1' "$TMP/metrics.txt"
+	check "metrics: received 201" grep -qx 'floodgate_fleet_bans_received_total 201' "$TMP/metrics.txt"
+	check "metrics: the age histogram counts 201" grep -qx 'floodgate_fleet_ban_age_seconds_count 201' "$TMP/metrics.txt"
+	check "metrics: node a published 201" bash -c "curl -s 'http://127.0.0.1:$PORTA/metrics' | grep -qx 'floodgate_fleet_bans_published_total 201'"
+	check "config dump shows the fleet section" bash -c "'$FG' --pin-dir '$PINB' config dump | grep -A3 '^fleet:' | grep -q 'node: node-b'"
+	check "fleet status (text)" bash -c "'$FG' --pin-dir '$PINB' fleet status | grep -q '^state: *connected'"
+}
+
+# ban add --fleet bans on every node, ban del --fleet lifts it everywhere.
+test_cli() {
+	redis_start
+	start b
+	poll 5 connected b
+	fga attach "$A" >/dev/null 2>&1 || { notok "attach node a"; return; }
+	check "ban add --fleet" fga ban add 198.18.99.0/24 --for 10m --fleet --config "$TMP/a.yaml"
+	check "node b applies the /24 from node-a" poll 2 fleet_ban b 198.18.99.0/24
+	check "node a holds it as a manual ban" bash -c "'$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"198.18.99.0/24\" and .kind == \"manual\")' >/dev/null"
+	check "ban del --fleet" fga ban del 198.18.99.0/24 --fleet --config "$TMP/a.yaml"
+	check "node b lifted it" poll 2 bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.18.99.0/24\")' >/dev/null"
+	fga ban add 198.18.99.1 --fleet --config "$TMP/nonexistent.yaml" >"$TMP/out" 2>"$TMP/err"
+	same "ban add --fleet with a missing config exits 1" 1 $?
+	check "... saying which file" grep -q "nonexistent.yaml" "$TMP/err"
+	fga ban list --fleet >/dev/null 2>&1
+	same "ban list --fleet is a usage error" 2 $?
+}
+
+# Redis down when the daemons start: local enforcement, scrapes answered, reconnect, resync.
+test_down_at_start() {
+	start a
+	start b
+	check "node a: no fleet yet, one error line" bash -c "[ \$(grep -c 'fleet: .*enforcing locally' '$TMP/run-a.err') -eq 1 ]"
+	send a "$X4" 5
+	check "node a bans locally with Redis down" bash -c "'$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"$X4\")' >/dev/null"
+	check "node a: /metrics within 1 s with Redis down" scrape a
+	check "node a queued the ban" test "$(status a | jq .queued)" -eq 1
+	redis_start
+	check "both reconnect (backoff below 30 s)" poll 35 bash -c "'$FG' --pin-dir '$PINA' -j fleet status | jq -e .connected && '$FG' --pin-dir '$PINB' -j fleet status | jq -e .connected"
+	check "the ban of the outage reaches node b" poll 5 fleet_ban b "$X4"
+}
+
+# Redis killed mid-run and restarted empty: bans of the outage are queued and sent after.
+test_killed_restarted() {
+	redis_start
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	kill -9 "$RDPID"
+	wait "$RDPID" 2>/dev/null
+	RDPID=
+	send a "$X4" 5
+	check "node a notices the loss" poll 5 bash -c "! '$FG' --pin-dir '$PINA' -j fleet status | jq -e .connected"
+	check "node a: /metrics within 1 s while Redis is gone" scrape a
+	before=$(banned_pkts a)
+	send a "$X4" 20
+	same "node a keeps enforcing locally" 20 $(($(banned_pkts a) - before))
+	redis_start
+	check "node b gets the outage's ban after the restart" poll 35 fleet_ban b "$X4"
+	check "the restarted Redis holds it as a key with a TTL" bash -c "[ \$(redis-cli -h 127.0.0.1 -p $RPORT pttl 'fgt$S:ban:$X4/32') -gt 0 ]"
+}
+
+# Redis stopped (SIGSTOP): scrapes and reloads answered within a second, reconnect after SIGCONT.
+test_stopped() {
+	redis_start
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	kill -STOP "$RDPID"
+	send a "$X4" 5
+	sleep 1
+	for i in 1 2 3; do
+		check "node a: /metrics within 1 s while Redis hangs ($i)" scrape a
+		sleep 0.5
+	done
+	kill -HUP "$DPA"
+	check "node a: a reload while Redis hangs is applied within 2 s" poll 2 grep -q 'reload: .* applied' "$TMP/run-a.err"
+	check "node a marks the fleet down" poll 5 bash -c "! '$FG' --pin-dir '$PINA' -j fleet status | jq -e .connected"
+	kill -CONT "$RDPID"
+	check "after SIGCONT the ban reaches node b" poll 35 fleet_ban b "$X4"
+}
+
+# pub MSG: publish a record on the fleet's channel
+pub() { rcli publish "fgt$S:bans" "$1" >/dev/null; }
+
+# Bad records: rejected by reason, never a ban, logged at most a few lines a second.
+test_bad_records() {
+	local now end past far
+	redis_start
+	start b
+	poll 5 connected b
+	now=$(($(date +%s%3N)))
+	end=$((now + 60000)) past=$((now - 1000)) far=$((now + 40 * 86400000))
+	pub 'not json'
+	pub '{"v":1,"op":"ban"}'
+	pub '{"v":1,"op":"ban","prefix":"198.18.9.9/32","origin":"x y","at":1,"end":'$end'}'
+	pub '{"v":2,"op":"ban","prefix":"198.18.9.9/32","origin":"node-a","at":'$now',"end":'$end'}'
+	pub '{"v":1,"op":"ban","prefix":"0.0.0.0/0","origin":"node-a","at":'$now',"end":'$end'}'
+	pub '{"v":1,"op":"ban","prefix":"::/0","origin":"node-a","at":'$now',"end":'$end'}'
+	pub '{"v":1,"op":"ban","prefix":"198.18.9.9/32","origin":"node-a","at":'$now',"end":'$past'}'
+	pub '{"v":1,"op":"ban","prefix":"198.18.9.9/32","origin":"node-a","at":'$now',"end":'$far'}'
+	pub '{"v":1,"op":"ban","prefix":"'$ALLOWED'/32","origin":"node-a","at":'$now',"end":'$end'}'
+	pub '{"v":1,"op":"ban","prefix":"198.18.9.8/32","origin":"node-a","at":'$now',"end":'$end'}'
+	poll 3 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.received == 1'"
+	status b >"$TMP/st.json"
+	same "rejected: malformed" 3 "$(jq .rejected.malformed "$TMP/st.json")"
+	same "rejected: version" 1 "$(jq .rejected.version "$TMP/st.json")"
+	same "rejected: too wide (0.0.0.0/0 and ::/0)" 2 "$(jq .rejected.too_wide "$TMP/st.json")"
+	same "rejected: past" 1 "$(jq .rejected.past "$TMP/st.json")"
+	same "rejected: too long" 1 "$(jq .rejected.too_long "$TMP/st.json")"
+	same "rejected: allow-listed" 1 "$(jq .rejected.allowed "$TMP/st.json")"
+	same "the one good record is applied" 1 "$(jq .received "$TMP/st.json")"
+	same "ban list holds only the good one" '["198.18.9.8"]' "$(fgb -j ban list | jq -c '[.[].address]')"
+	before=$(banned_pkts b)
+	send b "$ALLOWED" 10
+	same "the allow list beats the fleet: $ALLOWED not dropped" 0 $(($(banned_pkts b) - before))
+	# 10,000 bad records: counted, a few log lines a second, the daemon lives
+	"$PY" -c "
+import sys
+for i in range(10000):
+    m = 'garbage %d' % i
+    sys.stdout.write('*3\r\n\$7\r\nPUBLISH\r\n\$%d\r\nfgt$S:bans\r\n\$%d\r\n%s\r\n' % (len('fgt$S:bans'), len(m), m))
+" | rcli --pipe >/dev/null
+	check "10,000 malformed records counted" poll 10 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.rejected.malformed == 10003'"
+	lines=$(grep -c 'record rejected' "$TMP/run-b.err")
+	le "rejected records logged at most a few lines a second" "$lines" 40
+	check "the daemon still runs" kill -0 "$DPB"
+}
+
+# 10,000 bans published at once are applied by the other node within 5 s.
+test_flood() {
+	local t0 t1 now end
+	redis_start
+	start b
+	poll 5 connected b
+	now=$(date +%s%3N)
+	end=$((now + 120000))
+	t0=$(date +%s%3N)
+	"$PY" -c "
+import sys
+for i in range(10000):
+    m = '{\"v\":1,\"op\":\"ban\",\"prefix\":\"198.18.%d.%d/32\",\"origin\":\"node-a\",\"at\":$now,\"end\":$end}' % (i // 250 + 10, i % 250 + 1)
+    k = 'fgt$S:ban:198.18.%d.%d/32' % (i // 250 + 10, i % 250 + 1)
+    for cmd in (['SET', k, m, 'PX', '120000'], ['PUBLISH', 'fgt$S:bans', m]):
+        sys.stdout.write('*%d\r\n' % len(cmd) + ''.join('\$%d\r\n%s\r\n' % (len(a), a) for a in cmd))
+" | rcli --pipe >/dev/null
+	if poll 10 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 10000'"; then
+		t1=$(date +%s%3N)
+		note "10,000 fleet bans published and applied in $((t1 - t0)) ms"
+		le "10,000 bans applied within 5 s (ms)" $((t1 - t0)) 5000
+	else
+		notok "10,000 bans applied (active: $(status b | jq .active))"
+	fi
+	same "fg_bans holds them" 10000 "$(fgb -j ban list | jq '[.[] | select(.kind == "fleet")] | length')"
+	# a restart resyncs them from the keys
+	stop_pid "$DPB"
+	fgb detach --all >/dev/null 2>&1
+	start b
+	check "after a restart on fresh pins, SCAN resyncs the 10,000" poll 10 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 10000'"
+}
+
+# A wrong password: one clear error line, the daemon enforces locally and answers scrapes.
+test_password() {
+	REDIS_AUTH=right-one redis_start --requirepass right-one
+	printf 'wrong-one\n' >"$TMP/secret"
+	chmod 600 "$TMP/secret"
+	config a "$A" "  password_file: $TMP/secret"
+	start a
+	check "node a: not connected" bash -c "! '$FG' --pin-dir '$PINA' -j fleet status | jq -e .connected"
+	check "one clear error line about the password" bash -c "[ \$(grep -c 'authenticate to 127.0.0.1:$RPORT: WRONGPASS' '$TMP/run-a.err') -eq 1 ]"
+	check "node a: /metrics within 1 s" scrape a
+	send a "$X4" 5
+	check "node a bans locally" bash -c "'$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"$X4\")' >/dev/null"
+	printf 'right-one\n' >"$TMP/secret"
+	check "the right password: connected after the backoff" poll 10 connected a
+	chmod 644 "$TMP/secret"
+	stop_pid "$DPA"
+	DPA=
+	"$FG" --pin-dir "$PINA" run --config "$TMP/a.yaml" >"$TMP/out" 2>"$TMP/err"
+	same "run refuses a secret others can read (exit 1)" 1 $?
+	check "... saying why" grep -q "permissions 0644 are too open" "$TMP/err"
+}
+
+run_tests "$@"

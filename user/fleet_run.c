@@ -1,0 +1,706 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
+/*
+ * fleet_run.c: the fleet inside `floodgate run` (issue 13). Two Redis
+ * connections: one subscribed to NAMESPACE:bans, watched by the daemon's
+ * epoll loop, and one for commands (SET, PUBLISH, SCAN, GET, PING). Both
+ * have connect and command timeouts, so a Redis that hangs (SIGSTOP, a
+ * partition) costs the loop one timeout before the fleet is marked down;
+ * the data path never waits for any of it. On every (re)connect the node
+ * subscribes first, then walks the keys with SCAN, a step per loop turn,
+ * so it also gets what it missed. Reconnects back off from 1 s to 30 s.
+ * Local bans wait in a bounded queue while Redis is away; what overflows
+ * is counted.
+ *
+ * A received ban is checked (fleet.c) and against the allow list, then
+ * written as a ban of kind fleet: into fg_bans when the data path checks
+ * bans at its prefix length (O(1), a flood of 10,000 stays cheap), else
+ * into the trie as a manual ban; its origin goes to fg_fleet. A longer
+ * local ban is never shortened, and received bans never make an event, so
+ * they are never published again.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <hiredis/hiredis.h>
+
+#include "util.h"
+#include "maps.h"
+#include "lists.h"
+#include "fleet.h"
+
+#define FLEET_CONNECT_MS   300	 /* connect and command timeout */
+#define FLEET_BACKOFF_MIN  1000	 /* ms before the first reconnect */
+#define FLEET_BACKOFF_MAX  30000 /* ms between reconnects at most */
+#define FLEET_PING_MS	   2000	 /* ms between PINGs that catch a hung Redis */
+#define FLEET_QUEUE	   10000 /* local bans kept while Redis is away */
+#define FLEET_BATCH	   1000	 /* commands pipelined at once */
+#define FLEET_SCAN_COUNT   1000	 /* keys per SCAN step */
+#define FLEET_LOG_PER_SEC  5	 /* log lines about rejected records per second */
+#define FLEET_SWEEP_MS	   5000	 /* ms between removals of ended fleet bans from fg_fleet */
+#define FLEET_HIST_BUCKETS 10	 /* floodgate_fleet_ban_age_seconds buckets */
+
+/* syslog priorities (run.c writes the same prefixes) */
+#define LOG_ERR	    3
+#define LOG_WARNING 4
+#define LOG_NOTICE  5
+#define LOG_INFO    6
+
+static const double hist_le[FLEET_HIST_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1,
+						    0.25,  0.5,	 1,	2.5,  10 };
+
+struct fg_fleet {
+	struct fg_fleet_cfg cfg;	    /* the fleet section in force */
+	struct fg_maps *m;		    /* the daemon's maps */
+	redisContext *sub;		    /* subscribed connection, NULL when down */
+	redisContext *cmd;		    /* command connection, NULL when down */
+	__u64 next_connect;		    /* Unix ms of the next attempt */
+	__u64 backoff;			    /* ms to wait after the next failure */
+	__u64 last_ping;		    /* Unix ms of the last PING */
+	__u64 last_sweep;		    /* Unix ms of the last fg_fleet sweep */
+	bool scanning;			    /* a SCAN walk is under way */
+	char cursor[32];		    /* its cursor */
+	struct fg_fleet_rec *queue;	    /* local bans to publish, a ring */
+	size_t q_head, q_len;		    /* first entry, entries */
+	int fleet_fd, status_fd;	    /* fg_fleet, fg_fleet_st */
+	struct fg_fleet_status st;	    /* counters and state, copied to fg_fleet_st */
+	__u64 hist[FLEET_HIST_BUCKETS + 1]; /* ban age on arrival, cumulative at render */
+	double hist_sum;		    /* seconds */
+	__u64 log_sec, logged, unlogged;    /* rejected-record log limit */
+	bool err_logged;		    /* the current outage was logged */
+};
+
+static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void flog(int prio, const char *fmt, ...)
+{
+	char buf[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "<%d>fleet: %s\n", prio, buf);
+}
+
+static void status_write(struct fg_fleet *f)
+{
+	__u32 k = 0;
+
+	if (f->status_fd < 0)
+		return;
+	f->st.cfg = f->cfg;
+	f->st.queued = f->q_len;
+	f->st.updated_ms = fg_fleet_now_ms();
+	bpf_map_update_elem(f->status_fd, &k, &f->st, BPF_ANY);
+}
+
+static void set_error(struct fg_fleet *f, const char *msg)
+{
+	snprintf(f->st.last_error, sizeof(f->st.last_error), "%s", msg);
+}
+
+static void disconnect(struct fg_fleet *f, const char *why)
+{
+	__u64 now = fg_fleet_now_ms();
+
+	if (f->sub || f->cmd) {
+		flog(LOG_ERR, "%s: %s: enforcing locally, reconnecting in %" PRIu64 " s",
+		     f->cfg.redis, why, (uint64_t)(f->backoff / 1000));
+		f->err_logged = true;
+	} else if (!f->err_logged) {
+		flog(LOG_ERR, "%s: %s: enforcing locally, retrying with backoff up to %d s",
+		     f->cfg.redis, why, FLEET_BACKOFF_MAX / 1000);
+		f->err_logged = true;
+	}
+	set_error(f, why);
+	redisFree(f->sub);
+	redisFree(f->cmd);
+	f->sub = f->cmd = NULL;
+	f->scanning = false;
+	if (f->st.connected)
+		f->st.since_ms = now;
+	f->st.connected = 0;
+	f->next_connect = now + f->backoff;
+	f->backoff = f->backoff * 2 > FLEET_BACKOFF_MAX ? FLEET_BACKOFF_MAX : f->backoff * 2;
+	status_write(f);
+}
+
+/* A reply that is no error, else disconnect with the reason. */
+static bool reply_ok(struct fg_fleet *f, redisContext *c, redisReply *r, const char *what)
+{
+	char why[256];
+
+	if (r && r->type != REDIS_REPLY_ERROR)
+		return true;
+	snprintf(why, sizeof(why), "%s: %s", what, r ? r->str : c->errstr);
+	disconnect(f, why);
+	return false;
+}
+
+static void reject(struct fg_fleet *f, unsigned int reason, const char *s, size_t len)
+{
+	__u64 sec = fg_fleet_now_ms() / 1000;
+
+	f->st.rejected[reason]++;
+	if (sec != f->log_sec) {
+		if (f->unlogged)
+			flog(LOG_WARNING, "%" PRIu64 " more records rejected, not logged one by one",
+			     (uint64_t)f->unlogged);
+		f->log_sec = sec;
+		f->logged = f->unlogged = 0;
+	}
+	if (f->logged >= FLEET_LOG_PER_SEC) {
+		f->unlogged++;
+		return;
+	}
+	f->logged++;
+	flog(LOG_WARNING, "record rejected (%s): %.*s", fg_fleet_reject_name(reason),
+	     (int)(len > 200 ? 200 : len), s);
+}
+
+/* The trie's verdict for the addresses of c (its longest covering entry), 0 when none. */
+static int covering_verdict(const struct fg_maps *m, const struct fg_cidr *c)
+{
+	struct fg_lpm_key k = { .prefixlen = FG_LPM_HDR_BITS + c->plen, .family = c->family };
+	struct fg_list_val v;
+
+	memcpy(k.addr, c->addr, sizeof(k.addr));
+	if (bpf_map_lookup_elem(m->lists, &k, &v))
+		return 0;
+	return v.verdict;
+}
+
+/* Whether the data path checks fg_bans at this prefix length (the live rule set's ban4/ban6). */
+static bool bans_checked_at(const struct fg_maps *m, __u8 family, __u8 plen)
+{
+	static struct fg_config cfg;
+	struct fg_state st;
+	__u32 slot, i, n;
+	const struct fg_plen *lens;
+
+	if (fg_state_read(m, &st))
+		return false;
+	slot = st.slot & 1;
+	if (bpf_map_lookup_elem(m->config, &slot, &cfg))
+		return false;
+	lens = family == FG_FAM_IPV4 ? cfg.ban4 : cfg.ban6;
+	n = family == FG_FAM_IPV4 ? cfg.n_ban4 : cfg.n_ban6;
+	for (i = 0; i < n && i < FG_MAX_BAN_PLENS; i++)
+		if (lens[i].plen == plen)
+			return true;
+	return false;
+}
+
+static void hist_add(struct fg_fleet *f, __u64 age_ms)
+{
+	double s = age_ms / 1000.0;
+	int i;
+
+	for (i = 0; i < FLEET_HIST_BUCKETS && s > hist_le[i]; i++)
+		;
+	f->hist[i]++;
+	f->hist_sum += s;
+	f->st.ages[f->st.n_ages++ % FG_FLEET_AGES] = age_ms > UINT32_MAX ? UINT32_MAX : age_ms;
+}
+
+/* Lift the fleet ban of exactly r->cidr (op del). */
+static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
+{
+	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
+	struct fg_fleet_ban fb;
+	struct fg_ban b;
+	char a[64];
+
+	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
+	if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
+		return; /* not a fleet ban here: local bans stay */
+	if (fb.in_trie) {
+		if (fg_list_verdict(f->m, &r->cidr) >= 0)
+			fg_list_del(f->m, &r->cidr, FG_LIST_BAN);
+	} else if (!bpf_map_lookup_elem(f->m->bans, &k, &b) && b.expires == fb.expires) {
+		b.expires = 0; /* ended: the entry keeps the strikes, as an ended local ban */
+		bpf_map_update_elem(f->m->bans, &k, &b, BPF_EXIST);
+	}
+	bpf_map_delete_elem(f->fleet_fd, &k);
+	if (f->st.active)
+		f->st.active--;
+	__atomic_fetch_add(&f->m->st->ban_gen, 1, __ATOMIC_RELEASE);
+	flog(LOG_INFO, "fleet ban of %s lifted by %s",
+	     fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen), r->origin);
+}
+
+/* Apply a checked ban; false when it was refused (counted). */
+static bool apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now_ms)
+{
+	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
+	struct fg_fleet_ban fb = {}, old;
+	struct fg_ban b = {};
+	__u64 now, expires;
+	bool existed;
+
+	if (fg_now(f->m, &now))
+		return false;
+	expires = now + (r->end_ms - now_ms) * fg_hz(f->m) / 1000;
+	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
+	existed = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
+	if (!existed && f->st.active >= f->cfg.max_bans)
+		return false;
+	fb.expires = expires;
+	fb.end_ms = r->end_ms;
+	snprintf(fb.origin, sizeof(fb.origin), "%s", r->origin);
+	if (bans_checked_at(f->m, k.family, k.plen)) {
+		if (!bpf_map_lookup_elem(f->m->bans, &k, &b)) {
+			if (b.expires >= expires)
+				return true; /* a longer ban is in force: never shortened */
+		} else {
+			memset(&b, 0, sizeof(b));
+		}
+		b.expires = expires;
+		b.created = now;
+		if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_ANY))
+			return false;
+	} else {
+		struct fg_list_entry *v = NULL;
+		size_t n = 0, i;
+		bool longer = false;
+
+		if (fg_list_read(f->m, &v, &n))
+			return false;
+		for (i = 0; i < n; i++)
+			if (v[i].kind == FG_LIST_BAN && v[i].cidr.family == k.family &&
+			    v[i].cidr.plen == k.plen &&
+			    !memcmp(v[i].cidr.addr, k.addr, sizeof(k.addr)) &&
+			    (!v[i].expires || v[i].expires >= expires))
+				longer = true;
+		free(v);
+		if (longer)
+			return true;
+		if (fg_list_add(f->m, &r->cidr, FG_LIST_BAN, expires))
+			return false;
+		fb.in_trie = 1;
+	}
+	if (bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_ANY))
+		return false;
+	if (!existed)
+		f->st.active++;
+	return true;
+}
+
+/* One record from the channel or a key. */
+static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed)
+{
+	__u64 now_ms = fg_fleet_now_ms();
+	struct fg_fleet_rec r;
+	int bad = fg_fleet_rec_parse(s, len, &f->cfg, now_ms, &r);
+
+	if (!bad && !strcmp(r.origin, f->cfg.node))
+		return; /* our own */
+	if (!bad && !f->cfg.accept)
+		return;
+	if (bad) {
+		reject(f, bad - 1, s, len);
+		return;
+	}
+	if (r.del) {
+		apply_del(f, &r);
+		return;
+	}
+	if (covering_verdict(f->m, &r.cidr) == FG_LIST_ALLOW) {
+		reject(f, FG_REJ_ALLOWED, s, len);
+		return;
+	}
+	if (!apply_ban(f, &r, now_ms)) {
+		reject(f, FG_REJ_FULL, s, len);
+		return;
+	}
+	f->st.received++;
+	hist_add(f, now_ms > r.at_ms ? now_ms - r.at_ms : 0);
+	*changed = true;
+}
+
+static void received_done(struct fg_fleet *f, bool changed)
+{
+	if (changed) /* every bucket checks fg_bans again (buckets cache their ban state) */
+		__atomic_fetch_add(&f->m->st->ban_gen, 1, __ATOMIC_RELEASE);
+}
+
+/* --- publishing --- */
+
+static void queue_push(struct fg_fleet *f, const struct fg_fleet_rec *r)
+{
+	if (f->q_len == FLEET_QUEUE) {
+		f->st.dropped++;
+		return;
+	}
+	f->queue[(f->q_head + f->q_len) % FLEET_QUEUE] = *r;
+	f->q_len++;
+}
+
+/* Send up to FLEET_BATCH queued bans, pipelined; they leave the queue once Redis took them. */
+static void flush(struct fg_fleet *f)
+{
+	char msg[FG_FLEET_RECORD_MAX], key[128], a[64];
+	__u64 now = fg_fleet_now_ms();
+	size_t n = 0, i, sent = 0;
+	redisReply *r;
+
+	while (f->cmd && f->q_len) {
+		n = f->q_len < FLEET_BATCH ? f->q_len : FLEET_BATCH;
+		sent = 0;
+		for (i = 0; i < n; i++) {
+			const struct fg_fleet_rec *rec = &f->queue[(f->q_head + i) % FLEET_QUEUE];
+
+			if (rec->end_ms <= now + 1)
+				continue; /* ended while queued */
+			fg_fleet_rec_format(msg, sizeof(msg), rec);
+			fg_fleet_prefix(a, sizeof(a), &rec->cidr);
+			snprintf(key, sizeof(key), "%s:ban:%s", f->cfg.ns, a);
+			redisAppendCommand(f->cmd, "SET %s %s PX %llu", key, msg,
+					   (unsigned long long)(rec->end_ms - now));
+			redisAppendCommand(f->cmd, "PUBLISH %s:bans %s", f->cfg.ns, msg);
+			sent++;
+		}
+		for (i = 0; i < 2 * sent; i++) {
+			r = NULL;
+			if (redisGetReply(f->cmd, (void **)&r) != REDIS_OK) {
+				reply_ok(f, f->cmd, NULL, "publish");
+				return;
+			}
+			if (!reply_ok(f, f->cmd, r, "publish")) {
+				freeReplyObject(r);
+				return;
+			}
+			freeReplyObject(r);
+		}
+		f->st.published += sent;
+		f->q_head = (f->q_head + n) % FLEET_QUEUE;
+		f->q_len -= n;
+		f->last_ping = now;
+	}
+}
+
+void fg_fleet_local_ban(struct fg_fleet *f, __u8 family, __u8 plen, const __u8 *addr, __u64 at,
+			__u64 expires)
+{
+	struct fg_fleet_rec r = { .cidr = { .family = family, .plen = plen } };
+	__u64 now, now_ms = fg_fleet_now_ms();
+
+	if (!f || (f->cfg.publish != FG_PUB_AUTO && f->cfg.publish != FG_PUB_BOTH))
+		return;
+	if (fg_now(f->m, &now) || expires <= now)
+		return;
+	memcpy(r.cidr.addr, addr, sizeof(r.cidr.addr));
+	snprintf(r.origin, sizeof(r.origin), "%s", f->cfg.node);
+	/* the ban's own time, so the age other nodes measure includes the event's way here */
+	r.at_ms = now_ms - (now > at ? (now - at) * 1000 / fg_hz(f->m) : 0);
+	r.end_ms = now_ms + (expires - now) * 1000 / fg_hz(f->m);
+	queue_push(f, &r);
+	flush(f);
+}
+
+/* --- connecting, resync --- */
+
+static void try_connect(struct fg_fleet *f)
+{
+	char err[512];
+	redisReply *r;
+
+	f->sub = fg_fleet_connect(&f->cfg, FLEET_CONNECT_MS, err, sizeof(err));
+	if (!f->sub) {
+		disconnect(f, err);
+		return;
+	}
+	f->cmd = fg_fleet_connect(&f->cfg, FLEET_CONNECT_MS, err, sizeof(err));
+	if (!f->cmd) {
+		disconnect(f, err);
+		return;
+	}
+	/* subscribe first, then walk the keys: nothing published in between is missed */
+	r = redisCommand(f->sub, "SUBSCRIBE %s:bans", f->cfg.ns);
+	if (!reply_ok(f, f->sub, r, "subscribe")) {
+		freeReplyObject(r);
+		return;
+	}
+	freeReplyObject(r);
+	f->scanning = true;
+	snprintf(f->cursor, sizeof(f->cursor), "0");
+	f->st.connected = 1;
+	f->st.since_ms = f->last_ping = fg_fleet_now_ms();
+	f->backoff = FLEET_BACKOFF_MIN;
+	f->err_logged = false;
+	set_error(f, "");
+	flog(LOG_NOTICE, "connected to %s as %s (namespace %s)", f->cfg.redis, f->cfg.node,
+	     f->cfg.ns);
+	status_write(f);
+}
+
+/* One SCAN step and the GETs of its keys, pipelined. */
+static void scan_step(struct fg_fleet *f)
+{
+	redisReply *r, *keys, *g;
+	bool changed = false;
+	size_t i;
+
+	r = redisCommand(f->cmd, "SCAN %s MATCH %s:ban:* COUNT %d", f->cursor, f->cfg.ns,
+			 FLEET_SCAN_COUNT);
+	if (!reply_ok(f, f->cmd, r, "scan")) {
+		freeReplyObject(r);
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		disconnect(f, "scan: unexpected reply");
+		return;
+	}
+	snprintf(f->cursor, sizeof(f->cursor), "%s", r->element[0]->str);
+	keys = r->element[1];
+	for (i = 0; i < keys->elements; i++)
+		if (keys->element[i]->type == REDIS_REPLY_STRING)
+			redisAppendCommand(f->cmd, "GET %b", keys->element[i]->str,
+					   (size_t)keys->element[i]->len);
+	for (i = 0; i < keys->elements; i++) {
+		if (keys->element[i]->type != REDIS_REPLY_STRING)
+			continue;
+		g = NULL;
+		if (redisGetReply(f->cmd, (void **)&g) != REDIS_OK) {
+			freeReplyObject(r);
+			reply_ok(f, f->cmd, NULL, "get");
+			return;
+		}
+		if (g->type == REDIS_REPLY_STRING)
+			receive(f, g->str, g->len, &changed);
+		freeReplyObject(g);
+	}
+	received_done(f, changed);
+	if (!strcmp(f->cursor, "0")) {
+		f->scanning = false;
+		flog(LOG_INFO, "resync done: %" PRIu64 " fleet bans applied", (uint64_t)f->st.active);
+	}
+	freeReplyObject(r);
+}
+
+/* Remove ended fleet bans from fg_fleet; count what is left. */
+static void sweep(struct fg_fleet *f)
+{
+	struct fg_ban_key k, next, *prev = NULL;
+	struct fg_fleet_ban fb;
+	__u64 now, active = 0;
+
+	if (fg_now(f->m, &now))
+		return;
+	while (!bpf_map_get_next_key(f->fleet_fd, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
+			continue;
+		if (fb.expires <= now)
+			bpf_map_delete_elem(f->fleet_fd, &k);
+		else
+			active++;
+	}
+	f->st.active = active;
+}
+
+int fg_fleet_tick(struct fg_fleet *f)
+{
+	__u64 now = fg_fleet_now_ms();
+	redisReply *r;
+
+	if (!f)
+		return -1;
+	if (now - f->last_sweep >= FLEET_SWEEP_MS) {
+		f->last_sweep = now;
+		sweep(f);
+	}
+	if (!f->cmd && now >= f->next_connect)
+		try_connect(f);
+	if (f->cmd && f->scanning)
+		scan_step(f);
+	if (f->cmd)
+		flush(f);
+	if (f->cmd && now - f->last_ping >= FLEET_PING_MS) {
+		f->last_ping = now;
+		r = redisCommand(f->cmd, "PING");
+		if (reply_ok(f, f->cmd, r, "ping"))
+			freeReplyObject(r);
+	}
+	status_write(f);
+	if (f->cmd && f->scanning)
+		return 0;
+	if (!f->cmd)
+		return f->next_connect > now ? (int)(f->next_connect - now) : 0;
+	return FLEET_PING_MS;
+}
+
+int fg_fleet_fd(const struct fg_fleet *f)
+{
+	return f && f->sub ? f->sub->fd : -1;
+}
+
+void fg_fleet_read(struct fg_fleet *f)
+{
+	bool changed = false;
+	redisReply *r;
+
+	if (!f || !f->sub)
+		return;
+	if (redisBufferRead(f->sub) != REDIS_OK) {
+		disconnect(f, f->sub->errstr[0] ? f->sub->errstr : "connection closed");
+		return;
+	}
+	for (;;) {
+		r = NULL;
+		if (redisGetReplyFromReader(f->sub, (void **)&r) != REDIS_OK) {
+			disconnect(f, "subscription: protocol error");
+			break;
+		}
+		if (!r)
+			break;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		    r->element[0]->type == REDIS_REPLY_STRING &&
+		    !strcmp(r->element[0]->str, "message") &&
+		    r->element[2]->type == REDIS_REPLY_STRING)
+			receive(f, r->element[2]->str, r->element[2]->len, &changed);
+		freeReplyObject(r);
+	}
+	received_done(f, changed);
+	status_write(f);
+}
+
+/* --- life cycle --- */
+
+struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *m)
+{
+	struct fg_fleet *f;
+	__u64 now = fg_fleet_now_ms();
+
+	if (!cfg || !cfg->enabled)
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->queue = calloc(FLEET_QUEUE, sizeof(*f->queue));
+	f->cfg = *cfg;
+	f->m = m;
+	f->backoff = FLEET_BACKOFF_MIN;
+	f->fleet_fd = fg_fleet_map_open(FG_FLEET_MAP, true);
+	f->status_fd = fg_fleet_map_open(FG_FLEET_STATUS_MAP, true);
+	if (!f->queue || f->fleet_fd < 0 || f->status_fd < 0) {
+		fg_fleet_stop(f);
+		return NULL;
+	}
+	f->st.since_ms = now;
+	f->last_sweep = now;
+	sweep(f);
+	status_write(f);
+	return f;
+}
+
+void fg_fleet_stop(struct fg_fleet *f)
+{
+	if (!f)
+		return;
+	if (f->status_fd >= 0) {
+		f->st.connected = 0;
+		f->st.since_ms = fg_fleet_now_ms();
+		set_error(f, "the daemon stopped");
+		status_write(f);
+	}
+	redisFree(f->sub);
+	redisFree(f->cmd);
+	if (f->fleet_fd >= 0)
+		close(f->fleet_fd);
+	if (f->status_fd >= 0)
+		close(f->status_fd);
+	free(f->queue);
+	free(f);
+}
+
+void fg_fleet_reconfig(struct fg_fleet **pf, const struct fg_fleet_cfg *cfg, struct fg_maps *m)
+{
+	struct fg_fleet *f = *pf;
+
+	if (!f) {
+		*pf = fg_fleet_start(cfg, m);
+		return;
+	}
+	if (!cfg->enabled) {
+		fg_fleet_stop(f);
+		*pf = NULL;
+		return;
+	}
+	if (strcmp(cfg->redis, f->cfg.redis) || strcmp(cfg->password_file, f->cfg.password_file) ||
+	    strcmp(cfg->ns, f->cfg.ns)) {
+		f->cfg = *cfg;
+		redisFree(f->sub);
+		redisFree(f->cmd);
+		f->sub = f->cmd = NULL;
+		f->st.connected = 0;
+		f->next_connect = 0; /* at the next turn */
+		f->backoff = FLEET_BACKOFF_MIN;
+	}
+	f->cfg = *cfg;
+	f->m = m;
+	status_write(f);
+}
+
+/* --- metrics --- */
+
+void fg_fleet_metrics(void *ctx, FILE *out)
+{
+	struct fg_fleet *f = ctx;
+	__u64 cum = 0;
+	unsigned int i;
+
+	if (!f)
+		return;
+	fprintf(out,
+		"# HELP floodgate_fleet_connected 1 when the daemon talks to the fleet's Redis.\n"
+		"# TYPE floodgate_fleet_connected gauge\n"
+		"floodgate_fleet_connected %u\n",
+		f->st.connected);
+	fprintf(out,
+		"# HELP floodgate_fleet_bans_published_total Local bans published to the fleet.\n"
+		"# TYPE floodgate_fleet_bans_published_total counter\n"
+		"floodgate_fleet_bans_published_total %" PRIu64 "\n",
+		(uint64_t)f->st.published);
+	fprintf(out,
+		"# HELP floodgate_fleet_bans_received_total Bans of other nodes applied here.\n"
+		"# TYPE floodgate_fleet_bans_received_total counter\n"
+		"floodgate_fleet_bans_received_total %" PRIu64 "\n",
+		(uint64_t)f->st.received);
+	fprintf(out, "# HELP floodgate_fleet_bans_rejected_total Fleet records refused, by "
+		     "reason.\n"
+		     "# TYPE floodgate_fleet_bans_rejected_total counter\n");
+	for (i = 0; i < FG_REJ_MAX; i++)
+		fprintf(out, "floodgate_fleet_bans_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+			fg_fleet_reject_name(i), (uint64_t)f->st.rejected[i]);
+	fprintf(out,
+		"# HELP floodgate_fleet_bans_active Fleet bans applied here now.\n"
+		"# TYPE floodgate_fleet_bans_active gauge\n"
+		"floodgate_fleet_bans_active %" PRIu64 "\n",
+		(uint64_t)f->st.active);
+	fprintf(out,
+		"# HELP floodgate_fleet_queue_dropped_total Local bans lost because the outage "
+		"queue was full.\n"
+		"# TYPE floodgate_fleet_queue_dropped_total counter\n"
+		"floodgate_fleet_queue_dropped_total %" PRIu64 "\n",
+		(uint64_t)f->st.dropped);
+	fprintf(out, "# HELP floodgate_fleet_ban_age_seconds How old received bans were on "
+		     "arrival.\n"
+		     "# TYPE floodgate_fleet_ban_age_seconds histogram\n");
+	for (i = 0; i < FLEET_HIST_BUCKETS; i++) {
+		cum += f->hist[i];
+		fprintf(out, "floodgate_fleet_ban_age_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+			hist_le[i], (uint64_t)cum);
+	}
+	cum += f->hist[FLEET_HIST_BUCKETS];
+	fprintf(out, "floodgate_fleet_ban_age_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+		(uint64_t)cum);
+	fprintf(out, "floodgate_fleet_ban_age_seconds_sum %.6f\n", f->hist_sum);
+	fprintf(out, "floodgate_fleet_ban_age_seconds_count %" PRIu64 "\n", (uint64_t)cum);
+}
