@@ -469,7 +469,7 @@ static void parse_fleet(struct cfg_load *l, const struct y_fleet *y, yaml_node_t
 	char host[FG_FLEET_ADDR_MAX];
 	bool unix_path;
 	int port, p;
-	__u64 v;
+	__u64 v = 0;
 
 	if (!y->redis) {
 		cfg_diag(l, sec, false, "fleet: redis: missing (HOST:PORT, [V6]:PORT or unix:/PATH)");

@@ -109,7 +109,7 @@ int fg_fleet_parse_addr(const char *what, const char *s, char *host, size_t hlen
 	host[n] = '\0';
 	if (fg_parse_u64(what, colon + 1, 1, 65535, &p))
 		return -EINVAL;
-	*port = p;
+	*port = (int)p;
 	return 0;
 }
 
@@ -239,7 +239,7 @@ int fg_fleet_rec_parse(const char *s, size_t len, const struct fg_fleet_cfg *c, 
 	tok = json_tokener_new_ex(4);
 	if (!tok)
 		return ret;
-	o = json_tokener_parse_ex(tok, s, len);
+	o = json_tokener_parse_ex(tok, s, (int)len); /* len < FG_FLEET_RECORD_MAX */
 	if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 	    json_tokener_get_parse_end(tok) != len || !json_object_is_type(o, json_type_object))
 		goto out;

@@ -36,10 +36,11 @@ static int u32_cmp(const void *a, const void *b)
 static bool ages(const struct fg_fleet_status *st, __u32 *med, __u32 *p99, __u32 *max)
 {
 	__u32 v[FG_FLEET_AGES];
-	size_t n = st->n_ages < FG_FLEET_AGES ? st->n_ages : FG_FLEET_AGES;
+	size_t n;
 
-	if (!n)
+	if (!st->n_ages)
 		return false;
+	n = st->n_ages < FG_FLEET_AGES ? st->n_ages : FG_FLEET_AGES;
 	memcpy(v, st->ages, n * sizeof(v[0]));
 	qsort(v, n, sizeof(v[0]), u32_cmp);
 	*med = v[(n - 1) / 2];

@@ -344,12 +344,13 @@ static void flush(struct fg_fleet *f)
 {
 	char msg[FG_FLEET_RECORD_MAX], key[128], a[64];
 	__u64 now = fg_fleet_now_ms();
-	size_t n = 0, i, sent = 0;
 	redisReply *r;
 
-	while (f->cmd && f->q_len) {
-		n = f->q_len < FLEET_BATCH ? f->q_len : FLEET_BATCH;
-		sent = 0;
+	while (f->cmd && f->q_len > 0) {
+		size_t n = f->q_len > FLEET_BATCH ? FLEET_BATCH : f->q_len, sent = 0, i;
+
+		/* cppcheck 2.10 takes q_len for 0 here, though the loop guard says otherwise */
+		// cppcheck-suppress knownConditionTrueFalse
 		for (i = 0; i < n; i++) {
 			const struct fg_fleet_rec *rec = &f->queue[(f->q_head + i) % FLEET_QUEUE];
 
