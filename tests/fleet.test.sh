@@ -52,7 +52,7 @@ redis_start() {
 	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
 		--logfile "$TMP/redis.log" "$@" &
 	RDPID=$!
-	poll 10 rcli ${REDIS_AUTH:+-a "$REDIS_AUTH"} --no-auth-warning ping || {
+	poll 10 rcli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_AUTH:+-a "$REDIS_AUTH"} --no-auth-warning ping || {
 		notok "redis-server started on port $RPORT"
 		exit 1
 	}
@@ -143,7 +143,7 @@ teardown_test() {
 }
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
-test_stopped test_bad_records test_flood test_password"
+test_stopped test_bad_records test_flood test_password test_acl"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -394,6 +394,23 @@ test_password() {
 	"$FG" --pin-dir "$PINA" run --config "$TMP/a.yaml" >"$TMP/out" 2>"$TMP/err"
 	same "run refuses a secret others can read (exit 1)" 1 $?
 	check "... saying why" grep -q "permissions 0644 are too open" "$TMP/err"
+}
+
+# The README's ACL user (its keys, its channel, the commands floodgate uses, nothing else) is enough.
+test_acl() {
+	REDIS_USER=fl REDIS_AUTH=pw redis_start --user default off --user fl on '>pw' "~fgt$S:*" "&fgt$S:*" \
+		-@all +get +set +del +publish +subscribe +scan +ping
+	printf 'fl pw\n' >"$TMP/secret"
+	chmod 600 "$TMP/secret"
+	config a "$A" "  password_file: $TMP/secret"
+	config b "$C" "  password_file: $TMP/secret"
+	start a
+	start b
+	check "both nodes connect as the ACL user" poll 5 bash -c "'$FG' --pin-dir '$PINA' -j fleet status | jq -e .connected >/dev/null && '$FG' --pin-dir '$PINB' -j fleet status | jq -e .connected >/dev/null"
+	send a "$X4" 5
+	check "node b applies node a's ban" poll 2 fleet_ban b "$X4"
+	check "ban del --fleet works for the ACL user" q fga ban del "$X4" --fleet --config "$TMP/a.yaml"
+	check "no NOPERM in either log" bash -c "! grep -q NOPERM '$TMP/run-a.err' '$TMP/run-b.err'"
 }
 
 run_tests "$@"
