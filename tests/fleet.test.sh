@@ -144,7 +144,7 @@ teardown_test() {
 }
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
-test_stopped test_bad_records test_flood test_password test_acl"
+test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -195,20 +195,7 @@ test_share() {
 	same "node b drops all 50 packets of $X4 as banned" 50 $(($(banned_pkts b) - before))
 	check "node b's ban list (text) has the origin column" bash -c "'$FG' --pin-dir '$PINB' ban list | grep -q '^$X4 .*fleet.*node-a'"
 	check "node a did not get its own ban back" test "$(status a | jq .received)" -eq 0
-	# 200 bans: sources 198.18.100.1-200 on node a's peer
-	for i in $(seq 1 200); do echo "addr add 198.18.100.$i/16 dev $B"; done | ip -n "$NSA" -batch -
-	cat >"$TMP/many.py" <<'EOF'
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(1, 201):
-    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    t.bind(("198.18.100.%d" % i, 0))
-    for _ in range(3):
-        t.sendto(b"x" * 64, (sys.argv[1], 5005))
-    t.close()
-    time.sleep(0.005)
-EOF
-	ip netns exec "$NSA" "$PY" "$TMP/many.py" "$HA"
+	many 200
 	check "node b applied the 200 bans" poll 5 bash -c "[ \$('$FG' --pin-dir '$PINB' -j fleet status | jq .active) -ge 201 ]"
 	note "delay from node a's ban to node b applying it: $(status b | jq -c .age)"
 	le "node b: worst delay of the last bans under 1 s (ms)" "$(status b | jq .age.max_ms)" 1000
@@ -412,6 +399,48 @@ test_acl() {
 	check "node b applies node a's ban" poll 2 fleet_ban b "$X4"
 	check "ban del --fleet works for the ACL user" q fga ban del "$X4" --fleet --config "$TMP/a.yaml"
 	check "no NOPERM in either log" bash -c "! grep -q NOPERM '$TMP/run-a.err' '$TMP/run-b.err'"
+}
+
+# many N: sources 198.18.100.1..N on node a's peer each send 3 packets (2 over the limit)
+many() {
+	for i in $(seq 1 "$1"); do echo "addr add 198.18.100.$i/16 dev $B"; done | ip -n "$NSA" -batch -
+	ip netns exec "$NSA" "$PY" -c "
+import socket
+for i in range(1, $1 + 1):
+    t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    t.bind(('198.18.100.%d' % i, 0))
+    for _ in range(3):
+        t.sendto(b'x' * 64, ('$HA', 5005))
+    t.close()
+"
+}
+
+# Bans the event ring leaves out (its rate limit) are published all the same.
+test_unevented() {
+	redis_start
+	sed -i 's/events_per_second: 1000/events_per_second: 1/' "$TMP/a.yaml"
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	many 100
+	check "node b applies all 100 bans though node a's ring carried about 1 a second" \
+		poll 5 bash -c "[ \$('$FG' --pin-dir '$PINB' -j fleet status | jq .active) -eq 100 ]"
+	note "node a: $(status a | jq -c '{published}'), node b: $(status b | jq -c '{received, active}')"
+}
+
+# publish: manual sends manual bans (plain ban add) and keeps automatic ones home.
+test_publish_manual() {
+	redis_start
+	config a "$A" "  publish: manual"
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	fga ban add 198.18.98.0/24 --for 5m
+	check "node b applies node a's manual ban" poll 3 fleet_ban b 198.18.98.0/24
+	send a "$X4" 5
+	sleep 2
+	check "node a's automatic ban stays home" bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"$X4\")' >/dev/null"
+	same "node a published exactly one ban" 1 "$(status a | jq .published)"
 }
 
 run_tests "$@"

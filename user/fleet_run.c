@@ -42,6 +42,7 @@
 #define FLEET_LOG_PER_SEC  5	 /* log lines about rejected records per second */
 #define FLEET_SWEEP_MS	   5000	 /* ms between removals of ended fleet bans from fg_fleet */
 #define FLEET_HIST_BUCKETS 10	 /* floodgate_fleet_ban_age_seconds buckets */
+#define FLEET_SEEN	   4096	 /* bans published from events since the last sweep, remembered */
 
 /* syslog priorities (run.c writes the same prefixes) */
 #define LOG_ERR	    3
@@ -71,6 +72,12 @@ struct fg_fleet {
 	double hist_sum;		    /* seconds */
 	__u64 log_sec, logged, unlogged;    /* rejected-record log limit */
 	bool err_logged;		    /* the current outage was logged */
+	__u64 pub_tick;		      /* automatic bans created up to this tick are published */
+	__u64 last_pub_sweep;	      /* Unix ms of the last publish sweep */
+	struct fg_list_entry *manual; /* manual bans seen (and published) at the last sweep */
+	size_t n_manual;	      /* entries in manual */
+	__u64 seen[FLEET_SEEN];	      /* hashes of bans published from events, 0 = free */
+	size_t n_seen;		      /* entries used in seen */
 };
 
 static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -232,8 +239,8 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 	     fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen), r->origin);
 }
 
-/* Apply a checked ban; false when it was refused (counted). */
-static bool apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now_ms)
+/* Apply a checked ban: 1 applied, 0 already in force as long (a repeat), -1 refused. */
+static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now_ms)
 {
 	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
 	struct fg_fleet_ban fb = {}, old;
@@ -242,33 +249,33 @@ static bool apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 no
 	bool existed;
 
 	if (fg_now(f->m, &now))
-		return false;
+		return -1;
 	expires = now + (r->end_ms - now_ms) * fg_hz(f->m) / 1000;
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
 	existed = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
 	if (!existed && f->st.active >= f->cfg.max_bans)
-		return false;
+		return -1;
 	fb.expires = expires;
 	fb.end_ms = r->end_ms;
 	snprintf(fb.origin, sizeof(fb.origin), "%s", r->origin);
 	if (bans_checked_at(f->m, k.family, k.plen)) {
 		if (!bpf_map_lookup_elem(f->m->bans, &k, &b)) {
 			if (b.expires >= expires)
-				return true; /* a longer ban is in force: never shortened */
+				return 0; /* a ban as long or longer is in force: never shortened */
 		} else {
 			memset(&b, 0, sizeof(b));
 		}
 		b.expires = expires;
 		b.created = now;
 		if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_ANY))
-			return false;
+			return -1;
 	} else {
 		struct fg_list_entry *v = NULL;
 		size_t n = 0, i;
 		bool longer = false;
 
 		if (fg_list_read(f->m, &v, &n))
-			return false;
+			return -1;
 		for (i = 0; i < n; i++)
 			if (v[i].kind == FG_LIST_BAN && v[i].cidr.family == k.family &&
 			    v[i].cidr.plen == k.plen &&
@@ -277,16 +284,16 @@ static bool apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 no
 				longer = true;
 		free(v);
 		if (longer)
-			return true;
+			return 0;
 		if (fg_list_add(f->m, &r->cidr, FG_LIST_BAN, expires))
-			return false;
+			return -1;
 		fb.in_trie = 1;
 	}
 	if (bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_ANY))
-		return false;
+		return -1;
 	if (!existed)
 		f->st.active++;
-	return true;
+	return 1;
 }
 
 /* One record from the channel or a key. */
@@ -294,7 +301,7 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 {
 	__u64 now_ms = fg_fleet_now_ms();
 	struct fg_fleet_rec r;
-	int bad = fg_fleet_rec_parse(s, len, &f->cfg, now_ms, &r);
+	int bad = fg_fleet_rec_parse(s, len, &f->cfg, now_ms, &r), applied;
 
 	if (!bad && !strcmp(r.origin, f->cfg.node))
 		return; /* our own */
@@ -312,10 +319,13 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 		reject(f, FG_REJ_ALLOWED, s, len);
 		return;
 	}
-	if (!apply_ban(f, &r, now_ms)) {
+	applied = apply_ban(f, &r, now_ms);
+	if (applied < 0) {
 		reject(f, FG_REJ_FULL, s, len);
 		return;
 	}
+	if (!applied)
+		return; /* a repeat (a resync, a ban published twice): nothing new */
 	f->st.received++;
 	hist_add(f, now_ms > r.at_ms ? now_ms - r.at_ms : 0);
 	*changed = true;
@@ -383,14 +393,13 @@ static void flush(struct fg_fleet *f)
 	}
 }
 
-void fg_fleet_local_ban(struct fg_fleet *f, __u8 family, __u8 plen, const __u8 *addr, __u64 at,
+/* Queue and send one local automatic ban made at tick `at`. */
+static void publish_ban(struct fg_fleet *f, __u8 family, __u8 plen, const __u8 *addr, __u64 at,
 			__u64 expires)
 {
 	struct fg_fleet_rec r = { .cidr = { .family = family, .plen = plen } };
 	__u64 now, now_ms = fg_fleet_now_ms();
 
-	if (!f || (f->cfg.publish != FG_PUB_AUTO && f->cfg.publish != FG_PUB_BOTH))
-		return;
 	if (fg_now(f->m, &now) || expires <= now)
 		return;
 	memcpy(r.cidr.addr, addr, sizeof(r.cidr.addr));
@@ -399,6 +408,159 @@ void fg_fleet_local_ban(struct fg_fleet *f, __u8 family, __u8 plen, const __u8 *
 	r.at_ms = now_ms - (now > at ? (now - at) * 1000 / fg_hz(f->m) : 0);
 	r.end_ms = now_ms + (expires - now) * 1000 / fg_hz(f->m);
 	queue_push(f, &r);
+	flush(f);
+}
+
+/* --- the publish sweep: what the event ring did not carry --- */
+
+/* A ban as the sweep and the event path both see it: its key and creation tick, hashed (never 0). */
+static __u64 ban_hash(__u8 family, __u8 plen, const __u8 *addr, __u64 created)
+{
+	__u64 h = 1469598103934665603ULL ^ created;
+	unsigned int i;
+
+	h = (h ^ family) * 1099511628211ULL;
+	h = (h ^ plen) * 1099511628211ULL;
+	for (i = 0; i < 16; i++)
+		h = (h ^ addr[i]) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+/* Remember (insert) or look up h in the open-addressed set; full: not remembered (a repeat). */
+static bool seen_set(struct fg_fleet *f, __u64 h, bool insert)
+{
+	size_t i = h % FLEET_SEEN, n;
+
+	for (n = 0; n < FLEET_SEEN; n++, i = (i + 1) % FLEET_SEEN) {
+		if (f->seen[i] == h)
+			return true;
+		if (!f->seen[i]) {
+			if (insert && f->n_seen < FLEET_SEEN / 2) {
+				f->seen[i] = h;
+				f->n_seen++;
+			}
+			return false;
+		}
+	}
+	return false;
+}
+
+void fg_fleet_local_ban(struct fg_fleet *f, __u8 family, __u8 plen, const __u8 *addr, __u64 at,
+			__u64 expires)
+{
+	if (!f || (f->cfg.publish != FG_PUB_AUTO && f->cfg.publish != FG_PUB_BOTH))
+		return;
+	seen_set(f, ban_hash(family, plen, addr, at), true); /* the sweep leaves it alone */
+	publish_ban(f, family, plen, addr, at, expires);
+}
+
+/* The automatic ban of k ending at `expires` was applied from the fleet (never republished). */
+static bool from_fleet(const struct fg_fleet *f, const struct fg_ban_key *k, __u64 expires)
+{
+	struct fg_fleet_ban fb;
+
+	return !bpf_map_lookup_elem(f->fleet_fd, k, &fb) && fb.expires == expires;
+}
+
+/* fg_bans walk: automatic bans created after pub_tick, still running, made here. */
+struct pub_walk {
+	struct fg_fleet *f; /* the fleet */
+	__u64 now, since;   /* current tick, pub_tick at the start */
+	__u64 newest;	    /* latest creation tick seen */
+};
+
+static int pub_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
+{
+	const struct fg_ban_key *k = keys;
+	const struct fg_ban *v = vals;
+	struct pub_walk *w = ctx;
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].created <= w->since || v[i].expires <= w->now ||
+		    from_fleet(w->f, &k[i], v[i].expires))
+			continue;
+		if (v[i].created > w->newest)
+			w->newest = v[i].created;
+		if (seen_set(w->f, ban_hash(k[i].family, k[i].plen, k[i].addr, v[i].created), false))
+			continue; /* its event published it */
+		publish_ban(w->f, k[i].family, k[i].plen, k[i].addr, v[i].created, v[i].expires);
+	}
+	return 0;
+}
+
+/* fg_list_read's order: family, address, length. */
+static int entry_cmp(const struct fg_list_entry *a, const struct fg_list_entry *b)
+{
+	int d;
+
+	if (a->cidr.family != b->cidr.family)
+		return a->cidr.family - b->cidr.family;
+	d = memcmp(a->cidr.addr, b->cidr.addr, sizeof(a->cidr.addr));
+	if (d)
+		return d;
+	return a->cidr.plen - b->cidr.plen;
+}
+
+/*
+ * Once a second: automatic bans the event ring left out (its rate limit,
+ * ban_policy.events_per_second, or a full ring) and, for publish manual or
+ * both, manual bans new since the last look. A ban published twice (by its
+ * event and by the sweep) is the same record twice: harmless.
+ */
+static void publish_sweep(struct fg_fleet *f)
+{
+	bool pub_auto = f->cfg.publish == FG_PUB_AUTO || f->cfg.publish == FG_PUB_BOTH;
+	bool pub_manual = f->cfg.publish == FG_PUB_MANUAL || f->cfg.publish == FG_PUB_BOTH;
+	struct fg_list_entry *v = NULL;
+	struct pub_walk w = { .f = f };
+	size_t n = 0, i, j = 0;
+	__u64 now;
+
+	if (fg_now(f->m, &now))
+		return;
+	if (pub_auto) {
+		w.now = now;
+		w.since = f->pub_tick;
+		w.newest = f->pub_tick;
+		fg_map_walk(f->m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), pub_chunk,
+			    &w);
+		f->pub_tick = w.newest;
+		memset(f->seen, 0, sizeof(f->seen));
+		f->n_seen = 0;
+	}
+	if (!pub_manual || fg_list_read(f->m, &v, &n)) {
+		free(v);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		struct fg_ban_key k = { .family = v[i].cidr.family, .plen = v[i].cidr.plen };
+		struct fg_fleet_rec r = { .cidr = v[i].cidr };
+		bool seen;
+
+		/* manual bans that end: a ban without an end is not for the fleet (30 days at most) */
+		if (v[i].kind != FG_LIST_BAN || !v[i].expires || v[i].expires <= now)
+			continue;
+		memcpy(k.addr, v[i].cidr.addr, sizeof(k.addr));
+		if (from_fleet(f, &k, v[i].expires))
+			continue;
+		/* both lists are sorted: one merge pass finds what the last look saw */
+		while (j < f->n_manual && entry_cmp(&f->manual[j], &v[i]) < 0)
+			j++;
+		seen = j < f->n_manual && !entry_cmp(&f->manual[j], &v[i]) &&
+		       f->manual[j].expires == v[i].expires;
+		if (seen)
+			continue;
+		snprintf(r.origin, sizeof(r.origin), "%s", f->cfg.node);
+		r.at_ms = fg_fleet_now_ms();
+		r.end_ms = r.at_ms + (v[i].expires - now) * 1000 / fg_hz(f->m);
+		if (r.end_ms - r.at_ms > FG_FLEET_LONGEST_MS)
+			r.end_ms = r.at_ms + FG_FLEET_LONGEST_MS;
+		queue_push(f, &r);
+	}
+	free(f->manual);
+	f->manual = v;
+	f->n_manual = n;
 	flush(f);
 }
 
@@ -517,6 +679,10 @@ int fg_fleet_tick(struct fg_fleet *f)
 		f->last_sweep = now;
 		sweep(f);
 	}
+	if (now - f->last_pub_sweep >= 1000) {
+		f->last_pub_sweep = now;
+		publish_sweep(f);
+	}
 	if (!f->cmd && now >= f->next_connect)
 		try_connect(f);
 	if (f->cmd && f->scanning)
@@ -596,6 +762,10 @@ struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *
 	}
 	f->st.since_ms = now;
 	f->last_sweep = now;
+	f->last_pub_sweep = now;
+	/* automatic bans made before the start went out with the daemon that saw them, or not */
+	if (fg_now(m, &f->pub_tick))
+		f->pub_tick = 0;
 	sweep(f);
 	status_write(f);
 	return f;
@@ -618,6 +788,7 @@ void fg_fleet_stop(struct fg_fleet *f)
 	if (f->status_fd >= 0)
 		close(f->status_fd);
 	free(f->queue);
+	free(f->manual);
 	free(f);
 }
 
