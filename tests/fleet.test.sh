@@ -220,6 +220,13 @@ test_cli() {
 	check "node b applies the /24 from node-a" poll 2 fleet_ban b 198.18.99.0/24
 	check "node a holds it as a manual ban" bash -c "'$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"198.18.99.0/24\" and .kind == \"manual\")' >/dev/null"
 	check "ban del --fleet" fga ban del 198.18.99.0/24 --fleet --config "$TMP/a.yaml"
+	fga ban add 198.18.97.0/24 --fleet -c "$TMP/a.yaml" >/dev/null 2>&1
+	check "node b applies a ban published by the CLI" poll 2 fleet_ban b 198.18.97.0/24
+	fga ban del 198.18.97.0/24 >/dev/null 2>&1
+	fga ban del 198.18.97.0/24 --fleet -c "$TMP/a.yaml" >"$TMP/out" 2>"$TMP/err"
+	same "ban del --fleet of a prefix not banned here: exit 0" 0 $?
+	check "... and no error line" test ! -s "$TMP/err"
+	check "... node b lifted it" poll 2 bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.18.97.0/24\")' >/dev/null"
 	check "node b lifted it" poll 2 bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.18.99.0/24\")' >/dev/null"
 	fga ban add 198.18.99.1 --fleet --config "$TMP/nonexistent.yaml" >"$TMP/out" 2>"$TMP/err"
 	same "ban add --fleet with a missing config exits 1" 1 $?
@@ -304,7 +311,8 @@ test_bad_records() {
 	pub '{"v":1,"op":"ban","prefix":"'$ALLOWED'/32","origin":"node-a","at":'$now',"end":'$end'}'
 	pub '{"v":1,"op":"ban","prefix":"198.18.9.8/32","origin":"node-a","at":'$now',"end":'$end'}'
 	pub '{"v":1,"op":"ban","prefix":"198.18.201.0/24","origin":"node-a","at":'$now',"end":'$end'}'
-	poll 3 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.received == 2'"
+	pub '{"v":1,"op":"ban","prefix":"2001:db8:5::/64","origin":"node-a","at":'$now',"end":'$end'}'
+	poll 3 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.received == 3'"
 	status b >"$TMP/st.json"
 	same "rejected: malformed" 3 "$(jq .rejected.malformed "$TMP/st.json")"
 	same "rejected: version" 1 "$(jq .rejected.version "$TMP/st.json")"
@@ -312,8 +320,8 @@ test_bad_records() {
 	same "rejected: past" 1 "$(jq .rejected.past "$TMP/st.json")"
 	same "rejected: too long" 1 "$(jq .rejected.too_long "$TMP/st.json")"
 	same "rejected: allow-listed" 1 "$(jq .rejected.allowed "$TMP/st.json")"
-	same "the two good records are applied" 2 "$(jq .received "$TMP/st.json")"
-	same "ban list holds only the good ones" '["198.18.9.8","198.18.201.0/24"]' "$(fgb -j ban list | jq -c '[.[].address]')"
+	same "the three good records are applied" 3 "$(jq .received "$TMP/st.json")"
+	same "ban list holds only the good ones" '["198.18.9.8","198.18.201.0/24","2001:db8:5::/64"]' "$(fgb -j ban list | jq -c '[.[].address]')"
 	before=$(banned_pkts b)
 	send b "$ALLOWED" 10
 	same "the allow list beats a fleet ban of its /24: $ALLOWED not dropped" 0 $(($(banned_pkts b) - before))

@@ -425,6 +425,30 @@ static void fleet_forget(const struct fg_cidr *cidr)
 	close(fd);
 }
 
+/* fg_ban_del's error line, held back: with --fleet "not banned here" is no error. */
+static void hold_report(void *ctx, bool warn, const char *msg)
+{
+	snprintf(ctx, 512, "%s", msg);
+}
+
+/* Lift the ban of cidr here; with fleet, a prefix not banned here is fine (other nodes may be). */
+static int ban_del_here(const struct fg_maps *m, const struct fg_cidr *cidr, bool fleet)
+{
+	char held[512] = "";
+	fg_report_fn old_fn;
+	void *old_ctx;
+	int err;
+
+	if (!fleet)
+		return fg_ban_del(m, cidr);
+	fg_set_report(hold_report, held, &old_fn, &old_ctx);
+	err = fg_ban_del(m, cidr);
+	fg_set_report(old_fn, old_ctx, NULL, NULL);
+	if (err && err != -ENOENT)
+		error("%s", held);
+	return err == -ENOENT ? 0 : err;
+}
+
 /* `ban add|del ADDR[/LEN] [--fleet]`. */
 static int ban_edit(const struct fg_args *a)
 {
@@ -460,8 +484,8 @@ static int ban_edit(const struct fg_args *a)
 			goto out;
 		warn_covered(&m, &cidr, FG_LIST_BAN);
 		fleet_forget(&cidr);
-	} else if (fg_ban_del(&m, &cidr) && !fleet) {
-		goto out; /* with --fleet, other nodes may hold it even when this one does not */
+	} else if (ban_del_here(&m, &cidr, fleet)) {
+		goto out;
 	} else {
 		fleet_forget(&cidr);
 	}
