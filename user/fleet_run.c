@@ -142,7 +142,11 @@ static bool reply_ok(struct fg_fleet *f, redisContext *c, redisReply *r, const c
 
 	if (r && r->type != REDIS_REPLY_ERROR)
 		return true;
-	snprintf(why, sizeof(why), "%s: %s", what, r ? r->str : c->errstr);
+	if (!r && c->err == REDIS_ERR_IO && !strcmp(c->errstr, strerror(EAGAIN)))
+		/* the socket's timeout: a Redis that hangs (stopped, partitioned, overloaded) */
+		snprintf(why, sizeof(why), "%s: no answer within %d ms", what, FLEET_CONNECT_MS);
+	else
+		snprintf(why, sizeof(why), "%s: %s", what, r ? r->str : c->errstr);
 	disconnect(f, why);
 	return false;
 }
