@@ -49,6 +49,28 @@ pair_add() {
 	fi
 }
 
+# link_move LINK NS ADDRS: a link of this namespace moved into the new namespace NS, up there
+# with its addresses (as pair_add's) and lo up: the second end of a pair whose ends live in two
+# namespaces. On failure it says what failed, removes NS (the link goes with it) and returns 1.
+link_move() {
+	local link=$1 ns=$2 a fail=
+	if ! ip netns add "$ns"; then
+		echo "# link_move: cannot create network namespace $ns"
+		return 1
+	fi
+	ip link set "$link" netns "$ns" || fail=1
+	# shellcheck disable=SC2046 # nodad gives nothing or one word
+	for a in $3; do
+		[ -n "$fail" ] || ip -n "$ns" addr add "$a" dev "$link" $(nodad "$a") || fail=1
+	done
+	[ -n "$fail" ] || { ip -n "$ns" link set lo up && ip -n "$ns" link set "$link" up; } || fail=1
+	if [ -n "$fail" ]; then
+		echo "# link_move: cannot move $link into $ns"
+		ip netns del "$ns" 2>/dev/null
+		return 1
+	fi
+}
+
 # nodad ADDR: "nodad" for an IPv6 address, nothing for IPv4 (an option of `ip addr add`)
 nodad() { [[ $1 != *:* ]] || echo nodad; }
 

@@ -65,10 +65,7 @@ has_table() { S nft list table inet floodgate >/dev/null 2>&1; }
 setup_test() {
 	mkdir -p "$TMP/bpf" && mount -t bpf bpf "$TMP/bpf" || return 1
 	pair_add "$NS_S" "$IF_C" "$IF_S" "" "198.18.0.1/24 2001:db8::1/64" || return 1
-	ip netns add "$NS_C" && ip link set "$IF_C" netns "$NS_C" || return 1
-	C ip addr add 198.18.0.2/24 dev "$IF_C" &&
-		C ip addr add 2001:db8::2/64 dev "$IF_C" nodad &&
-		C ip link set lo up && C ip link set "$IF_C" up || return 1
+	link_move "$IF_C" "$NS_C" "198.18.0.2/24 2001:db8::2/64" || return 1
 	C ethtool -K "$IF_C" tx off >/dev/null || return 1
 	C ip link set dev "$IF_C" xdpdrv obj "$PASSPROG" sec xdp.frags || return 1
 	cat >"$TMP/nginx.conf" <<-EOF
