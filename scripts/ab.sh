@@ -12,7 +12,8 @@
 # ROUNDS, CASES ("1:4 1000:4 65536:4 1000000:6", sources:family), STORM
 # (bans per second: both builds get udp/10 at 1 packet a second, action
 # ban, and trafgen cost --ban-storm bans that many new sources a second on
-# the other CPU while A and B are timed; sources up to 32768). Root only;
+# the other CPU while A and B are timed; sources up to 32768). The naive
+# limiter gets B's default packet limit. Root only;
 # everything is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,12 +49,15 @@ for fg in "$A/floodgate --pin-dir $PA" "$B/floodgate --pin-dir $PB"; do
 	for p in 198.18.240.0/24 198.18.241.0/24 2001:db8:fffe::/48; do $fg deny add $p >/dev/null; done
 	[ -z "${STORM:-}" ] || $fg limit set udp/10 --pps 1 --burst 1 --action ban --ban-for 1h >/dev/null
 done
+# the naive limiter gets B's default rule's packet limit: the same verdicts, packet for packet
+read -r NAIVE_PPS NAIVE_BURST < <("$B/floodgate" --pin-dir "$PB" -j limit list |
+	python3 -c "import json,sys; r=[x for x in json.load(sys.stdin) if x['endpoint']=='default'][0]; print(r['pps'], r['burst'])")
 cost() { # TARGET SOURCES FAMILY
 	local src=198.19.0.0 storm=()
 	[ "$3" = 6 ] && src=2001:db8:1::
 	[ -n "${STORM:-}" ] && [[ $1 == /* ]] && storm=(--ban-storm "$STORM")
 	"$B/tests/trafgen" -j cost --netns "$LAB_NS_ATK" --target "$1" --sources "$2" --family "$3" \
-		--src "$src" "${storm[@]}" |
+		--src "$src" --naive-pps "$NAIVE_PPS" --naive-burst "$NAIVE_BURST" "${storm[@]}" |
 		python3 -c "import json,sys; print(json.load(sys.stdin)['ns_per_packet'])"
 }
 echo "ns per packet over the chained XDP_DROP, $ROUNDS interleaved rounds: A $A, B $B${STORM:+, a storm of $STORM bans a second}"

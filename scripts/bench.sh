@@ -7,8 +7,10 @@
 #   1. Per-packet cost, BPF_PROG_TEST_RUN: floodgate as `attach` loaded it
 #      (built-in default policy, plus allow and deny lists) against a bare
 #      XDP_DROP and a naive per-source limiter (bpf/bench_naive.bpf.c: one
-#      LRU hash keyed by the source, GCRA with compare-and-swap, jiffies),
-#      at 1, 1k and 64k IPv4 sources and 1M IPv6 sources. A front
+#      LRU hash keyed by the source, GCRA with compare-and-swap, jiffies)
+#      given the default rule's packet limit (so both judge every packet
+#      alike: past the burst they drop, under it they pass and pay the
+#      compare-and-swap), at 1, 1k and 64k IPv4 sources and 1M IPv6 sources. A front
 #      program (trafgen cost) rewrites the source of each packet and tail
 #      calls the program under test; its own cost, measured with a bare
 #      XDP_DROP behind it, is subtracted: floodgate = chain(floodgate) -
@@ -137,10 +139,14 @@ cost() { # TARGET SOURCES FAMILY [--bare]
 	local src=198.19.0.0
 	[ "$3" = 6 ] && src=2001:db8:1::
 	"$TG" -j cost --netns "$LAB_NS_ATK" --target "$1" --sources "$2" --family "$3" \
-		--src "$src" ${4:-} | python3 -c "import json,sys; print(json.load(sys.stdin)['ns_per_packet'])"
+		--src "$src" --naive-pps "$NAIVE_PPS" --naive-burst "$NAIVE_BURST" ${4:-} |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['ns_per_packet'])"
 }
-echo "== 1. per-packet cost (BPF_PROG_TEST_RUN), $REPEATS rounds"
 fg_fresh
+# the naive limiter gets the default rule's packet limit: the same verdicts, packet for packet
+read -r NAIVE_PPS NAIVE_BURST < <("$FG" --pin-dir "$PIN" -j limit list |
+	python3 -c "import json,sys; r=[x for x in json.load(sys.stdin) if x['endpoint']=='default'][0]; print(r['pps'], r['burst'])")
+echo "== 1. per-packet cost (BPF_PROG_TEST_RUN), $REPEATS rounds; both limiters at $NAIVE_PPS packets/s per source, burst $NAIVE_BURST"
 for p in 198.18.250.0/24 198.18.251.0/24 2001:db8:ffff::/48; do
 	"$FG" --pin-dir "$PIN" allow add "$p" >/dev/null
 done

@@ -28,6 +28,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "maps.h"
 #include "util.h"
 #include "cli.h"
 #include "tg.h"
@@ -45,8 +46,10 @@ struct baselines {
  * Load baseline `name` (drop or naive); returns its program fd, -ENOENT
  * for another name, or -errno after an error line.
  */
-static int baseline_load(const char *name, struct baselines *b)
+static int baseline_load(const char *name, const struct tg_spec *sp, struct baselines *b)
 {
+	int err;
+
 	if (!strcmp(name, "drop")) {
 		b->drop = bench_drop__open_and_load();
 		if (!b->drop)
@@ -54,10 +57,15 @@ static int baseline_load(const char *name, struct baselines *b)
 		return bpf_program__fd(b->drop->progs.bench_drop);
 	}
 	if (!strcmp(name, "naive")) {
-		/* 1 packet per second per source, burst 1: a flood spends its time dropping */
-		b->naive = bench_naive__open_and_load();
+		b->naive = bench_naive__open();
 		if (!b->naive)
 			return error("load bench_naive: %s", strerror(errno)), -errno;
+		b->naive->rodata->nb_hz = fg_kernel_hz();
+		b->naive->rodata->nb_rate = sp->naive_pps;
+		b->naive->rodata->nb_burst = sp->naive_burst;
+		err = bench_naive__load(b->naive);
+		if (err)
+			return error("load bench_naive: %s", strerror(-err)), err;
 		return bpf_program__fd(b->naive->progs.bench_naive);
 	}
 	return -ENOENT;
@@ -205,7 +213,7 @@ int tg_cmd_cost(int argc, char **argv)
 		warmup = sp.nsrc * 2ULL > 100000 ? sp.nsrc * 2ULL : 100000;
 	memcpy(sp.smac, "\x02\x00\x00\x00\x00\x02", 6);
 
-	tfd = baseline_load(target, &base);
+	tfd = baseline_load(target, &sp, &base);
 	if (tfd == -ENOENT) {
 		tfd = bpf_obj_get(target);
 		if (tfd < 0) {
@@ -321,6 +329,8 @@ out:
  */
 int tg_cmd_baseline(int argc, char **argv, const char *name)
 {
+	/* the live bench floods: 1 packet per second per source, burst 1, drops all but the first */
+	const struct tg_spec live = { .naive_pps = 1, .naive_burst = 1 };
 	struct baselines base = {};
 	struct tg_link lk;
 	int ifindex, ret, fd;
@@ -344,7 +354,7 @@ int tg_cmd_baseline(int argc, char **argv, const char *name)
 			return error("detach XDP from %s: %s", argv[1], strerror(-ret)), FG_EXIT_ERR;
 		return FG_EXIT_OK;
 	}
-	fd = baseline_load(name, &base);
+	fd = baseline_load(name, &live, &base);
 	ret = fd < 0 ? fd
 		     : bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
 				      NULL);

@@ -146,6 +146,8 @@ enum {
 	OPT_REPEAT,
 	OPT_WARMUP,
 	OPT_BAN_STORM,
+	OPT_NAIVE_PPS,
+	OPT_NAIVE_BURST,
 	OPT_FAMILY,
 	OPT_BARE,
 	OPT_NETNS,
@@ -172,6 +174,8 @@ static const struct option spec_opts[] = {
 	{ "repeat", required_argument, NULL, OPT_REPEAT },
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
 	{ "ban-storm", required_argument, NULL, OPT_BAN_STORM },
+	{ "naive-pps", required_argument, NULL, OPT_NAIVE_PPS },
+	{ "naive-burst", required_argument, NULL, OPT_NAIVE_BURST },
 	{ "family", required_argument, NULL, OPT_FAMILY },
 	{ "bare", no_argument, NULL, OPT_BARE },
 	{ "netns", required_argument, NULL, OPT_NETNS },
@@ -189,7 +193,7 @@ const char tg_usage[] =
 	"       trafgen [-j] cost --netns LABNS --target drop|naive|PINNED_PROG [--bare] [--family "
 	"4|6]\n"
 	"                 [--sources N] [--random] [--proto udp|syn] [--repeat N] [--warmup N]\n"
-	"                 [--ban-storm BANS_PER_SECOND]\n"
+	"                 [--ban-storm BANS_PER_SECOND] [--naive-pps N] [--naive-burst N]\n"
 	"       trafgen drop-attach|naive-attach|drop-detach IFACE\n"
 	"\n"
 	"send: frames out of IFACE, a veth whose peer is in another namespace, run from\n"
@@ -212,7 +216,9 @@ const char tg_usage[] =
 	"  --ban-storm N: meanwhile a second thread, on another CPU, sends to --dport + 1\n"
 	"  from sources of the top half of the /16 of --src (198.19.128.0 and up by\n"
 	"  default), each until the target drops one (a ban, when that port's rule\n"
-	"  bans), N of them per second; the timed sources must lie in the lower half.\n";
+	"  bans), N of them per second; the timed sources must lie in the lower half.\n"
+	"  --naive-pps, --naive-burst: the naive limiter's limit per source (default 1\n"
+	"  and 1); give it the limit of the floodgate rule it is compared with.\n";
 
 /* A method by name; what names the source of s in the error line. */
 static int parse_method(const char *what, const char *s, enum tg_method *out)
@@ -247,6 +253,8 @@ int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target
 	sp->size = 64;
 	sp->batch = 64;
 	sp->threads = 1;
+	sp->naive_pps = 1;
+	sp->naive_burst = 1;
 	if (env && *env && parse_method("TRAFGEN_METHOD", env, &sp->method))
 		return FG_EXIT_USAGE;
 	while ((c = getopt_long(argc, argv, "jh", spec_opts, NULL)) != -1) {
@@ -332,6 +340,17 @@ int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target
 			if (!target)
 				return error("send: --ban-storm is an option of cost"), FG_EXIT_USAGE;
 			if (fg_parse_u64("--ban-storm", optarg, 1, 100000, &sp->ban_storm))
+				return FG_EXIT_USAGE;
+			break;
+		case OPT_NAIVE_PPS:
+		case OPT_NAIVE_BURST:
+			if (!target)
+				return error("send: --naive-pps and --naive-burst are options of "
+					     "cost"),
+				       FG_EXIT_USAGE;
+			if (fg_parse_u64(c == OPT_NAIVE_PPS ? "--naive-pps" : "--naive-burst",
+					 optarg, 1, 1000000000,
+					 c == OPT_NAIVE_PPS ? &sp->naive_pps : &sp->naive_burst))
 				return FG_EXIT_USAGE;
 			break;
 		case OPT_TARGET:

@@ -58,6 +58,8 @@ struct tg_spec {
 	__u32 threads;	       /* senders, one per CPU of the affinity mask (send) */
 	enum tg_method method; /* --method (send) */
 	__u64 ban_storm;       /* bans per second a second thread provokes (cost) */
+	__u64 naive_pps;       /* the naive limiter's packets per second per source (cost) */
+	__u64 naive_burst;     /* and its burst (cost) */
 };
 
 /*
