@@ -218,23 +218,31 @@ __noinline __u64 fg_ban_check(const struct fg_config *cfg, const struct fg_pkt *
 }
 
 /*
- * The ban generation a bucket of this source compares with the one it
- * cached: its group's (the address masked to cfg's ban group prefix,
- * hashed; see FG_BAN_GEN_SLOTS), mixed with the hand-lifted bans' and the
- * rule set's number, so that a ban anywhere in the group, a ban lifted by
- * hand, or a new rule set (another group prefix) all move it. *slot: the
- * group, for fg_ban to bump.
+ * The ban group of this source: the address masked to cfg's ban group
+ * prefix, hashed (see FG_BAN_GEN_SLOTS). A bucket keeps its group
+ * (fg_src.ban_group), so that a packet reads the generation without the
+ * hash; a new rule set (another group prefix) moves every generation, and
+ * the bucket then takes its group again.
  */
-static __always_inline __u32 fg_ban_gen(struct fg_state *st, const struct fg_config *cfg,
-					const struct fg_pkt *p, __u32 *slot)
+static __always_inline __u32 fg_ban_group(const struct fg_config *cfg, const struct fg_pkt *p)
 {
 	const __be32 *m = p->family == FG_FAM_IPV4 ? cfg->ban_group4.mask : cfg->ban_group6.mask;
 	const __u32 *a = (const __u32 *)p->addr;
 	__u64 w0 = (__u64)(a[0] & m[0]) << 32 | (a[1] & m[1]);
 	__u64 w1 = (__u64)(a[2] & m[2]) << 32 | (a[3] & m[3]);
 
-	*slot = fg_hash(w0 ^ p->family, w1, FG_BAN_GEN_BITS) & (FG_BAN_GEN_SLOTS - 1);
-	return *(volatile __u32 *)&st->ban_gens[*slot] +
+	return fg_hash(w0 ^ p->family, w1, FG_BAN_GEN_BITS) & (FG_BAN_GEN_SLOTS - 1);
+}
+
+/*
+ * The ban generation a bucket of group `group` compares with the one it
+ * cached: the group's, mixed with the hand-lifted bans' and the rule
+ * set's number, so that a ban anywhere in the group, a ban lifted by
+ * hand, or a new rule set all move it.
+ */
+static __always_inline __u32 fg_ban_gen(struct fg_state *st, const struct fg_config *cfg, __u32 group)
+{
+	return *(volatile __u32 *)&st->ban_gens[group & (FG_BAN_GEN_SLOTS - 1)] +
 	       (*(volatile __u32 *)&st->ban_gen + cfg->epoch) * 0x9e3779b1U;
 }
 
@@ -296,8 +304,7 @@ static __always_inline struct fg_verdict *fg_vc_slot(const struct fg_src_key *k,
 	const __u32 *w = (const __u32 *)k->addr;
 	__u32 idx;
 
-	/* the key's first word from its fields: a word load of three smaller stores would stall */
-	*head = k->rule | (__u32)k->family << 16 | (__u32)k->plen << 24;
+	*head = *(const __u32 *)k; /* stored whole (fg_bucket) */
 	idx = fg_hash(((__u64)w[0] << 32 | w[1]) ^ *head, (__u64)w[2] << 32 | w[3], FG_VC_BITS);
 	return bpf_map_lookup_elem(&fg_verdicts, &idx);
 }
@@ -442,8 +449,7 @@ static __always_inline int fg_attack_new(struct fg_state *st, const struct fg_co
 static __always_inline __u64 *fg_stamp_word(const struct fg_src_key *k, __u32 *byte)
 {
 	const __u32 *w = (const __u32 *)k->addr;
-	/* the key's first word from its fields: a word load of three smaller stores would stall */
-	__u32 head = k->rule | (__u32)k->family << 16 | (__u32)k->plen << 24;
+	__u32 head = *(const __u32 *)k; /* stored whole (fg_bucket) */
 	__u32 slot, idx;
 
 	slot = fg_hash(((__u64)w[0] << 32 | w[1]) ^ head, (__u64)w[2] << 32 | w[3], fg_seen_bits);
@@ -511,13 +517,13 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 			     const struct fg_plen *prefix, const struct fg_src_key *key)
 {
 	struct fg_src fresh = {};
-	__u32 group;
 
 	if (!st || !cfg || !p || !prefix || !key)
 		return 0;
 	/* last_seen 0: a new bucket is idle, hence full, whatever now * rate wraps to */
 	fresh.first_seen = p->now;
-	fresh.ban_gen = fg_ban_gen(st, cfg, p, &group);
+	fresh.ban_group = fg_ban_group(cfg, p);
+	fresh.ban_gen = fg_ban_gen(st, cfg, fresh.ban_group);
 	fresh.units = cfg->rules[key->rule & (FG_MAX_RULES - 1)].since;
 	fresh.ban_until = fg_ban_check(cfg, p, prefix, 0);
 	/* EEXIST means another CPU created it first: theirs is used */
@@ -530,8 +536,8 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 
 /*
  * The bucket for this packet under `rule`, created if missing; *prefix =
- * its prefix. exact: the source's own bucket key, its rule and family set
- * by the caller, the rest filled here. *vc: its verdict cache entry when
+ * its prefix. exact: the source's own bucket key, whose rule the caller
+ * set; the rest is filled here. *vc: its verdict cache entry when
  * that is free for it (of another tick or rule set), else NULL. *cached:
  * the entry's reason when the entry drops this packet (and counts it); no
  * bucket is looked up then, and NULL is returned.
@@ -541,7 +547,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 						struct fg_plen *prefix, struct fg_src_key *exact,
 						struct fg_verdict **vc, int *cached)
 {
-	struct fg_src_key key;
+	struct fg_src_key *key = exact, ckey;
 	__u8 period = fg_period(p->now);
 	const struct fg_plen *coarse;
 	struct fg_pressure *pr;
@@ -560,7 +566,11 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		mask = rule->mask6;
 	}
 	__builtin_memcpy(prefix->mask, mask, sizeof(prefix->mask));
-	exact->plen = prefix->plen;
+	/*
+	 * The key's first word in one store: a word load of three smaller
+	 * stores (the hash of every lookup reads words) would stall
+	 */
+	*(__u32 *)exact = fg_key_head(exact->rule, p->family, prefix->plen);
 	/* the rule's mask, not the copy just stored: reading that back would stall */
 	fg_mask(exact->addr, p->addr, mask);
 	v = fg_vc_slot(exact, &head);
@@ -574,7 +584,6 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		v = NULL; /* another source's, for this tick */
 	}
 	*vc = v;
-	key = *exact;
 	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
 	at = bpf_map_lookup_elem(&fg_attack, &zero);
 	if (!pr || !at)
@@ -589,31 +598,32 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	 * the key is its own coarse prefix), a key not stamped lately has no
 	 * bucket worth a cache miss: it goes to its coarse prefix
 	 */
-	on = *(volatile __u32 *)&at->on && coarse->plen < key.plen;
-	if (!on || fg_stamp_recent(&key, period)) {
-		b = bpf_map_lookup_elem(&fg_sources, &key);
+	on = *(volatile __u32 *)&at->on && coarse->plen < exact->plen;
+	if (!on || fg_stamp_recent(exact, period)) {
+		b = bpf_map_lookup_elem(&fg_sources, exact);
 		/* under attack, a source first met during it has its coarse prefix, not this bucket */
 		if (b && (!on || b->first_seen < *(volatile __u64 *)&at->from)) {
 			if ((b->last_seen ^ p->now) >> fg_period_shift)
-				fg_stamp(&key, period);
+				fg_stamp(exact, period);
 			return b;
 		}
 		if (b)
 			goto charge_coarse;
 	}
 	/* a new source: under attack, charged to its coarse prefix's bucket */
-	if (fg_attack_new(st, cfg, at, pr, p->now) && coarse->plen < key.plen) {
+	if (fg_attack_new(st, cfg, at, pr, p->now) && coarse->plen < exact->plen) {
 	charge_coarse:
 		*prefix = *coarse;
-		key.plen = prefix->plen;
-		fg_mask(key.addr, p->addr, prefix->mask);
+		*(__u32 *)&ckey = fg_key_head(exact->rule, p->family, coarse->plen);
+		fg_mask(ckey.addr, p->addr, coarse->mask);
+		key = &ckey;
 		fg_count(FG_C_ATTACK_NEW, 0);
-		b = bpf_map_lookup_elem(&fg_sources, &key);
+		b = bpf_map_lookup_elem(&fg_sources, key);
 		if (b)
 			return b;
 	}
-	fg_bucket_new(st, cfg, p, prefix, &key);
-	b = bpf_map_lookup_elem(&fg_sources, &key);
+	fg_bucket_new(st, cfg, p, prefix, key);
+	b = bpf_map_lookup_elem(&fg_sources, key);
 	if (!b)
 		fg_count(FG_C_SOURCE_INSERT_FAIL, 0);
 	return b;
@@ -675,7 +685,7 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 		return nb.expires | FG_BAN_UNRECORDED; /* enforced by the bucket alone */
 	}
 	fg_count(FG_C_BANS, 0);
-	fg_ban_gen(st, cfg, p, &group);
+	group = fg_ban_group(cfg, p);
 	__sync_fetch_and_add(&st->ban_gens[group], 1); /* its group's buckets check again */
 	ev.duration = dur;
 	ev.strikes = nb.strikes;
@@ -793,8 +803,7 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	struct fg_src *b;
 	__u32 gen, group;
 
-	j->key.rule = j->ridx;
-	j->key.family = j->p.family;
+	j->key.rule = j->ridx; /* the rest of the key: fg_bucket */
 	b = fg_bucket(j->st, j->cfg, rule, &j->p, &j->prefix, &j->key, &j->vc, &cached);
 	j->b = b;
 	if (cached)
@@ -814,10 +823,16 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	b->packets++;
 	b->bytes += j->p.len;
 
-	gen = fg_ban_gen(j->st, j->cfg, &j->p, &group);
+	gen = fg_ban_gen(j->st, j->cfg, b->ban_group);
 	if (b->ban_gen != gen) {
-		__u64 until = fg_ban_check(j->cfg, &j->p, &j->prefix, 0);
+		__u64 until;
 
+		/* the group again first: the rule set may have another group prefix */
+		group = fg_ban_group(j->cfg, &j->p);
+		gen = fg_ban_gen(j->st, j->cfg, group);
+		/* the generation before the table: a ban added meanwhile moves it again */
+		until = fg_ban_check(j->cfg, &j->p, &j->prefix, 0);
+		b->ban_group = group;
 		b->ban_gen = gen;
 		/* a ban the table could not hold stays, until it ends or the table has a longer one */
 		if (!(b->ban_until & FG_BAN_UNRECORDED) ||

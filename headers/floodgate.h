@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 9
+#define FG_LAYOUT_VERSION 10
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -282,6 +282,25 @@ struct fg_src_key {
 };
 
 /*
+ * A bucket key's first four bytes (rule, family, plen) as one word, to be
+ * stored whole: the data path hashes keys by words, and a word load of
+ * three smaller stores stalls.
+ */
+static inline __u32 fg_key_head(__u16 rule, __u8 family, __u8 plen)
+{
+	union {
+		struct {
+			__u16 rule;
+			__u8 family;
+			__u8 plen;
+		} f;	 /* the fields, as in struct fg_src_key */
+		__u32 w; /* the same bytes as a word */
+	} u = { .f = { rule, family, plen } };
+
+	return u.w;
+}
+
+/*
  * Per-source bucket value: GCRA state and what `top` shows. The kernel
  * puts it 72 bytes into a 152-byte LRU element (48-byte header with the
  * hash, key rounded to 24). Elements are 152 bytes apart, not aligned to
@@ -305,6 +324,8 @@ struct fg_src {
 	__u64 tat_bps;	 /* GCRA theoretical arrival time, byte limit (rate units) */
 	__u64 tat_syn;	 /* GCRA theoretical arrival time, SYN limit (rate units) */
 	__u64 first_seen; /* tick the bucket was created */
+	__u32 ban_group;  /* its ban group, fg_state.ban_gens[ban_group], when ban_gen was read */
+	__u32 pad;	  /* zero */
 };
 
 /*

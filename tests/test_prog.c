@@ -1374,6 +1374,40 @@ static void test_ban_groups(void **state)
 	send_tcp("198.18.75.2", 22, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
 }
 
+/*
+ * Rule 1, tcp/22, bans at /plen4 (as ban_rules), beside rule 2, tcp/80,
+ * without limits: its buckets only learn of bans.
+ */
+static void ban_rules_beside(__u8 plen4)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
+
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->action = FG_ACT_BAN;
+	r->plen4 = plen4;
+	r->ban_ticks = 10 * HZ;
+	r->ban_mult = 2;
+	r->ban_max_ticks = 100 * HZ;
+	rule_add(rs, 2, FX_IP_TCP, 80, 80);
+	ruleset_commit(rs);
+}
+
+/*
+ * A bucket keeps its ban group; a new rule set whose bans may be shorter
+ * (a /16 here, so the group prefix is /16, no longer /24) must give it its
+ * new group, or a ban in that group would never make it check again.
+ */
+static void test_ban_group_new_ruleset(void **state)
+{
+	ban_rules_beside(32);
+	send_tcp("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	ban_rules_beside(16);
+	send_tcp("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	provoke_ban("198.18.81.1"); /* bans 198.18.0.0/16: another /24 of the source's /16 */
+	send_tcp("198.18.80.1", 80, FX_TCP_ACK, DROP, FG_R_BANNED, 2, F_DROPPED);
+}
+
 static void test_action_ban(void **state)
 {
 	struct ring_buffer *rb;
@@ -2237,6 +2271,7 @@ int main(void)
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
 		cmocka_unit_test_setup(test_ban_groups, clear_state),
+		cmocka_unit_test_setup(test_ban_group_new_ruleset, clear_state),
 		cmocka_unit_test_setup(test_ban_prefix, clear_state),
 		cmocka_unit_test_setup(test_ban_inside_aggregate, clear_state),
 		cmocka_unit_test_setup(test_prefix_aggregation, clear_state),
