@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /*
  * floodgate.bpf.c: the XDP program. Per packet, in this order (the stages
- * of floodgate() at the end of the file): parse (parse.h), lists (the
- * allow/deny/manual-ban trie), rule (the endpoint's), source (its bucket,
- * with its cached ban state, and the per-source limits), SYN proxy (for
+ * of floodgate() at the end of the file): parse (parse.h), rule (the
+ * endpoint's), cache (a drop this CPU decided for the source this tick),
+ * lists (the allow/deny/manual-ban trie), source (its bucket, with its
+ * cached ban state, and the per-source limits), SYN proxy (for
  * endpoints that have it, synproxy.h), endpoint (the rule's total),
  * action, one count. The rate math is in rate.h. DESIGN.md
  * explains each step; headers/floodgate.h holds every map layout.
@@ -535,55 +536,24 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 }
 
 /*
- * The bucket for this packet under `rule`, created if missing; *prefix =
- * its prefix. exact: the source's own bucket key, whose rule the caller
- * set; the rest is filled here. *vc: its verdict cache entry when
- * that is free for it (of another tick or rule set), else NULL. *cached:
- * the entry's reason when the entry drops this packet (and counts it); no
- * bucket is looked up then, and NULL is returned.
+ * The bucket for this packet, created if missing. exact: the source's own
+ * bucket key, and *prefix its prefix (fg_stage_cache made both); under
+ * attack *prefix may become the coarse one, whose bucket is returned.
  */
 static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
-						const struct fg_rule *rule, const struct fg_pkt *p,
-						struct fg_plen *prefix, struct fg_src_key *exact,
-						struct fg_verdict **vc, int *cached)
+						const struct fg_pkt *p, struct fg_plen *prefix,
+						const struct fg_src_key *exact)
 {
-	struct fg_src_key *key = exact, ckey;
+	const struct fg_src_key *key = exact;
 	__u8 period = fg_period(p->now);
 	const struct fg_plen *coarse;
+	struct fg_src_key ckey;
 	struct fg_pressure *pr;
 	struct fg_attack *at;
-	struct fg_verdict *v;
 	struct fg_src *b;
-	const __be32 *mask;
-	__u32 zero = 0, head;
+	__u32 zero = 0;
 	int on;
 
-	if (p->family == FG_FAM_IPV4) {
-		prefix->plen = rule->plen4;
-		mask = rule->mask4;
-	} else {
-		prefix->plen = rule->plen6;
-		mask = rule->mask6;
-	}
-	__builtin_memcpy(prefix->mask, mask, sizeof(prefix->mask));
-	/*
-	 * The key's first word in one store: a word load of three smaller
-	 * stores (the hash of every lookup reads words) would stall
-	 */
-	*(__u32 *)exact = fg_key_head(exact->rule, p->family, prefix->plen);
-	/* the rule's mask, not the copy just stored: reading that back would stall */
-	fg_mask(exact->addr, p->addr, mask);
-	v = fg_vc_slot(exact, &head);
-	if (v && v->tick == p->now && v->epoch == cfg->epoch) {
-		if (fg_vc_hit(v, exact, head, p->now, cfg->epoch)) {
-			v->packets++;
-			v->bytes += p->len;
-			*cached = v->reason;
-			return NULL;
-		}
-		v = NULL; /* another source's, for this tick */
-	}
-	*vc = v;
 	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
 	at = bpf_map_lookup_elem(&fg_attack, &zero);
 	if (!pr || !at)
@@ -741,12 +711,74 @@ struct fg_judge {
 	struct fg_plen prefix;	     /* the bucket's prefix: the rule's, or coarse under attack */
 	struct fg_src_key key;	     /* the source's own bucket key (the rule's prefix) */
 	struct fg_verdict *vc;	     /* its verdict cache entry, when free for it */
+	__u32 lists;		     /* fg_state.list_gen, read once */
 	__u32 slot;		     /* the rule set's slot, read once */
 	__u32 ridx;		     /* the rule's index */
 	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
 };
 
-/* Stage 1, lists: allow, deny and manual bans, one trie lookup when it may match. */
+/* Stage 1, rule: the endpoint rule of the packet's protocol and port, or the default. */
+static __always_inline void fg_stage_rule(struct fg_judge *j)
+{
+	__u32 ridx = FG_RULE_DEFAULT;
+
+	if (j->p.has_ports && j->cfg->n_endpoints) {
+		__u32 pk = (j->slot * 2 + (j->p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + j->p.dport;
+		__u16 *ri = bpf_map_lookup_elem(&fg_ports, &pk);
+
+		if (ri)
+			ridx = *ri & (FG_MAX_RULES - 1);
+	}
+	/* the verifier must see the bound where the pointer is made, not just earlier */
+	asm volatile("" : "+r"(ridx));
+	ridx &= FG_MAX_RULES - 1;
+	j->ridx = ridx;
+	j->rule = &j->cfg->rules[ridx];
+}
+
+/*
+ * Stage 2, cache: the source's own bucket key, and this CPU's verdict
+ * cache entry for it. A drop decided this tick for the same rule set and
+ * lists (fg_vc_put) drops the packet here, counted in the entry, before
+ * the lists and without the bucket: its reason is returned. Otherwise
+ * FG_R_PASS, and j->vc is the entry when it is free (of another tick,
+ * rule set or lists) for this source's verdict.
+ */
+static __always_inline int fg_stage_cache(struct fg_judge *j)
+{
+	const struct fg_pkt *p = &j->p;
+	const struct fg_rule *rule = j->rule;
+	struct fg_verdict *v;
+	const __be32 *mask;
+	__u32 head;
+
+	if (p->family == FG_FAM_IPV4) {
+		j->prefix.plen = rule->plen4;
+		mask = rule->mask4;
+	} else {
+		j->prefix.plen = rule->plen6;
+		mask = rule->mask6;
+	}
+	__builtin_memcpy(j->prefix.mask, mask, sizeof(j->prefix.mask));
+	/* the first word in one store: lookups hash words, and three small stores would stall */
+	*(__u32 *)&j->key = fg_key_head(j->ridx, p->family, j->prefix.plen);
+	/* the rule's mask, not the copy just stored: reading that back would stall */
+	fg_mask(j->key.addr, p->addr, mask);
+	j->lists = *(volatile __u32 *)&j->st->list_gen;
+	v = fg_vc_slot(&j->key, &head);
+	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
+		if (fg_vc_hit(v, &j->key, head, p->now, j->cfg->epoch)) {
+			v->packets++;
+			v->bytes += p->len;
+			return v->reason;
+		}
+		v = NULL; /* another source's, for this tick */
+	}
+	j->vc = v;
+	return FG_R_PASS;
+}
+
+/* Stage 3, lists: allow, deny and manual bans, one trie lookup when it may match. */
 static __always_inline int fg_stage_lists(struct fg_judge *j)
 {
 	const struct fg_pkt *p = &j->p;
@@ -769,27 +801,8 @@ static __always_inline int fg_stage_lists(struct fg_judge *j)
 	return FG_R_PASS;
 }
 
-/* Stage 2, rule: the endpoint rule of the packet's protocol and port, or the default. */
-static __always_inline void fg_stage_rule(struct fg_judge *j)
-{
-	__u32 ridx = FG_RULE_DEFAULT;
-
-	if (j->p.has_ports && j->cfg->n_endpoints) {
-		__u32 pk = (j->slot * 2 + (j->p.proto == IPPROTO_UDP)) * FG_PORT_SPACE + j->p.dport;
-		__u16 *ri = bpf_map_lookup_elem(&fg_ports, &pk);
-
-		if (ri)
-			ridx = *ri & (FG_MAX_RULES - 1);
-	}
-	/* the verifier must see the bound where the pointer is made, not just earlier */
-	asm volatile("" : "+r"(ridx));
-	ridx &= FG_MAX_RULES - 1;
-	j->ridx = ridx;
-	j->rule = &j->cfg->rules[ridx];
-}
-
 /*
- * Stage 3, source: the source's bucket (made if new), its bans and its
+ * Stage 4, source: the source's bucket (made if new), its bans and its
  * per-source limits. FG_R_PASS, FG_R_BANNED or the limit exceeded. A
  * packet whose bucket the table refused (counted), or that read a rule
  * set another CPU has moved its bucket past, passes here: the endpoint
@@ -799,15 +812,12 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 {
 	const struct fg_rule *rule = j->rule;
 	__u64 now = j->p.now, last;
-	int stale, cached = 0;
 	struct fg_src *b;
 	__u32 gen, group;
+	int stale;
 
-	j->key.rule = j->ridx; /* the rest of the key: fg_bucket */
-	b = fg_bucket(j->st, j->cfg, rule, &j->p, &j->prefix, &j->key, &j->vc, &cached);
+	b = fg_bucket(j->st, j->cfg, &j->p, &j->prefix, &j->key);
 	j->b = b;
-	if (cached)
-		return cached; /* the verdict cache's: no bucket */
 	if (!b)
 		return FG_R_PASS;
 	last = b->last_seen;
@@ -856,7 +866,7 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 }
 
 /*
- * Stage 4, SYN proxy (synproxy.h), for the TCP endpoints that have it:
+ * Stage 5, SYN proxy (synproxy.h), for the TCP endpoints that have it:
  * after the lists, bans and per-source limits, and before the endpoint
  * total, since a SYN it answers never reaches the host and a spoofed flood
  * of them must not use up the total real clients need. FG_R_PASS (no
@@ -878,7 +888,7 @@ static __always_inline int fg_stage_synproxy(struct xdp_md *ctx, struct fg_judge
 }
 
 /*
- * Stage 5, endpoint: all sources of the rule together. Returns reason (one
+ * Stage 6, endpoint: all sources of the rule together. Returns reason (one
  * that passes: FG_R_PASS or FG_R_SP_COOKIE) within the total, FG_R_ENDPOINT
  * over it.
  */
@@ -924,12 +934,13 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 		fg_vc_settle(v);
 	v->key = j->key;
 	v->epoch = j->cfg->epoch;
+	v->lists = j->lists;
 	v->tick = j->p.now;
 	v->reason = why;
 }
 
 /*
- * Stage 6, action: what the rule does with a packet over a limit or
+ * Stage 7, action: what the rule does with a packet over a limit or
  * refused by the SYN proxy (drop, monitor: pass as would-drop, ban: drop
  * and ban its prefix), and the rule's and bucket's counters. A banned
  * source is dropped whatever the action; a refused segment bans no one
@@ -996,11 +1007,14 @@ int floodgate(struct xdp_md *ctx)
 	if (!j.cfg)
 		goto out;
 
-	reason = fg_stage_lists(&j);
-	if (reason != FG_R_PASS)
-		goto out; /* the lists are no rule's: no rule counts them */
 	fg_stage_rule(&j);
-	reason = fg_stage_source(&j);
+	reason = fg_stage_cache(&j);
+	if (reason == FG_R_PASS) {
+		reason = fg_stage_lists(&j);
+		if (reason != FG_R_PASS)
+			goto out; /* the lists are no rule's: no rule counts them */
+		reason = fg_stage_source(&j);
+	}
 	if (reason == FG_R_PASS)
 		reason = fg_stage_synproxy(ctx, &j);
 	if (reason == FG_R_PASS || reason == FG_R_SP_COOKIE)

@@ -225,7 +225,7 @@ struct fg_state {
 	__u32 lists4;	  /* IPv4 prefixes in fg_lists; 0 skips the lookup */
 	__u32 lists6;	  /* IPv6 prefixes in fg_lists; 0 skips the lookup */
 	__u32 lf_slot;	  /* live list filters: fg_lfilter[lf_slot * 2 + 0 (IPv4) or 1 (IPv6)] */
-	__u32 pad;	  /* zero */
+	__u32 list_gen;	  /* bumped after every change of fg_lists: older verdict cache entries void */
 	__u64 test_now;	  /* test clock: current tick (only read when loaded with fg_test_clock) */
 	__u64 events_tat; /* GCRA state of the ban event rate limit (rate units) */
 	__u64 generation; /* bumped on every rule-set swap, for `status` */
@@ -336,7 +336,8 @@ struct fg_src {
  * by a hash of the bucket key; an entry of another tick is free. Its
  * packets are added to the bucket's counters when the entry is reused, or
  * within a second (each CPU sweeps its entries once a second).
- * A new rule set (epoch) empties it; an allow entry is checked before it.
+ * A new rule set (epoch) or a change of the lists (fg_state.list_gen)
+ * empties it, so it is checked before the lists.
  * fg_verdicts, per CPU, pinned; readers of fg_sources add what it holds
  * (fg_sources_walk).
  */
@@ -349,8 +350,9 @@ struct fg_verdict {
 	__u64 tick;	       /* the tick it holds for */
 	__u64 packets;	       /* packets dropped from here, not yet in the bucket */
 	__u64 bytes;	       /* their bytes */
+	__u32 lists;	       /* fg_state.list_gen of the lists that let it through */
 	__u8 reason;	       /* FG_R_RATE_PPS or FG_R_BANNED */
-	__u8 pad[15];	       /* to 64 bytes */
+	__u8 pad[11];	       /* to 64 bytes */
 };
 
 /*

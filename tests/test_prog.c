@@ -712,6 +712,7 @@ static void list_put(const char *cidr, __u8 kind, __u8 verdict, __u64 expires)
 	}
 	k.prefixlen = FG_LPM_HDR_BITS + plen;
 	assert_int_equal(bpf_map_update_elem(fx.m.lists, &k, &v, BPF_ANY), 0);
+	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE); /* as lists_write does */
 }
 
 /* An automatic ban as the data path writes it. */
@@ -1160,7 +1161,7 @@ static void test_verdict_cache(void **state)
 	assert_int_equal(v.drops, 8);
 	assert_int_equal(v.bytes, 10 * 54);
 
-	/* an allow entry passes it within the tick */
+	/* an allow entry passes it within the tick: a change of the lists voids the cache */
 	for (i = 0; i < 2; i++)
 		send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
@@ -1169,7 +1170,15 @@ static void test_verdict_cache(void **state)
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_ALLOW, -1, F_PASSED);
 	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
 	fx.m.st->lists4 = 0;
+	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE);
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	/* a deny entry too, though the cache sees it before the lists */
+	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	list_put("198.18.2.0/24", FG_LIST_DENY, FG_LIST_DENY, 0);
+	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_DENY, -1, F_DROPPED);
+	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
+	fx.m.st->lists4 = 0;
+	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE);
 
 	/* so does a new rule set: the same limit, now monitored */
 	rs = ruleset_new();

@@ -385,6 +385,8 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		__atomic_store_n(&m->st->lists4, n4, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&m->st->lists6, __ATOMIC_ACQUIRE) != n6)
 		__atomic_store_n(&m->st->lists6, n6, __ATOMIC_RELEASE);
+	/* the verdict caches hold drops of sources the lists let through: void them */
+	__atomic_fetch_add(&m->st->list_gen, 1, __ATOMIC_RELEASE);
 	/* entries gone stay in the live filter (a wasted lookup, never a missed one) if this fails */
 	if (added || removed)
 		ferr = lfilter_publish(m, s, false);
