@@ -321,12 +321,19 @@ static __always_inline int fg_vc_hit(const struct fg_verdict *v, const struct fg
 }
 
 /*
- * Put the packets an entry dropped into its bucket's counters, before the
- * entry is reused. A global function: once per entry and tick at most.
+ * Put the packets an entry dropped where every packet is counted: its
+ * bucket, the reason's counter and, if the rule set that judged them is
+ * still live (epoch: the live one's), their rule's (a rule set since then
+ * may have given the index to another rule). Before the entry is reused,
+ * on the CPU it belongs to. A global function: once per entry and tick at
+ * most.
  */
-__noinline int fg_vc_settle(struct fg_verdict *v)
+__noinline int fg_vc_settle(struct fg_verdict *v, __u32 epoch)
 {
+	struct fg_rule_count *rc;
+	struct fg_count *c;
 	struct fg_src *b;
+	__u32 idx;
 
 	if (!v || !v->packets)
 		return 0;
@@ -336,20 +343,39 @@ __noinline int fg_vc_settle(struct fg_verdict *v)
 		__sync_fetch_and_add(&b->bytes, v->bytes);
 		__sync_fetch_and_add(&b->drops, v->packets);
 	}
+	idx = v->reason;
+	c = bpf_map_lookup_elem(&fg_counters, &idx);
+	if (c) {
+		c->packets += v->packets;
+		c->bytes += v->bytes;
+	}
+	idx = v->key.rule;
+	rc = v->epoch == epoch ? bpf_map_lookup_elem(&fg_rule_stats, &idx) : NULL;
+	if (rc) {
+		rc->dropped += v->packets;
+		rc->bytes += v->bytes;
+	}
 	v->packets = 0;
 	v->bytes = 0;
 	return 0;
 }
 
-/* fg_vc_sweep's step: settle entry i if it holds packets of a tick before *ctx. */
+/* What fg_vc_sweep's steps need. */
+struct fg_vc_sweep_ctx {
+	__u64 now;   /* this tick */
+	__u32 epoch; /* the live rule set's */
+	__u32 pad;   /* zero */
+};
+
+/* fg_vc_sweep's step: settle entry i if it holds packets of a tick before now. */
 static long fg_vc_sweep_one(__u64 i, void *ctx)
 {
-	__u64 now = *(__u64 *)ctx;
+	const struct fg_vc_sweep_ctx *sw = ctx;
 	__u32 k = (__u32)i;
 	struct fg_verdict *v = bpf_map_lookup_elem(&fg_verdicts, &k);
 
-	if (v && v->packets && v->tick != now)
-		fg_vc_settle(v);
+	if (v && v->packets && v->tick != sw->now)
+		fg_vc_settle(v, sw->epoch);
 	return 0;
 }
 
@@ -358,9 +384,11 @@ static long fg_vc_sweep_one(__u64 i, void *ctx)
  * that stopped, which no later lookup would settle): once a second per
  * CPU, with fg_attack_roll.
  */
-static __always_inline void fg_vc_sweep(__u64 now)
+static __always_inline void fg_vc_sweep(__u64 now, __u32 epoch)
 {
-	bpf_loop(FG_VC_SLOTS, fg_vc_sweep_one, &now, 0);
+	struct fg_vc_sweep_ctx sw = { .now = now, .epoch = epoch };
+
+	bpf_loop(FG_VC_SLOTS, fg_vc_sweep_one, &sw, 0);
 }
 
 /*
@@ -560,7 +588,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		return NULL;
 	if (p->now - pr->window >= fg_hz) {
 		fg_attack_roll(st, cfg, at, pr, p->now);
-		fg_vc_sweep(p->now);
+		fg_vc_sweep(p->now, cfg->epoch);
 	}
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	/*
@@ -739,10 +767,10 @@ static __always_inline void fg_stage_rule(struct fg_judge *j)
 /*
  * Stage 2, cache: the source's own bucket key, and this CPU's verdict
  * cache entry for it. A drop decided this tick for the same rule set and
- * lists (fg_vc_put) drops the packet here, counted in the entry, before
- * the lists and without the bucket: its reason is returned. Otherwise
- * FG_R_PASS, and j->vc is the entry when it is free (of another tick,
- * rule set or lists) for this source's verdict.
+ * lists (fg_vc_put) drops the packet here, counted in the entry only,
+ * before the lists and without the bucket: its reason is returned.
+ * Otherwise FG_R_PASS (0), and j->vc is the entry when it is free (of
+ * another tick, rule set or lists) for this source's verdict.
  */
 static __always_inline int fg_stage_cache(struct fg_judge *j)
 {
@@ -931,7 +959,7 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 	if (!why || !v || j->stale || j->prefix.plen != j->key.plen)
 		return;
 	if (v->packets)
-		fg_vc_settle(v);
+		fg_vc_settle(v, j->cfg->epoch);
 	v->key = j->key;
 	v->epoch = j->cfg->epoch;
 	v->lists = j->lists;
@@ -978,9 +1006,11 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 }
 
 /*
- * The program: parse, then lists, rule, source, SYN proxy, endpoint and
- * action, in this order; every packet leaves through the one count at the
- * end.
+ * The program: parse, then rule, cache, lists, source, SYN proxy, endpoint
+ * and action, in this order; every packet leaves through the one count at
+ * the end, but for the drops the verdict cache repeats: those are counted
+ * in its entry, which fg_vc_settle adds to the same counters later (and
+ * readers add meanwhile: fg_snapshot_read).
  */
 SEC("xdp.frags")
 int floodgate(struct xdp_md *ctx)
@@ -1008,13 +1038,12 @@ int floodgate(struct xdp_md *ctx)
 		goto out;
 
 	fg_stage_rule(&j);
-	reason = fg_stage_cache(&j);
-	if (reason == FG_R_PASS) {
-		reason = fg_stage_lists(&j);
-		if (reason != FG_R_PASS)
-			goto out; /* the lists are no rule's: no rule counts them */
-		reason = fg_stage_source(&j);
-	}
+	if (fg_stage_cache(&j))
+		return XDP_DROP; /* counted in its cache entry, and from there where the rest are */
+	reason = fg_stage_lists(&j);
+	if (reason != FG_R_PASS)
+		goto out; /* the lists are no rule's: no rule counts them */
+	reason = fg_stage_source(&j);
 	if (reason == FG_R_PASS)
 		reason = fg_stage_synproxy(ctx, &j);
 	if (reason == FG_R_PASS || reason == FG_R_SP_COOKIE)

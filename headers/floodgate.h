@@ -220,12 +220,12 @@ struct fg_config {
 
 /* Global shared state: fg_state[0] (not per CPU). */
 struct fg_state {
-	__u32 slot;	  /* live rule set, 0 or 1 */
-	__u32 ban_gen;	  /* bumped when a ban is lifted by hand: every bucket rechecks fg_bans */
-	__u32 lists4;	  /* IPv4 prefixes in fg_lists; 0 skips the lookup */
-	__u32 lists6;	  /* IPv6 prefixes in fg_lists; 0 skips the lookup */
-	__u32 lf_slot;	  /* live list filters: fg_lfilter[lf_slot * 2 + 0 (IPv4) or 1 (IPv6)] */
-	__u32 list_gen;	  /* bumped after every change of fg_lists: older verdict cache entries void */
+	__u32 slot;	/* live rule set, 0 or 1 */
+	__u32 ban_gen;	/* bumped when a ban is lifted by hand: every bucket rechecks fg_bans */
+	__u32 lists4;	/* IPv4 prefixes in fg_lists; 0 skips the lookup */
+	__u32 lists6;	/* IPv6 prefixes in fg_lists; 0 skips the lookup */
+	__u32 lf_slot;	/* live list filters: fg_lfilter[lf_slot * 2 + 0 (IPv4) or 1 (IPv6)] */
+	__u32 list_gen; /* bumped after every change of fg_lists: older verdict cache entries void */
 	__u64 test_now;	  /* test clock: current tick (only read when loaded with fg_test_clock) */
 	__u64 events_tat; /* GCRA state of the ban event rate limit (rate units) */
 	__u64 generation; /* bumped on every rule-set swap, for `status` */

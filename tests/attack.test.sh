@@ -130,10 +130,16 @@ bucket() {
 	bpftool -j map lookup pinned "$PIN/fg_sources" key $((r & 255)) $((r >> 8)) 4 32 \
 		$a $b $c $d 0 0 0 0 0 0 0 0 0 0 0 0 2>/dev/null | jq -c '.formatted.value'
 }
-# rule_cpu IDX: per-CPU "passed dropped" of a rule, one line per CPU
+# rule_cpu IDX: per-CPU "passed dropped" of a rule, one line per CPU, with the drops
+# the CPU's verdict cache holds and has not yet counted there (as stats adds them)
 rule_cpu() {
+	local pend
+	pend=$(bpftool -j map dump pinned "$PIN/fg_verdicts" | jq -c --argjson r "$1" \
+		'[.[].formatted.values[]] | group_by(.cpu) |
+		 map(map(select(.value.key.rule == $r) | .value.packets) | add // 0)')
 	bpftool -j map lookup pinned "$PIN/fg_rule_stats" key $(($1 & 255)) $(($1 >> 8)) 0 0 |
-		jq -r '.formatted.values[] | "\(.value.passed) \(.value.dropped)"'
+		jq -r --argjson p "$pend" \
+			'.formatted.values[] | "\(.value.passed) \(.value.dropped + ($p[.cpu] // 0))"'
 }
 # dp_now: the data path's clock, the pinned clock program run once (tick in the first 8 bytes out)
 dp_now() {

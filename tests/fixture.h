@@ -28,6 +28,7 @@
 #include "util.h"
 #include "lists.h"
 #include "maps.h"
+#include "metrics.h"
 #include "ruleset.h"
 #include "attach.h"
 #include "floodgate.skel.h"
@@ -156,6 +157,7 @@ static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, unsigned 
 	f->m.state = bpf_map__fd(f->skel->maps.fg_state);
 	f->m.pressure = bpf_map__fd(f->skel->maps.fg_pressure);
 	f->m.attack = bpf_map__fd(f->skel->maps.fg_attack);
+	f->m.verdicts = bpf_map__fd(f->skel->maps.fg_verdicts);
 	f->m.lists = bpf_map__fd(f->skel->maps.fg_lists);
 	f->m.lfilter = bpf_map__fd(f->skel->maps.fg_lfilter);
 	f->m.sources = bpf_map__fd(f->skel->maps.fg_sources);
@@ -279,7 +281,27 @@ static inline int fx_run(struct fx *f, const void *pkt, __u32 len, __u32 repeat,
 	return fx_run_linear(f, pkt, len, len, repeat, retval);
 }
 
-/* Sums over CPUs of every fg_counters cell: out[FG_COUNTER_MAX]. */
+/*
+ * Add what the verdict caches hold and have not settled to counters
+ * (FG_COUNTER_MAX) and rules (FG_MAX_RULES, or NULL), as stats does.
+ */
+static inline int fx_pending(struct fx *f, struct fg_count *counters, struct fg_rule_count *rules)
+{
+	struct fg_rule_count none[FG_MAX_RULES] = {};
+	struct fg_config *cfg = malloc(sizeof(*cfg));
+	__u32 slot = __atomic_load_n(&f->m.st->slot, __ATOMIC_ACQUIRE) & 1;
+	int err = -ENOMEM;
+
+	if (cfg) {
+		err = bpf_map_lookup_elem(f->m.config, &slot, cfg) ? -errno : 0;
+		if (!err)
+			err = fg_vc_pending(&f->m, cfg->epoch, counters, rules ? rules : none);
+	}
+	free(cfg);
+	return err;
+}
+
+/* Sums over CPUs of every fg_counters cell, with the caches' part: out[FG_COUNTER_MAX]. */
 static inline int fx_counters(struct fx *f, struct fg_count *out)
 {
 	struct fg_count *v = f->scratch;
@@ -298,20 +320,20 @@ static inline int fx_counters(struct fx *f, struct fg_count *out)
 			out[keys[i]].packets += v[i * f->ncpus + c].packets;
 			out[keys[i]].bytes += v[i * f->ncpus + c].bytes;
 		}
-	return 0;
+	return fx_pending(f, out, NULL);
 }
 
-/* Sum over CPUs of one counter's packets. */
+/* Sum over CPUs of one counter's packets, with the caches' part. */
 static inline __u64 fx_counter(struct fx *f, __u32 idx)
 {
-	struct fg_count sum;
+	struct fg_count all[FG_COUNTER_MAX];
 
-	if (fg_percpu_sum(&f->m, f->m.counters, idx, &sum, sizeof(sum)))
+	if (idx >= FG_COUNTER_MAX || fx_counters(f, all))
 		return ~0ULL;
-	return sum.packets;
+	return all[idx].packets;
 }
 
-/* Sums over CPUs of every fg_rule_stats cell: out[FG_MAX_RULES]. */
+/* Sums over CPUs of every fg_rule_stats cell, with the caches' part: out[FG_MAX_RULES]. */
 static inline int fx_rule_stats(struct fx *f, struct fg_rule_count *out)
 {
 	struct fg_rule_count *v = f->scratch;
@@ -332,7 +354,7 @@ static inline int fx_rule_stats(struct fx *f, struct fg_rule_count *out)
 			out[keys[i]].would_drop += v[i * f->ncpus + c].would_drop;
 			out[keys[i]].bytes += v[i * f->ncpus + c].bytes;
 		}
-	return 0;
+	return fx_pending(f, (struct fg_count[FG_COUNTER_MAX]){}, out);
 }
 
 /*

@@ -1133,33 +1133,53 @@ static void test_action_drop(void **state)
  * second (the CPU's sweep). An allow entry, or a new rule set, takes
  * effect at once, within the tick.
  */
+/* The counters as the data path holds them, without what the caches hold: rate_pps, rule 1 dropped. */
+static void raw_drops(__u64 *reason, __u64 *rule)
+{
+	struct fg_count c;
+	struct fg_rule_count rc;
+
+	assert_int_equal(fg_percpu_sum(&fx.m, fx.m.counters, FG_R_RATE_PPS, &c, sizeof(c)), 0);
+	assert_int_equal(fg_percpu_sum(&fx.m, fx.m.rule_stats, 1, &rc, sizeof(rc)), 0);
+	*reason = c.packets;
+	*rule = rc.dropped;
+}
+
 static void test_verdict_cache(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();
+	__u64 reason0, rule0, reason, rule;
 	struct fg_rule *r;
 	struct fg_src v;
 	int i;
 
 	rule_add(rs, 1, FX_IP_TCP, 27, 27)->pps = (struct fg_limit){ 1, 2 };
 	ruleset_commit(rs);
+	raw_drops(&reason0, &rule0);
 	for (i = 0; i < 2; i++)
 		send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < 8; i++) /* send_tcp reads the counters with the caches' part, as stats does */
 		send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
 	v = src_raw(1, FG_FAM_IPV4, "198.18.2.1", 32);
 	assert_int_equal(v.packets, 3);
 	assert_int_equal(v.drops, 1);
+	raw_drops(&reason, &rule); /* the first drop is counted, the next 7 wait in the cache */
+	assert_int_equal(reason - reason0, 1);
+	assert_int_equal(rule - rule0, 1);
 	v = src_get(1, FG_FAM_IPV4, "198.18.2.1", 32);
 	assert_int_equal(v.packets, 10);
 	assert_int_equal(v.drops, 8);
 
-	/* a second on, any packet on this CPU settles it */
+	/* a second on, any packet on this CPU settles it, into the bucket and the counters */
 	fx_set_now(&fx, T0 + 2 * HZ);
 	send_tcp("198.18.2.2", 27, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
 	v = src_raw(1, FG_FAM_IPV4, "198.18.2.1", 32);
 	assert_int_equal(v.packets, 10);
 	assert_int_equal(v.drops, 8);
 	assert_int_equal(v.bytes, 10 * 54);
+	raw_drops(&reason, &rule);
+	assert_int_equal(reason - reason0, 8);
+	assert_int_equal(rule - rule0, 8);
 
 	/* an allow entry passes it within the tick: a change of the lists voids the cache */
 	for (i = 0; i < 2; i++)

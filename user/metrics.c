@@ -76,6 +76,34 @@ static int pending_read(const struct fg_maps *m, struct pending *p, int max)
 	return n;
 }
 
+int fg_vc_pending(const struct fg_maps *m, __u32 epoch, struct fg_count *counters,
+		  struct fg_rule_count *rules)
+{
+	struct fg_verdict *v = calloc(m->ncpus, sizeof(*v));
+	__u32 i;
+	int c;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < FG_VC_SLOTS; i++) {
+		if (bpf_map_lookup_elem(m->verdicts, &i, v))
+			continue; /* an older program's maps: no cache */
+		for (c = 0; c < m->ncpus; c++) {
+			if (!v[c].packets || v[c].reason >= FG_COUNTER_MAX)
+				continue;
+			counters[v[c].reason].packets += v[c].packets;
+			counters[v[c].reason].bytes += v[c].bytes;
+			/* as fg_vc_settle: a rule of an older rule set is not counted */
+			if (v[c].epoch != epoch || v[c].key.rule >= FG_MAX_RULES)
+				continue;
+			rules[v[c].key.rule].dropped += v[c].packets;
+			rules[v[c].key.rule].bytes += v[c].bytes;
+		}
+	}
+	free(v);
+	return 0;
+}
+
 /* fg_sources_each's adapter from chunks to entries, with the caches' packets added. */
 struct each_ctx {
 	int (*fn)(const struct fg_src_key *k, const struct fg_src *v, void *ctx);
@@ -203,6 +231,8 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 	for (i = 0; i < FG_MAX_RULES; i++)
 		if ((err = fg_percpu_sum(m, m->rule_stats, i, &s->rules[i], sizeof(s->rules[i]))))
 			return error("read fg_rule_stats: %s", strerror(-err)), err;
+	if ((err = fg_vc_pending(m, s->cfg.epoch, s->counters, s->rules)))
+		return error("read fg_verdicts: %s", strerror(-err)), err;
 	/* the clock pin may be unreadable (group members): then bans_active is unknown */
 	if (m->clock >= 0 && !fg_now(m, &s->now))
 		s->have_now = true;

@@ -62,6 +62,15 @@ void fg_snapshot_verdicts(const struct fg_snapshot *s, struct fg_count *passed,
  */
 int fg_attack_read(const struct fg_maps *m, __u64 now, __u64 hz, struct fg_attack *a, bool *active);
 
+/*
+ * Add what the CPUs' verdict caches dropped and have not settled yet
+ * (struct fg_verdict) to counters[FG_COUNTER_MAX] and, for entries of the
+ * live rule set `epoch`, to rules[FG_MAX_RULES], as fg_vc_settle will.
+ * 0 or -errno.
+ */
+int fg_vc_pending(const struct fg_maps *m, __u32 epoch, struct fg_count *counters,
+		  struct fg_rule_count *rules);
+
 /* One per-source bucket as read from fg_sources. */
 struct fg_source_entry {
 	struct fg_src_key key; /* rule, family, prefix */
