@@ -566,23 +566,23 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 /*
  * The bucket for this packet, created if missing. exact: the source's own
  * bucket key, and *prefix its prefix (fg_stage_cache made both); under
- * attack *prefix may become the coarse one, whose bucket is returned.
+ * attack *prefix may become the coarse one, whose bucket is returned. pr:
+ * this CPU's fg_pressure.
  */
 static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
-						const struct fg_pkt *p, struct fg_plen *prefix,
+						struct fg_pressure *pr, const struct fg_pkt *p,
+						struct fg_plen *prefix,
 						const struct fg_src_key *exact)
 {
 	const struct fg_src_key *key = exact;
 	__u8 period = fg_period(p->now);
 	const struct fg_plen *coarse;
 	struct fg_src_key ckey;
-	struct fg_pressure *pr;
 	struct fg_attack *at;
 	struct fg_src *b;
 	__u32 zero = 0;
 	int on;
 
-	pr = bpf_map_lookup_elem(&fg_pressure, &zero);
 	at = bpf_map_lookup_elem(&fg_attack, &zero);
 	if (!pr || !at)
 		return NULL;
@@ -738,8 +738,10 @@ struct fg_judge {
 	struct fg_src *b;	     /* the source's bucket; NULL when the table refused it */
 	struct fg_plen prefix;	     /* the bucket's prefix: the rule's, or coarse under attack */
 	struct fg_src_key key;	     /* the source's own bucket key (the rule's prefix) */
-	struct fg_verdict *vc;	     /* its verdict cache entry, when free for it */
+	struct fg_pressure *pr;	     /* this CPU's fg_pressure[0] */
+	struct fg_verdict *vc;	     /* its verdict cache entry, when probed and free for it */
 	__u32 lists;		     /* fg_state.list_gen, read once */
+	int probed;		     /* the cache was probed (else every entry is free) */
 	__u32 slot;		     /* the rule set's slot, read once */
 	__u32 ridx;		     /* the rule's index */
 	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
@@ -778,7 +780,7 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 	const struct fg_rule *rule = j->rule;
 	struct fg_verdict *v;
 	const __be32 *mask;
-	__u32 head;
+	__u32 head, zero = 0;
 
 	if (p->family == FG_FAM_IPV4) {
 		j->prefix.plen = rule->plen4;
@@ -793,6 +795,11 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 	/* the rule's mask, not the copy just stored: reading that back would stall */
 	fg_mask(j->key.addr, p->addr, mask);
 	j->lists = *(volatile __u32 *)&j->st->list_gen;
+	j->pr = bpf_map_lookup_elem(&fg_pressure, &zero);
+	/* no entry of this tick on this CPU: nothing to find, and all are free */
+	if (!j->pr || j->pr->vc_tick != p->now)
+		return FG_R_PASS;
+	j->probed = 1;
 	v = fg_vc_slot(&j->key, &head);
 	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
 		if (fg_vc_hit(v, &j->key, head, p->now, j->cfg->epoch)) {
@@ -844,7 +851,9 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	__u32 gen, group;
 	int stale;
 
-	b = fg_bucket(j->st, j->cfg, &j->p, &j->prefix, &j->key);
+	if (!j->pr)
+		return FG_R_PASS;
+	b = fg_bucket(j->st, j->cfg, j->pr, &j->p, &j->prefix, &j->key);
 	j->b = b;
 	if (!b)
 		return FG_R_PASS;
@@ -951,12 +960,17 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 {
 	struct fg_verdict *v = j->vc;
 	__u8 why = 0;
+	__u32 head;
 
 	if ((j->b->ban_until & ~FG_BAN_UNRECORDED) > j->p.now)
 		why = FG_R_BANNED;
 	else if (reason == FG_R_RATE_PPS)
 		why = FG_R_RATE_PPS;
-	if (!why || !v || j->stale || j->prefix.plen != j->key.plen)
+	if (!why || j->stale || j->prefix.plen != j->key.plen)
+		return;
+	if (!j->probed) /* this CPU had no entry of this tick: the key's is free */
+		v = fg_vc_slot(&j->key, &head);
+	if (!v || !j->pr)
 		return;
 	if (v->packets)
 		fg_vc_settle(v, j->cfg->epoch);
@@ -965,6 +979,7 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 	v->lists = j->lists;
 	v->tick = j->p.now;
 	v->reason = why;
+	j->pr->vc_tick = j->p.now;
 }
 
 /*

@@ -239,6 +239,7 @@ struct fg_state {
 struct fg_pressure {
 	__u64 window;  /* fg_attack.window as this CPU last saw it */
 	__u64 pending; /* new sources counted here, not yet added to fg_attack.inserts */
+	__u64 vc_tick; /* tick of this CPU's latest verdict cache entry: none of another tick is live */
 };
 
 /*
@@ -337,7 +338,8 @@ struct fg_src {
  * packets are added to the bucket's counters when the entry is reused, or
  * within a second (each CPU sweeps its entries once a second).
  * A new rule set (epoch) or a change of the lists (fg_state.list_gen)
- * empties it, so it is checked before the lists.
+ * empties it, so it is checked before the lists. A CPU that put no entry
+ * this tick (fg_pressure.vc_tick) has none to find, and does not look.
  * fg_verdicts, per CPU, pinned; readers of fg_sources add what it holds
  * (fg_sources_walk).
  */
