@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 #include <bpf/bpf.h>
 #include <hiredis/hiredis.h>
 
@@ -78,6 +79,8 @@ struct fg_fleet {
 	size_t n_manual;	      /* entries in manual */
 	__u64 seen[FLEET_SEEN];	      /* hashes of bans published from events, 0 = free */
 	size_t n_seen;		      /* entries used in seen */
+	int manual_fd;		      /* fg_fleet_q: manual bans the CLI noted */
+	int wake_fd;		      /* inotify on the writers' lock: a writer finished, -1 none */
 };
 
 static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -506,6 +509,88 @@ static int entry_cmp(const struct fg_list_entry *a, const struct fg_list_entry *
 	return a->cidr.plen - b->cidr.plen;
 }
 
+static void seen_clear(struct fg_fleet *f)
+{
+	memset(f->seen, 0, sizeof(f->seen));
+	f->n_seen = 0;
+}
+
+/* A manual ban as fg_fleet_q and the sweep both see it: its key and end tick (never 0). */
+static __u64 manual_hash(const struct fg_ban_key *k, __u64 expires)
+{
+	/* the bit keeps it apart from an automatic ban of the same key created at that tick */
+	return ban_hash(k->family, k->plen, k->addr, expires) ^ (1ULL << 63);
+}
+
+/* The manual ban of k ending at `expires` is still in fg_lists (not lifted or replaced). */
+static bool manual_held(const struct fg_fleet *f, const struct fg_ban_key *k, __u64 expires)
+{
+	struct fg_lpm_key lk = { .prefixlen = FG_LPM_HDR_BITS + k->plen, .family = k->family };
+	struct fg_list_val v;
+
+	memcpy(lk.addr, k->addr, sizeof(lk.addr));
+	/* the longest match at the ban's own length: the ban itself when it is there */
+	return !bpf_map_lookup_elem(f->m->lists, &lk, &v) && v.kind == FG_LIST_BAN &&
+	       v.own_expires == expires;
+}
+
+/* The once-a-second look saw (and published) this ban already: it ran before the CLI noted it. */
+static bool in_last_look(const struct fg_fleet *f, const struct fg_fleet_manual *e)
+{
+	struct fg_list_entry k = { .cidr = { .family = e->key.family, .plen = e->key.plen } };
+	size_t lo = 0, hi = f->n_manual;
+
+	memcpy(k.cidr.addr, e->key.addr, sizeof(k.cidr.addr));
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = entry_cmp(&f->manual[mid], &k);
+
+		if (!d)
+			return f->manual[mid].expires == e->expires;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Publish the manual bans the CLI noted in fg_fleet_q (publish manual or
+ * both; else they are dropped): one pop each, no walk of fg_lists. Each is
+ * remembered, so the once-a-second look does not send it again.
+ */
+static void manual_drain(struct fg_fleet *f)
+{
+	bool pub_manual = f->cfg.publish == FG_PUB_MANUAL || f->cfg.publish == FG_PUB_BOTH;
+	struct fg_fleet_manual e;
+	__u64 now, now_ms = fg_fleet_now_ms();
+	bool any = false;
+
+	if (f->manual_fd < 0 || fg_now(f->m, &now))
+		return;
+	while (!bpf_map_lookup_and_delete_elem(f->manual_fd, NULL, &e)) {
+		struct fg_fleet_rec r = { .cidr = { .family = e.key.family, .plen = e.key.plen } };
+
+		if (!pub_manual || e.expires <= now || !manual_held(f, &e.key, e.expires) ||
+		    in_last_look(f, &e))
+			continue;
+		seen_set(f, manual_hash(&e.key, e.expires), true);
+		if (e.published)
+			continue; /* ban add --fleet sent it */
+		memcpy(r.cidr.addr, e.key.addr, sizeof(r.cidr.addr));
+		snprintf(r.origin, sizeof(r.origin), "%s", f->cfg.node);
+		r.at_ms = e.at_ms;
+		r.end_ms = e.end_ms;
+		if (r.end_ms > now_ms + FG_FLEET_LONGEST_MS)
+			r.end_ms = now_ms + FG_FLEET_LONGEST_MS;
+		queue_push(f, &r);
+		any = true;
+	}
+	if (any)
+		flush(f);
+}
+
 /*
  * Once a second: automatic bans the event ring left out (its rate limit,
  * ban_policy.events_per_second, or a full ring) and, for publish manual or
@@ -530,11 +615,11 @@ static void publish_sweep(struct fg_fleet *f)
 		fg_map_walk(f->m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), pub_chunk,
 			    &w);
 		f->pub_tick = w.newest;
-		memset(f->seen, 0, sizeof(f->seen));
-		f->n_seen = 0;
 	}
+	manual_drain(f); /* what the CLI noted goes first, so the walk below skips it */
 	if (!pub_manual || fg_list_read(f->m, &v, &n)) {
 		free(v);
+		seen_clear(f);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -553,7 +638,7 @@ static void publish_sweep(struct fg_fleet *f)
 			j++;
 		seen = j < f->n_manual && !entry_cmp(&f->manual[j], &v[i]) &&
 		       f->manual[j].expires == v[i].expires;
-		if (seen)
+		if (seen || seen_set(f, manual_hash(&k, v[i].expires), false))
 			continue;
 		snprintf(r.origin, sizeof(r.origin), "%s", f->cfg.node);
 		r.at_ms = fg_fleet_now_ms();
@@ -565,6 +650,7 @@ static void publish_sweep(struct fg_fleet *f)
 	free(f->manual);
 	f->manual = v;
 	f->n_manual = n;
+	seen_clear(f);
 	flush(f);
 }
 
@@ -707,6 +793,23 @@ int fg_fleet_tick(struct fg_fleet *f)
 	return FLEET_PING_MS;
 }
 
+int fg_fleet_wake_fd(const struct fg_fleet *f)
+{
+	return f ? f->wake_fd : -1;
+}
+
+void fg_fleet_wake(struct fg_fleet *f)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (!f || f->wake_fd < 0)
+		return;
+	while (read(f->wake_fd, buf, sizeof(buf)) > 0)
+		; /* one look covers every writer that finished */
+	manual_drain(f);
+	status_write(f);
+}
+
 int fg_fleet_fd(const struct fg_fleet *f)
 {
 	return f && f->sub ? f->sub->fd : -1;
@@ -744,6 +847,32 @@ void fg_fleet_read(struct fg_fleet *f)
 
 /* --- life cycle --- */
 
+/*
+ * Every writer (`ban add`, ...) holds the pin directory's lock file open
+ * for writing and closes it when done: IN_CLOSE_WRITE on it wakes the
+ * daemon right after a manual ban is in place, with no polling. Without
+ * it the once-a-second look still finds manual bans.
+ */
+static void wake_setup(struct fg_fleet *f)
+{
+	char path[4096];
+	int err;
+
+	if ((err = fg_lock_path(path, sizeof(path)))) {
+		flog(LOG_WARNING, "watch the writers' lock: %s: manual bans go out within a second",
+		     strerror(-err));
+		return;
+	}
+	f->wake_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (f->wake_fd < 0 || inotify_add_watch(f->wake_fd, path, IN_CLOSE_WRITE) < 0) {
+		flog(LOG_WARNING, "watch %s: %s: manual bans go out within a second", path,
+		     strerror(errno));
+		if (f->wake_fd >= 0)
+			close(f->wake_fd);
+		f->wake_fd = -1;
+	}
+}
+
 struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *m)
 {
 	struct fg_fleet *f;
@@ -760,13 +889,19 @@ struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *
 	f->backoff = FLEET_BACKOFF_MIN;
 	f->fleet_fd = fg_fleet_map_open(FG_FLEET_MAP, true);
 	f->status_fd = fg_fleet_map_open(FG_FLEET_STATUS_MAP, true);
-	if (!f->queue || f->fleet_fd < 0 || f->status_fd < 0) {
+	f->manual_fd = fg_fleet_map_open(FG_FLEET_MANUAL_MAP, true);
+	f->wake_fd = -1;
+	if (!f->queue || f->fleet_fd < 0 || f->status_fd < 0 || f->manual_fd < 0) {
 		fg_fleet_stop(f);
 		return NULL;
 	}
+	wake_setup(f);
 	f->st.since_ms = now;
 	f->last_sweep = now;
 	f->last_pub_sweep = now;
+	/* noted before this start: the first look publishes every manual ban in force anyway */
+	while (!bpf_map_lookup_and_delete_elem(f->manual_fd, NULL, &(struct fg_fleet_manual){}))
+		;
 	/* automatic bans made before the start went out with the daemon that saw them, or not */
 	if (fg_now(m, &f->pub_tick))
 		f->pub_tick = 0;
@@ -791,6 +926,10 @@ void fg_fleet_stop(struct fg_fleet *f)
 		close(f->fleet_fd);
 	if (f->status_fd >= 0)
 		close(f->status_fd);
+	if (f->manual_fd >= 0)
+		close(f->manual_fd);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
 	free(f->queue);
 	free(f->manual);
 	free(f);
