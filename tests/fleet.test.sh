@@ -144,7 +144,8 @@ teardown_test() {
 }
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
-test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual"
+test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
+test_queue_overflow"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -161,6 +162,7 @@ fleet:
   min_prefix4: 33
   min_prefix6: 129
   max_bans: 0
+  queue: 0
   colour: blue
 EOF
 	"$FG" config check "$TMP/bad.yaml" >"$TMP/out" 2>"$TMP/err"
@@ -168,7 +170,7 @@ EOF
 	for want in "2:10: error: fleet: redis" "3:18: error: fleet: password_file: $TMP/secret: permissions 0644 are too open" \
 		"4:9: error: fleet: node" "5:14: error: fleet: namespace" "6:12: error: fleet: publish" \
 		"7:11: error: fleet: accept" "8:16: error: fleet: min_prefix4" "9:16: error: fleet: min_prefix6" \
-		"10:13: error: fleet: max_bans" "11:3: error: fleet: unknown key 'colour'"; do
+		"10:13: error: fleet: max_bans" "11:10: error: fleet: queue" "12:3: error: fleet: unknown key 'colour'"; do
 		check "config check: $want" grep -qF "$TMP/bad.yaml:$want" "$TMP/err"
 	done
 	printf 'fleet:\n  node: x\n' >"$TMP/nored.yaml"
@@ -466,6 +468,22 @@ test_publish_manual() {
 	sleep 2
 	check "node a's automatic ban stays home" bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"$X4\")' >/dev/null"
 	same "node a published each manual ban once (the once-a-second look skips them)" 10 "$(status a | jq .published)"
+}
+
+# Bans made while Redis is down beyond the outage queue (fleet: queue: 5): counted as dropped,
+# the rest reach node b once Redis is back.
+test_queue_overflow() {
+	config a "$A" "  queue: 5"
+	start a
+	many 8
+	check "node a: 5 queued, 3 dropped" poll 5 bash -c "'$FG' --pin-dir '$PINA' -j fleet status | jq -e '.queued == 5 and .dropped == 3'"
+	check "node a: floodgate_fleet_queue_dropped_total 3" bash -c "curl -s 'http://127.0.0.1:$PORTA/metrics' | grep -qx 'floodgate_fleet_queue_dropped_total 3'"
+	check "node a: fleet status (text) says so" bash -c "'$FG' --pin-dir '$PINA' fleet status | grep -q '^published: *0 (queued 5, dropped 3)'"
+	check "config dump shows queue: 5" bash -c "'$FG' --pin-dir '$PINA' config dump | grep -A12 '^fleet:' | grep -q 'queue: 5'"
+	redis_start
+	start b
+	check "node b applies the 5 queued bans once Redis is back" poll 35 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 5'"
+	check "node a published 5, its queue is empty" poll 2 bash -c "'$FG' --pin-dir '$PINA' -j fleet status | jq -e '.published == 5 and .queued == 0'"
 }
 
 run_tests "$@"

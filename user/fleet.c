@@ -45,6 +45,7 @@ void fg_fleet_defaults(struct fg_fleet_cfg *c)
 	c->min_prefix4 = 16;
 	c->min_prefix6 = 32;
 	c->max_bans = 100000;
+	c->queue = FG_FLEET_QUEUE;
 }
 
 int fg_fleet_publish_parse(const char *s)

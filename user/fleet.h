@@ -43,6 +43,8 @@
 #define FG_FLEET_AGES	     1024	  /* arrival ages kept for `fleet status` */
 #define FG_FLEET_MANUAL_MAP  "fg_fleet_q" /* pinned: manual bans the CLI made, for the daemon */
 #define FG_FLEET_MANUAL_MAX  4096	  /* entries of fg_fleet_q */
+#define FG_FLEET_QUEUE	     10000	  /* default of fleet: queue: */
+#define FG_FLEET_QUEUE_MAX   1000000	  /* fleet: queue: at most */
 
 /* Which local bans a node publishes. */
 enum fg_fleet_publish {
@@ -64,6 +66,7 @@ struct fg_fleet_cfg {
 	__u8 min_prefix4;	       /* refuse IPv4 fleet bans shorter than this */
 	__u8 min_prefix6;	       /* refuse IPv6 fleet bans shorter than this */
 	__u32 max_bans;		       /* fleet bans applied at once, at most */
+	__u32 queue;		       /* local bans kept while Redis is away, at most */
 };
 
 /* Defaults for a section that leaves keys out. */

@@ -37,7 +37,6 @@
 #define FLEET_BACKOFF_MIN  1000	 /* ms before the first reconnect */
 #define FLEET_BACKOFF_MAX  30000 /* ms between reconnects at most */
 #define FLEET_PING_MS	   2000	 /* ms between PINGs that catch a hung Redis */
-#define FLEET_QUEUE	   10000 /* local bans kept while Redis is away */
 #define FLEET_BATCH	   1000	 /* commands pipelined at once */
 #define FLEET_SCAN_COUNT   1000	 /* keys per SCAN step */
 #define FLEET_LOG_PER_SEC  5	 /* log lines about rejected records per second */
@@ -67,6 +66,7 @@ struct fg_fleet {
 	char cursor[32];		    /* its cursor */
 	struct fg_fleet_rec *queue;	    /* local bans to publish, a ring */
 	size_t q_head, q_len;		    /* first entry, entries */
+	size_t q_cap;			    /* entries queue holds (fleet: queue:) */
 	int fleet_fd, status_fd;	    /* fg_fleet, fg_fleet_st */
 	struct fg_fleet_status st;	    /* counters and state, copied to fg_fleet_st */
 	__u64 hist[FLEET_HIST_BUCKETS + 1]; /* ban age on arrival, cumulative at render */
@@ -348,12 +348,38 @@ static void received_done(struct fg_fleet *f, bool changed)
 
 static void queue_push(struct fg_fleet *f, const struct fg_fleet_rec *r)
 {
-	if (f->q_len == FLEET_QUEUE) {
+	if (f->q_len == f->q_cap) {
 		f->st.dropped++;
 		return;
 	}
-	f->queue[(f->q_head + f->q_len) % FLEET_QUEUE] = *r;
+	f->queue[(f->q_head + f->q_len) % f->q_cap] = *r;
 	f->q_len++;
+}
+
+/*
+ * A new queue size (reload): the oldest bans move to a ring of cap; those
+ * that no longer fit are counted as dropped. 0, or -ENOMEM (the old queue stays).
+ */
+static int queue_resize(struct fg_fleet *f, size_t cap)
+{
+	struct fg_fleet_rec *q;
+	size_t i, keep;
+
+	if (cap == f->q_cap)
+		return 0;
+	q = calloc(cap, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	keep = f->q_len < cap ? f->q_len : cap;
+	for (i = 0; i < keep; i++)
+		q[i] = f->queue[(f->q_head + i) % f->q_cap];
+	f->st.dropped += f->q_len - keep;
+	free(f->queue);
+	f->queue = q;
+	f->q_cap = cap;
+	f->q_head = 0;
+	f->q_len = keep;
+	return 0;
 }
 
 /* Send up to FLEET_BATCH queued bans, pipelined; they leave the queue once Redis took them. */
@@ -369,7 +395,7 @@ static void flush(struct fg_fleet *f)
 		/* cppcheck 2.10 takes q_len for 0 here, though the loop guard says otherwise */
 		// cppcheck-suppress knownConditionTrueFalse
 		for (i = 0; i < n; i++) {
-			const struct fg_fleet_rec *rec = &f->queue[(f->q_head + i) % FLEET_QUEUE];
+			const struct fg_fleet_rec *rec = &f->queue[(f->q_head + i) % f->q_cap];
 
 			if (rec->end_ms <= now + 1)
 				continue; /* ended while queued */
@@ -394,7 +420,7 @@ static void flush(struct fg_fleet *f)
 			freeReplyObject(r);
 		}
 		f->st.published += sent;
-		f->q_head = (f->q_head + n) % FLEET_QUEUE;
+		f->q_head = (f->q_head + n) % f->q_cap;
 		f->q_len -= n;
 		f->last_ping = now;
 	}
@@ -883,7 +909,8 @@ struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
-	f->queue = calloc(FLEET_QUEUE, sizeof(*f->queue));
+	f->queue = calloc(cfg->queue, sizeof(*f->queue));
+	f->q_cap = cfg->queue;
 	f->cfg = *cfg;
 	f->m = m;
 	f->backoff = FLEET_BACKOFF_MIN;
@@ -958,7 +985,13 @@ void fg_fleet_reconfig(struct fg_fleet **pf, const struct fg_fleet_cfg *cfg, str
 		f->next_connect = 0; /* at the next turn */
 		f->backoff = FLEET_BACKOFF_MIN;
 	}
-	f->cfg = *cfg;
+	if (queue_resize(f, cfg->queue)) {
+		flog(LOG_ERR, "queue: %u entries: out of memory: it keeps %zu", cfg->queue, f->q_cap);
+		f->cfg = *cfg;
+		f->cfg.queue = f->q_cap;
+	} else {
+		f->cfg = *cfg;
+	}
 	f->m = m;
 	status_write(f);
 }
