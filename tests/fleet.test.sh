@@ -145,7 +145,7 @@ teardown_test() {
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
-test_queue_overflow"
+test_queue_overflow test_manual_lengths"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -484,6 +484,51 @@ test_queue_overflow() {
 	start b
 	check "node b applies the 5 queued bans once Redis is back" poll 35 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 5'"
 	check "node a published 5, its queue is empty" poll 2 bash -c "'$FG' --pin-dir '$PINA' -j fleet status | jq -e '.published == 5 and .queued == 0'"
+}
+
+# expires_in NODE ADDR: seconds left of the ban of ADDR the node lists
+expires_in() {
+	"$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j ban list |
+		jq -e --arg a "$2" '[.[] | select(.address == $a or .address == ($a + "/32")) | .expires_in][0]'
+}
+
+# Manual bans of every length go out with publish: manual: without --for (the 1 h default)
+# as they are, longer than the fleet's longest ban (30 d) as a 30-day ban (a longer record
+# is refused by every node); ban del --fleet lifts each everywhere.
+MANUAL_LENGTHS=(
+	# address	ban add's options (- none)	seconds node b holds it for
+	"198.18.96.1	-	3600"
+	"198.18.96.2	--for 30d	2592000"
+	"198.18.96.3	--for 90d	2592000"
+	"198.18.96.4	--for 366d	2592000"
+)
+test_manual_lengths() {
+	local row addr opts want got
+	redis_start
+	config a "$A" "  publish: manual"
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	for row in "${MANUAL_LENGTHS[@]}"; do
+		IFS=$'\t' read -r addr opts want <<<"$row"
+		[ "$opts" == - ] && opts=
+		# shellcheck disable=SC2086 # opts is zero or two words
+		fga ban add "$addr" $opts
+		check "${opts:-no --for}: node b applies it" poll 3 fleet_ban b "$addr"
+		got=$(expires_in b "$addr")
+		check "${opts:-no --for}: node b holds it for $want s (less the way: $got)" \
+			test "${got:-0}" -le "$want" -a "${got:-0}" -ge $((want - 30))
+	done
+	for row in "${MANUAL_LENGTHS[@]}"; do
+		IFS=$'\t' read -r addr opts want <<<"$row"
+		[ "$opts" == - ] && opts=
+		fga ban del "$addr" --fleet --config "$TMP/a.yaml"
+		check "${opts:-no --for}: ban del --fleet lifts it on node b" \
+			poll 3 bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"$addr\")' >/dev/null"
+		check "${opts:-no --for}: ... and on node a" \
+			bash -c "! '$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"$addr\")' >/dev/null"
+	done
+	same "the records left no key behind" "" "$(rcli --scan --pattern "fgt$S:ban:*")"
 }
 
 run_tests "$@"
