@@ -2,23 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # fleet.test.sh: bans shared by two nodes through a real redis-server (issue 13).
 #
-# Two nodes on this machine: node a is floodgate on veth A (peer in namespace NSA, pins in
-# PINA), node b on veth C (peer in NSB, pins in PINB), each with its own `floodgate run`, and
-# one redis-server the test starts on 127.0.0.1 with a free port and kills by PID. The attacker
-# address X4 is on both peers, so what node a bans, node b must drop. Then the faults: Redis
-# down at start, killed and restarted empty, stopped (SIGSTOP), records that are malformed or
-# out of bounds, a flood of 10,000, a wrong password, a secret file others can read.
+# Two nodes on this machine and one redis-server (tests/fleet_lab.sh): what node a bans, node b
+# must drop. Then the faults: Redis down at start, killed and restarted empty, stopped
+# (SIGSTOP), records that are malformed or out of bounds, a flood of 10,000, a wrong password,
+# a secret file others can read, an outage longer than the queue.
 TEST_NAME=fleet
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
-NSA=fgt-$S-na A=fgt-$S-a B=fgt-$S-b PINA=/sys/fs/bpf/fgt-fleet-a-$S
-NSB=fgt-$S-nb C=fgt-$S-c D=fgt-$S-d PINB=/sys/fs/bpf/fgt-fleet-b-$S
-HA=198.18.0.1 HB=198.19.0.1 X4=198.18.200.7 ALLOWED=198.18.201.9
 TMP=$(mktemp -d /tmp/fgt-fleet.XXXXXX)
-RDPID= DPA= DPB=
 trap 'rm -rf "$TMP"' EXIT
 
 . tests/tap.sh
+. tests/fleet_lab.sh
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 for t in ip jq curl python3 redis-server redis-cli promtool; do
@@ -26,8 +21,6 @@ for t in ip jq curl python3 redis-server redis-cli promtool; do
 done
 [ -x "$FG" ] || skip_all "no $FG (make first)"
 PY=$(python3 -c 'import sys; print(sys.executable)')
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The sender: COUNT UDP datagrams from SRC to DST:PORT, 5 s at most.
 cat >"$TMP/send.py" <<'EOF'
@@ -45,60 +38,19 @@ EOF
 fga() { "$FG" --pin-dir "$PINA" "$@"; }
 fgb() { "$FG" --pin-dir "$PINB" "$@"; }
 q() { "$@" >/dev/null 2>&1; }
-rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
 
-# redis_start [ARGS...]: a redis-server of this test on RPORT, no persistence
+# redis_start [ARGS...], start NODE: fleet_lab.sh's, a "not ok" and the end of the test on failure
 redis_start() {
-	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-		--logfile "$TMP/redis.log" "$@" &
-	RDPID=$!
-	poll 10 rcli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_AUTH:+-a "$REDIS_AUTH"} --no-auth-warning ping || {
+	fleet_redis_start "$@" || {
 		notok "redis-server started on port $RPORT"
 		exit 1
 	}
 }
-redis_stop() {
-	kill -CONT "$RDPID" 2>/dev/null
-	stop_pid "$RDPID"
-	RDPID=
-}
-
-# config NODE IFACE [FLEET-LINES]: the config of a node: udp/5005 bans a source over 1 pps
-# (burst 1) for 1 minute, ALLOWED is on the allow list, the fleet section on RPORT.
-config() {
-	cat >"$TMP/$1.yaml" <<EOF
-interfaces: [$2]
-endpoints:
-  - endpoint: udp/5005
-    pps: 1
-    burst: 1
-    action: ban
-    ban_for: 1m
-allow:
-  - $ALLOWED/32
-ban_policy:
-  events_per_second: 1000
-fleet:
-  redis: 127.0.0.1:$RPORT
-  node: node-$1
-  namespace: fgt$S
-${3:-}
-EOF
-}
-
-# start NODE: floodgate run for node a or b; sets DPA or DPB and PORTA or PORTB
 start() {
-	local pin=$PINA
-	[ "$1" == b ] && pin=$PINB
-	"$FG" --pin-dir "$pin" run --config "$TMP/$1.yaml" --metrics 127.0.0.1:0 \
-		>"$TMP/run-$1.out" 2>"$TMP/run-$1.err" &
-	eval "DP${1^^}=$!"
-	if ! poll 20 grep -q 'serving metrics' "$TMP/run-$1.err"; then
-		sed 's/^/# /' "$TMP/run-$1.err"
+	fleet_start "$1" || {
 		notok "floodgate run (node $1) serves metrics"
 		exit 1
-	fi
-	eval "PORT${1^^}=$(grep -o 'port [0-9]*' "$TMP/run-$1.err" | tail -1 | grep -o '[0-9]*')"
+	}
 }
 
 # send NODE SRC COUNT: datagrams from SRC in the node's peer namespace to its host end
@@ -119,26 +71,16 @@ fleet_ban() {
 		jq -e --arg a "$2" --arg o "node-$other" \
 			'[.[] | select((.address == $a or .address == ($a + "/32")) and .kind == "fleet" and .origin == $o)] | length == 1' >/dev/null
 }
-status() { "$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j fleet status; }
-connected() { status "$1" | jq -e '.connected' >/dev/null; }
 # scrape NODE: /metrics answers within a second
 scrape() { curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$(eval echo "\$PORT${1^^}")/metrics" | grep -q 200; }
 
 setup_test() {
-	RPORT=$(free_port)
-	pair_add "$NSA" "$A" "$B" "$HA/16" "198.18.0.2/16 $X4/16 $ALLOWED/16" ||
-		skip_all "cannot create a veth pair into a network namespace"
-	pair_add "$NSB" "$C" "$D" "$HB/16" "198.19.0.2/16 $X4/32 $ALLOWED/32" ||
-		skip_all "cannot create a second veth pair"
+	fleet_pairs || skip_all "cannot create the veth pairs into network namespaces"
 	config a "$A"
 	config b "$C"
 }
 teardown_test() {
-	stop_pid "$DPA"
-	stop_pid "$DPB"
-	[ -n "$RDPID" ] && redis_stop
-	lab_remove "$FG" "$PINA" "$A" "$NSA"
-	lab_remove "$FG" "$PINB" "$C" "$NSB"
+	fleet_down
 	# each test's files go; the sender, written once for all, stays
 	find "$TMP" -mindepth 1 -maxdepth 1 ! -name send.py -exec rm -rf {} +
 }
