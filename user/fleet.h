@@ -40,7 +40,7 @@
 #define FG_FLEET_MAP	     "fg_fleet"	   /* pinned: applied fleet bans and their origin */
 #define FG_FLEET_STATUS_MAP  "fg_fleet_st" /* pinned: the daemon's fleet status */
 #define FG_FLEET_MAP_ENTRIES FG_FLEET_MAX_BANS
-#define FG_FLEET_AGES	     1024	  /* arrival ages kept for `fleet status` */
+#define FG_FLEET_AGES	     16384 /* arrival ages kept for `fleet status`: a bench run of 10,000 */
 #define FG_FLEET_MANUAL_MAP  "fg_fleet_q" /* pinned: manual bans the CLI made, for the daemon */
 #define FG_FLEET_MANUAL_MAX  4096	  /* entries of fg_fleet_q */
 #define FG_FLEET_QUEUE	     10000	  /* default of fleet: queue: */
