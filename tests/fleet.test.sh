@@ -16,7 +16,7 @@ trap 'rm -rf "$TMP"' EXIT
 . tests/fleet_lab.sh
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
-for t in ip jq curl python3 redis-server redis-cli promtool; do
+for t in ip jq curl python3 redis-server redis-cli promtool bpftool; do
 	command -v $t >/dev/null || skip_all "needs $t (scripts/deps.sh)"
 done
 [ -x "$FG" ] || skip_all "no $FG (make first)"
@@ -87,7 +87,7 @@ teardown_test() {
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
-test_queue_overflow test_manual_lengths"
+test_queue_overflow test_manual_lengths test_old_layout"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -471,6 +471,20 @@ test_manual_lengths() {
 			bash -c "! '$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"$addr\")' >/dev/null"
 	done
 	same "the records left no key behind" "" "$(rcli --scan --pattern "fgt$S:ban:*")"
+}
+
+# A fleet status map of another layout (an older floodgate's): the CLI refuses to read it (its
+# value would be copied past the buffer), the daemon replaces it.
+test_old_layout() {
+	mkdir -p "$PINA"
+	bpftool map create "$PINA/fg_fleet_st" type array key 4 value 8 entries 1 name fg_fleet_st ||
+		skip_all "bpftool cannot create a map"
+	fga fleet status >"$TMP/out" 2>"$TMP/err"
+	same "fleet status on a status map of another layout exits 1" 1 $?
+	check "... saying so" grep -q "fg_fleet_st: written by another floodgate version" "$TMP/err"
+	start a
+	check "the daemon replaces it: fleet status answers" q fga fleet status
+	same "... with this node" node-a "$(status a | jq -r .node)"
 }
 
 run_tests "$@"
