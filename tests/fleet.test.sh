@@ -87,7 +87,7 @@ teardown_test() {
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
-test_queue_overflow test_manual_lengths test_old_layout"
+test_queue_overflow test_manual_lengths test_old_layout test_max_bans"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -485,6 +485,29 @@ test_old_layout() {
 	start a
 	check "the daemon replaces it: fleet status answers" q fga fleet status
 	same "... with this node" node-a "$(status a | jq -r .node)"
+}
+
+# rec ADDR END: a ban record from node-a for ADDR/32 ending at END (Unix ms)
+rec() { echo '{"v":1,"op":"ban","prefix":"'"$1"'/32","origin":"node-a","at":'"$(date +%s%3N)"',"end":'"$2"'}'; }
+
+# max_bans: 2: a third fleet ban is refused as full; one applied already may still be renewed.
+test_max_bans() {
+	local end got
+	redis_start
+	config b "$C" "  max_bans: 2"
+	start b
+	poll 5 connected b
+	end=$(($(date +%s%3N) + 60000))
+	pub "$(rec 198.18.9.1 "$end")"
+	pub "$(rec 198.18.9.2 "$end")"
+	pub "$(rec 198.18.9.3 "$end")"
+	check "two applied, the third refused as full" poll 3 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 2 and .rejected.full == 1'"
+	pub "$(rec 198.18.9.2 $((end + 60000)))"
+	check "a longer ban of an applied prefix is applied at max_bans" poll 3 bash -c "[ \$('$FG' --pin-dir '$PINB' -j fleet status | jq .received) -eq 3 ]"
+	got=$(expires_in b 198.18.9.2)
+	check "... and holds it for its new end (~120 s: $got)" test "${got:-0}" -gt 100
+	same "... not refused" 1 "$(status b | jq .rejected.full)"
+	same "198.18.9.3 is not banned" 0 "$(fgb -j ban list | jq '[.[] | select(.address == "198.18.9.3")] | length')"
 }
 
 run_tests "$@"

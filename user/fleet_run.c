@@ -289,31 +289,36 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 {
 	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
 	struct fg_fleet_ban fb = {}, old;
-	struct fg_ban b = {};
+	struct fg_ban b = {}, cur;
 	__u64 now, expires;
-	bool existed;
 
 	if (tick_now(f, &now))
 		return -1;
 	expires = now + (r->end_ms - now_ms) * f->hz / 1000;
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
-	existed = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
-	if (!existed && f->st.active >= f->cfg.max_bans)
+	/* at max_bans only a ban applied already may be renewed */
+	if (f->st.active >= f->cfg.max_bans && bpf_map_lookup_elem(f->fleet_fd, &k, &old))
 		return -1;
 	fb.expires = expires;
 	fb.end_ms = r->end_ms;
 	snprintf(fb.origin, sizeof(fb.origin), "%s", r->origin);
 	if (bans_checked_at(f, k.family, k.plen)) {
-		if (!bpf_map_lookup_elem(f->m->bans, &k, &b)) {
-			if (b.expires >= expires)
-				return 0; /* a ban as long or longer is in force: never shortened */
-		} else {
-			memset(&b, 0, sizeof(b));
-		}
 		b.expires = expires;
 		b.created = now;
-		if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_ANY))
-			return -1;
+		/* a new ban, the common case in a flood of records, is one write */
+		if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_NOEXIST)) {
+			if (errno != EEXIST)
+				return -1;
+			if (!bpf_map_lookup_elem(f->m->bans, &k, &cur)) {
+				if (cur.expires >= expires)
+					return 0; /* one as long or longer is in force: never shortened */
+				b = cur;	  /* an ended one keeps its strikes */
+				b.expires = expires;
+				b.created = now;
+			}
+			if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_ANY))
+				return -1;
+		}
 	} else {
 		struct fg_list_entry *v = NULL;
 		size_t n = 0, i;
@@ -334,10 +339,10 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 			return -1;
 		fb.in_trie = 1;
 	}
-	if (bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_ANY))
-		return -1;
-	if (!existed)
+	if (!bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_NOEXIST))
 		f->st.active++;
+	else if (errno != EEXIST || bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST))
+		return -1;
 	return 1;
 }
 
@@ -553,18 +558,21 @@ static int pub_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 	__u32 i;
 
 	for (i = 0; i < n; i++) {
-		if (v[i].created <= w->since || v[i].expires <= w->now ||
-		    from_fleet(w->f, &k[i], v[i].expires))
+		if (v[i].created <= w->since)
 			continue;
 		if (v[i].created > w->until) {
 			/* young: its event is likely on its way; the next sweep sees it */
-			if (!seen_set(w->f, ban_hash(k[i].family, k[i].plen, k[i].addr, v[i].created),
+			if (v[i].expires > w->now && !from_fleet(w->f, &k[i], v[i].expires) &&
+			    !seen_set(w->f, ban_hash(k[i].family, k[i].plen, k[i].addr, v[i].created),
 				      0, false))
 				w->f->sweep_again = true;
 			continue;
 		}
+		/* walked past, whatever it is: fleet bans are not looked at again every second */
 		if (v[i].created > w->newest)
 			w->newest = v[i].created;
+		if (v[i].expires <= w->now || from_fleet(w->f, &k[i], v[i].expires))
+			continue;
 		if (seen_set(w->f, ban_hash(k[i].family, k[i].plen, k[i].addr, v[i].created), 0,
 			     false))
 			continue; /* its event published it */
