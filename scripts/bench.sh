@@ -41,6 +41,9 @@
 #      against rate x time + burst.
 #   5. The demo (scripts/demo.sh, shorter acts): act 3's requests/s over
 #      act 1's, and the flood as it reached the server.
+#   6. The fleet (scripts/fleet_bench.sh): bans one node makes and another
+#      applies through one redis-server, per second, and the delay's median
+#      and p99, in one run. Alone: `scripts/bench.sh BUILD fleet` (seconds).
 # Parts 1 to 3 run REPEATS rounds (default 5), every variant once per round
 # in rotating order; the tables show medians. Targets are reported, not
 # asserted. A generator that fails stops the bench (no table from a run
@@ -48,6 +51,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
+case ${2:-all} in
+all) ;;
+fleet) exec scripts/fleet_bench.sh "$BUILD" ;;
+*)
+	echo "error: bench: part '$2': all or fleet" >&2
+	exit 2
+	;;
+esac
 REPEATS=${REPEATS:-5}
 LIVE_SECONDS=${LIVE_SECONDS:-2}
 ACC_SECONDS=${ACC_SECONDS:-10}
@@ -73,7 +84,7 @@ for f in "$FG" "$TG"; do
 	}
 done
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.dat "$RAW"
+rm -f "$OUT"/*.json "$OUT"/*.dat "$RAW" "$OUT/fleet.md"
 echo "part,case,filter,round,value,unit,extra" >"$RAW"
 T_START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -322,6 +333,10 @@ done
 
 printf '%s\n' "${demo_failed[@]}" >"$OUT/demo-failed.txt"
 
+# ---- 6. the fleet --------------------------------------------------------------------
+fleet_failed=
+scripts/fleet_bench.sh "$BUILD" || fleet_failed=1
+
 # ---- report ------------------------------------------------------------------------
 T_END=$(date +%s)
 python3 - "$OUT" "$REPEATS" "$((T_END - T_START))" "$LIVE_SECONDS" "$ACC_SECONDS" \
@@ -517,6 +532,16 @@ if a1 and a3:
         missed.append(f"demo act 3 keeps {ratio:.0%} of act 1 (target 90%)")
     md.append("")
 
+# 6. the fleet: its own table (scripts/fleet_bench.sh), when its run held
+try:
+    fleet = open(os.path.join(out, "fleet.md")).read().rstrip()
+    md.extend(fleet.split("\n"))
+    md.append("")
+    if "**missed**" in fleet:
+        missed.append("fleet: " + fleet.split("Targets: ")[-1].replace("\n", " "))
+except OSError:
+    pass
+
 failed = [l for l in open(os.path.join(out, "demo-failed.txt")).read().split("\n") if l]
 if failed:
     md.append("**Demo rounds that failed their premise** (their figures are in the table when they got that far):")
@@ -555,3 +580,4 @@ cat "$OUT/results.md"
 echo
 echo "bench: $OUT/results.md, $OUT/bench.png, $OUT/raw.csv"
 [ ${#demo_failed[@]} -eq 0 ] || die "${#demo_failed[@]} demo round(s) failed their premise (above)"
+[ -z "$fleet_failed" ] || die "the fleet part failed its premise (above)"

@@ -2,32 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # fleet.test.sh: bans shared by two nodes through a real redis-server (issue 13).
 #
-# Two nodes on this machine: node a is floodgate on veth A (peer in namespace NSA, pins in
-# PINA), node b on veth C (peer in NSB, pins in PINB), each with its own `floodgate run`, and
-# one redis-server the test starts on 127.0.0.1 with a free port and kills by PID. The attacker
-# address X4 is on both peers, so what node a bans, node b must drop. Then the faults: Redis
-# down at start, killed and restarted empty, stopped (SIGSTOP), records that are malformed or
-# out of bounds, a flood of 10,000, a wrong password, a secret file others can read.
+# Two nodes on this machine and one redis-server (tests/fleet_lab.sh): what node a bans, node b
+# must drop. Then the faults: Redis down at start, killed and restarted empty, stopped
+# (SIGSTOP), records that are malformed or out of bounds, a flood of 10,000, a wrong password,
+# a secret file others can read, an outage longer than the queue.
 TEST_NAME=fleet
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
-NSA=fgt-$S-na A=fgt-$S-a B=fgt-$S-b PINA=/sys/fs/bpf/fgt-fleet-a-$S
-NSB=fgt-$S-nb C=fgt-$S-c D=fgt-$S-d PINB=/sys/fs/bpf/fgt-fleet-b-$S
-HA=198.18.0.1 HB=198.19.0.1 X4=198.18.200.7 ALLOWED=198.18.201.9
 TMP=$(mktemp -d /tmp/fgt-fleet.XXXXXX)
-RDPID= DPA= DPB=
 trap 'rm -rf "$TMP"' EXIT
 
 . tests/tap.sh
+. tests/fleet_lab.sh
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
-for t in ip jq curl python3 redis-server redis-cli promtool; do
+for t in ip jq curl python3 redis-server redis-cli promtool bpftool; do
 	command -v $t >/dev/null || skip_all "needs $t (scripts/deps.sh)"
 done
 [ -x "$FG" ] || skip_all "no $FG (make first)"
 PY=$(python3 -c 'import sys; print(sys.executable)')
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # The sender: COUNT UDP datagrams from SRC to DST:PORT, 5 s at most.
 cat >"$TMP/send.py" <<'EOF'
@@ -45,60 +38,19 @@ EOF
 fga() { "$FG" --pin-dir "$PINA" "$@"; }
 fgb() { "$FG" --pin-dir "$PINB" "$@"; }
 q() { "$@" >/dev/null 2>&1; }
-rcli() { redis-cli -h 127.0.0.1 -p "$RPORT" "$@"; }
 
-# redis_start [ARGS...]: a redis-server of this test on RPORT, no persistence
+# redis_start [ARGS...], start NODE: fleet_lab.sh's, a "not ok" and the end of the test on failure
 redis_start() {
-	redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-		--logfile "$TMP/redis.log" "$@" &
-	RDPID=$!
-	poll 10 rcli ${REDIS_USER:+--user "$REDIS_USER"} ${REDIS_AUTH:+-a "$REDIS_AUTH"} --no-auth-warning ping || {
+	fleet_redis_start "$@" || {
 		notok "redis-server started on port $RPORT"
 		exit 1
 	}
 }
-redis_stop() {
-	kill -CONT "$RDPID" 2>/dev/null
-	stop_pid "$RDPID"
-	RDPID=
-}
-
-# config NODE IFACE [FLEET-LINES]: the config of a node: udp/5005 bans a source over 1 pps
-# (burst 1) for 1 minute, ALLOWED is on the allow list, the fleet section on RPORT.
-config() {
-	cat >"$TMP/$1.yaml" <<EOF
-interfaces: [$2]
-endpoints:
-  - endpoint: udp/5005
-    pps: 1
-    burst: 1
-    action: ban
-    ban_for: 1m
-allow:
-  - $ALLOWED/32
-ban_policy:
-  events_per_second: 1000
-fleet:
-  redis: 127.0.0.1:$RPORT
-  node: node-$1
-  namespace: fgt$S
-${3:-}
-EOF
-}
-
-# start NODE: floodgate run for node a or b; sets DPA or DPB and PORTA or PORTB
 start() {
-	local pin=$PINA
-	[ "$1" == b ] && pin=$PINB
-	"$FG" --pin-dir "$pin" run --config "$TMP/$1.yaml" --metrics 127.0.0.1:0 \
-		>"$TMP/run-$1.out" 2>"$TMP/run-$1.err" &
-	eval "DP${1^^}=$!"
-	if ! poll 20 grep -q 'serving metrics' "$TMP/run-$1.err"; then
-		sed 's/^/# /' "$TMP/run-$1.err"
+	fleet_start "$1" || {
 		notok "floodgate run (node $1) serves metrics"
 		exit 1
-	fi
-	eval "PORT${1^^}=$(grep -o 'port [0-9]*' "$TMP/run-$1.err" | tail -1 | grep -o '[0-9]*')"
+	}
 }
 
 # send NODE SRC COUNT: datagrams from SRC in the node's peer namespace to its host end
@@ -119,32 +71,23 @@ fleet_ban() {
 		jq -e --arg a "$2" --arg o "node-$other" \
 			'[.[] | select((.address == $a or .address == ($a + "/32")) and .kind == "fleet" and .origin == $o)] | length == 1' >/dev/null
 }
-status() { "$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j fleet status; }
-connected() { status "$1" | jq -e '.connected' >/dev/null; }
 # scrape NODE: /metrics answers within a second
 scrape() { curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$(eval echo "\$PORT${1^^}")/metrics" | grep -q 200; }
 
 setup_test() {
-	RPORT=$(free_port)
-	pair_add "$NSA" "$A" "$B" "$HA/16" "198.18.0.2/16 $X4/16 $ALLOWED/16" ||
-		skip_all "cannot create a veth pair into a network namespace"
-	pair_add "$NSB" "$C" "$D" "$HB/16" "198.19.0.2/16 $X4/32 $ALLOWED/32" ||
-		skip_all "cannot create a second veth pair"
+	fleet_pairs || skip_all "cannot create the veth pairs into network namespaces"
 	config a "$A"
 	config b "$C"
 }
 teardown_test() {
-	stop_pid "$DPA"
-	stop_pid "$DPB"
-	[ -n "$RDPID" ] && redis_stop
-	lab_remove "$FG" "$PINA" "$A" "$NSA"
-	lab_remove "$FG" "$PINB" "$C" "$NSB"
+	fleet_down
 	# each test's files go; the sender, written once for all, stays
 	find "$TMP" -mindepth 1 -maxdepth 1 ! -name send.py -exec rm -rf {} +
 }
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
-test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual"
+test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
+test_queue_overflow test_manual_lengths test_old_layout test_max_bans"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -161,6 +104,7 @@ fleet:
   min_prefix4: 33
   min_prefix6: 129
   max_bans: 0
+  queue: 0
   colour: blue
 EOF
 	"$FG" config check "$TMP/bad.yaml" >"$TMP/out" 2>"$TMP/err"
@@ -168,7 +112,7 @@ EOF
 	for want in "2:10: error: fleet: redis" "3:18: error: fleet: password_file: $TMP/secret: permissions 0644 are too open" \
 		"4:9: error: fleet: node" "5:14: error: fleet: namespace" "6:12: error: fleet: publish" \
 		"7:11: error: fleet: accept" "8:16: error: fleet: min_prefix4" "9:16: error: fleet: min_prefix6" \
-		"10:13: error: fleet: max_bans" "11:3: error: fleet: unknown key 'colour'"; do
+		"10:13: error: fleet: max_bans" "11:10: error: fleet: queue" "12:3: error: fleet: unknown key 'colour'"; do
 		check "config check: $want" grep -qF "$TMP/bad.yaml:$want" "$TMP/err"
 	done
 	printf 'fleet:\n  node: x\n' >"$TMP/nored.yaml"
@@ -436,19 +380,134 @@ test_unevented() {
 	note "node a: $(status a | jq -c '{published}'), node b: $(status b | jq -c '{received, active}')"
 }
 
-# publish: manual sends manual bans (plain ban add) and keeps automatic ones home.
+# key_at PREFIX: the "at" of the record Redis holds for PREFIX (fails while there is none)
+key_at() { rcli get "fgt$S:ban:$1" | jq -e .at; }
+
+# publish: manual sends manual bans (plain ban add) at once and keeps automatic ones home.
 test_publish_manual() {
+	local i t0 t1 at
 	redis_start
 	config a "$A" "  publish: manual"
 	start a
 	start b
 	poll 5 connected a && poll 5 connected b
-	fga ban add 198.18.98.0/24 --for 5m
-	check "node b applies node a's manual ban" poll 3 fleet_ban b 198.18.98.0/24
+	# the daemon learns of each ban when `ban add` releases the lock, not at its once-a-second
+	# look: the record's "at" is the CLI's own time, so node b's age is the whole way
+	for i in $(seq 1 10); do
+		t0=$(date +%s%3N)
+		fga ban add "198.18.98.$i" --for 5m
+		t1=$(date +%s%3N)
+		poll 2 key_at "198.18.98.$i/32"
+		at=$(key_at "198.18.98.$i/32")
+		check "manual ban $i: its record's at is the time of ban add ($t0 <= ${at:-none} <= $t1)" \
+			test "${at:-0}" -ge "$t0" -a "${at:-0}" -le "$t1"
+	done
+	check "node b applies node a's 10 manual bans" poll 3 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.received == 10'"
+	note "delay of a manual ban from ban add on node a to node b: $(status b | jq -c .age)"
+	le "node b: worst delay of a manual ban under 1 s (ms)" "$(status b | jq '.age.max_ms // 99999')" 1000
+	check "node b lists them as fleet bans from node-a" fleet_ban b 198.18.98.10
 	send a "$X4" 5
 	sleep 2
 	check "node a's automatic ban stays home" bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"$X4\")' >/dev/null"
-	same "node a published exactly one ban" 1 "$(status a | jq .published)"
+	same "node a published each manual ban once (the once-a-second look skips them)" 10 "$(status a | jq .published)"
+}
+
+# Bans made while Redis is down beyond the outage queue (fleet: queue: 5): counted as dropped,
+# the rest reach node b once Redis is back.
+test_queue_overflow() {
+	config a "$A" "  queue: 5"
+	start a
+	many 8
+	check "node a: 5 queued, 3 dropped" poll 5 bash -c "'$FG' --pin-dir '$PINA' -j fleet status | jq -e '.queued == 5 and .dropped == 3'"
+	check "node a: floodgate_fleet_queue_dropped_total 3" bash -c "curl -s 'http://127.0.0.1:$PORTA/metrics' | grep -qx 'floodgate_fleet_queue_dropped_total 3'"
+	check "node a: fleet status (text) says so" bash -c "'$FG' --pin-dir '$PINA' fleet status | grep -q '^published: *0 (queued 5, dropped 3)'"
+	check "config dump shows queue: 5" bash -c "'$FG' --pin-dir '$PINA' config dump | grep -A12 '^fleet:' | grep -q 'queue: 5'"
+	redis_start
+	start b
+	check "node b applies the 5 queued bans once Redis is back" poll 35 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 5'"
+	check "node a published 5, its queue is empty" poll 2 bash -c "'$FG' --pin-dir '$PINA' -j fleet status | jq -e '.published == 5 and .queued == 0'"
+}
+
+# expires_in NODE ADDR: seconds left of the ban of ADDR the node lists
+expires_in() {
+	"$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j ban list |
+		jq -e --arg a "$2" '[.[] | select(.address == $a or .address == ($a + "/32")) | .expires_in][0]'
+}
+
+# Manual bans of every length go out with publish: manual: without --for (the 1 h default)
+# as they are, longer than the fleet's longest ban (30 d) as a 30-day ban (a longer record
+# is refused by every node); ban del --fleet lifts each everywhere.
+MANUAL_LENGTHS=(
+	# address	ban add's options (- none)	seconds node b holds it for
+	"198.18.96.1	-	3600"
+	"198.18.96.2	--for 30d	2592000"
+	"198.18.96.3	--for 90d	2592000"
+	"198.18.96.4	--for 366d	2592000"
+)
+test_manual_lengths() {
+	local row addr opts want got
+	redis_start
+	config a "$A" "  publish: manual"
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	for row in "${MANUAL_LENGTHS[@]}"; do
+		IFS=$'\t' read -r addr opts want <<<"$row"
+		[ "$opts" == - ] && opts=
+		# shellcheck disable=SC2086 # opts is zero or two words
+		fga ban add "$addr" $opts
+		check "${opts:-no --for}: node b applies it" poll 3 fleet_ban b "$addr"
+		got=$(expires_in b "$addr")
+		check "${opts:-no --for}: node b holds it for $want s (less the way: $got)" \
+			test "${got:-0}" -le "$want" -a "${got:-0}" -ge $((want - 30))
+	done
+	for row in "${MANUAL_LENGTHS[@]}"; do
+		IFS=$'\t' read -r addr opts want <<<"$row"
+		[ "$opts" == - ] && opts=
+		fga ban del "$addr" --fleet --config "$TMP/a.yaml"
+		check "${opts:-no --for}: ban del --fleet lifts it on node b" \
+			poll 3 bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"$addr\")' >/dev/null"
+		check "${opts:-no --for}: ... and on node a" \
+			bash -c "! '$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"$addr\")' >/dev/null"
+	done
+	same "the records left no key behind" "" "$(rcli --scan --pattern "fgt$S:ban:*")"
+}
+
+# A fleet status map of another layout (an older floodgate's): the CLI refuses to read it (its
+# value would be copied past the buffer), the daemon replaces it.
+test_old_layout() {
+	mkdir -p "$PINA"
+	bpftool map create "$PINA/fg_fleet_st" type array key 4 value 8 entries 1 name fg_fleet_st ||
+		skip_all "bpftool cannot create a map"
+	fga fleet status >"$TMP/out" 2>"$TMP/err"
+	same "fleet status on a status map of another layout exits 1" 1 $?
+	check "... saying so" grep -q "fg_fleet_st: written by another floodgate version" "$TMP/err"
+	start a
+	check "the daemon replaces it: fleet status answers" q fga fleet status
+	same "... with this node" node-a "$(status a | jq -r .node)"
+}
+
+# rec ADDR END: a ban record from node-a for ADDR/32 ending at END (Unix ms)
+rec() { echo '{"v":1,"op":"ban","prefix":"'"$1"'/32","origin":"node-a","at":'"$(date +%s%3N)"',"end":'"$2"'}'; }
+
+# max_bans: 2: a third fleet ban is refused as full; one applied already may still be renewed.
+test_max_bans() {
+	local end got
+	redis_start
+	config b "$C" "  max_bans: 2"
+	start b
+	poll 5 connected b
+	end=$(($(date +%s%3N) + 60000))
+	pub "$(rec 198.18.9.1 "$end")"
+	pub "$(rec 198.18.9.2 "$end")"
+	pub "$(rec 198.18.9.3 "$end")"
+	check "two applied, the third refused as full" poll 3 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 2 and .rejected.full == 1'"
+	pub "$(rec 198.18.9.2 $((end + 60000)))"
+	check "a longer ban of an applied prefix is applied at max_bans" poll 3 bash -c "[ \$('$FG' --pin-dir '$PINB' -j fleet status | jq .received) -eq 3 ]"
+	got=$(expires_in b 198.18.9.2)
+	check "... and holds it for its new end (~120 s: $got)" test "${got:-0}" -gt 100
+	same "... not refused" 1 "$(status b | jq .rejected.full)"
+	same "198.18.9.3 is not banned" 0 "$(fgb -j ban list | jq '[.[] | select(.address == "198.18.9.3")] | length')"
 }
 
 run_tests "$@"

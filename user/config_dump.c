@@ -96,8 +96,9 @@ static int dump_fleet(struct y_file *y)
 	f->min_prefix4 = str_u64(st.cfg.min_prefix4);
 	f->min_prefix6 = str_u64(st.cfg.min_prefix6);
 	f->max_bans = str_u64(st.cfg.max_bans);
+	f->queue = str_u64(st.cfg.queue);
 	if (!f->redis || !f->node || !f->ns || !f->publish || !f->accept || !f->min_prefix4 ||
-	    !f->min_prefix6 || !f->max_bans)
+	    !f->min_prefix6 || !f->max_bans || !f->queue)
 		return -ENOMEM;
 	return 0;
 }

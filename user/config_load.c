@@ -524,6 +524,9 @@ static void parse_fleet(struct cfg_load *l, const struct y_fleet *y, yaml_node_t
 	if (y->max_bans && !AT(l, y_map_get(l, sec, "max_bans"),
 			       fg_parse_u64("fleet: max_bans", y->max_bans, 1, FG_FLEET_MAX_BANS, &v)))
 		out->max_bans = v;
+	if (y->queue && !AT(l, y_map_get(l, sec, "queue"),
+			    fg_parse_u64("fleet: queue", y->queue, 1, FG_FLEET_QUEUE_MAX, &v)))
+		out->queue = v;
 }
 
 static void parse_file(struct cfg_load *l, const struct y_file *y, struct fg_file_config *out)

@@ -82,6 +82,7 @@ static const cyaml_schema_field_t fleet_fields[] = {
 	STR("min_prefix4", struct y_fleet, min_prefix4),
 	STR("min_prefix6", struct y_fleet, min_prefix6),
 	STR("max_bans", struct y_fleet, max_bans),
+	STR("queue", struct y_fleet, queue),
 	CYAML_FIELD_END,
 };
 

@@ -95,6 +95,7 @@ struct y_fleet {
 	char *min_prefix4;   /* shortest IPv4 fleet ban accepted */
 	char *min_prefix6;   /* shortest IPv6 fleet ban accepted */
 	char *max_bans;	     /* fleet bans applied at once */
+	char *queue;	     /* local bans kept while Redis is away */
 };
 
 /* The whole file. */

@@ -45,6 +45,7 @@ void fg_fleet_defaults(struct fg_fleet_cfg *c)
 	c->min_prefix4 = 16;
 	c->min_prefix6 = 32;
 	c->max_bans = 100000;
+	c->queue = FG_FLEET_QUEUE;
 }
 
 int fg_fleet_publish_parse(const char *s)
@@ -305,26 +306,58 @@ int fg_fleet_rec_format(char *buf, size_t len, const struct fg_fleet_rec *r)
 
 /* --- the pinned fleet maps --- */
 
+/* Type, key and value size of each pinned fleet map. */
+static void map_layout(const char *name, enum bpf_map_type *type, __u32 *ksz, __u32 *vsz,
+		       __u32 *entries)
+{
+	if (!strcmp(name, FG_FLEET_STATUS_MAP)) {
+		*type = BPF_MAP_TYPE_ARRAY;
+		*ksz = sizeof(__u32);
+		*vsz = sizeof(struct fg_fleet_status);
+		*entries = 1;
+	} else if (!strcmp(name, FG_FLEET_MANUAL_MAP)) {
+		*type = BPF_MAP_TYPE_QUEUE;
+		*ksz = 0;
+		*vsz = sizeof(struct fg_fleet_manual);
+		*entries = FG_FLEET_MANUAL_MAX;
+	} else {
+		*type = BPF_MAP_TYPE_HASH;
+		*ksz = sizeof(struct fg_ban_key);
+		*vsz = sizeof(struct fg_fleet_ban);
+		*entries = FG_FLEET_MAP_ENTRIES;
+	}
+}
+
 int fg_fleet_map_open(const char *name, bool create)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
-	bool status = !strcmp(name, FG_FLEET_STATUS_MAP);
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	struct bpf_map_info info = {};
+	__u32 ilen = sizeof(info), ksz, vsz, entries;
+	enum bpf_map_type type;
 	char path[4096];
 	int fd, err;
 
 	if ((err = fg_pin_path(path, sizeof(path), name)))
 		return err;
+	map_layout(name, &type, &ksz, &vsz, &entries);
 	fd = bpf_obj_get(path);
-	if (fd >= 0 || !create)
-		return fd >= 0 ? fd : -errno;
-	if (status) {
-		o.map_flags = 0;
-		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, sizeof(__u32),
-				    sizeof(struct fg_fleet_status), 1, &o);
-	} else {
-		fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, sizeof(struct fg_ban_key),
-				    sizeof(struct fg_fleet_ban), FG_FLEET_MAP_ENTRIES, &o);
+	if (fd >= 0) {
+		/* a value of another size would be copied past our buffers */
+		if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) && info.type == type &&
+		    info.key_size == ksz && info.value_size == vsz)
+			return fd;
+		close(fd);
+		if (!create)
+			return -EPROTO;
+		if (unlink(path))
+			return error("replace %s (another layout): %s", path, strerror(errno)),
+			       -errno;
+	} else if (!create) {
+		return -errno;
 	}
+	if (type == BPF_MAP_TYPE_HASH)
+		o.map_flags = BPF_F_NO_PREALLOC;
+	fd = bpf_map_create(type, name, ksz, vsz, entries, &o);
 	if (fd < 0)
 		return error("create %s: %s", name, strerror(errno)), -errno;
 	if (bpf_obj_pin(fd, path)) {
@@ -333,6 +366,24 @@ int fg_fleet_map_open(const char *name, bool create)
 		return error("pin %s: %s", path, strerror(-err)), err;
 	}
 	return fd;
+}
+
+void fg_fleet_manual_note(const struct fg_cidr *c, __u64 expires, __u64 at_ms, __u64 end_ms,
+			  bool published)
+{
+	struct fg_fleet_manual v = { .key = { .family = c->family, .plen = c->plen },
+				     .expires = expires,
+				     .at_ms = at_ms,
+				     .end_ms = end_ms,
+				     .published = published };
+	int fd = fg_fleet_map_open(FG_FLEET_MANUAL_MAP, false);
+
+	if (fd < 0)
+		return; /* no daemon with a fleet section ever ran here */
+	memcpy(v.key.addr, c->addr, sizeof(v.key.addr));
+	/* full (no daemon drains it): the daemon's once-a-second look finds the ban anyway */
+	bpf_map_update_elem(fd, NULL, &v, BPF_ANY);
+	close(fd);
 }
 
 bool fg_fleet_lookup(int fd, const struct fg_cidr *c, __u64 now, struct fg_fleet_ban *out)

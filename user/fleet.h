@@ -40,7 +40,11 @@
 #define FG_FLEET_MAP	     "fg_fleet"	   /* pinned: applied fleet bans and their origin */
 #define FG_FLEET_STATUS_MAP  "fg_fleet_st" /* pinned: the daemon's fleet status */
 #define FG_FLEET_MAP_ENTRIES FG_FLEET_MAX_BANS
-#define FG_FLEET_AGES	     1024 /* arrival ages kept for `fleet status` */
+#define FG_FLEET_AGES	     16384 /* arrival ages kept for `fleet status`: a bench run of 10,000 */
+#define FG_FLEET_MANUAL_MAP  "fg_fleet_q" /* pinned: manual bans the CLI made, for the daemon */
+#define FG_FLEET_MANUAL_MAX  4096	  /* entries of fg_fleet_q */
+#define FG_FLEET_QUEUE	     10000	  /* default of fleet: queue: */
+#define FG_FLEET_QUEUE_MAX   1000000	  /* fleet: queue: at most */
 
 /* Which local bans a node publishes. */
 enum fg_fleet_publish {
@@ -62,6 +66,7 @@ struct fg_fleet_cfg {
 	__u8 min_prefix4;	       /* refuse IPv4 fleet bans shorter than this */
 	__u8 min_prefix6;	       /* refuse IPv6 fleet bans shorter than this */
 	__u32 max_bans;		       /* fleet bans applied at once, at most */
+	__u32 queue;		       /* local bans kept while Redis is away, at most */
 };
 
 /* Defaults for a section that leaves keys out. */
@@ -124,6 +129,21 @@ struct fg_fleet_ban {
 	char origin[FG_FLEET_NODE_MAX]; /* the node that banned */
 };
 
+/*
+ * A manual ban `ban add` just made, fg_fleet_q's value: the CLI pushes it
+ * while it holds the writers' lock, and the daemon, woken when the lock is
+ * released, pops it and publishes it at once (publish manual or both), so
+ * it finds new manual bans without walking fg_lists.
+ */
+struct fg_fleet_manual {
+	struct fg_ban_key key; /* the prefix, as fg_fleet's key */
+	__u64 expires;	       /* tick it ends, as written to fg_lists */
+	__u64 at_ms;	       /* when the CLI banned, Unix ms */
+	__u64 end_ms;	       /* its end, Unix ms */
+	__u8 published;	       /* the CLI published it itself (--fleet) */
+	__u8 pad[7];	       /* zero */
+};
+
 /* The daemon's fleet status, fg_fleet_st[0]. */
 struct fg_fleet_status {
 	struct fg_fleet_cfg cfg;    /* the fleet section in force */
@@ -142,10 +162,21 @@ struct fg_fleet_status {
 	__u32 ages[FG_FLEET_AGES];  /* age on arrival (ms) of the latest ones, a ring */
 };
 
-/* Open a pinned fleet map (name), creating and pinning it when create. fd or -errno. */
+/*
+ * Open a pinned fleet map (name), creating and pinning it when create; one
+ * of another layout (an older floodgate) is replaced when create, else
+ * -EPROTO. fd or -errno.
+ */
 int fg_fleet_map_open(const char *name, bool create);
 /* The fleet ban recorded for exactly prefix c (its origin), false when none or ended. */
 bool fg_fleet_lookup(int fd, const struct fg_cidr *c, __u64 now, struct fg_fleet_ban *out);
+/*
+ * Tell the daemon's fleet about a manual ban of c the CLI just made (the
+ * caller holds the writers' lock): pushed to fg_fleet_q when a daemon with
+ * a fleet created it, else nothing. published: the CLI sent it itself.
+ */
+void fg_fleet_manual_note(const struct fg_cidr *c, __u64 expires, __u64 at_ms, __u64 end_ms,
+			  bool published);
 /* Read the daemon's status; -ENOENT when no daemon with a fleet section ever ran. */
 int fg_fleet_status_read(struct fg_fleet_status *st);
 
@@ -180,6 +211,10 @@ void fg_fleet_reconfig(struct fg_fleet **f, const struct fg_fleet_cfg *cfg, stru
 void fg_fleet_stop(struct fg_fleet *f);
 /* The fd of the subscription to watch for reads, -1 when not connected. */
 int fg_fleet_fd(const struct fg_fleet *f);
+/* The fd that wakes the daemon when a writer released the pin directory's lock, -1 when none. */
+int fg_fleet_wake_fd(const struct fg_fleet *f);
+/* It is readable: publish the manual bans the CLI noted (fg_fleet_q). */
+void fg_fleet_wake(struct fg_fleet *f);
 /* The subscription fd is readable: apply what came. */
 void fg_fleet_read(struct fg_fleet *f);
 /* Every loop turn: connect when it is time, flush the queue, sweep; ms until it wants a call. */

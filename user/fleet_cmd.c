@@ -63,6 +63,11 @@ static int status_run(const struct fg_args *a)
 			     "in its config)",
 			     fg_opts.pin_dir),
 		       FG_EXIT_ERR;
+	if (err == -EPROTO)
+		return error("fleet status: %s/%s: written by another floodgate version (restart "
+			     "floodgate run with this one)",
+			     fg_opts.pin_dir, FG_FLEET_STATUS_MAP),
+		       FG_EXIT_ERR;
 	if (err)
 		return error("fleet status: read %s/%s: %s", fg_opts.pin_dir, FG_FLEET_STATUS_MAP,
 			     strerror(-err)),

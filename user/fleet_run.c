@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/inotify.h>
 #include <bpf/bpf.h>
 #include <hiredis/hiredis.h>
 
@@ -36,13 +37,15 @@
 #define FLEET_BACKOFF_MIN  1000	 /* ms before the first reconnect */
 #define FLEET_BACKOFF_MAX  30000 /* ms between reconnects at most */
 #define FLEET_PING_MS	   2000	 /* ms between PINGs that catch a hung Redis */
-#define FLEET_QUEUE	   10000 /* local bans kept while Redis is away */
 #define FLEET_BATCH	   1000	 /* commands pipelined at once */
 #define FLEET_SCAN_COUNT   1000	 /* keys per SCAN step */
 #define FLEET_LOG_PER_SEC  5	 /* log lines about rejected records per second */
 #define FLEET_SWEEP_MS	   5000	 /* ms between removals of ended fleet bans from fg_fleet */
 #define FLEET_HIST_BUCKETS 10	 /* floodgate_fleet_ban_age_seconds buckets */
-#define FLEET_SEEN	   4096	 /* bans published from events since the last sweep, remembered */
+#define FLEET_SEEN	   65536 /* bans published from events since the last sweep, remembered */
+#define FLEET_GRACE_MS	   100	 /* the sweep leaves bans this young to their events */
+#define FLEET_SWEEP_EVERY  1000	 /* ms between publish sweeps when no event was lost */
+#define FLEET_TICK_MS	   10	 /* ms between reads of the data path's clock (tick_now) */
 
 /* syslog priorities (run.c writes the same prefixes) */
 #define LOG_ERR	    3
@@ -52,6 +55,12 @@
 
 static const double hist_le[FLEET_HIST_BUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1,
 						    0.25,  0.5,	 1,	2.5,  10 };
+
+/* A ban published outside the sweep, so the sweep does not send it again. */
+struct seen {
+	__u64 h;       /* ban_hash() or manual_hash(), 0 = free */
+	__u64 created; /* its creation tick; 0 for a manual ban (forgotten at every sweep) */
+};
 
 struct fg_fleet {
 	struct fg_fleet_cfg cfg;	    /* the fleet section in force */
@@ -66,6 +75,7 @@ struct fg_fleet {
 	char cursor[32];		    /* its cursor */
 	struct fg_fleet_rec *queue;	    /* local bans to publish, a ring */
 	size_t q_head, q_len;		    /* first entry, entries */
+	size_t q_cap;			    /* entries queue holds (fleet: queue:) */
 	int fleet_fd, status_fd;	    /* fg_fleet, fg_fleet_st */
 	struct fg_fleet_status st;	    /* counters and state, copied to fg_fleet_st */
 	__u64 hist[FLEET_HIST_BUCKETS + 1]; /* ban age on arrival, cumulative at render */
@@ -73,11 +83,20 @@ struct fg_fleet {
 	__u64 log_sec, logged, unlogged;    /* rejected-record log limit */
 	bool err_logged;		    /* the current outage was logged */
 	__u64 pub_tick;		      /* automatic bans created up to this tick are published */
-	__u64 last_pub_sweep;	      /* Unix ms of the last publish sweep */
+	__u64 next_pub_sweep;	      /* Unix ms of the next publish sweep */
+	__u64 events_lost;	      /* FG_C_EVENTS_LOST at the last look */
+	bool storm;		      /* events were lost: sweep every FLEET_GRACE_MS until done */
+	bool sweep_again;	      /* the last sweep published bans or left young ones behind */
+	__u64 tick, tick_ms;	      /* the data path's tick read at Unix ms tick_ms (tick_now) */
+	__u64 hz;		      /* ticks per second (fg_hz reads all of fg_state: once) */
+	struct fg_config *rules;      /* the live rule set, read once per batch of records */
+	bool rules_valid;	      /* rules holds it for the current batch */
 	struct fg_list_entry *manual; /* manual bans seen (and published) at the last sweep */
 	size_t n_manual;	      /* entries in manual */
-	__u64 seen[FLEET_SEEN];	      /* hashes of bans published from events, 0 = free */
+	struct seen seen[FLEET_SEEN]; /* bans published from events or fg_fleet_q, h 0 = free */
 	size_t n_seen;		      /* entries used in seen */
+	int manual_fd;		      /* fg_fleet_q: manual bans the CLI noted */
+	int wake_fd;		      /* inotify on the writers' lock: a writer finished, -1 none */
 };
 
 static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -185,24 +204,46 @@ static int covering_verdict(const struct fg_maps *m, const struct fg_cidr *c)
 }
 
 /* Whether the data path checks fg_bans at this prefix length (the live rule set's ban4/ban6). */
-static bool bans_checked_at(const struct fg_maps *m, __u8 family, __u8 plen)
+static bool bans_checked_at(struct fg_fleet *f, __u8 family, __u8 plen)
 {
-	static struct fg_config cfg;
+	const struct fg_config *cfg = f->rules;
+	const struct fg_plen *lens;
 	struct fg_state st;
 	__u32 slot, i, n;
-	const struct fg_plen *lens;
 
-	if (fg_state_read(m, &st))
-		return false;
-	slot = st.slot & 1;
-	if (bpf_map_lookup_elem(m->config, &slot, &cfg))
-		return false;
-	lens = family == FG_FAM_IPV4 ? cfg.ban4 : cfg.ban6;
-	n = family == FG_FAM_IPV4 ? cfg.n_ban4 : cfg.n_ban6;
+	/* once per batch: the rule set is 11 kB, a flood of records would copy it each time */
+	if (!f->rules_valid) {
+		if (fg_state_read(f->m, &st))
+			return false;
+		slot = st.slot & 1;
+		if (bpf_map_lookup_elem(f->m->config, &slot, f->rules))
+			return false;
+		f->rules_valid = true;
+	}
+	lens = family == FG_FAM_IPV4 ? cfg->ban4 : cfg->ban6;
+	n = family == FG_FAM_IPV4 ? cfg->n_ban4 : cfg->n_ban6;
 	for (i = 0; i < n && i < FG_MAX_BAN_PLENS; i++)
 		if (lens[i].plen == plen)
 			return true;
 	return false;
+}
+
+/*
+ * The data path's tick now: read (one run of the clock program) at most
+ * every FLEET_TICK_MS and carried on by the wall clock in between, so a
+ * flood of bans does not pay a program run each. 0 or -1.
+ */
+static int tick_now(struct fg_fleet *f, __u64 *tick)
+{
+	__u64 ms = fg_fleet_now_ms();
+
+	if (!f->tick_ms || ms < f->tick_ms || ms - f->tick_ms >= FLEET_TICK_MS) {
+		if (fg_now(f->m, &f->tick))
+			return -1;
+		f->tick_ms = ms;
+	}
+	*tick = f->tick + (ms - f->tick_ms) * f->hz / 1000;
+	return 0;
 }
 
 static void hist_add(struct fg_fleet *f, __u64 age_ms)
@@ -248,31 +289,36 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 {
 	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
 	struct fg_fleet_ban fb = {}, old;
-	struct fg_ban b = {};
+	struct fg_ban b = {}, cur;
 	__u64 now, expires;
-	bool existed;
 
-	if (fg_now(f->m, &now))
+	if (tick_now(f, &now))
 		return -1;
-	expires = now + (r->end_ms - now_ms) * fg_hz(f->m) / 1000;
+	expires = now + (r->end_ms - now_ms) * f->hz / 1000;
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
-	existed = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
-	if (!existed && f->st.active >= f->cfg.max_bans)
+	/* at max_bans only a ban applied already may be renewed */
+	if (f->st.active >= f->cfg.max_bans && bpf_map_lookup_elem(f->fleet_fd, &k, &old))
 		return -1;
 	fb.expires = expires;
 	fb.end_ms = r->end_ms;
 	snprintf(fb.origin, sizeof(fb.origin), "%s", r->origin);
-	if (bans_checked_at(f->m, k.family, k.plen)) {
-		if (!bpf_map_lookup_elem(f->m->bans, &k, &b)) {
-			if (b.expires >= expires)
-				return 0; /* a ban as long or longer is in force: never shortened */
-		} else {
-			memset(&b, 0, sizeof(b));
-		}
+	if (bans_checked_at(f, k.family, k.plen)) {
 		b.expires = expires;
 		b.created = now;
-		if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_ANY))
-			return -1;
+		/* a new ban, the common case in a flood of records, is one write */
+		if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_NOEXIST)) {
+			if (errno != EEXIST)
+				return -1;
+			if (!bpf_map_lookup_elem(f->m->bans, &k, &cur)) {
+				if (cur.expires >= expires)
+					return 0; /* one as long or longer is in force: never shortened */
+				b = cur;	  /* an ended one keeps its strikes */
+				b.expires = expires;
+				b.created = now;
+			}
+			if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_ANY))
+				return -1;
+		}
 	} else {
 		struct fg_list_entry *v = NULL;
 		size_t n = 0, i;
@@ -293,10 +339,10 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 			return -1;
 		fb.in_trie = 1;
 	}
-	if (bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_ANY))
-		return -1;
-	if (!existed)
+	if (!bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_NOEXIST))
 		f->st.active++;
+	else if (errno != EEXIST || bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST))
+		return -1;
 	return 1;
 }
 
@@ -345,12 +391,38 @@ static void received_done(struct fg_fleet *f, bool changed)
 
 static void queue_push(struct fg_fleet *f, const struct fg_fleet_rec *r)
 {
-	if (f->q_len == FLEET_QUEUE) {
+	if (f->q_len == f->q_cap) {
 		f->st.dropped++;
 		return;
 	}
-	f->queue[(f->q_head + f->q_len) % FLEET_QUEUE] = *r;
+	f->queue[(f->q_head + f->q_len) % f->q_cap] = *r;
 	f->q_len++;
+}
+
+/*
+ * A new queue size (reload): the oldest bans move to a ring of cap; those
+ * that no longer fit are counted as dropped. 0, or -ENOMEM (the old queue stays).
+ */
+static int queue_resize(struct fg_fleet *f, size_t cap)
+{
+	struct fg_fleet_rec *q;
+	size_t i, keep;
+
+	if (cap == f->q_cap)
+		return 0;
+	q = calloc(cap, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	keep = f->q_len < cap ? f->q_len : cap;
+	for (i = 0; i < keep; i++)
+		q[i] = f->queue[(f->q_head + i) % f->q_cap];
+	f->st.dropped += f->q_len - keep;
+	free(f->queue);
+	f->queue = q;
+	f->q_cap = cap;
+	f->q_head = 0;
+	f->q_len = keep;
+	return 0;
 }
 
 /* Send up to FLEET_BATCH queued bans, pipelined; they leave the queue once Redis took them. */
@@ -366,7 +438,7 @@ static void flush(struct fg_fleet *f)
 		/* cppcheck 2.10 takes q_len for 0 here, though the loop guard says otherwise */
 		// cppcheck-suppress knownConditionTrueFalse
 		for (i = 0; i < n; i++) {
-			const struct fg_fleet_rec *rec = &f->queue[(f->q_head + i) % FLEET_QUEUE];
+			const struct fg_fleet_rec *rec = &f->queue[(f->q_head + i) % f->q_cap];
 
 			if (rec->end_ms <= now + 1)
 				continue; /* ended while queued */
@@ -391,7 +463,7 @@ static void flush(struct fg_fleet *f)
 			freeReplyObject(r);
 		}
 		f->st.published += sent;
-		f->q_head = (f->q_head + n) % FLEET_QUEUE;
+		f->q_head = (f->q_head + n) % f->q_cap;
 		f->q_len -= n;
 		f->last_ping = now;
 	}
@@ -404,15 +476,15 @@ static void publish_ban(struct fg_fleet *f, __u8 family, __u8 plen, const __u8 *
 	struct fg_fleet_rec r = { .cidr = { .family = family, .plen = plen } };
 	__u64 now, now_ms = fg_fleet_now_ms();
 
-	if (fg_now(f->m, &now) || expires <= now)
+	if (tick_now(f, &now) || expires <= now)
 		return;
 	memcpy(r.cidr.addr, addr, sizeof(r.cidr.addr));
 	snprintf(r.origin, sizeof(r.origin), "%s", f->cfg.node);
 	/* the ban's own time, so the age other nodes measure includes the event's way here */
-	r.at_ms = now_ms - (now > at ? (now - at) * 1000 / fg_hz(f->m) : 0);
-	r.end_ms = now_ms + (expires - now) * 1000 / fg_hz(f->m);
+	r.at_ms = now_ms - (now > at ? (now - at) * 1000 / f->hz : 0);
+	r.end_ms = now_ms + (expires - now) * 1000 / f->hz;
+	/* sent at the loop's next turn (fg_fleet_tick), pipelined with the rest of its batch */
 	queue_push(f, &r);
-	flush(f);
 }
 
 /* --- the publish sweep: what the event ring did not carry --- */
@@ -430,17 +502,21 @@ static __u64 ban_hash(__u8 family, __u8 plen, const __u8 *addr, __u64 created)
 	return h ? h : 1;
 }
 
-/* Remember (insert) or look up h in the open-addressed set; full: not remembered (a repeat). */
-static bool seen_set(struct fg_fleet *f, __u64 h, bool insert)
+/*
+ * Remember (insert, with its creation tick) or look up h in the
+ * open-addressed set; full: not remembered (published twice, harmless).
+ */
+static bool seen_set(struct fg_fleet *f, __u64 h, __u64 created, bool insert)
 {
 	size_t i = h % FLEET_SEEN, n;
 
 	for (n = 0; n < FLEET_SEEN; n++, i = (i + 1) % FLEET_SEEN) {
-		if (f->seen[i] == h)
+		if (f->seen[i].h == h)
 			return true;
-		if (!f->seen[i]) {
+		if (!f->seen[i].h) {
 			if (insert && f->n_seen < FLEET_SEEN / 2) {
-				f->seen[i] = h;
+				f->seen[i].h = h;
+				f->seen[i].created = created;
 				f->n_seen++;
 			}
 			return false;
@@ -454,7 +530,7 @@ void fg_fleet_local_ban(struct fg_fleet *f, __u8 family, __u8 plen, const __u8 *
 {
 	if (!f || (f->cfg.publish != FG_PUB_AUTO && f->cfg.publish != FG_PUB_BOTH))
 		return;
-	seen_set(f, ban_hash(family, plen, addr, at), true); /* the sweep leaves it alone */
+	seen_set(f, ban_hash(family, plen, addr, at), at, true); /* the sweep leaves it alone */
 	publish_ban(f, family, plen, addr, at, expires);
 }
 
@@ -470,6 +546,7 @@ static bool from_fleet(const struct fg_fleet *f, const struct fg_ban_key *k, __u
 struct pub_walk {
 	struct fg_fleet *f; /* the fleet */
 	__u64 now, since;   /* current tick, pub_tick at the start */
+	__u64 until;	    /* bans created later are left to their events for now */
 	__u64 newest;	    /* latest creation tick seen */
 };
 
@@ -481,14 +558,26 @@ static int pub_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 	__u32 i;
 
 	for (i = 0; i < n; i++) {
-		if (v[i].created <= w->since || v[i].expires <= w->now ||
-		    from_fleet(w->f, &k[i], v[i].expires))
+		if (v[i].created <= w->since)
 			continue;
+		if (v[i].created > w->until) {
+			/* young: its event is likely on its way; the next sweep sees it */
+			if (v[i].expires > w->now && !from_fleet(w->f, &k[i], v[i].expires) &&
+			    !seen_set(w->f, ban_hash(k[i].family, k[i].plen, k[i].addr, v[i].created),
+				      0, false))
+				w->f->sweep_again = true;
+			continue;
+		}
+		/* walked past, whatever it is: fleet bans are not looked at again every second */
 		if (v[i].created > w->newest)
 			w->newest = v[i].created;
-		if (seen_set(w->f, ban_hash(k[i].family, k[i].plen, k[i].addr, v[i].created), false))
+		if (v[i].expires <= w->now || from_fleet(w->f, &k[i], v[i].expires))
+			continue;
+		if (seen_set(w->f, ban_hash(k[i].family, k[i].plen, k[i].addr, v[i].created), 0,
+			     false))
 			continue; /* its event published it */
 		publish_ban(w->f, k[i].family, k[i].plen, k[i].addr, v[i].created, v[i].expires);
+		w->f->sweep_again = true;
 	}
 	return 0;
 }
@@ -507,34 +596,137 @@ static int entry_cmp(const struct fg_list_entry *a, const struct fg_list_entry *
 }
 
 /*
+ * After a sweep: forget what it walked past (created up to `until`, and
+ * every manual ban: the sweep's own list holds those now); keep younger
+ * bans, which the next sweep will meet.
+ */
+static void seen_forget(struct fg_fleet *f, __u64 until)
+{
+	struct seen *keep = NULL;
+	size_t n = 0, i;
+
+	if (f->n_seen)
+		keep = malloc(f->n_seen * sizeof(*keep));
+	for (i = 0; keep && i < FLEET_SEEN; i++)
+		if (f->seen[i].h && f->seen[i].created > until)
+			keep[n++] = f->seen[i];
+	memset(f->seen, 0, sizeof(f->seen));
+	f->n_seen = 0;
+	for (i = 0; i < n; i++)
+		seen_set(f, keep[i].h, keep[i].created, true);
+	free(keep);
+}
+
+/* A manual ban as fg_fleet_q and the sweep both see it: its key and end tick (never 0). */
+static __u64 manual_hash(const struct fg_ban_key *k, __u64 expires)
+{
+	/* the bit keeps it apart from an automatic ban of the same key created at that tick */
+	return ban_hash(k->family, k->plen, k->addr, expires) ^ (1ULL << 63);
+}
+
+/* The manual ban of k ending at `expires` is still in fg_lists (not lifted or replaced). */
+static bool manual_held(const struct fg_fleet *f, const struct fg_ban_key *k, __u64 expires)
+{
+	struct fg_lpm_key lk = { .prefixlen = FG_LPM_HDR_BITS + k->plen, .family = k->family };
+	struct fg_list_val v;
+
+	memcpy(lk.addr, k->addr, sizeof(lk.addr));
+	/* the longest match at the ban's own length: the ban itself when it is there */
+	return !bpf_map_lookup_elem(f->m->lists, &lk, &v) && v.kind == FG_LIST_BAN &&
+	       v.own_expires == expires;
+}
+
+/* The once-a-second look saw (and published) this ban already: it ran before the CLI noted it. */
+static bool in_last_look(const struct fg_fleet *f, const struct fg_fleet_manual *e)
+{
+	struct fg_list_entry k = { .cidr = { .family = e->key.family, .plen = e->key.plen } };
+	size_t lo = 0, hi = f->n_manual;
+
+	memcpy(k.cidr.addr, e->key.addr, sizeof(k.cidr.addr));
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = entry_cmp(&f->manual[mid], &k);
+
+		if (!d)
+			return f->manual[mid].expires == e->expires;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Publish the manual bans the CLI noted in fg_fleet_q (publish manual or
+ * both; else they are dropped): one pop each, no walk of fg_lists. Each is
+ * remembered, so the once-a-second look does not send it again.
+ */
+static void manual_drain(struct fg_fleet *f)
+{
+	bool pub_manual = f->cfg.publish == FG_PUB_MANUAL || f->cfg.publish == FG_PUB_BOTH;
+	struct fg_fleet_manual e;
+	__u64 now, now_ms = fg_fleet_now_ms();
+	bool any = false;
+
+	if (f->manual_fd < 0 || fg_now(f->m, &now))
+		return;
+	while (!bpf_map_lookup_and_delete_elem(f->manual_fd, NULL, &e)) {
+		struct fg_fleet_rec r = { .cidr = { .family = e.key.family, .plen = e.key.plen } };
+
+		if (!pub_manual || e.expires <= now || !manual_held(f, &e.key, e.expires) ||
+		    in_last_look(f, &e))
+			continue;
+		seen_set(f, manual_hash(&e.key, e.expires), 0, true);
+		if (e.published)
+			continue; /* ban add --fleet sent it */
+		memcpy(r.cidr.addr, e.key.addr, sizeof(r.cidr.addr));
+		snprintf(r.origin, sizeof(r.origin), "%s", f->cfg.node);
+		r.at_ms = e.at_ms;
+		r.end_ms = e.end_ms;
+		if (r.end_ms > now_ms + FG_FLEET_LONGEST_MS)
+			r.end_ms = now_ms + FG_FLEET_LONGEST_MS;
+		queue_push(f, &r);
+		any = true;
+	}
+	if (any)
+		flush(f);
+}
+
+/*
  * Once a second: automatic bans the event ring left out (its rate limit,
  * ban_policy.events_per_second, or a full ring) and, for publish manual or
- * both, manual bans new since the last look. A ban published twice (by its
- * event and by the sweep) is the same record twice: harmless.
+ * both, manual bans new since the last look. Bans younger than
+ * FLEET_GRACE_MS wait for the next look: their events are most likely on
+ * their way, and each ban goes out once. A ban published twice all the same
+ * (an event later than that) is the same record twice: harmless.
  */
 static void publish_sweep(struct fg_fleet *f)
 {
 	bool pub_auto = f->cfg.publish == FG_PUB_AUTO || f->cfg.publish == FG_PUB_BOTH;
 	bool pub_manual = f->cfg.publish == FG_PUB_MANUAL || f->cfg.publish == FG_PUB_BOTH;
 	struct fg_list_entry *v = NULL;
-	struct pub_walk w = { .f = f };
+	struct pub_walk w = { .f = f, .until = UINT64_MAX };
 	size_t n = 0, i, j = 0;
-	__u64 now;
+	__u64 now, grace;
 
 	if (fg_now(f->m, &now))
 		return;
+	f->sweep_again = false;
 	if (pub_auto) {
 		w.now = now;
+		grace = FLEET_GRACE_MS * f->hz / 1000;
+		w.until = now > grace ? now - grace : 0;
 		w.since = f->pub_tick;
 		w.newest = f->pub_tick;
 		fg_map_walk(f->m->bans, sizeof(struct fg_ban_key), sizeof(struct fg_ban), pub_chunk,
 			    &w);
 		f->pub_tick = w.newest;
-		memset(f->seen, 0, sizeof(f->seen));
-		f->n_seen = 0;
 	}
+	manual_drain(f); /* what the CLI noted goes first, so the walk below skips it */
 	if (!pub_manual || fg_list_read(f->m, &v, &n)) {
 		free(v);
+		seen_forget(f, w.until);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -553,11 +745,11 @@ static void publish_sweep(struct fg_fleet *f)
 			j++;
 		seen = j < f->n_manual && !entry_cmp(&f->manual[j], &v[i]) &&
 		       f->manual[j].expires == v[i].expires;
-		if (seen)
+		if (seen || seen_set(f, manual_hash(&k, v[i].expires), 0, false))
 			continue;
 		snprintf(r.origin, sizeof(r.origin), "%s", f->cfg.node);
 		r.at_ms = fg_fleet_now_ms();
-		r.end_ms = r.at_ms + (v[i].expires - now) * 1000 / fg_hz(f->m);
+		r.end_ms = r.at_ms + (v[i].expires - now) * 1000 / f->hz;
 		if (r.end_ms - r.at_ms > FG_FLEET_LONGEST_MS)
 			r.end_ms = r.at_ms + FG_FLEET_LONGEST_MS;
 		queue_push(f, &r);
@@ -565,6 +757,7 @@ static void publish_sweep(struct fg_fleet *f)
 	free(f->manual);
 	f->manual = v;
 	f->n_manual = n;
+	seen_forget(f, w.until);
 	flush(f);
 }
 
@@ -625,6 +818,7 @@ static void scan_step(struct fg_fleet *f)
 	}
 	snprintf(f->cursor, sizeof(f->cursor), "%s", r->element[0]->str);
 	keys = r->element[1];
+	f->rules_valid = false;
 	for (i = 0; i < keys->elements; i++)
 		if (keys->element[i]->type == REDIS_REPLY_STRING)
 			redisAppendCommand(f->cmd, "GET %b", keys->element[i]->str,
@@ -672,9 +866,29 @@ static void sweep(struct fg_fleet *f)
 	f->st.active = active;
 }
 
+/*
+ * The data path could not record some ban events (ring full, or its rate
+ * limit): their bans wait for the publish sweep, so bring it forward to
+ * FLEET_GRACE_MS from now (automatic bans only; one per-CPU read).
+ */
+static void events_lost_check(struct fg_fleet *f, __u64 now)
+{
+	struct fg_count lost;
+
+	if (f->cfg.publish != FG_PUB_AUTO && f->cfg.publish != FG_PUB_BOTH)
+		return;
+	if (fg_percpu_sum(f->m, f->m->counters, FG_C_EVENTS_LOST, &lost, sizeof(lost)) ||
+	    lost.packets == f->events_lost)
+		return;
+	f->events_lost = lost.packets;
+	f->storm = true;
+	if (f->next_pub_sweep > now + FLEET_GRACE_MS)
+		f->next_pub_sweep = now + FLEET_GRACE_MS;
+}
+
 int fg_fleet_tick(struct fg_fleet *f)
 {
-	__u64 now = fg_fleet_now_ms();
+	__u64 now = fg_fleet_now_ms(), wait;
 	redisReply *r;
 
 	if (!f)
@@ -683,9 +897,12 @@ int fg_fleet_tick(struct fg_fleet *f)
 		f->last_sweep = now;
 		sweep(f);
 	}
-	if (now - f->last_pub_sweep >= 1000) {
-		f->last_pub_sweep = now;
+	events_lost_check(f, now);
+	if (now >= f->next_pub_sweep) {
 		publish_sweep(f);
+		/* a ban storm the ring could not carry: sweep again soon, until it is all out */
+		f->storm = f->storm && f->sweep_again;
+		f->next_pub_sweep = now + (f->storm ? FLEET_GRACE_MS : FLEET_SWEEP_EVERY);
 	}
 	if (!f->cmd && now >= f->next_connect)
 		try_connect(f);
@@ -702,9 +919,31 @@ int fg_fleet_tick(struct fg_fleet *f)
 	status_write(f);
 	if (f->cmd && f->scanning)
 		return 0;
-	if (!f->cmd)
-		return f->next_connect > now ? (int)(f->next_connect - now) : 0;
-	return FLEET_PING_MS;
+	wait = f->next_pub_sweep > now ? f->next_pub_sweep - now : 0;
+	if (!f->cmd && f->next_connect <= now)
+		return 0;
+	if (!f->cmd && f->next_connect - now < wait)
+		wait = f->next_connect - now;
+	else if (f->cmd && wait > FLEET_PING_MS)
+		wait = FLEET_PING_MS;
+	return (int)wait;
+}
+
+int fg_fleet_wake_fd(const struct fg_fleet *f)
+{
+	return f ? f->wake_fd : -1;
+}
+
+void fg_fleet_wake(struct fg_fleet *f)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (!f || f->wake_fd < 0)
+		return;
+	while (read(f->wake_fd, buf, sizeof(buf)) > 0)
+		; /* one look covers every writer that finished */
+	manual_drain(f);
+	status_write(f);
 }
 
 int fg_fleet_fd(const struct fg_fleet *f)
@@ -719,6 +958,7 @@ void fg_fleet_read(struct fg_fleet *f)
 
 	if (!f || !f->sub)
 		return;
+	f->rules_valid = false;
 	if (redisBufferRead(f->sub) != REDIS_OK) {
 		disconnect(f, f->sub->errstr[0] ? f->sub->errstr : "connection closed");
 		return;
@@ -744,6 +984,32 @@ void fg_fleet_read(struct fg_fleet *f)
 
 /* --- life cycle --- */
 
+/*
+ * Every writer (`ban add`, ...) holds the pin directory's lock file open
+ * for writing and closes it when done: IN_CLOSE_WRITE on it wakes the
+ * daemon right after a manual ban is in place, with no polling. Without
+ * it the once-a-second look still finds manual bans.
+ */
+static void wake_setup(struct fg_fleet *f)
+{
+	char path[4096];
+	int err;
+
+	if ((err = fg_lock_path(path, sizeof(path)))) {
+		flog(LOG_WARNING, "watch the writers' lock: %s: manual bans go out within a second",
+		     strerror(-err));
+		return;
+	}
+	f->wake_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (f->wake_fd < 0 || inotify_add_watch(f->wake_fd, path, IN_CLOSE_WRITE) < 0) {
+		flog(LOG_WARNING, "watch %s: %s: manual bans go out within a second", path,
+		     strerror(errno));
+		if (f->wake_fd >= 0)
+			close(f->wake_fd);
+		f->wake_fd = -1;
+	}
+}
+
 struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *m)
 {
 	struct fg_fleet *f;
@@ -754,19 +1020,28 @@ struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
-	f->queue = calloc(FLEET_QUEUE, sizeof(*f->queue));
+	f->queue = calloc(cfg->queue, sizeof(*f->queue));
+	f->rules = calloc(1, sizeof(*f->rules));
+	f->q_cap = cfg->queue;
 	f->cfg = *cfg;
 	f->m = m;
+	f->hz = fg_hz(m);
 	f->backoff = FLEET_BACKOFF_MIN;
 	f->fleet_fd = fg_fleet_map_open(FG_FLEET_MAP, true);
 	f->status_fd = fg_fleet_map_open(FG_FLEET_STATUS_MAP, true);
-	if (!f->queue || f->fleet_fd < 0 || f->status_fd < 0) {
+	f->manual_fd = fg_fleet_map_open(FG_FLEET_MANUAL_MAP, true);
+	f->wake_fd = -1;
+	if (!f->queue || !f->rules || f->fleet_fd < 0 || f->status_fd < 0 || f->manual_fd < 0) {
 		fg_fleet_stop(f);
 		return NULL;
 	}
+	wake_setup(f);
 	f->st.since_ms = now;
 	f->last_sweep = now;
-	f->last_pub_sweep = now;
+	f->next_pub_sweep = now + FLEET_SWEEP_EVERY;
+	/* noted before this start: the first look publishes every manual ban in force anyway */
+	while (!bpf_map_lookup_and_delete_elem(f->manual_fd, NULL, &(struct fg_fleet_manual){}))
+		;
 	/* automatic bans made before the start went out with the daemon that saw them, or not */
 	if (fg_now(m, &f->pub_tick))
 		f->pub_tick = 0;
@@ -791,7 +1066,12 @@ void fg_fleet_stop(struct fg_fleet *f)
 		close(f->fleet_fd);
 	if (f->status_fd >= 0)
 		close(f->status_fd);
+	if (f->manual_fd >= 0)
+		close(f->manual_fd);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
 	free(f->queue);
+	free(f->rules);
 	free(f->manual);
 	free(f);
 }
@@ -819,8 +1099,15 @@ void fg_fleet_reconfig(struct fg_fleet **pf, const struct fg_fleet_cfg *cfg, str
 		f->next_connect = 0; /* at the next turn */
 		f->backoff = FLEET_BACKOFF_MIN;
 	}
-	f->cfg = *cfg;
+	if (queue_resize(f, cfg->queue)) {
+		flog(LOG_ERR, "queue: %u entries: out of memory: it keeps %zu", cfg->queue, f->q_cap);
+		f->cfg = *cfg;
+		f->cfg.queue = f->q_cap;
+	} else {
+		f->cfg = *cfg;
+	}
 	f->m = m;
+	f->hz = fg_hz(m);
 	status_write(f);
 }
 

@@ -454,8 +454,9 @@ static int ban_edit(const struct fg_args *a)
 {
 	const char *sub = a->sub->name, *dur = a->opt[BAN_FOR];
 	bool add = !strcmp(sub, "add"), fleet = a->opt[BAN_FLEET];
+	__u64 secs = 3600, now, now_ms;
 	struct fg_fleet_cfg fc;
-	__u64 secs = 3600, now;
+	bool published = true;
 	int ret = FG_EXIT_ERR;
 	struct fg_cidr cidr;
 	struct fg_maps m;
@@ -479,6 +480,7 @@ static int ban_edit(const struct fg_args *a)
 		return FG_EXIT_ERR;
 	if (fg_maps_lock(&m) || fg_now(&m, &now))
 		goto out;
+	now_ms = fg_fleet_now_ms();
 	if (add) {
 		if (fg_list_add(&m, &cidr, FG_LIST_BAN, now + secs * fg_hz(&m)))
 			goto out;
@@ -491,9 +493,14 @@ static int ban_edit(const struct fg_args *a)
 	}
 	/* housekeeping: manual bans that ended no longer need a trie entry */
 	fg_lists_expire(&m, now);
-	if (fleet && fg_fleet_cli_publish(&fc, &cidr, fg_fleet_now_ms() + secs * 1000, !add))
-		goto out;
-	ret = FG_EXIT_OK;
+	if (fleet && fg_fleet_cli_publish(&fc, &cidr, now_ms + secs * 1000, !add))
+		published = false;
+	else
+		ret = FG_EXIT_OK;
+	/* the daemon publishes it (publish manual or both) as soon as the lock is released */
+	if (add)
+		fg_fleet_manual_note(&cidr, now + secs * fg_hz(&m), now_ms, now_ms + secs * 1000,
+				     fleet && published);
 out:
 	fg_maps_close(&m);
 	return ret;

@@ -507,19 +507,20 @@ static int setup_loop(struct daemon *d)
 }
 
 /*
- * The fleet's subscription is a new fd after each reconnect: add it (a
- * closed fd left the epoll set on its own; EEXIST: the same connection).
+ * The fleet's fds: its subscription is a new fd after each reconnect, and
+ * a reload may start a new fleet with a new wake-up fd: add them (a closed
+ * fd left the epoll set on its own; EEXIST: the same one).
  */
 static void watch_fleet(struct daemon *d)
 {
-	struct epoll_event e = { .events = EPOLLIN };
-	int fd = fg_fleet_fd(d->fleet);
+	int fds[2] = { fg_fleet_fd(d->fleet), fg_fleet_wake_fd(d->fleet) }, i;
 
-	if (fd < 0)
-		return;
-	e.data.fd = fd;
-	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &e) && errno != EEXIST)
-		logp(LOG_ERR, "fleet: watch the subscription: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.fd = fds[i] };
+
+		if (fds[i] >= 0 && epoll_ctl(d->ep, EPOLL_CTL_ADD, fds[i], &e) && errno != EEXIST)
+			logp(LOG_ERR, "fleet: watch fd %d: %s", fds[i], strerror(errno));
+	}
 }
 
 /* The loop; returns when asked to stop. */
@@ -566,6 +567,8 @@ static void serve(struct daemon *d)
 				consume_events(d);
 			} else if (fd == fg_fleet_fd(d->fleet)) {
 				fg_fleet_read(d->fleet);
+			} else if (fd == fg_fleet_wake_fd(d->fleet)) {
+				fg_fleet_wake(d->fleet);
 			}
 		}
 		/* every wake-up: connections may have timed out even without I/O */
