@@ -321,21 +321,29 @@ static __always_inline int fg_vc_hit(const struct fg_verdict *v, const struct fg
 }
 
 /*
- * Put the packets an entry dropped where every packet is counted: its
- * bucket, the reason's counter and, if the rule set that judged them is
- * still live (epoch: the live one's), their rule's (a rule set since then
- * may have given the index to another rule). Before the entry is reused,
- * on the CPU it belongs to. A global function: once per entry and tick at
- * most.
+ * Whether the drops of entry v count for the rule at its index in cfg:
+ * that rule judged them, not one a later rule set put at that index
+ * (whose counters started at zero). fg_vc_pending asks the same.
  */
-__noinline int fg_vc_settle(struct fg_verdict *v, __u32 epoch)
+static __always_inline int fg_vc_rules(const struct fg_verdict *v, const struct fg_rule *r)
 {
-	struct fg_rule_count *rc;
+	return r->used && (__s32)(v->epoch - r->born) >= 0;
+}
+
+/*
+ * Put the packets an entry dropped where every packet is counted: its
+ * bucket, the reason's counter and its rule's (fg_vc_rules, in the live
+ * rule set cfg). Before the entry is reused, on the CPU it belongs to. A
+ * global function: once per entry and tick at most.
+ */
+__noinline int fg_vc_settle(struct fg_verdict *v, const struct fg_config *cfg)
+{
+	struct fg_rule_count *rc = NULL;
 	struct fg_count *c;
 	struct fg_src *b;
 	__u32 idx;
 
-	if (!v || !v->packets)
+	if (!v || !cfg || !v->packets)
 		return 0;
 	b = bpf_map_lookup_elem(&fg_sources, &v->key);
 	if (b) {
@@ -349,8 +357,9 @@ __noinline int fg_vc_settle(struct fg_verdict *v, __u32 epoch)
 		c->packets += v->packets;
 		c->bytes += v->bytes;
 	}
-	idx = v->key.rule;
-	rc = v->epoch == epoch ? bpf_map_lookup_elem(&fg_rule_stats, &idx) : NULL;
+	idx = v->key.rule & (FG_MAX_RULES - 1);
+	if (fg_vc_rules(v, &cfg->rules[idx]))
+		rc = bpf_map_lookup_elem(&fg_rule_stats, &idx);
 	if (rc) {
 		rc->dropped += v->packets;
 		rc->bytes += v->bytes;
@@ -362,20 +371,21 @@ __noinline int fg_vc_settle(struct fg_verdict *v, __u32 epoch)
 
 /* What fg_vc_sweep's steps need. */
 struct fg_vc_sweep_ctx {
-	__u64 now;   /* this tick */
-	__u32 epoch; /* the live rule set's */
-	__u32 pad;   /* zero */
+	__u64 now;  /* this tick */
+	__u32 slot; /* the live rule set's fg_config slot */
+	__u32 pad;  /* zero */
 };
 
 /* fg_vc_sweep's step: settle entry i if it holds packets of a tick before now. */
 static long fg_vc_sweep_one(__u64 i, void *ctx)
 {
 	const struct fg_vc_sweep_ctx *sw = ctx;
-	__u32 k = (__u32)i;
+	__u32 k = (__u32)i, slot = sw->slot;
 	struct fg_verdict *v = bpf_map_lookup_elem(&fg_verdicts, &k);
+	const struct fg_config *cfg = bpf_map_lookup_elem(&fg_config, &slot);
 
-	if (v && v->packets && v->tick != sw->now)
-		fg_vc_settle(v, sw->epoch);
+	if (v && cfg && v->packets && v->tick != sw->now)
+		fg_vc_settle(v, cfg);
 	return 0;
 }
 
@@ -384,9 +394,9 @@ static long fg_vc_sweep_one(__u64 i, void *ctx)
  * that stopped, which no later lookup would settle): once a second per
  * CPU, with fg_attack_roll.
  */
-static __always_inline void fg_vc_sweep(__u64 now, __u32 epoch)
+static __always_inline void fg_vc_sweep(__u64 now, __u32 slot)
 {
-	struct fg_vc_sweep_ctx sw = { .now = now, .epoch = epoch };
+	struct fg_vc_sweep_ctx sw = { .now = now, .slot = slot };
 
 	bpf_loop(FG_VC_SLOTS, fg_vc_sweep_one, &sw, 0);
 }
@@ -566,12 +576,12 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 /*
  * The bucket for this packet, created if missing. exact: the source's own
  * bucket key, and *prefix its prefix (fg_stage_cache made both); under
- * attack *prefix may become the coarse one, whose bucket is returned. pr:
- * this CPU's fg_pressure.
+ * attack *prefix may become the coarse one, whose bucket is returned. cfg:
+ * the rule set in fg_config[slot]; pr: this CPU's fg_pressure.
  */
 static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
-						struct fg_pressure *pr, const struct fg_pkt *p,
-						struct fg_plen *prefix,
+						__u32 slot, struct fg_pressure *pr,
+						const struct fg_pkt *p, struct fg_plen *prefix,
 						const struct fg_src_key *exact)
 {
 	const struct fg_src_key *key = exact;
@@ -588,7 +598,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		return NULL;
 	if (p->now - pr->window >= fg_hz) {
 		fg_attack_roll(st, cfg, at, pr, p->now);
-		fg_vc_sweep(p->now, cfg->epoch);
+		fg_vc_sweep(p->now, slot);
 	}
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	/*
@@ -853,7 +863,7 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 
 	if (!j->pr)
 		return FG_R_PASS;
-	b = fg_bucket(j->st, j->cfg, j->pr, &j->p, &j->prefix, &j->key);
+	b = fg_bucket(j->st, j->cfg, j->slot, j->pr, &j->p, &j->prefix, &j->key);
 	j->b = b;
 	if (!b)
 		return FG_R_PASS;
@@ -973,7 +983,7 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 	if (!v || !j->pr)
 		return;
 	if (v->packets)
-		fg_vc_settle(v, j->cfg->epoch);
+		fg_vc_settle(v, j->cfg);
 	v->key = j->key;
 	v->epoch = j->cfg->epoch;
 	v->lists = j->lists;

@@ -171,6 +171,8 @@ struct fg_rule {
 	__u64 prev_total;      /* total.rate likewise (fg_totals[rule] is rebased as buckets are) */
 	__u32 since;	       /* epoch whose rule set last changed this rule's limits */
 	__u32 prev_since;      /* epoch the prev_* rates took effect; older buckets start full */
+	__u32 born; /* epoch whose rule set gave this rule its index (its counters start) */
+	__u32 pad1; /* zero */
 };
 
 /* A prefix length with its netmask, so the data path masks with four ANDs. */

@@ -295,7 +295,7 @@ static inline int fx_pending(struct fx *f, struct fg_count *counters, struct fg_
 	if (cfg) {
 		err = bpf_map_lookup_elem(f->m.config, &slot, cfg) ? -errno : 0;
 		if (!err)
-			err = fg_vc_pending(&f->m, cfg->epoch, counters, rules ? rules : none);
+			err = fg_vc_pending(&f->m, cfg, counters, rules ? rules : none);
 	}
 	free(cfg);
 	return err;

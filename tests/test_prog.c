@@ -43,13 +43,19 @@ static void map_clear(int fd, size_t key_size)
 		assert_int_equal(bpf_map_delete_elem(fd, key), 0);
 }
 
-/* Per test: no buckets, bans, list entries or endpoint state from the one before. */
+/* Per test: no buckets, bans, list entries, cached drops or endpoint state from the one before. */
 static int clear_state(void **state)
 {
 	struct fg_total zt = {};
 	struct fg_pressure *zp = calloc(fx.ncpus, sizeof(*zp));
+	struct fg_verdict *zv = calloc(fx.ncpus, sizeof(*zv));
 	struct fg_attack za = {};
 	__u32 i;
+
+	assert_non_null(zv);
+	for (i = 0; i < FG_VC_SLOTS; i++)
+		assert_int_equal(bpf_map_update_elem(fx.m.verdicts, &i, zv, BPF_ANY), 0);
+	free(zv);
 
 	map_clear(fx.m.sources, sizeof(struct fg_src_key));
 	map_clear(fx.m.bans, sizeof(struct fg_ban_key));
@@ -1209,6 +1215,52 @@ static void test_verdict_cache(void **state)
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_MONITOR, 1, F_WOULD);
 }
 
+/* Rule 1's dropped count, with what the caches hold for it (as stats reads it). */
+static __u64 rule1_dropped(void)
+{
+	struct fg_rule_count rc[FG_MAX_RULES];
+
+	assert_int_equal(fx_rule_stats(&fx, rc), 0);
+	return rc[1].dropped;
+}
+
+/*
+ * The drops a cache holds belong to the rule that judged them: a new rule
+ * set keeps them in that rule's count (a count never goes back), and a
+ * rule that takes the index later does not get them.
+ */
+static void test_verdict_cache_rules(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	__u64 reason0, rule0, reason, rule;
+	int i;
+
+	rule_add(rs, 1, FX_IP_TCP, 28, 28)->pps = (struct fg_limit){ 1, 1 };
+	ruleset_commit(rs);
+	raw_drops(&reason0, &rule0);
+	send_tcp("198.18.3.1", 28, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	for (i = 0; i < 5; i++) /* one counted, four in the cache */
+		send_tcp("198.18.3.1", 28, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	assert_int_equal(rule1_dropped() - rule0, 5);
+
+	/* the same rule with other limits: still its five */
+	rs = ruleset_new();
+	rule_add(rs, 1, FX_IP_TCP, 28, 28)->pps = (struct fg_limit){ 1, 2 };
+	ruleset_commit(rs);
+	assert_int_equal(rule1_dropped() - rule0, 5);
+
+	/* another endpoint at index 1: the cached four are not its drops, then or settled */
+	rs = ruleset_new();
+	rule_add(rs, 1, FX_IP_TCP, 29, 29)->pps = (struct fg_limit){ 1, 1 };
+	ruleset_commit(rs);
+	assert_int_equal(rule1_dropped() - rule0, 1);
+	fx_set_now(&fx, T0 + 2 * HZ);
+	send_tcp("198.18.3.2", 29, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED); /* settles */
+	raw_drops(&reason, &rule);
+	assert_int_equal(rule - rule0, 1);
+	assert_int_equal(reason - reason0, 5); /* the reason's count has them all */
+}
+
 static void test_action_monitor(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();
@@ -2297,6 +2349,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ports, clear_state),
 		cmocka_unit_test_setup(test_action_drop, clear_state),
 		cmocka_unit_test_setup(test_verdict_cache, clear_state),
+		cmocka_unit_test_setup(test_verdict_cache_rules, clear_state),
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
 		cmocka_unit_test_setup(test_ban_groups, clear_state),

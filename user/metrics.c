@@ -76,10 +76,11 @@ static int pending_read(const struct fg_maps *m, struct pending *p, int max)
 	return n;
 }
 
-int fg_vc_pending(const struct fg_maps *m, __u32 epoch, struct fg_count *counters,
+int fg_vc_pending(const struct fg_maps *m, const struct fg_config *cfg, struct fg_count *counters,
 		  struct fg_rule_count *rules)
 {
 	struct fg_verdict *v = calloc(m->ncpus, sizeof(*v));
+	const struct fg_rule *r;
 	__u32 i;
 	int c;
 
@@ -93,8 +94,9 @@ int fg_vc_pending(const struct fg_maps *m, __u32 epoch, struct fg_count *counter
 				continue;
 			counters[v[c].reason].packets += v[c].packets;
 			counters[v[c].reason].bytes += v[c].bytes;
-			/* as fg_vc_settle: a rule of an older rule set is not counted */
-			if (v[c].epoch != epoch || v[c].key.rule >= FG_MAX_RULES)
+			/* as fg_vc_settle: not for a rule that took the index since */
+			r = &cfg->rules[v[c].key.rule % FG_MAX_RULES];
+			if (!r->used || (__s32)(v[c].epoch - r->born) < 0)
 				continue;
 			rules[v[c].key.rule].dropped += v[c].packets;
 			rules[v[c].key.rule].bytes += v[c].bytes;
@@ -231,7 +233,7 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 	for (i = 0; i < FG_MAX_RULES; i++)
 		if ((err = fg_percpu_sum(m, m->rule_stats, i, &s->rules[i], sizeof(s->rules[i]))))
 			return error("read fg_rule_stats: %s", strerror(-err)), err;
-	if ((err = fg_vc_pending(m, s->cfg.epoch, s->counters, s->rules)))
+	if ((err = fg_vc_pending(m, &s->cfg, s->counters, s->rules)))
 		return error("read fg_verdicts: %s", strerror(-err)), err;
 	/* the clock pin may be unreadable (group members): then bans_active is unknown */
 	if (m->clock >= 0 && !fg_now(m, &s->now))

@@ -64,11 +64,12 @@ int fg_attack_read(const struct fg_maps *m, __u64 now, __u64 hz, struct fg_attac
 
 /*
  * Add what the CPUs' verdict caches dropped and have not settled yet
- * (struct fg_verdict) to counters[FG_COUNTER_MAX] and, for entries of the
- * live rule set `epoch`, to rules[FG_MAX_RULES], as fg_vc_settle will.
- * 0 or -errno.
+ * (struct fg_verdict) to counters[FG_COUNTER_MAX] and rules[FG_MAX_RULES]
+ * as fg_vc_settle will: to a rule only if the rule at the index in the
+ * live rule set cfg is the one that judged them (fg_rule.born). 0 or
+ * -errno.
  */
-int fg_vc_pending(const struct fg_maps *m, __u32 epoch, struct fg_count *counters,
+int fg_vc_pending(const struct fg_maps *m, const struct fg_config *cfg, struct fg_count *counters,
 		  struct fg_rule_count *rules);
 
 /* One per-source bucket as read from fg_sources. */

@@ -263,6 +263,7 @@ static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *
 			    !memcmp(&r->total, &o->total, sizeof(r->total)) &&
 			    (__s32)(epoch - o->since) <= (1 << 30);
 
+		r->born = same ? o->born : epoch;
 		if (!same) {
 			r->since = r->prev_since = epoch;
 			r->prev_pps = r->prev_bps = r->prev_syn = r->prev_total = 0;
