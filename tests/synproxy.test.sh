@@ -6,24 +6,11 @@
 #   fglsp<ID>s server  198.18.0.1/24  2001:db8::1/64   floodgate (XDP on its veth),
 #                                                      table inet floodgate, nginx :80
 #
-# One veth pair between the two namespaces. floodgate runs inside the server
-# namespace, as on a real server: `ip netns exec` gives it a fresh /sys, so its
-# pins live on a bpffs of the test's own, mounted under the test's temporary
-# folder (visible from every namespace, removed at the end), and the nftables
-# table it installs is the server namespace's.
-#
-# Two things a veth needs that a NIC does not:
-#  - the client's veth sends with checksum offload off: a frame from the
-#    client's stack otherwise crosses the veth with only the pseudo-header sum
-#    in its TCP checksum (CHECKSUM_PARTIAL) and the proxy refuses the SYN, as it
-#    refuses any SYN whose checksum is wrong;
-#  - the client's veth has an XDP program (any: trafgen's passes everything):
-#    the SYN-ACKs leave the server's veth by XDP_TX, which a veth hands to its
-#    peer's XDP ring, and without a program there the kernel does not schedule
-#    that ring (GRO on alone lets them sit until other traffic arrives).
-#
-# Each test function starts from a topology of its own (setup_test) and
-# leaves nothing behind (teardown_test), whatever it reached.
+# One veth pair between the two namespaces, built by tests/lab.sh's server_lab_up (which
+# says what a veth needs that a NIC does not). floodgate runs inside the server namespace, as
+# on a real server: `ip netns exec` gives it a fresh /sys, so its pins live on a bpffs of the
+# test's own, mounted under the test's temporary folder (visible from every namespace, removed
+# at the end), and the nftables table it installs is the server namespace's.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 TEST_NAME=synproxy
@@ -38,7 +25,7 @@ NS_S=fglsp${ID}s NS_C=fglsp${ID}c
 IF_S=fgsp${ID}a IF_C=fgsp${ID}b
 TMP=$(mktemp -d /tmp/fgt-sp.XXXXXX)
 PIN=$TMP/bpf/fg
-NGINX_PID='' DPID='' TGPID=''
+DPID='' TGPID=''
 
 trap 'rm -rf "$TMP"' EXIT
 
@@ -53,61 +40,22 @@ fi
 S() { ip netns exec "$NS_S" "$@"; }
 C() { ip netns exec "$NS_C" "$@"; }
 fg() { S "$FG" --pin-dir "$PIN" "$@"; }
-# in_server FUNCTION ARGS...: a tests/lab.sh helper, run in the server's namespace (its nft table)
-in_server() { S bash -c '. tests/lab.sh && "$@"' _ "$@"; }
 # counter NAME: the data path's counter (stats -j: verdicts under packets, the rest under pressure)
 counter() { fg stats -j | jq -r --arg n "$1" '.packets[$n] // .pressure[$n] // 0'; }
 tables() { S nft list tables | sort | tr '\n' ' '; }
 has_table() { S nft list table inet floodgate >/dev/null 2>&1; }
 
-# The server's end of the pair comes up in its namespace (pair_add); the client's end is
-# then moved into the client's namespace, with floodgate's peer program and offload off.
+# Each test starts from the server-shaped lab of tests/lab.sh, floodgate attached to the server's
+# veth, and leaves nothing behind, whatever it reached.
 setup_test() {
-	mkdir -p "$TMP/bpf" && mount -t bpf bpf "$TMP/bpf" || return 1
-	pair_add "$NS_S" "$IF_C" "$IF_S" "" "198.18.0.1/24 2001:db8::1/64" || return 1
-	link_move "$IF_C" "$NS_C" "198.18.0.2/24 2001:db8::2/64" || return 1
-	C ethtool -K "$IF_C" tx off >/dev/null || return 1
-	C ip link set dev "$IF_C" xdpdrv obj "$PASSPROG" sec xdp.frags || return 1
-	cat >"$TMP/nginx.conf" <<-EOF
-		worker_processes 1;
-		pid $TMP/nginx.pid;
-		error_log $TMP/nginx.err warn;
-		events { worker_connections 1024; }
-		http {
-		    access_log off;
-		    client_body_temp_path $TMP/body;
-		    proxy_temp_path $TMP/proxy;
-		    fastcgi_temp_path $TMP/fastcgi;
-		    uwsgi_temp_path $TMP/uwsgi;
-		    scgi_temp_path $TMP/scgi;
-		    server {
-		        listen 198.18.0.1:80;
-		        listen [2001:db8::1]:80;
-		        location / { return 200 'proxied\n'; }
-		        location = /big { default_type text/plain; alias $TMP/big.txt; }
-		    }
-		}
-	EOF
-	head -c 30000 /dev/zero | tr '\0' x >"$TMP/big.txt"
-	chmod 755 "$TMP" && chmod 644 "$TMP/big.txt"
-	S nginx -c "$TMP/nginx.conf" -e "$TMP/nginx.err" || return 1
-	poll 5 test -s "$TMP/nginx.pid" || return 1
-	NGINX_PID=$(cat "$TMP/nginx.pid")
-	# both neighbours known: no neighbour discovery in the middle of a count
-	poll 5 C curl -s -m 1 -o /dev/null http://198.18.0.1/ || return 1
-	poll 5 C curl -s -m 1 -o /dev/null "http://[2001:db8::1]/" || return 1
+	server_lab_up "$TMP" "$PASSPROG" "$NS_S" "$NS_C" "$IF_S" "$IF_C" || return 1
 	fg attach "$IF_S" >/dev/null || return 1
 }
 
 teardown_test() {
 	stop_pid "$DPID"
 	stop_pid "$TGPID"
-	# detach --all in the server's namespace: it removes that namespace's nft table too
-	mountpoint -q "$TMP/bpf" && in_server fg_remove "$FG" "$PIN"
-	stop_pid "$NGINX_PID"
-	pair_del "$IF_C" "$NS_S"
-	ip netns del "$NS_C" 2>/dev/null
-	mountpoint -q "$TMP/bpf" && umount "$TMP/bpf"
+	server_lab_down "$TMP" "$FG" "$NS_S" "$NS_C" "$IF_C"
 	rm -rf "${TMP:?}"/*
 	return 0
 }
