@@ -25,11 +25,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tests/tap.sh # stop_pid, poll, server_lab_up, server_lab_down
-BUILD=${1:-build}
+BUILD=$(realpath -m "${1:-build}")
 CSV=${2:-}
-FG=$PWD/$BUILD/floodgate
-TG=$PWD/$BUILD/tests/trafgen
-PASSPROG=$PWD/$BUILD/trafgen.bpf.o
+FG=$BUILD/floodgate
+TG=$BUILD/tests/trafgen
+PASSPROG=$BUILD/trafgen.bpf.o
 RATE=${FLOOD_PPS:-300000}
 SECS=${SECONDS_EACH:-5}
 ID=$$
