@@ -25,6 +25,7 @@ NS_S=fglsp${ID}s NS_C=fglsp${ID}c
 IF_S=fgsp${ID}a IF_C=fgsp${ID}b
 TMP=$(mktemp -d /tmp/fgt-sp.XXXXXX)
 PIN=$TMP/bpf/fg
+PIN2=$TMP/bpf/fg2 # a second floodgate instance in the server's namespace
 DPID='' TGPID=''
 
 trap 'rm -rf "$TMP"' EXIT
@@ -55,6 +56,8 @@ setup_test() {
 teardown_test() {
 	stop_pid "$DPID"
 	stop_pid "$TGPID"
+	# a second instance's pins (test_two_instances), before the bpffs goes
+	[ ! -d "$PIN2" ] || S "$FG" --pin-dir "$PIN2" detach --all >/dev/null 2>&1
 	server_lab_down "$TMP" "$FG" "$NS_S" "$NS_C" "$IF_C"
 	rm -rf "${TMP:?}"/*
 	return 0
@@ -236,6 +239,28 @@ test_rules_removed() {
 	same "detach --all: our table gone, the other kept" "table inet someone_else " "$(tables)"
 }
 
+# Two floodgate instances (two pin directories) in one namespace: each has its chain in the
+# one table, a change of one leaves the other's ports, and the table goes with the last.
+test_two_instances() {
+	local if2=fgsp${ID}c
+	fg2() { S "$FG" --pin-dir "$PIN2" "$@"; }
+	# a second NIC of the server: a veth pair inside its namespace (gone with it)
+	S ip link add "$if2" type veth peer name "fgsp${ID}d" && S ip link set "$if2" up
+	check "a second instance attached" fg2 attach "$if2"
+	fg limit set tcp/80 --syn-proxy on
+	fg2 limit set tcp/443 --syn-proxy on
+	same "two chains in the one table" 2 "$(S nft list table inet floodgate | grep -c '^\s*chain ')"
+	check "the second's change left the first's port" grep -q 'dport 80 ' \
+		<<<"$(S nft list table inet floodgate)"
+	fg2 detach --all
+	check "the second's detach --all: the table stays for the first" has_table
+	same "the first's chain alone" 1 "$(S nft list table inet floodgate | grep -c '^\s*chain ')"
+	same "the first still proxies" proxied "$(C curl -s -m 5 http://198.18.0.1/)"
+	le "through XDP's cookies" 1 "$(counter syn_proxy_cookie_ok)"
+	fg detach --all
+	same "the last instance's detach --all removes the table" "" "$(tables)"
+}
+
 test_no_synproxy_support() {
 	local out
 	fg limit set tcp/80 --pps 1000
@@ -292,5 +317,6 @@ test_flood() {
 }
 
 ALL_TESTS="test_rule_field test_handshake_ipv4 test_handshake_ipv6 test_forged_cookies
-	test_monitor test_config_metrics test_rules_removed test_no_synproxy_support test_flood"
+	test_monitor test_config_metrics test_rules_removed test_two_instances test_no_synproxy_support
+	test_flood"
 run_tests "$@"
