@@ -174,7 +174,7 @@ server_lab_up() {
 	if ! ip -n "$ns_s" route add 198.19.0.0/16 via 198.18.0.2 ||
 		! ip netns exec "$ns_s" ethtool -K "$if_s" gro on >/dev/null ||
 		! ip netns exec "$ns_c" ethtool -K "$if_c" tx off >/dev/null ||
-		! ip -n "$ns_c" link set dev "$if_c" xdpdrv obj "$prog" sec xdp.frags; then
+		! ip -n "$ns_c" link set dev "$if_c" xdpdrv obj "$prog" program trafgen_sink; then
 		echo "# server_lab_up: cannot configure $if_s/$if_c"
 		return 1
 	fi
