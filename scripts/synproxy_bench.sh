@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # synproxy_bench.sh BUILD [CSV]: new connections per second to nginx during a
-# spoofed SYN flood, three ways, in one run (part 6 of scripts/bench.sh,
+# spoofed SYN flood, four ways, in one run (part 6 of scripts/bench.sh,
 # `PARTS=synproxy make bench`, or alone):
-#   xdp     floodgate's SYN proxy (XDP cookies, SYNPROXY completes)
-#   nft     nftables' SYNPROXY alone, the usual recipe (SYNs untracked in raw,
-#           SYNPROXY for invalid and untracked, nf_conntrack_tcp_loose=0)
-#   kernel  no floodgate: the kernel's own SYN cookies (tcp_syncookies=1)
+#   xdp        floodgate's SYN proxy (XDP cookies, SYNPROXY completes)
+#   xdp_tsoff  the same with net.ipv4.tcp_timestamps=0 on the server: the
+#              README's workaround for SYNPROXY's own ACK to the server, which
+#              this kernel refuses (TcpExtTSEcrRejected) when it sends timestamps
+#   nft        nftables' SYNPROXY alone, the usual recipe (SYNs untracked in raw,
+#              SYNPROXY for invalid and untracked, nf_conntrack_tcp_loose=0)
+#   kernel     no floodgate: the kernel's own SYN cookies (tcp_syncookies=1)
 # Each variant: wrk with a new connection per request (-H "Connection: close")
-# without a flood, then with trafgen sending SYNs from 65,536 spoofed sources.
+# without a flood, then with trafgen sending SYNs from 65,536 spoofed sources
+# (its loop method, as make bench's other floods: the cheapest to send, so the
+# generator takes as little as it can of the CPUs it shares with the server).
 # Per run: connections/s and p99 (wrk), and, under the flood, the rate trafgen
 # sent and the rate that arrived at the server: the frames its veth received
 # during wrk's run less the segments the client's TCP stack sent (wrk's own).
+# ROUNDS rounds (default 3), every variant in each; bench.sh reports medians.
 # Topology: tests/lab.sh's server_lab_up (server namespace with floodgate,
-# nginx and the table; client namespace with wrk and trafgen; one veth pair).
-# Bounded: every wrk and every flood has a duration and a count.
+# nginx and the table; client namespace with wrk and trafgen, whose veth drops
+# the replies to the spoofed sources; one veth pair). Bounded: every wrk and
+# every flood has a duration and a count.
 #
 # Prints a table; with CSV, also writes its figures there as bench.sh's raw.csv
 # rows (part synproxy). Exits 1 when a premise failed: the flood did not leave
 # or did not arrive, or wrk failed or measured nothing (the table still shows
 # what was measured).
 #
-# FLOOD_PPS (default 300000), SECONDS_EACH (default 5) and CT_TIME_WAIT tune it.
+# FLOOD_PPS (default 300000), FLOOD_METHOD (default loop), SECONDS_EACH (default
+# 5), ROUNDS and CT_TIME_WAIT tune it.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tests/tap.sh # stop_pid, poll, server_lab_up, server_lab_down
@@ -31,6 +39,9 @@ FG=$BUILD/floodgate
 TG=$BUILD/tests/trafgen
 PASSPROG=$BUILD/trafgen.bpf.o
 RATE=${FLOOD_PPS:-300000}
+METHOD=${FLOOD_METHOD:-loop}
+ROUNDS=${ROUNDS:-3}
+ROUND=1
 SECS=${SECONDS_EACH:-5}
 ID=$$
 # fgl*: trafgen transmits only from namespaces named like the lab's
@@ -79,7 +90,7 @@ p99_ms() {
 	awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
 		print v * (u == "us" ? 0.001 : u == "s" ? 1000 : u == "m" ? 60000 : 1) }' "$1"
 }
-row() { [ -z "$CSV" ] || echo "synproxy,$1,$2,1,$3,$4,${5:-}" >>"$CSV"; }
+row() { [ -z "$CSV" ] || echo "synproxy,$1,$2,$ROUND,$3,$4,${5:-}" >>"$CSV"; }
 
 # run VARIANT FLOOD(0|1): one wrk run, with or without the flood; prints a result line
 run() {
@@ -87,7 +98,7 @@ run() {
 	if [ "$flood" == 1 ]; then
 		C "$TG" -j send "$IF_C" --dmac "$MAC" --dst 198.18.0.1 --proto syn --dport 80 \
 			--src 198.19.0.0 --sources 65536 --count $((RATE * (SECS + 2))) --rate "$RATE" \
-			--duration $((SECS + 3)) --method packet >"$TMP/tg.json" 2>"$TMP/tg.err" &
+			--duration $((SECS + 3)) --method "$METHOD" >"$TMP/tg.json" 2>"$TMP/tg.err" &
 		tgpid=$!
 		sleep 1
 	fi
@@ -115,46 +126,71 @@ run() {
 		row "$variant" flood_sent "${sent:-nan}" pps
 		row "$variant" flood_arrived "$arrived" pps
 	fi
-	printf '%-7s %-6s %9s %10s %12s %12s\n' "$variant" "$([ "$flood" == 1 ] && echo flood ||
+	printf '%-9s %-6s %9s %10s %12s %12s\n' "$variant" "$([ "$flood" == 1 ] && echo flood ||
 		echo none)" "${rps:-?}" "${p99:-?}" "$sent" "$arrived"
 }
 
-printf '%-7s %-6s %9s %10s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s"
-# xdp: floodgate with the proxy on tcp/80
-fg attach "$IF_S" >/dev/null || die "floodgate attach failed"
-fg limit set tcp/80 --syn-proxy on || die "limit set tcp/80 --syn-proxy on failed"
-fg limit set default --pps off --syn-pps off >/dev/null || die "limit set default failed"
-run xdp 0
-run xdp 1
-echo "# xdp counters: $(fg stats -j | jq -c '.packets | {syn_proxy_synack, syn_proxy_cookie_ok, syn_proxy_refused, syn_proxy_expired}')"
+# on VARIANT, off VARIANT: set up and remove what a variant measures
+on() {
+	case $1 in
+	xdp | xdp_tsoff) # floodgate with the proxy on tcp/80
+		[ "$1" == xdp ] || S sysctl -qw net.ipv4.tcp_timestamps=0
+		fg attach "$IF_S" >/dev/null || die "floodgate attach failed"
+		fg limit set tcp/80 --syn-proxy on || die "limit set tcp/80 --syn-proxy on failed"
+		fg limit set default --pps off --syn-pps off >/dev/null || die "limit set default failed"
+		;;
+	nft) # no floodgate, nftables' SYNPROXY as its documentation sets it up
+		S sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
+		S nft -f - <<-EOF || die "nft SYNPROXY table failed"
+			table inet fgbench {
+			  chain pre {
+			    type filter hook prerouting priority raw; policy accept;
+			    tcp dport 80 tcp flags & (fin|syn|rst|ack) == syn notrack
+			  }
+			  chain in {
+			    type filter hook input priority filter; policy accept;
+			    tcp dport 80 ct state invalid,untracked synproxy mss 1460 wscale 7 timestamp sack-perm
+			    ct state invalid drop
+			  }
+			}
+		EOF
+		;;
+	kernel) ;; # no table, no XDP: the stack's own SYN cookies
+	esac
+}
+off() {
+	case $1 in
+	xdp | xdp_tsoff)
+		echo "# $1 counters: $(fg stats -j | jq -c '.packets | {syn_proxy_synack, syn_proxy_cookie_ok, syn_proxy_refused, syn_proxy_expired}')"
+		fg detach --all >/dev/null
+		S sysctl -qw net.ipv4.tcp_timestamps=1
+		;;
+	nft)
+		S nft delete table inet fgbench
+		S sysctl -qw net.netfilter.nf_conntrack_tcp_loose=1
+		;;
+	esac
+}
+# the server's counters of interest, as they stand
+server_counters() {
+	S nstat -az | awk '$2 != 0 && $1 ~ /Syncookie|ReqQ|ListenDrops|SynRetrans|TSEcrRejected/ { printf "%s=%s ", $1, $2 }'
+}
+
+echo "# tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies), flood method $METHOD, $ROUNDS round(s)"
+printf '%-9s %-6s %9s %10s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s"
+for r in $(seq "$ROUNDS"); do
+	ROUND=$r
+	for v in xdp xdp_tsoff nft kernel; do
+		on "$v"
+		run "$v" 0
+		run "$v" 1
+		off "$v"
+	done
+done
+echo "# server counters over the run: $(server_counters)"
 echo "# SYNPROXY (all CPUs): $(S awk 'NR == 1 { for (i = 2; i <= NF; i++) n[i] = $i; next }
 	{ for (i = 2; i <= NF; i++) v[i] += ("0x" $i) + 0 } END { for (i = 2; i in n; i++) printf "%s=%d ", n[i], v[i] }' \
 	/proc/net/stat/synproxy 2>/dev/null)"
-# nft: no floodgate, nftables' SYNPROXY as its documentation sets it up
-fg detach --all >/dev/null
-S sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
-S nft -f - <<EOF || die "nft SYNPROXY table failed"
-table inet fgbench {
-  chain pre {
-    type filter hook prerouting priority raw; policy accept;
-    tcp dport 80 tcp flags & (fin|syn|rst|ack) == syn notrack
-  }
-  chain in {
-    type filter hook input priority filter; policy accept;
-    tcp dport 80 ct state invalid,untracked synproxy mss 1460 wscale 7 timestamp sack-perm
-    ct state invalid drop
-  }
-}
-EOF
-run nft 0
-run nft 1
-# kernel: no table, no XDP: the stack's own SYN cookies
-S nft delete table inet fgbench
-S sysctl -qw net.netfilter.nf_conntrack_tcp_loose=1
-echo "# kernel: tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies)"
-run kernel 0
-run kernel 1
-echo "# kernel counters: $(S nstat -az | awk '$2 != 0 && $1 ~ /Syncookie|ReqQ|Listen|SynRetrans|OutRsts|InErrs|Csum/ { printf "%s=%s ", $1, $2 }')"
 if [ ${#FAILED[@]} -gt 0 ]; then
 	printf 'error: synproxy bench: %s\n' "${FAILED[@]}" >&2
 	exit 1
