@@ -64,7 +64,7 @@ ACC_SECONDS=${ACC_SECONDS:-10}
 DEMO_ACT_SECONDS=${DEMO_ACT_SECONDS:-6}
 export SP_SECONDS=${SP_SECONDS:-5} SP_FLOOD_PPS=${SP_FLOOD_PPS:-300000} SP_ROUNDS=${SP_ROUNDS:-3}
 ALL_PARTS="cost gen live accuracy demo synproxy"
-PARTS=${PARTS:-$ALL_PARTS}
+export PARTS=${PARTS:-$ALL_PARTS}
 export LAB_ID=${LAB_ID:-bench}
 PIN=/sys/fs/bpf/fgl$LAB_ID
 FG=$BUILD/floodgate
@@ -400,7 +400,8 @@ missed, md = [], []
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
 md.append(f"Machine: {cpu}, {os.cpu_count()} CPUs, {mem} GiB, kernel {platform.release()}; "
-          f"{time.strftime('%Y-%m-%d')}; `sudo make bench` ({repeats} rounds, medians, "
+          f"{time.strftime('%Y-%m-%d')}; `sudo make bench` (parts: {os.environ['PARTS']}; "
+          f"{repeats} rounds, medians, "
           f"{took // 60} min {took % 60} s; load average at the start {load}).")
 md.append("")
 
