@@ -385,7 +385,8 @@ static __u32 cost_ns(const struct fx_pkt *p)
 
 /* ---- setup ---- */
 
-static void ruleset_commit(void)
+/* Commit the rules below; mon_action: the action of R_MON (FG_ACT_MONITOR as a rule). */
+static void ruleset_commit_mon(__u8 mon_action)
 {
 	struct fg_ruleset *rs = malloc(sizeof(*rs));
 	int i;
@@ -413,12 +414,17 @@ static void ruleset_commit(void)
 		r->proto = FX_IP_TCP;
 		r->port_lo = r->port_hi = eps[i].port;
 		r->syn_proxy = eps[i].proxy;
-		r->action = eps[i].action;
+		r->action = i == R_MON ? mon_action : eps[i].action;
 		r->syn = (struct fg_limit){ eps[i].syn, eps[i].syn };
 		r->total = (struct fg_limit){ eps[i].total, eps[i].total };
 	}
 	assert_int_equal(fx_commit(&fx, rs), 0);
 	free(rs);
+}
+
+static void ruleset_commit(void)
+{
+	ruleset_commit_mon(FG_ACT_MONITOR);
 }
 
 static int group_setup(void **state)
@@ -939,6 +945,39 @@ static void test_cookie_lifetime(void **state)
 }
 
 /*
+ * An expired cookie to a monitor rule passes, counted as one XDP would have
+ * refused. Its SYN-ACK comes from the same port while its rule drops (a
+ * monitor rule answers nothing), then the rule turns to monitor.
+ */
+static void test_cookie_lifetime_monitor(void **state)
+{
+	static const __u8 ts_syn[] = { O_NOP, O_NOP, O_TS(CLIENT_TSVAL, 0) };
+	struct seg g = { .family = 4, .dport = P_MON, .flags = FX_TCP_SYN, .seq = 77 }, a;
+	struct fg_rule_count rb[FG_MAX_RULES], rc[FG_MAX_RULES];
+	__u64 syn_now = fx.m.st->test_now;
+	struct out *o = malloc(sizeof(*o));
+	struct synack sa;
+	struct fx_pkt p;
+
+	assert_non_null(o);
+	memcpy(g.opts, ts_syn, sizeof(ts_syn));
+	g.optlen = sizeof(ts_syn);
+	ruleset_commit_mon(FG_ACT_DROP);
+	seg_build(&p, &g);
+	expect("syn while the rule drops", &g, TX, FG_R_SP_SYNACK, o);
+	check_synack("syn while the rule drops", &p, &g, o, 1, 0, 0, 0, 0, &sa);
+	ruleset_commit_mon(FG_ACT_MONITOR);
+	ack_of(&g, &sa, 0, &a);
+	fx.m.st->test_now = syn_now - (syn_now & 63) + FG_SP_COOKIE_MS + 1;
+	assert_int_equal(fx_rule_stats(&fx, rb), 0);
+	expect("expired cookie to a monitor rule", &a, PASS, FG_R_MONITOR, o);
+	assert_int_equal(o->notes & ~FX_NOTE(FG_C_SOURCE_NEW), FX_NOTE(FG_C_SP_WOULD_REFUSE));
+	assert_int_equal(fx_rule_stats(&fx, rc), 0);
+	assert_int_equal(rc[R_MON].would_drop - rb[R_MON].would_drop, 1);
+	free(o);
+}
+
+/*
  * A connection conntrack has confirmed passes without a cookie: one on
  * this namespace's loopback, made real by a listening socket and an
  * nftables table that needs conntrack (in this namespace only).
@@ -1039,6 +1078,7 @@ int main(void)
 		cmocka_unit_test_setup(test_refused_no_ban, fresh),
 		cmocka_unit_test_setup(test_total_after, fresh),
 		cmocka_unit_test_setup(test_cookie_lifetime, fresh),
+		cmocka_unit_test_setup(test_cookie_lifetime_monitor, fresh),
 		cmocka_unit_test_setup(test_conntrack, fresh),
 	};
 
