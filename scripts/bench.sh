@@ -40,8 +40,9 @@
 #   5. The demo (scripts/demo.sh, shorter acts): act 3's requests/s over
 #      act 1's, and the flood as it reached the server.
 #   6. The SYN proxy (scripts/synproxy_bench.sh, on a server-shaped lab of
-#      its own): new connections/s and p99 with floodgate's proxy, with
-#      nftables' SYNPROXY alone and with the kernel's SYN cookies alone,
+#      its own): new connections/s and p99 with floodgate's proxy (also
+#      with the server's TCP timestamps off), with nftables' SYNPROXY alone
+#      and with the kernel's SYN cookies alone,
 #      each without and with a spoofed SYN flood (SP_FLOOD_PPS, default
 #      300000, SP_SECONDS runs, default 5), the flood's rate sent and
 #      arrived; SP_ROUNDS rounds (default 3) in one run.
