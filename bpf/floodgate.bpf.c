@@ -923,9 +923,9 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
  * total, since a SYN it answers never reaches the host and a spoofed flood
  * of them must not use up the total real clients need. FG_R_PASS (no
  * proxy here, or a connection conntrack knows), FG_R_SP_COOKIE,
- * FG_R_SP_SYNACK (the frame is now the answer) or FG_R_SP_REFUSED. A
- * monitor rule's frames are left as they are, and what XDP would have done
- * to them is counted beside.
+ * FG_R_SP_SYNACK (the frame is now the answer), FG_R_SP_EXPIRED or
+ * FG_R_SP_REFUSED. A monitor rule's frames are left as they are, and what
+ * XDP would have done to them is counted beside.
  */
 static __always_inline int fg_stage_synproxy(struct xdp_md *ctx, struct fg_judge *j)
 {
@@ -933,8 +933,8 @@ static __always_inline int fg_stage_synproxy(struct xdp_md *ctx, struct fg_judge
 
 	if (!j->rule->syn_proxy || j->p.proto != IPPROTO_TCP || !j->p.has_ports)
 		return FG_R_PASS;
-	sp = fg_synproxy(ctx, &j->p, monitor);
-	if (monitor && (sp == FG_R_SP_SYNACK || sp == FG_R_SP_REFUSED))
+	sp = fg_synproxy(ctx, &j->p, monitor, fg_hz);
+	if (monitor && (sp == FG_R_SP_SYNACK || sp == FG_R_SP_REFUSED || sp == FG_R_SP_EXPIRED))
 		fg_count(sp == FG_R_SP_SYNACK ? FG_C_SP_WOULD_SYNACK : FG_C_SP_WOULD_REFUSE, 0);
 	return sp;
 }
@@ -1024,7 +1024,7 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 		return FG_R_MONITOR;
 	}
 	if (reason != FG_R_BANNED && reason != FG_R_ENDPOINT && reason != FG_R_SP_REFUSED &&
-	    rule->action == FG_ACT_BAN && j->b)
+	    reason != FG_R_SP_EXPIRED && rule->action == FG_ACT_BAN && j->b)
 		j->b->ban_until = fg_ban(j->st, j->cfg, j->ridx, &j->p, &j->prefix);
 	if (j->b) {
 		j->b->drops++;

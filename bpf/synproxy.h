@@ -16,6 +16,10 @@
  * The SYN-ACK carries what a cookie can: the MSS in the sequence number,
  * and, only when the client sent timestamps, its window scale, SACK and
  * ECN in the low bits of our timestamp (the encoding SYNPROXY decodes).
+ * The timestamp's other bits are the data path's clock in milliseconds, so
+ * the timestamp an ACK echoes tells its cookie's age: past FG_SP_COOKIE_MS
+ * the ACK is refused as expired, a replay (the kernel's own check would
+ * take the cookie for one to two minutes).
  * Headers are copied to the stack with bpf_xdp_load_bytes and the reply
  * is written with bpf_xdp_store_bytes, so VLAN tags, IPv4 options, IPv6
  * extension headers and multi-buffer frames need no pointer juggling: the
@@ -55,11 +59,11 @@
 #define FG_TCP_MAX_WSCALE   14 /* RFC 7323 */
 
 /* Low bits of the SYN-ACK's timestamp: the options SYNPROXY reads back from the ACK's echo. */
-#define FG_TS_WSCALE_MASK 0xf	     /* client's window scale, 0xf: none */
-#define FG_TS_SACK	  (1U << 4)  /* client permits SACK */
-#define FG_TS_ECN	  (1U << 5)  /* client asked for ECN */
-#define FG_TS_BITS	  0x3fU	     /* all of them: the clock's low bits they replace */
-#define FG_NSEC_PER_MSEC  1000000ULL /* the TCP timestamp clock ticks in ms, as the kernel's */
+#define FG_TS_WSCALE_MASK 0xf	    /* client's window scale, 0xf: none */
+#define FG_TS_SACK	  (1U << 4) /* client permits SACK */
+#define FG_TS_ECN	  (1U << 5) /* client asked for ECN */
+#define FG_TS_BITS	  0x3fU	    /* all of them: the clock's low bits they replace */
+#define FG_MSEC_PER_SEC	  1000ULL   /* the TCP timestamp clock ticks in ms, as the kernel's */
 
 #define FG_IP4_MF 0x2000 /* IPv4 more fragments */
 #define FG_IP4_DF 0x4000 /* IPv4 don't fragment */
@@ -112,9 +116,10 @@ struct {
 	__type(value, struct fg_sp_hdrs);
 } fg_sp_scratch SEC(".maps");
 
-/* What the client's SYN asked for (fg_sp_options). */
+/* What a client's SYN asked for, or its ACK echoes (fg_sp_options). */
 struct fg_sp_opts {
 	__be32 tsval; /* client's timestamp value, when ts */
+	__be32 tsecr; /* the timestamp it echoes (in an ACK: our SYN-ACK's), when ts */
 	__u8 wscale;  /* client's window scale, FG_TS_WSCALE_MASK when absent */
 	__u8 sack;    /* 1: SACK permitted */
 	__u8 ts;      /* 1: timestamps */
@@ -203,14 +208,15 @@ static long fg_sp_opt_step(__u64 index, void *ctx)
 		w->o.sack = 1;
 	} else if (kind == FG_TCPOPT_TIMESTAMP && size == FG_TCPOLEN_TS) {
 		w->o.ts = 1;
-		/* the four bytes as they are: the value stays in network order */
+		/* the bytes as they are: the values stay in network order */
 		__builtin_memcpy(&w->o.tsval, &w->tb[(i + 2) & 63], 4);
+		__builtin_memcpy(&w->o.tsecr, &w->tb[(i + 6) & 63], 4);
 	}
 	w->i = i + size;
 	return 0;
 }
 
-/* The client's window scale, SACK and timestamp options from its SYN (h->tb, thl bytes). */
+/* The client's window scale, SACK and timestamp options from its segment (h->tb, thl bytes). */
 static __always_inline void fg_sp_options(const struct fg_sp_hdrs *h, __u32 thl, struct fg_sp_opts *o)
 {
 	struct fg_sp_walk w = { .tb = h->tb, .i = sizeof(struct tcphdr), .thl = thl };
@@ -220,6 +226,12 @@ static __always_inline void fg_sp_options(const struct fg_sp_hdrs *h, __u32 thl,
 	*o = w.o;
 }
 
+/* The data path's clock (p->now, at hz ticks a second) in ms, as TCP timestamps count. */
+static __always_inline __u32 fg_sp_ms(const struct fg_pkt *p, __u64 hz)
+{
+	return hz ? (__u32)(p->now * FG_MSEC_PER_SEC / hz) : 0;
+}
+
 /*
  * Turn the SYN in h (its TCP header thl bytes long) into the SYN-ACK
  * carrying `cookie`, write it over the frame from l3 on and trim the frame
@@ -227,7 +239,7 @@ static __always_inline void fg_sp_options(const struct fg_sp_hdrs *h, __u32 thl,
  * dropped: it may be half written).
  */
 static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *p,
-				       struct fg_sp_hdrs *h, __u32 thl, __u32 cookie)
+				       struct fg_sp_hdrs *h, __u32 thl, __u32 cookie, __u64 hz)
 {
 	struct fg_sp_opts o = {};
 	__be32 *opt = (__be32 *)(h->tb + sizeof(struct tcphdr));
@@ -250,7 +262,7 @@ static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *
 	opt[0] = bpf_htonl(FG_TCPOPT_MSS << 24 | 4 << 16 |
 			   (p->family == FG_FAM_IPV4 ? FG_SP_MSS4 : FG_SP_MSS6));
 	if (o.ts) {
-		ts = (__u32)(bpf_ktime_get_ns() / FG_NSEC_PER_MSEC) & ~FG_TS_BITS;
+		ts = fg_sp_ms(p, hz) & ~FG_TS_BITS; /* the cookie's birth, for fg_sp_fresh */
 		ts |= o.wscale;
 		if (o.sack)
 			ts |= FG_TS_SACK;
@@ -338,7 +350,7 @@ static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *
  * Returns FG_R_SP_SYNACK (answered, or would be) or FG_R_SP_REFUSED.
  */
 static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
-				     struct fg_sp_hdrs *h, int monitor)
+				     struct fg_sp_hdrs *h, int monitor, __u64 hz)
 {
 	__u32 thl = (__u32)(h->tb[12] >> 4) * 4, iphl, l4len;
 	__s64 cookie;
@@ -374,18 +386,43 @@ static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
 		return FG_R_SP_REFUSED;
 	if (monitor)
 		return FG_R_SP_SYNACK;
-	return fg_sp_reply(ctx, p, h, thl, (__u32)cookie) ? FG_R_SP_REFUSED : FG_R_SP_SYNACK;
+	return fg_sp_reply(ctx, p, h, thl, (__u32)cookie, hz) ? FG_R_SP_REFUSED : FG_R_SP_SYNACK;
 }
 
 /*
- * The SYN proxy's verdict on a TCP segment (parsed into p) to a syn-proxy
- * endpoint: FG_R_PASS (a connection conntrack has confirmed), FG_R_SP_COOKIE
- * (an ACK with a valid cookie: SYNPROXY completes the handshake),
- * FG_R_SP_SYNACK (a SYN answered; with monitor set, a SYN that would be,
- * left untouched) or FG_R_SP_REFUSED. Costs an established connection's
- * segment two header loads and one conntrack lookup.
+ * Whether the ACK in h (its fixed TCP header loaded), whose cookie is
+ * valid, is within FG_SP_COOKIE_MS of its SYN-ACK: the timestamp it echoes
+ * is that SYN-ACK's, whose bits above FG_TS_BITS are the clock when it
+ * left. An echo from later than now is no SYN-ACK of ours either. An ACK
+ * without timestamps cannot tell (its client sent none): it passes, and
+ * the kernel's own bound on the cookie's age applies.
  */
-__noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int monitor)
+static __always_inline int fg_sp_fresh(struct xdp_md *ctx, const struct fg_pkt *p,
+				       struct fg_sp_hdrs *h, __u64 hz)
+{
+	__u32 thl = (__u32)(h->tb[12] >> 4) * 4;
+	struct fg_sp_opts o;
+
+	asm volatile("" : "+r"(thl));
+	if (thl <= sizeof(struct tcphdr))
+		return 1; /* no options */
+	if (thl > 60 || bpf_xdp_load_bytes(ctx, p->l4, h->tb, thl))
+		return 0; /* the parser checked the header is there: never reached */
+	fg_sp_options(h, thl, &o);
+	/* in u32, as the timestamps wrap: an echo from the future is an age past any lifetime */
+	return !o.ts || fg_sp_ms(p, hz) - (bpf_ntohl(o.tsecr) & ~FG_TS_BITS) <= FG_SP_COOKIE_MS;
+}
+
+/*
+ * The SYN proxy's verdict on a TCP segment (parsed into p, p->now at hz
+ * ticks a second) to a syn-proxy endpoint: FG_R_PASS (a connection
+ * conntrack has confirmed), FG_R_SP_COOKIE (an ACK with a valid cookie:
+ * SYNPROXY completes the handshake), FG_R_SP_SYNACK (a SYN answered; with
+ * monitor set, a SYN that would be, left untouched), FG_R_SP_EXPIRED (a
+ * valid cookie past its lifetime) or FG_R_SP_REFUSED. Costs an established
+ * connection's segment two header loads and one conntrack lookup.
+ */
+__noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int monitor, __u64 hz)
 {
 	struct fg_ct_opts co = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple tup = {};
@@ -432,13 +469,13 @@ __noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int monit
 	/* no connection (or one SYNPROXY has not confirmed yet): only a handshake gets in */
 	flags = h->tb[13];
 	if ((flags & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST | FG_TCP_FIN)) == FG_TCP_SYN)
-		return fg_sp_syn(ctx, p, h, monitor);
+		return fg_sp_syn(ctx, p, h, monitor, hz);
 	if ((flags & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST)) != FG_TCP_ACK)
 		return FG_R_SP_REFUSED;
 	if (p->family == FG_FAM_IPV4 ? bpf_tcp_raw_check_syncookie_ipv4(&h->ip4, &h->th)
 				     : bpf_tcp_raw_check_syncookie_ipv6(&h->ip6, &h->th))
 		return FG_R_SP_REFUSED;
-	return FG_R_SP_COOKIE;
+	return fg_sp_fresh(ctx, p, h, hz) ? FG_R_SP_COOKIE : FG_R_SP_EXPIRED;
 }
 
 #endif /* FG_SYNPROXY_H */

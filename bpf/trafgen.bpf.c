@@ -14,7 +14,9 @@
  *                  pair's other end (so the frame comes back, and round it
  *                  goes) and the lab veth (one copy out per bounce);
  *   trafgen_chain  tail-calls the program under test: the per-packet cost
- *                  benchmark (trafgen cost).
+ *                  benchmark (trafgen cost);
+ *   trafgen_sink   on a lab client's veth: drops the frames addressed to
+ *                  the lab's spoofed sources, passes the rest.
  *
  * The varied part of the source address is one 32-bit big-endian word at
  * frame offset 26 in both families: the whole IPv4 source address, or
@@ -25,6 +27,9 @@
  * frames without restoring their data.
  */
 #include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
@@ -207,6 +212,39 @@ int trafgen_chain(struct xdp_md *ctx)
 		return XDP_ABORTED;
 	bpf_tail_call(ctx, &tg_next, 0);
 	return XDP_DROP;
+}
+
+/*
+ * A lab client's veth program (tests/lab.sh server_lab_up). Replies to a
+ * flood's spoofed sources (198.19.0.0/16, 2001:db8:1::/48, the ranges the
+ * lab's floods use) come back to the client's namespace, which owns no
+ * such address: without this its stack would build an skb, look up a
+ * route and drop each one, on the CPUs the server and wrk share, where on
+ * a real network they leave for the internet. Everything else passes, and
+ * a veth needs some XDP program on the peer of one that sends XDP_TX.
+ */
+SEC("xdp.frags")
+int trafgen_sink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) <= end &&
+		    (ip->daddr & bpf_htonl(0xffff0000)) == bpf_htonl(0xc6130000))
+			return XDP_DROP;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) <= end && ip6->daddr.s6_addr32[0] == bpf_htonl(0x20010db8) &&
+		    (ip6->daddr.s6_addr32[1] & bpf_htonl(0xffff0000)) == bpf_htonl(0x00010000))
+			return XDP_DROP;
+	}
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -53,6 +53,16 @@
 #define FG_SP_WSCALE 7	  /* window scale */
 #define FG_SP_TTL    64	  /* IPv4 TTL and IPv6 hop limit of a SYN-ACK */
 
+/*
+ * How long a cookie stays good when the client uses timestamps: an ACK
+ * whose echoed timestamp says its SYN-ACK left more than this ago is
+ * refused (FG_R_SP_EXPIRED), however valid its cookie, which the kernel
+ * would accept for one to two minutes. It leaves room for a client whose
+ * ACK was lost to retransmit its first data (which carries the same echo):
+ * five times at an RTO of 1 s, doubled each time, take 31 s.
+ */
+#define FG_SP_COOKIE_MS 32000 /* ms */
+
 /* Load-time table sizes (overridable with config `tables:`). */
 #define FG_DEF_SOURCES	(1U << 20)   /* per-source buckets tracked */
 #define FG_DEF_BANS	65536	     /* ban table entries */
@@ -103,7 +113,10 @@ enum fg_counter {
 	/* syn-proxy endpoint, no connection: an ACK without a valid cookie, or a segment that
 	 * is neither SYN nor ACK, or a SYN the proxy does not answer (see bpf/synproxy.h) */
 	FG_R_SP_REFUSED,
-	FG_R_DROP_LAST = FG_R_SP_REFUSED,
+	/* syn-proxy endpoint: an ACK with a valid cookie whose echoed timestamp is older than
+	 * FG_SP_COOKIE_MS or newer than now (a replay) */
+	FG_R_SP_EXPIRED,
+	FG_R_DROP_LAST = FG_R_SP_EXPIRED,
 	FG_C_BAN_INSERT_FAIL,	 /* ban table full: ban not recorded, source still limited */
 	FG_C_SOURCE_INSERT_FAIL, /* source bucket not created: only the endpoint limit applied */
 	FG_C_ATTACK_NEW,     /* packets of new sources charged to a coarse prefix (under attack) */

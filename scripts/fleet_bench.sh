@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
-# fleet_bench.sh BUILD: the bench's fleet part (part 6 of scripts/bench.sh; alone:
+# fleet_bench.sh BUILD: the bench's fleet part (part 7 of scripts/bench.sh; alone:
 # `scripts/bench.sh BUILD fleet`). Two nodes and one redis-server on 127.0.0.1 (a free port,
 # its own directory, killed by PID), set up as in tests/fleet.test.sh by tests/fleet_lab.sh.
 # trafgen sends 3 packets from each of FLEET_BANS sources (default 10000) into node a, whose

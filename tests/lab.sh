@@ -148,3 +148,85 @@ lab_teardown() {
 	rm -rf "$3"
 	return 0
 }
+
+# server_lab_up DIR PASSPROG NS_S NS_C IF_S IF_C: the server-shaped lab of the SYN proxy's test
+# and bench: one veth pair, IF_S in the server namespace NS_S (198.18.0.1/24, 2001:db8::1/64),
+# IF_C in the client namespace NS_C (198.18.0.2/24, 2001:db8::2/64); a bpffs of its own on
+# DIR/bpf (floodgate run in NS_S pins there: `ip netns exec` gives it a fresh /sys); nginx in
+# NS_S on port 80 of both server addresses (/ answers "proxied", /big 30,000 bytes), its PID
+# in SERVER_NGINX_PID. What a veth needs that a NIC does not: IF_C sends with checksum offload
+# off (else its SYNs carry partial checksums, which the SYN proxy refuses) and has an XDP
+# program, PASSPROG's xdp.frags section (a veth hands XDP_TX frames to its peer's XDP ring,
+# which the kernel schedules only when the peer has one); GRO on IF_S lets the stack take
+# floods when no XDP program is there. Replies to spoofed sources in 198.19.0.0/16 are routed
+# to the client namespace, which drops them, as the internet would. Both neighbours are known
+# before it returns. On failure it says what failed and returns 1; server_lab_down removes
+# whatever it reached.
+server_lab_up() {
+	local dir=$1 prog=$2 ns_s=$3 ns_c=$4 if_s=$5 if_c=$6
+	SERVER_NGINX_PID=
+	mkdir -p "$dir/bpf" && mount -t bpf bpf "$dir/bpf" || {
+		echo "# server_lab_up: cannot mount a bpffs on $dir/bpf"
+		return 1
+	}
+	pair_add "$ns_s" "$if_c" "$if_s" "" "198.18.0.1/24 2001:db8::1/64" || return 1
+	link_move "$if_c" "$ns_c" "198.18.0.2/24 2001:db8::2/64" || return 1
+	if ! ip -n "$ns_s" route add 198.19.0.0/16 via 198.18.0.2 ||
+		! ip netns exec "$ns_s" ethtool -K "$if_s" gro on >/dev/null ||
+		! ip netns exec "$ns_c" ethtool -K "$if_c" tx off >/dev/null ||
+		! ip -n "$ns_c" link set dev "$if_c" xdpdrv obj "$prog" program trafgen_sink; then
+		echo "# server_lab_up: cannot configure $if_s/$if_c"
+		return 1
+	fi
+	cat >"$dir/nginx.conf" <<-EOC
+		worker_processes 1;
+		pid $dir/nginx.pid;
+		error_log $dir/nginx.err warn;
+		events { worker_connections 4096; }
+		http {
+		    access_log off;
+		    client_body_temp_path $dir/body;
+		    proxy_temp_path $dir/proxy;
+		    fastcgi_temp_path $dir/fastcgi;
+		    uwsgi_temp_path $dir/uwsgi;
+		    scgi_temp_path $dir/scgi;
+		    server {
+		        listen 198.18.0.1:80 backlog=4096;
+		        listen [2001:db8::1]:80 backlog=4096;
+		        location / { return 200 'proxied\n'; }
+		        location = /big { default_type text/plain; alias $dir/big.txt; }
+		    }
+		}
+	EOC
+	head -c 30000 /dev/zero | tr '\0' x >"$dir/big.txt"
+	chmod 755 "$dir" && chmod 644 "$dir/big.txt"
+	if ! ip netns exec "$ns_s" nginx -c "$dir/nginx.conf" -e "$dir/nginx.err" ||
+		! poll 5 test -s "$dir/nginx.pid"; then
+		echo "# server_lab_up: nginx did not start: $(head -c 300 "$dir/nginx.err" 2>/dev/null)"
+		return 1
+	fi
+	SERVER_NGINX_PID=$(cat "$dir/nginx.pid")
+	if ! poll 5 ip netns exec "$ns_c" curl -s -m 1 -o /dev/null http://198.18.0.1/ ||
+		! poll 5 ip netns exec "$ns_c" curl -s -m 1 -o /dev/null "http://[2001:db8::1]/"; then
+		echo "# server_lab_up: the client does not reach nginx"
+		return 1
+	fi
+}
+
+# server_lab_down DIR FG NS_S NS_C IF_C: what server_lab_up made, each part only if it is
+# there: floodgate detached (in NS_S, which removes its nft table too) from everything pinned
+# under DIR/bpf/fg, nginx (SERVER_NGINX_PID) stopped, the pair and both namespaces, the bpffs.
+# DIR itself stays.
+server_lab_down() {
+	local dir=$1 fg=$2 ns_s=$3 ns_c=$4 if_c=$5
+	if mountpoint -q "$dir/bpf"; then
+		ip netns exec "$ns_s" "$fg" --pin-dir "$dir/bpf/fg" detach --all >/dev/null 2>&1
+		rm -rf "$dir/bpf/fg"
+	fi
+	stop_pid "${SERVER_NGINX_PID:-}"
+	SERVER_NGINX_PID=
+	pair_del "$if_c" "$ns_s"
+	ip netns del "$ns_c" 2>/dev/null
+	mountpoint -q "$dir/bpf" && umount "$dir/bpf"
+	return 0
+}

@@ -6,7 +6,8 @@
  * cookie the ACK built from it gets through; forged cookies, segments
  * that are neither SYN nor ACK, SYNs with bad checksums, data or
  * malformed options, monitor rules, unprotected ports, limits before the
- * proxy, and a connection conntrack knows. The checksums and option
+ * proxy, cookies replayed after their lifetime, and a connection conntrack
+ * knows. The checksums and option
  * layouts are computed here byte by byte, not with the program's code.
  *
  * The tests run in a network namespace of their own (unshare): the
@@ -384,7 +385,8 @@ static __u32 cost_ns(const struct fx_pkt *p)
 
 /* ---- setup ---- */
 
-static void ruleset_commit(void)
+/* Commit the rules below; mon_action: the action of R_MON (FG_ACT_MONITOR as a rule). */
+static void ruleset_commit_mon(__u8 mon_action)
 {
 	struct fg_ruleset *rs = malloc(sizeof(*rs));
 	int i;
@@ -412,12 +414,17 @@ static void ruleset_commit(void)
 		r->proto = FX_IP_TCP;
 		r->port_lo = r->port_hi = eps[i].port;
 		r->syn_proxy = eps[i].proxy;
-		r->action = eps[i].action;
+		r->action = i == R_MON ? mon_action : eps[i].action;
 		r->syn = (struct fg_limit){ eps[i].syn, eps[i].syn };
 		r->total = (struct fg_limit){ eps[i].total, eps[i].total };
 	}
 	assert_int_equal(fx_commit(&fx, rs), 0);
 	free(rs);
+}
+
+static void ruleset_commit(void)
+{
+	ruleset_commit_mon(FG_ACT_MONITOR);
 }
 
 static int group_setup(void **state)
@@ -863,6 +870,114 @@ static void test_total_after(void **state)
 }
 
 /*
+ * A cookie's lifetime, told by the timestamp the ACK echoes (the SYN-ACK's,
+ * the data path's clock in ms above its low six bits): an ACK whose echo
+ * is older than FG_SP_COOKIE_MS, or newer than now, is refused as expired
+ * however valid its cookie, and bans no one; an ACK without timestamps
+ * cannot tell and passes (the kernel's own bound applies). age: ms on the
+ * test clock (HZ 1000: a tick is a ms) from the SYN-ACK's stamp to the ACK.
+ */
+static void test_cookie_lifetime(void **state)
+{
+	static const struct {
+		const char *name;
+		__u8 family;
+		__u16 dport;
+		int syn_ts;	/* the client's SYN has timestamps */
+		int ack_ts;	/* its ACK has them (echoing the SYN-ACK's) */
+		__u64 age;	/* ms from the SYN-ACK's stamp to the ACK */
+		__s32 echo_add; /* added to the echoed value (a forged echo) */
+		__u32 xdp;	/* verdict */
+		int reason;	/* FG_R_* */
+	} rows[] = {
+		{ "at once", 4, P_PROXY, 1, 1, 0, 0, PASS, FG_R_SP_COOKIE },
+		{ "ipv6 at once", 6, P_PROXY, 1, 1, 0, 0, PASS, FG_R_SP_COOKIE },
+		{ "at the lifetime", 4, P_PROXY, 1, 1, FG_SP_COOKIE_MS, 0, PASS, FG_R_SP_COOKIE },
+		{ "1 ms past it", 4, P_PROXY, 1, 1, FG_SP_COOKIE_MS + 1, 0, DROP, FG_R_SP_EXPIRED },
+		{ "ipv6 1 ms past it", 6, P_PROXY, 1, 1, FG_SP_COOKIE_MS + 1, 0, DROP,
+		  FG_R_SP_EXPIRED },
+		{ "a day later", 4, P_PROXY, 1, 1, 86400000, 0, DROP, FG_R_SP_EXPIRED },
+		{ "an echo 64 ms in the future", 4, P_PROXY, 1, 1, 0, 64, DROP, FG_R_SP_EXPIRED },
+		{ "an echo made 1 s younger", 4, P_PROXY, 1, 1, 2000, 1024, PASS, FG_R_SP_COOKIE },
+		{ "past it, under action ban: bans no one", 4, P_BAN, 1, 1, FG_SP_COOKIE_MS + 1, 0,
+		  DROP, FG_R_SP_EXPIRED },
+		{ "ack without timestamps, a day later", 4, P_PROXY, 1, 0, 86400000, 0, PASS,
+		  FG_R_SP_COOKIE },
+		{ "client without timestamps, a day later", 6, P_PROXY, 0, 0, 86400000, 0, PASS,
+		  FG_R_SP_COOKIE },
+	};
+	static const __u8 ts_syn[] = { O_MSS(1460), O_SACK, O_TS(CLIENT_TSVAL, 0), O_NOP, O_WS(7) };
+	struct out *o = malloc(sizeof(*o));
+	unsigned int i;
+
+	assert_non_null(o);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct seg g = { .family = rows[i].family,
+				 .dport = rows[i].dport,
+				 .sport = (__u16)(50000 + i),
+				 .flags = FX_TCP_SYN,
+				 .seq = 0x1000 * (i + 1) },
+			   a;
+		__u64 syn_now = fx.m.st->test_now;
+		struct fx_pkt p;
+		struct synack sa;
+
+		if (rows[i].syn_ts) {
+			memcpy(g.opts, ts_syn, sizeof(ts_syn));
+			g.optlen = sizeof(ts_syn);
+		}
+		seg_build(&p, &g);
+		expect(rows[i].name, &g, TX, FG_R_SP_SYNACK, o);
+		check_synack(rows[i].name, &p, &g, o, rows[i].syn_ts, rows[i].syn_ts,
+			     rows[i].syn_ts, 7, 0, &sa);
+		ack_of(&g, &sa, 0, &a);
+		if (!rows[i].ack_ts)
+			a.optlen = 0;
+		else
+			put32(a.opts + 8, sa.tsval + (__u32)rows[i].echo_add);
+		/* the stamp is the clock's ms with the low six bits replaced */
+		fx.m.st->test_now = syn_now - (syn_now & 63) + rows[i].age;
+		expect(rows[i].name, &a, rows[i].xdp, rows[i].reason, o);
+		assert_int_equal(o->notes & FX_NOTE(FG_C_BANS), 0);
+		fx.m.st->test_now = syn_now + HZ; /* the next row's SYN: after this one's */
+	}
+	free(o);
+}
+
+/*
+ * An expired cookie to a monitor rule passes, counted as one XDP would have
+ * refused. Its SYN-ACK comes from the same port while its rule drops (a
+ * monitor rule answers nothing), then the rule turns to monitor.
+ */
+static void test_cookie_lifetime_monitor(void **state)
+{
+	static const __u8 ts_syn[] = { O_NOP, O_NOP, O_TS(CLIENT_TSVAL, 0) };
+	struct seg g = { .family = 4, .dport = P_MON, .flags = FX_TCP_SYN, .seq = 77 }, a;
+	struct fg_rule_count rb[FG_MAX_RULES], rc[FG_MAX_RULES];
+	__u64 syn_now = fx.m.st->test_now;
+	struct out *o = malloc(sizeof(*o));
+	struct synack sa;
+	struct fx_pkt p;
+
+	assert_non_null(o);
+	memcpy(g.opts, ts_syn, sizeof(ts_syn));
+	g.optlen = sizeof(ts_syn);
+	ruleset_commit_mon(FG_ACT_DROP);
+	seg_build(&p, &g);
+	expect("syn while the rule drops", &g, TX, FG_R_SP_SYNACK, o);
+	check_synack("syn while the rule drops", &p, &g, o, 1, 0, 0, 0, 0, &sa);
+	ruleset_commit_mon(FG_ACT_MONITOR);
+	ack_of(&g, &sa, 0, &a);
+	fx.m.st->test_now = syn_now - (syn_now & 63) + FG_SP_COOKIE_MS + 1;
+	assert_int_equal(fx_rule_stats(&fx, rb), 0);
+	expect("expired cookie to a monitor rule", &a, PASS, FG_R_MONITOR, o);
+	assert_int_equal(o->notes & ~FX_NOTE(FG_C_SOURCE_NEW), FX_NOTE(FG_C_SP_WOULD_REFUSE));
+	assert_int_equal(fx_rule_stats(&fx, rc), 0);
+	assert_int_equal(rc[R_MON].would_drop - rb[R_MON].would_drop, 1);
+	free(o);
+}
+
+/*
  * A connection conntrack has confirmed passes without a cookie: one on
  * this namespace's loopback, made real by a listening socket and an
  * nftables table that needs conntrack (in this namespace only).
@@ -962,6 +1077,8 @@ int main(void)
 		cmocka_unit_test_setup(test_rule_counters, fresh),
 		cmocka_unit_test_setup(test_refused_no_ban, fresh),
 		cmocka_unit_test_setup(test_total_after, fresh),
+		cmocka_unit_test_setup(test_cookie_lifetime, fresh),
+		cmocka_unit_test_setup(test_cookie_lifetime_monitor, fresh),
 		cmocka_unit_test_setup(test_conntrack, fresh),
 	};
 

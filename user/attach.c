@@ -478,8 +478,9 @@ static void detach_usage(FILE *f)
 	fprintf(f,
 		"Remove the program from IFACE; the pinned state stays for the other interfaces\n"
 		"and for a later attach. --all detaches every interface and removes every pin\n"
-		"(counters, bans, rules: all state is gone) and the SYN proxy's nftables table\n"
-		"(table inet floodgate).\n");
+		"(counters, bans, rules: all state is gone) and this pin directory's chain in the\n"
+		"SYN proxy's nftables table (table inet floodgate), the table too when no other\n"
+		"floodgate instance has a chain there.\n");
 }
 
 static const struct fg_opt detach_opts[] = {

@@ -6,13 +6,17 @@
  * passes the ACKs whose cookie is valid (bpf/synproxy.h); netfilter's
  * SYNPROXY checks the same cookie and opens the connection to the server.
  * This file keeps the one nftables table floodgate owns, `table inet
- * floodgate`, in step with the rule set, through the nft binary: each
- * change is one nft transaction that deletes the table and writes it
- * anew, so it either applies whole or not at all, and no other table is
- * ever named. The table lives in the network namespace of the process
- * that runs floodgate: the server's.
+ * floodgate`, in step with the rule set, through the nft binary. The table
+ * lives in the network namespace of the process that runs floodgate (the
+ * server's) and is shared by every floodgate instance there (one per pin
+ * directory): each has a chain of its own in it, named for its pin
+ * directory (sp_<hash>), and changes only that chain, each change one nft
+ * transaction that empties the chain and writes it anew, so it either
+ * applies whole or not at all, and no other table is ever named. The
+ * table goes with the last chain: an instance that removes its chain
+ * removes the table only when no other instance's chain is left in it.
  *
- * The rules, per syn-proxy port set, in one input chain: an ACK
+ * The rules, per syn-proxy port set, in the instance's input chain: an ACK
  * conntrack does not know (invalid, untracked, or picked up mid-stream as
  * new when nf_conntrack_tcp_loose is on) goes to SYNPROXY, which checks
  * its cookie; other invalid segments are dropped. SYNs are left to
@@ -36,6 +40,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "cli.h"
 #include "util.h"
 #include "maps.h"
 #include "ruleset.h"
@@ -43,14 +48,16 @@
 
 #define NFT_TABLE "inet floodgate" /* the only table floodgate writes */
 #define NFT_ERR	  512		   /* bytes of nft's error output kept for the message */
+#define NFT_OUT	  1		   /* nft(): keep its standard output too, in err */
 
 /*
  * Run nft with one argument (a command line, nft joins and parses it) or,
  * arg NULL, with `-f -` and script on its standard input. Its standard
- * output is discarded, its standard error kept in err. Returns its exit
- * status, or -errno when it could not run (-ENOENT: no nft).
+ * error is kept in err (the first errlen - 1 bytes), its standard output
+ * too with flags NFT_OUT, else discarded. Returns its exit status, or
+ * -errno when it could not run (-ENOENT: no nft).
  */
-static int nft(const char *arg, const char *script, char *err, size_t errlen)
+static int nft_run(const char *arg, const char *script, char *err, size_t errlen, int flags)
 {
 	const char *argv[] = { "nft", arg ? arg : "-f", arg ? NULL : "-", NULL };
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, st, ret;
@@ -67,7 +74,10 @@ static int nft(const char *arg, const char *script, char *err, size_t errlen)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	if (flags & NFT_OUT)
+		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	else
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	ret = -posix_spawnp(&pid, "nft", &fa, NULL, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
@@ -113,6 +123,27 @@ out_close:
 	if (out[1] >= 0)
 		close(out[1]);
 	return ret;
+}
+
+static int nft(const char *arg, const char *script, char *err, size_t errlen)
+{
+	return nft_run(arg, script, err, errlen, 0);
+}
+
+/*
+ * This instance's chain name, sp_ and a 32-bit FNV-1a hash of its pin
+ * directory, into buf (12 bytes at least). Two instances of one namespace
+ * have two pin directories, so two chains (a collision of the hash would
+ * make them share one: 1 in 4 billion per pair).
+ */
+static void chain_name(char *buf, size_t len)
+{
+	const unsigned char *c = (const unsigned char *)fg_opts.pin_dir;
+	__u32 h = 2166136261U;
+
+	for (; *c; c++)
+		h = (h ^ *c) * 16777619U;
+	snprintf(buf, len, "sp_%08x", h);
 }
 
 /* nft's first error line, for a message (nft writes "Error: ..." then the failed line). */
@@ -162,20 +193,42 @@ bool fg_synproxy_any(const struct fg_ruleset *rs)
 	return false;
 }
 
-/* Whether the table exists: 1 yes, 0 no (or no nft: then nothing can have made it). */
-static int table_exists(void)
+/*
+ * What the table holds: -1 no table (or no nft: then nothing can have
+ * made it), else how many chains it has, counting only as far as the
+ * listing's first NFT_ERR bytes (enough to tell none from some).
+ */
+static int table_chains(void)
 {
-	char err[NFT_ERR];
+	char out[NFT_ERR], *p;
+	int n = 0;
 
-	return nft("list table " NFT_TABLE, NULL, err, sizeof(err)) == 0;
+	if (nft_run("list table " NFT_TABLE, NULL, out, sizeof(out), NFT_OUT))
+		return -1;
+	for (p = out; (p = strstr(p, "chain ")); p += 6)
+		n++;
+	return n;
 }
 
 int fg_synproxy_remove(void)
 {
-	char err[NFT_ERR];
+	char err[NFT_ERR], cmd[64], chain[16];
 	int r;
 
-	if (!table_exists())
+	if (table_chains() < 0)
+		return 0;
+	chain_name(chain, sizeof(chain));
+	snprintf(cmd, sizeof(cmd), "list chain " NFT_TABLE " %s", chain);
+	if (!nft(cmd, NULL, err, sizeof(err))) {
+		snprintf(cmd, sizeof(cmd), "delete chain " NFT_TABLE " %s", chain);
+		r = nft(cmd, NULL, err, sizeof(err));
+		if (r)
+			return error("syn proxy: nft delete chain %s in table %s: %s", chain,
+				     NFT_TABLE, r < 0 ? strerror(-r) : first_line(err)),
+			       -EIO;
+	}
+	/* another instance's chain keeps the table: its endpoints still need it */
+	if (table_chains())
 		return 0;
 	r = nft("delete table " NFT_TABLE, NULL, err, sizeof(err));
 	if (r)
@@ -187,20 +240,22 @@ int fg_synproxy_remove(void)
 
 int fg_synproxy_install(const struct fg_ruleset *rs)
 {
-	char ports[FG_MAX_RULES * 14], err[NFT_ERR], *script = NULL;
+	char ports[FG_MAX_RULES * 14], err[NFT_ERR], chain[16], *script = NULL;
 	int n = proxy_ports(rs, ports, sizeof(ports)), r;
 
 	if (n < 0)
 		return error("syn proxy: too many ports for one rule"), n;
 	if (!n)
 		return fg_synproxy_remove();
-	/* add first: delete of a table that is not there would fail the transaction */
+	chain_name(chain, sizeof(chain));
+	/* add, then flush: the chain is written anew whether it was there or not */
 	if (asprintf(&script,
 		     "add table " NFT_TABLE "\n"
-		     "delete table " NFT_TABLE "\n"
+		     "add chain " NFT_TABLE " %s"
+		     " { type filter hook input priority filter; policy accept; }\n"
+		     "flush chain " NFT_TABLE " %s\n"
 		     "table " NFT_TABLE " {\n"
-		     "  chain input {\n"
-		     "    type filter hook input priority filter; policy accept;\n"
+		     "  chain %s {\n"
 		     "    meta nfproto ipv4 tcp dport { %s } ct state invalid,untracked"
 		     " synproxy mss %u wscale %u timestamp sack-perm\n"
 		     "    meta nfproto ipv6 tcp dport { %s } ct state invalid,untracked"
@@ -212,8 +267,9 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 		     "    tcp dport { %s } ct state invalid drop\n"
 		     "  }\n"
 		     "}\n",
-		     ports, FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE, ports,
-		     FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE, ports) < 0)
+		     chain, chain, chain, ports, FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6,
+		     FG_SP_WSCALE, ports, FG_SP_MSS4, FG_SP_WSCALE, ports, FG_SP_MSS6, FG_SP_WSCALE,
+		     ports) < 0)
 		return error("syn proxy: out of memory"), -ENOMEM;
 	r = nft(NULL, script, err, sizeof(err));
 	free(script);

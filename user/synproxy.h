@@ -14,12 +14,16 @@
 /* Whether any endpoint rule of rs has the SYN proxy on. */
 bool fg_synproxy_any(const struct fg_ruleset *rs);
 /*
- * Make `table inet floodgate` hold the SYNPROXY rules of rs's syn-proxy
- * endpoints (none: remove it), in one nft transaction. Returns 0, or
- * -errno after one error line; nothing changed then.
+ * Make this instance's chain (one per pin directory) in `table inet
+ * floodgate` hold the SYNPROXY rules of rs's syn-proxy endpoints (none:
+ * fg_synproxy_remove), in one nft transaction. Returns 0, or -errno after
+ * one error line; nothing changed then.
  */
 int fg_synproxy_install(const struct fg_ruleset *rs);
-/* Remove `table inet floodgate` if it is there. Returns 0 or -errno after an error line. */
+/*
+ * Remove this instance's chain if it is there, and the table if no other
+ * instance's chain is left in it. Returns 0 or -errno after an error line.
+ */
 int fg_synproxy_remove(void);
 /*
  * fg_ruleset_commit, with the table in step: installed before a commit

@@ -351,6 +351,7 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_R_TRUNC_L4] = "truncated_l4",
 	[FG_R_TCP_DOFF] = "tcp_data_offset",
 	[FG_R_SP_REFUSED] = "syn_proxy_refused",
+	[FG_R_SP_EXPIRED] = "syn_proxy_expired",
 	[FG_C_BAN_INSERT_FAIL] = "ban_insert_failures",
 	[FG_C_SOURCE_INSERT_FAIL] = "source_insert_failures",
 	[FG_C_ATTACK_NEW] = "under_attack_coarse_sources",
