@@ -31,8 +31,9 @@ failed=() times=()
 leftovers() {
 	ls -A /sys/fs/bpf 2>/dev/null | sed 's|^|/sys/fs/bpf/|'
 	ip netns list 2>/dev/null | awk '{ print "netns " $1 }'
-	ps -eo pid=,comm= | awk '$2 ~ /^(floodgate|trafgen|redis-server|nginx|wrk|prometheus)$/ {
-		print "process " $1 " " $2 }'
+	# not zombies: dead, waiting for a PID 1 that may reap them late
+	ps -eo pid=,stat=,comm= | awk '$2 !~ /^Z/ && $3 ~ /^(floodgate|trafgen|redis-server|nginx|wrk|prometheus)$/ {
+		print "process " $1 " " $3 }'
 }
 # what is there now that was not in $1 (a list from leftovers)
 left_since() { comm -13 <(sort <<<"$1") <(leftovers | sort) | tr '\n' ' '; }
