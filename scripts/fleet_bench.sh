@@ -51,7 +51,7 @@ fi
 mkdir -p "$OUT"
 ms() { date +%s%3N; }
 
-echo "== 6. fleet: $N bans made on node a, applied by node b through one redis-server"
+echo "== 7. fleet: $N bans made on node a, applied by node b through one redis-server"
 fleet_pairs || die "cannot create the veth pairs"
 config a "$A"
 config b "$C"
