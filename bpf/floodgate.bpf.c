@@ -307,9 +307,9 @@ static __always_inline struct fg_verdict *fg_vc_slot(const struct fg_src_key *k,
 
 	*head = *(const __u32 *)k; /* stored whole (fg_stage_cache) */
 	/*
-	 * 64 entries: the words folded and one multiplication (the top bits,
-	 * which every bit reaches) spread a run of addresses well enough,
-	 * and cost half of fg_hash's two on the path of every cached drop
+	 * The words folded and one multiplication (the top bits, which
+	 * every bit reaches) spread a run of addresses over the slots well
+	 * enough, and cost half of fg_hash's two on every cached drop's path
 	 */
 	idx = ((w[0] ^ w[1] ^ w[2] ^ w[3] ^ *head) * 0x9e3779b1U) >> (32 - FG_VC_BITS);
 	return bpf_map_lookup_elem(&fg_verdicts, &idx);

@@ -358,7 +358,8 @@ struct fg_src {
  * fg_verdicts, per CPU, pinned; readers of fg_sources add what it holds
  * (fg_sources_walk).
  */
-#define FG_VC_BITS  6
+/* 1024: a flood of a thousand sources over their limits mostly finds its drops here (64 KiB a CPU) */
+#define FG_VC_BITS  10
 #define FG_VC_SLOTS (1U << FG_VC_BITS) /* fg_verdicts entries, per CPU */
 
 struct fg_verdict {

@@ -1151,10 +1151,21 @@ static void raw_drops(__u64 *reason, __u64 *rule)
 	*rule = rc.dropped;
 }
 
+/* fg_sources_each's callback: copy the bucket of the key in *ctx (a struct fg_source_entry). */
+static int find_bucket(const struct fg_src_key *k, const struct fg_src *v, void *ctx)
+{
+	struct fg_source_entry *e = ctx;
+
+	if (!memcmp(k, &e->key, sizeof(*k)))
+		e->val = *v;
+	return 0;
+}
+
 static void test_verdict_cache(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();
 	__u64 reason0, rule0, reason, rule;
+	struct fg_source_entry found = {};
 	struct fg_rule *r;
 	struct fg_src v;
 	int i;
@@ -1175,6 +1186,12 @@ static void test_verdict_cache(void **state)
 	v = src_get(1, FG_FAM_IPV4, "198.18.2.1", 32);
 	assert_int_equal(v.packets, 10);
 	assert_int_equal(v.drops, 8);
+	/* as top and /metrics read it: the walk adds what the caches hold */
+	found.key = (struct fg_src_key){ .rule = 1, .family = FG_FAM_IPV4, .plen = 32 };
+	assert_int_equal(inet_pton(AF_INET, "198.18.2.1", found.key.addr), 1);
+	assert_int_equal(fg_sources_each(&fx.m, find_bucket, &found), 0);
+	assert_int_equal(found.val.packets, 10);
+	assert_int_equal(found.val.drops, 8);
 
 	/* a second on, any packet on this CPU settles it, into the bucket and the counters */
 	fx_set_now(&fx, T0 + 2 * HZ);

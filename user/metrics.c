@@ -46,61 +46,99 @@ struct pending {
 	__u64 bytes;	       /* their bytes */
 };
 
-/* Read every CPU's cache entries that hold packets; how many went to p (at most max). */
-static int pending_read(const struct fg_maps *m, struct pending *p, int max)
+/*
+ * Every CPU's verdict cache entries in one batched read: FG_VC_SLOTS *
+ * ncpus of them, slot by slot, into *out (free() it). 0 (an older
+ * program's maps without a cache: *out NULL) or -errno.
+ */
+static int vc_read(const struct fg_maps *m, struct fg_verdict **out)
 {
-	struct fg_verdict *v = calloc(m->ncpus, sizeof(*v));
-	int n = 0, c, j;
-	__u32 i;
+	__u32 n = FG_VC_SLOTS, next, *keys = calloc(FG_VC_SLOTS, sizeof(*keys));
+	struct fg_verdict *v = calloc((size_t)FG_VC_SLOTS * m->ncpus, sizeof(*v));
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	int err = 0;
 
-	if (!v)
+	*out = NULL;
+	if (!keys || !v) {
+		err = -ENOMEM;
+	} else if (m->verdicts >= 0) {
+		err = bpf_map_lookup_batch(m->verdicts, NULL, &next, keys, v, &n, &o);
+		if (err == -ENOENT) /* the whole array read: the end */
+			err = 0;
+		if (!err && n != FG_VC_SLOTS)
+			err = -EIO;
+	}
+	free(keys);
+	if (err || m->verdicts < 0)
+		free(v);
+	else
+		*out = v;
+	return err;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct fg_src_key));
+}
+
+/*
+ * The cache entries that hold packets, one per bucket (summed over CPUs),
+ * sorted by key for bsearch: how many went to *out (free() it), or
+ * -errno.
+ */
+static int pending_read(const struct fg_maps *m, struct pending **out)
+{
+	size_t i, total = (size_t)FG_VC_SLOTS * m->ncpus;
+	struct fg_verdict *v;
+	struct pending *p;
+	int n = 0, err, j;
+
+	*out = NULL;
+	if ((err = vc_read(m, &v)))
+		return err;
+	p = calloc(total, sizeof(*p));
+	if (!p) {
+		free(v);
 		return -ENOMEM;
-	for (i = 0; i < FG_VC_SLOTS; i++) {
-		if (bpf_map_lookup_elem(m->verdicts, &i, v))
-			continue; /* an older program's maps: no cache */
-		for (c = 0; c < m->ncpus; c++) {
-			if (!v[c].packets)
-				continue;
-			for (j = 0; j < n && memcmp(&p[j].key, &v[c].key, sizeof(p[j].key)); j++)
-				;
-			if (j == n) {
-				if (n == max)
-					continue;
-				p[n++] = (struct pending){ .key = v[c].key };
-			}
-			p[j].packets += v[c].packets;
-			p[j].bytes += v[c].bytes;
+	}
+	for (i = 0; v && i < total; i++)
+		if (v[i].packets)
+			p[n++] = (struct pending){ v[i].key, v[i].packets, v[i].bytes };
+	free(v);
+	qsort(p, n, sizeof(*p), key_cmp);
+	for (i = 1, j = 0; n && i < (size_t)n; i++) { /* one per bucket: CPUs may share one */
+		if (!key_cmp(&p[i], &p[j])) {
+			p[j].packets += p[i].packets;
+			p[j].bytes += p[i].bytes;
+		} else {
+			p[++j] = p[i];
 		}
 	}
-	free(v);
-	return n;
+	*out = p;
+	return n ? j + 1 : 0;
 }
 
 int fg_vc_pending(const struct fg_maps *m, const struct fg_config *cfg, struct fg_count *counters,
 		  struct fg_rule_count *rules)
 {
-	struct fg_verdict *v = calloc(m->ncpus, sizeof(*v));
 	const struct fg_rule *r;
-	__u32 i;
-	int c;
+	struct fg_verdict *v;
+	size_t i;
+	int err;
 
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < FG_VC_SLOTS; i++) {
-		if (bpf_map_lookup_elem(m->verdicts, &i, v))
-			continue; /* an older program's maps: no cache */
-		for (c = 0; c < m->ncpus; c++) {
-			if (!v[c].packets || v[c].reason >= FG_COUNTER_MAX)
-				continue;
-			counters[v[c].reason].packets += v[c].packets;
-			counters[v[c].reason].bytes += v[c].bytes;
-			/* as fg_vc_settle: not for a rule that took the index since */
-			r = &cfg->rules[v[c].key.rule % FG_MAX_RULES];
-			if (!r->used || (__s32)(v[c].epoch - r->born) < 0)
-				continue;
-			rules[v[c].key.rule].dropped += v[c].packets;
-			rules[v[c].key.rule].bytes += v[c].bytes;
-		}
+	if ((err = vc_read(m, &v)))
+		return err;
+	for (i = 0; v && i < (size_t)FG_VC_SLOTS * m->ncpus; i++) {
+		if (!v[i].packets || v[i].reason >= FG_COUNTER_MAX)
+			continue;
+		counters[v[i].reason].packets += v[i].packets;
+		counters[v[i].reason].bytes += v[i].bytes;
+		/* as fg_vc_settle: not for a rule that took the index since */
+		r = &cfg->rules[v[i].key.rule % FG_MAX_RULES];
+		if (!r->used || (__s32)(v[i].epoch - r->born) < 0)
+			continue;
+		rules[v[i].key.rule].dropped += v[i].packets;
+		rules[v[i].key.rule].bytes += v[i].bytes;
 	}
 	free(v);
 	return 0;
@@ -110,7 +148,7 @@ int fg_vc_pending(const struct fg_maps *m, const struct fg_config *cfg, struct f
 struct each_ctx {
 	int (*fn)(const struct fg_src_key *k, const struct fg_src *v, void *ctx);
 	void *ctx;
-	struct pending *pending; /* pending_read's */
+	struct pending *pending; /* pending_read's, sorted by key */
 	int n_pending;		 /* entries in it */
 };
 
@@ -119,18 +157,19 @@ static int each_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 	const struct fg_src_key *k = keys;
 	const struct fg_src *v = vals;
 	struct each_ctx *e = ctx;
+	const struct pending *pd;
 	struct fg_src sum;
 	__u32 i;
-	int ret, j;
+	int ret;
 
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < e->n_pending && memcmp(&e->pending[j].key, &k[i], sizeof(k[i])); j++)
-			;
-		if (j < e->n_pending) {
+		pd = e->n_pending ? bsearch(&k[i], e->pending, e->n_pending, sizeof(*pd), key_cmp)
+				  : NULL;
+		if (pd) {
 			sum = v[i];
-			sum.packets += e->pending[j].packets;
-			sum.bytes += e->pending[j].bytes;
-			sum.drops += e->pending[j].packets;
+			sum.packets += pd->packets;
+			sum.bytes += pd->bytes;
+			sum.drops += pd->packets;
 			ret = e->fn(&k[i], &sum, e->ctx);
 		} else {
 			ret = e->fn(&k[i], &v[i], e->ctx);
@@ -145,13 +184,10 @@ int fg_sources_each(const struct fg_maps *m,
 		    int (*fn)(const struct fg_src_key *k, const struct fg_src *v, void *ctx),
 		    void *ctx)
 {
-	int max = FG_VC_SLOTS * (m->ncpus > 0 ? m->ncpus : 1);
-	struct each_ctx e = { .fn = fn, .ctx = ctx, .pending = calloc(max, sizeof(*e.pending)) };
+	struct each_ctx e = { .fn = fn, .ctx = ctx };
 	int err;
 
-	if (!e.pending)
-		return error("read fg_verdicts: %s", strerror(ENOMEM)), -ENOMEM;
-	e.n_pending = pending_read(m, e.pending, max);
+	e.n_pending = pending_read(m, &e.pending);
 	if (e.n_pending < 0) {
 		err = e.n_pending;
 		error("read fg_verdicts: %s", strerror(-err));
