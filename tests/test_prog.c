@@ -721,6 +721,14 @@ static void list_put(const char *cidr, __u8 kind, __u8 verdict, __u64 expires)
 	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE); /* as lists_write does */
 }
 
+/* Empty the IPv4 lists as lists_write does: the trie, the count, the generation. */
+static void lists_clear(void)
+{
+	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
+	fx.m.st->lists4 = 0;
+	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE);
+}
+
 /* An automatic ban as the data path writes it. */
 static void ban_put(__u8 family, const char *addr, __u8 plen, __u64 expires, __u32 strikes)
 {
@@ -1211,17 +1219,13 @@ static void test_verdict_cache(void **state)
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
 	list_put("198.18.2.1/32", FG_LIST_ALLOW, FG_LIST_ALLOW, 0);
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, PASS, FG_R_ALLOW, -1, F_PASSED);
-	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
-	fx.m.st->lists4 = 0;
-	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE);
+	lists_clear();
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
 	/* a deny entry too, though the cache sees it before the lists */
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
 	list_put("198.18.2.0/24", FG_LIST_DENY, FG_LIST_DENY, 0);
 	send_tcp("198.18.2.1", 27, FX_TCP_ACK, DROP, FG_R_DENY, -1, F_DROPPED);
-	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
-	fx.m.st->lists4 = 0;
-	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE);
+	lists_clear();
 
 	/* so does a new rule set: the same limit, now monitored */
 	rs = ruleset_new();

@@ -585,14 +585,7 @@ static int pub_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 /* fg_list_read's order: family, address, length. */
 static int entry_cmp(const struct fg_list_entry *a, const struct fg_list_entry *b)
 {
-	int d;
-
-	if (a->cidr.family != b->cidr.family)
-		return a->cidr.family - b->cidr.family;
-	d = memcmp(a->cidr.addr, b->cidr.addr, sizeof(a->cidr.addr));
-	if (d)
-		return d;
-	return a->cidr.plen - b->cidr.plen;
+	return fg_cidr_cmp(&a->cidr, &b->cidr);
 }
 
 /*

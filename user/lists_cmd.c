@@ -213,16 +213,9 @@ struct ban_row {
 static int ban_row_cmp(const void *pa, const void *pb)
 {
 	const struct ban_row *a = pa, *b = pb;
-	int d;
+	int d = fg_cidr_cmp(&a->cidr, &b->cidr);
 
-	if (a->cidr.family != b->cidr.family)
-		return a->cidr.family - b->cidr.family;
-	d = memcmp(a->cidr.addr, b->cidr.addr, sizeof(a->cidr.addr));
-	if (d)
-		return d;
-	if (a->cidr.plen != b->cidr.plen)
-		return a->cidr.plen - b->cidr.plen;
-	return b->manual - a->manual;
+	return d ? d : b->manual - a->manual;
 }
 
 static __u64 ticks_left(__u64 until, __u64 now, __u64 hz)

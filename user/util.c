@@ -404,3 +404,15 @@ int fg_action_parse(const char *s)
 			return i;
 	return -1;
 }
+
+int fg_cidr_cmp(const struct fg_cidr *a, const struct fg_cidr *b)
+{
+	int d;
+
+	if (a->family != b->family)
+		return a->family - b->family;
+	d = memcmp(a->addr, b->addr, sizeof(a->addr));
+	if (d)
+		return d;
+	return a->plen - b->plen;
+}

@@ -51,6 +51,8 @@ int fg_parse_size(const char *what, const char *s, __u64 *bytes);	/* 64k, 1m (x1
 int fg_parse_duration(const char *what, const char *s, __u64 *seconds); /* 30s 5m 2h 1d */
 /* ADDR[/LEN]; bare ADDR means a host prefix when host_default, else an error. */
 int fg_parse_cidr(const char *what, const char *s, bool host_default, struct fg_cidr *out);
+/* The order lists print prefixes in: family, address, length (<0, 0, >0). */
+int fg_cidr_cmp(const struct fg_cidr *a, const struct fg_cidr *b);
 int fg_parse_endpoint(const char *what, const char *s, struct fg_endpoint *out);
 
 /* Formatters (return buf). */
