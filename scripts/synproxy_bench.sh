@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 # synproxy_bench.sh BUILD [CSV]: new connections per second to nginx during a
-# spoofed SYN flood, four ways, in one run (part 6 of scripts/bench.sh,
+# spoofed SYN flood, five ways, in one run (part 6 of scripts/bench.sh,
 # `PARTS=synproxy make bench`, or alone):
 #   xdp        floodgate's SYN proxy (XDP cookies, SYNPROXY completes)
 #   xdp_tsoff  the same with net.ipv4.tcp_timestamps=0 on the server: the
@@ -10,6 +10,11 @@
 #   nft        nftables' SYNPROXY alone, the usual recipe (SYNs untracked in raw,
 #              SYNPROXY for invalid and untracked, nf_conntrack_tcp_loose=0)
 #   kernel     no floodgate: the kernel's own SYN cookies (tcp_syncookies=1)
+#   floor      floodgate dropping the whole flood at XDP by a deny of its
+#              sources (198.19.0.0/16), no proxy: no defence can do that to a
+#              real spoofed flood, but it measures what the flood costs this lab
+#              anyway (the generator shares the CPUs): the best any defence can
+#              keep here
 # Each variant: wrk with a new connection per request (-H "Connection: close")
 # without a flood, then with trafgen sending SYNs from 65,536 spoofed sources
 # (its loop method, as make bench's other floods: the cheapest to send, so the
@@ -29,7 +34,8 @@
 # what was measured).
 #
 # FLOOD_PPS (default 300000), FLOOD_METHOD (default loop), SECONDS_EACH (default
-# 5), ROUNDS and CT_TIME_WAIT (below) tune it.
+# 5), ROUNDS, VARIANTS (default all five, in this order) and CT_TIME_WAIT
+# (below) tune it.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tests/tap.sh # stop_pid, poll, server_lab_up, server_lab_down
@@ -41,6 +47,7 @@ PASSPROG=$BUILD/trafgen.bpf.o
 RATE=${FLOOD_PPS:-300000}
 METHOD=${FLOOD_METHOD:-loop}
 ROUNDS=${ROUNDS:-3}
+VARIANTS=${VARIANTS:-xdp xdp_tsoff nft kernel floor}
 ROUND=1
 SECS=${SECONDS_EACH:-5}
 ID=$$
@@ -172,6 +179,11 @@ on() {
 		EOF
 		;;
 	kernel) ;; # no table, no XDP: the stack's own SYN cookies
+	floor) # the flood's own sources denied at XDP
+		fg attach "$IF_S" >/dev/null || die "floodgate attach failed"
+		fg deny add 198.19.0.0/16 >/dev/null || die "deny add 198.19.0.0/16 failed"
+		fg limit set default --pps off --syn-pps off >/dev/null || die "limit set default failed"
+		;;
 	esac
 }
 off() {
@@ -180,6 +192,10 @@ off() {
 		echo "# $1 counters: $(fg stats -j | jq -c '.packets | {syn_proxy_synack, syn_proxy_cookie_ok, syn_proxy_refused, syn_proxy_expired}')"
 		fg detach --all >/dev/null
 		S sysctl -qw net.ipv4.tcp_timestamps=1
+		;;
+	floor)
+		echo "# floor counters: $(fg stats -j | jq -c '.packets | {denied, passed}')"
+		fg detach --all >/dev/null
 		;;
 	nft)
 		S nft delete table inet fgbench
@@ -196,7 +212,7 @@ echo "# tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies), flood method $MET
 printf '%-9s %-6s %9s %10s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s"
 for r in $(seq "$ROUNDS"); do
 	ROUND=$r
-	for v in xdp xdp_tsoff nft kernel; do
+	for v in $VARIANTS; do
 		on "$v"
 		run "$v" 0
 		run "$v" 1
