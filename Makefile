@@ -122,11 +122,11 @@ soak: all
 
 format:
 	$(Q)clang-format -i $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) $(wildcard user/*.h) $(TEST_SRCS) \
-		$(TG_SRCS) $(wildcard tests/*/*.h)
+		$(TG_SRCS) $(wildcard tests/*.h tests/*/*.h)
 
 format-check:
 	$(Q)clang-format --dry-run -Werror $(BPF_SRCS) bpf/*.h headers/*.h $(USER_SRCS) \
-		$(wildcard user/*.h) $(TEST_SRCS) $(TG_SRCS) $(wildcard tests/*/*.h)
+		$(wildcard user/*.h) $(TEST_SRCS) $(TG_SRCS) $(wildcard tests/*.h tests/*/*.h)
 
 $(BUILD)/floodgate.8: man/floodgate.8.scd | $(BUILD)
 	$(call msg,SCDOC,$@)

@@ -22,19 +22,6 @@ done
 [ -x "$FG" ] || skip_all "no $FG (make first)"
 PY=$(python3 -c 'import sys; print(sys.executable)')
 
-# The sender: COUNT UDP datagrams from SRC to DST:PORT, 5 s at most.
-cat >"$TMP/send.py" <<'EOF'
-import socket, sys, time
-src, dst, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((src, 0))
-t0 = time.monotonic()
-for _ in range(count):
-    if time.monotonic() - t0 > 5:
-        break
-    s.sendto(b'x' * 64, (dst, port))
-EOF
-
 fga() { "$FG" --pin-dir "$PINA" "$@"; }
 fgb() { "$FG" --pin-dir "$PINB" "$@"; }
 q() { "$@" >/dev/null 2>&1; }
@@ -56,9 +43,9 @@ start() {
 # send NODE SRC COUNT: datagrams from SRC in the node's peer namespace to its host end
 send() {
 	if [ "$1" == a ]; then
-		ip netns exec "$NSA" "$PY" "$TMP/send.py" "$2" "$HA" 5005 "$3"
+		udp_send "$NSA" "$2" "$HA" 5005 "$3"
 	else
-		ip netns exec "$NSB" "$PY" "$TMP/send.py" "$2" "$HB" 5005 "$3"
+		udp_send "$NSB" "$2" "$HB" 5005 "$3"
 	fi
 }
 # banned_pkts NODE: packets the node dropped as banned
@@ -81,8 +68,8 @@ setup_test() {
 }
 teardown_test() {
 	fleet_down
-	# each test's files go; the sender, written once for all, stays
-	find "$TMP" -mindepth 1 -maxdepth 1 ! -name send.py -exec rm -rf {} +
+	# each test's files go
+	find "$TMP" -mindepth 1 -maxdepth 1 -exec rm -rf {} +
 }
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted

@@ -81,6 +81,25 @@ pair_del() {
 	return 0
 }
 
+# udp_send NS SRC DST PORT COUNT [PACE]: COUNT UDP datagrams (64 bytes of payload) from the
+# IPv4 address SRC in the namespace NS to DST:PORT, one every PACE seconds (default: as fast as
+# it can), 10 s at most; what a test counts on the other end.
+udp_send() {
+	ip netns exec "$1" python3 - "$2" "$3" "$4" "$5" "${6:-0}" <<-'EOF'
+		import socket, sys, time
+		src, dst, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+		pace = float(sys.argv[5])
+		s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+		s.bind((src, 0))
+		t0, sent = time.monotonic(), 0
+		while sent < count and time.monotonic() - t0 < 10:
+		    s.sendto(b'x' * 64, (dst, port))
+		    sent += 1
+		    if pace:
+		        time.sleep(pace)
+	EOF
+}
+
 # fg_remove FG PIN: floodgate detached from everything pinned under PIN, and PIN removed.
 fg_remove() {
 	"$1" --pin-dir "$2" detach --all >/dev/null 2>&1

@@ -17,7 +17,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 TEST_NAME=ops_daemon
-. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all
+. tests/tap.sh # ok, notok, check, same, le, note, exited, stop_pid, poll, skip_all, udp_send
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -36,17 +36,7 @@ done
 [ -x "$FG" ] || skip_all "no $FG (make first)"
 PY=$(python3 -c 'import sys; print(sys.executable)')
 
-cat >"$TMP/send.py" <<'EOF'
-import socket, sys, time
-src, dst, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((src, 0))
-t0, sent = time.monotonic(), 0
-while sent < count and time.monotonic() - t0 < 10:
-    s.sendto(b'x' * 64, (dst, port))
-    sent += 1
-EOF
-send() { ip netns exec "$NS" "$PY" "$TMP/send.py" "$1" $H4 9000 "$2"; }
+send() { udp_send "$NS" "$1" $H4 9000 "$2"; }
 
 # What systemd would get on NOTIFY_SOCKET, one line per datagram; 300 s at most.
 cat >"$TMP/notify.py" <<'EOF'

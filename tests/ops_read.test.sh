@@ -15,7 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 TEST_NAME=ops_read
-. tests/tap.sh # ok, notok, check, same, note, stop_pid, skip_all, run_tests, pair_add, lab_remove
+. tests/tap.sh # ok, notok, check, same, note, stop_pid, skip_all, run_tests, pair_add, lab_remove, udp_send
 
 FG=${FG_BUILD:-$PWD/build}/floodgate
 S=$$
@@ -45,25 +45,8 @@ for t in ip python3 jq; do
 	command -v $t >/dev/null || skip_all "needs $t"
 done
 [ -x "$FG" ] || skip_all "no $FG (make first)"
-PY=$(python3 -c 'import sys; print(sys.executable)')
-
-# send SRC PORT COUNT [PACE]: COUNT datagrams of 64 bytes from SRC to the
-# host, 10 s at most, one every PACE seconds (default: as fast as it can).
-cat >"$TMP/send.py" <<'EOF'
-import socket, sys, time
-src, dst, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-pace = float(sys.argv[5]) if len(sys.argv) > 5 else 0
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((src, 0))
-t0, sent = time.monotonic(), 0
-while sent < count and time.monotonic() - t0 < 10:
-    s.sendto(b'x' * 64, (dst, port))
-    sent += 1
-    if pace:
-        time.sleep(pace)
-print(sent)
-EOF
-send() { ip netns exec "$NS" "$PY" "$TMP/send.py" "$1" $H4 "$2" "$3" ${4:-} >/dev/null; }
+# send SRC PORT COUNT [PACE]: udp_send from SRC in the peer namespace to the host
+send() { udp_send "$NS" "$1" $H4 "$2" "$3" "${4:-}"; }
 
 # The group must exist before attach, which gives the pins to it.
 if ! getent group floodgate >/dev/null; then

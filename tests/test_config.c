@@ -16,7 +16,7 @@
  * catch what is reported through error() (a file that cannot be read)
  * with their own error routine.
  */
-#define _GNU_SOURCE /* asprintf, open_memstream */
+#define _GNU_SOURCE /* open_memstream */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
+#include "cases.h"
 #include "util.h"
 #include "ruleset.h"
 #include "config.h"
@@ -612,20 +613,17 @@ static int by_name(const void *a, const void *b)
 
 int main(void)
 {
-	struct CMUnitTest *tests = calloc(N_ROWS + MAX_FIXTURES + 8, sizeof(*tests));
 	char *names[MAX_FIXTURES];
-	size_t i, n = 0, nf = 0;
+	struct cases c = { 0 };
+	size_t i, nf = 0;
 	struct dirent *de;
 	DIR *d;
 	int ret;
 
-	if (!tests)
-		return 1;
 	d = opendir(FIXTURES);
 	if (!d) {
 		printf("not ok - open %s (run from the source tree): %s\n", FIXTURES,
 		       strerror(errno));
-		free(tests);
 		return 1;
 	}
 	while ((de = readdir(d)) && nf < MAX_FIXTURES) {
@@ -637,37 +635,20 @@ int main(void)
 	}
 	closedir(d);
 	qsort(names, nf, sizeof(names[0]), by_name);
-	for (i = 0; i < nf; i++) {
-		char *name;
-
-		if (asprintf(&name, "fixture %s", names[i]) < 0)
-			return 1;
-		tests[n].name = name;
-		tests[n].test_func = test_fixture;
-		tests[n++].initial_state = names[i];
-	}
-	tests[n].name = strdup("floodgate.example.yaml loads clean into its documented values");
-	tests[n++].test_func = test_example;
-	tests[n].name = strdup("every key lands in its field");
-	tests[n++].test_func = test_every_key;
-	tests[n].name = strdup("keys left out take the documented defaults");
-	tests[n++].test_func = test_defaults;
-	tests[n].name = strdup("an unreadable file is -errno, not a count");
-	tests[n++].test_func = test_unreadable;
-	tests[n].name = strdup("durations become ticks at the given hz");
-	tests[n++].test_func = test_hz;
-	tests[n].name = strdup("bps 1t: one default byte burst from the file and limit set");
-	tests[n++].test_func = test_default_burst_both_sides;
-	for (i = 0; i < N_ROWS; i++) {
-		tests[n].name = strdup(rows[i].name);
-		tests[n].test_func = test_row;
-		tests[n++].initial_state = (void *)&rows[i];
-	}
-	ret = _cmocka_run_group_tests("config", tests, n, NULL, NULL);
-	for (i = 0; i < n; i++)
-		free((char *)tests[i].name);
+	for (i = 0; i < nf; i++)
+		cases_add(&c, test_fixture, names[i], "fixture %s", names[i]);
+	cases_add(&c, test_example, NULL,
+		  "floodgate.example.yaml loads clean into its documented values");
+	cases_add(&c, test_every_key, NULL, "every key lands in its field");
+	cases_add(&c, test_defaults, NULL, "keys left out take the documented defaults");
+	cases_add(&c, test_unreadable, NULL, "an unreadable file is -errno, not a count");
+	cases_add(&c, test_hz, NULL, "durations become ticks at the given hz");
+	cases_add(&c, test_default_burst_both_sides, NULL,
+		  "bps 1t: one default byte burst from the file and limit set");
+	for (i = 0; i < N_ROWS; i++)
+		cases_add(&c, test_row, (void *)&rows[i], "%s", rows[i].name);
+	ret = cases_run(&c, "config");
 	for (i = 0; i < nf; i++)
 		free(names[i]);
-	free(tests);
 	return ret;
 }

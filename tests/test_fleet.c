@@ -5,7 +5,6 @@
  * applied or refused for exactly the expected reason. Then a formatted
  * record parses back to itself, and the redis address parser.
  */
-#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "cases.h"
 #include "util.h"
 #include "fleet.h"
 
@@ -158,29 +158,13 @@ static void test_addr(void **state)
 
 int main(void)
 {
-	struct CMUnitTest *tests = calloc(N_ROWS + 2, sizeof(*tests));
+	struct cases c = { 0 };
 	size_t i;
-	int ret;
 
-	if (!tests)
-		return 1;
-	for (i = 0; i < N_ROWS; i++) {
-		char *name;
-
-		if (asprintf(&name, "record %s: %.70s", rows[i].want ? "refused" : "accepted",
-			     rows[i].rec) < 0)
-			return 1;
-		tests[i].name = name;
-		tests[i].test_func = test_row;
-		tests[i].initial_state = (void *)&rows[i];
-	}
-	tests[i].name = "a formatted record parses back to itself";
-	tests[i++].test_func = test_roundtrip;
-	tests[i].name = "redis addresses: HOST:PORT, [V6]:PORT, unix:/PATH";
-	tests[i++].test_func = test_addr;
-	ret = _cmocka_run_group_tests("fleet", tests, i, NULL, NULL);
 	for (i = 0; i < N_ROWS; i++)
-		free((char *)tests[i].name);
-	free(tests);
-	return ret;
+		cases_add(&c, test_row, (void *)&rows[i], "record %s: %.70s",
+			  rows[i].want ? "refused" : "accepted", rows[i].rec);
+	cases_add(&c, test_roundtrip, NULL, "a formatted record parses back to itself");
+	cases_add(&c, test_addr, NULL, "redis addresses: HOST:PORT, [V6]:PORT, unix:/PATH");
+	return cases_run(&c, "fleet");
 }

@@ -6,7 +6,6 @@
  * print exactly one line, starting "error: " and naming the bad value,
  * which is what every CLI command relies on for its error messages.
  */
-#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +20,7 @@
 #include <netinet/in.h>
 #include <cmocka.h>
 
+#include "cases.h"
 #include "util.h"
 
 enum parser {
@@ -374,31 +374,14 @@ static void test_errno_kept(void **state)
 
 int main(void)
 {
-	struct CMUnitTest *tests = calloc(N_ROWS + 3, sizeof(*tests));
+	struct cases c = { 0 };
 	size_t i;
-	int ret;
 
-	if (!tests)
-		return 1;
-	for (i = 0; i < N_ROWS; i++) {
-		char *name;
-
-		if (asprintf(&name, "%s %s '%s'", parser_names[rows[i].p],
-			     rows[i].ok ? "accepts" : "rejects", rows[i].in) < 0)
-			return 1;
-		tests[i].name = name;
-		tests[i].test_func = test_row;
-		tests[i].initial_state = (void *)&rows[i];
-	}
-	tests[i].name = "formatters round-trip through the parsers";
-	tests[i++].test_func = test_format_roundtrip;
-	tests[i].name = "enum names and the action parser";
-	tests[i++].test_func = test_names;
-	tests[i].name = "error() and warning() keep errno when printing fails";
-	tests[i++].test_func = test_errno_kept;
-	ret = _cmocka_run_group_tests("util", tests, i, NULL, NULL);
 	for (i = 0; i < N_ROWS; i++)
-		free((char *)tests[i].name);
-	free(tests);
-	return ret;
+		cases_add(&c, test_row, (void *)&rows[i], "%s %s '%s'", parser_names[rows[i].p],
+			  rows[i].ok ? "accepts" : "rejects", rows[i].in);
+	cases_add(&c, test_format_roundtrip, NULL, "formatters round-trip through the parsers");
+	cases_add(&c, test_names, NULL, "enum names and the action parser");
+	cases_add(&c, test_errno_kept, NULL, "error() and warning() keep errno when printing fails");
+	return cases_run(&c, "util");
 }
