@@ -2,9 +2,10 @@
 /*
  * floodgate.bpf.c: the XDP program. Per packet, in this order (the stages
  * of floodgate() at the end of the file): parse (parse.h), rule (the
- * endpoint's), cache (a drop this CPU decided for the source this tick),
- * lists (the allow/deny/manual-ban trie), source (its bucket, with its
- * cached ban state, and the per-source limits), SYN proxy (for
+ * endpoint's), cache (a drop this CPU decided for the source this tick,
+ * or a lease of its tokens this CPU took), lists (the allow/deny/manual-ban
+ * trie), source (its bucket, with its cached ban state, and the
+ * per-source limits), SYN proxy (for
  * endpoints that have it, synproxy.h), endpoint (the rule's total),
  * action, one count. The rate math is in rate.h. DESIGN.md
  * explains each step; headers/floodgate.h holds every map layout.
@@ -285,7 +286,7 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 	a.step = fg_hz;
 	a.far = 2 * cfg->events_per_sec * fg_hz;
 	/* one attempt (no fg_gcra: the call chain would pass the stack's bound); a lost race drops */
-	if (fg_gcra_try(&st->events_tat, NULL, &a) != 1) {
+	if (fg_gcra_try(&st->events_tat, NULL, &a, NULL) != 1) {
 		fg_count(FG_C_EVENTS_LOST, 0);
 		return 0;
 	}
@@ -321,7 +322,7 @@ static __always_inline int fg_vc_hit(const struct fg_verdict *v, const struct fg
 {
 	const __u32 *a = (const __u32 *)&v->key, *b = (const __u32 *)k->addr;
 
-	return v->tick == now && v->epoch == epoch && a[0] == head && a[1] == b[0] &&
+	return v->tick == (__u32)now && v->epoch == epoch && a[0] == head && a[1] == b[0] &&
 	       a[2] == b[1] && a[3] == b[2] && a[4] == b[3];
 }
 
@@ -336,26 +337,56 @@ static __always_inline int fg_vc_rules(const struct fg_verdict *v, const struct 
 }
 
 /*
- * Put the packets an entry dropped where every packet is counted: its
- * bucket, the reason's counter and its rule's (fg_vc_rules, in the live
- * rule set cfg). Before the entry is reused, on the CPU it belongs to. A
- * global function: once per entry and tick at most.
+ * A lease's unspent tokens back into its bucket's packet limit: one
+ * compare-and-swap, only to the bucket it was taken from (not one made
+ * again after the table evicted it), while that keeps the units the lease
+ * was taken in (the same rule set, not rebased since), and only if no
+ * packet found the bucket full since (fg_src.fulls): a full bucket has
+ * refilled past the lease, which then owes nothing, and a refund would
+ * hand out tokens above the burst. A lost race or a new rule set keeps
+ * them spent: the source loses at most FG_VC_LEASE tokens, never gains one.
  */
-__noinline int fg_vc_settle(struct fg_verdict *v, const struct fg_config *cfg)
+static __always_inline void fg_vc_refund(const struct fg_verdict *v, const struct fg_config *cfg,
+					 struct fg_src *b)
+{
+	const struct fg_rule *r = &cfg->rules[v->key.rule & (FG_MAX_RULES - 1)];
+	__u64 old = *(volatile __u64 *)&b->tat_pps;
+
+	if (v->epoch != cfg->epoch || (__u32)b->first_seen != v->born ||
+	    *(volatile __u32 *)&b->fulls != v->fulls || *(volatile __u32 *)&b->units != r->since)
+		return;
+	__sync_val_compare_and_swap(&b->tat_pps, old, old - (__u64)v->credit * fg_hz);
+}
+
+/*
+ * Put the packets an entry decided where every packet is counted: its
+ * bucket, the reason's counter and its rule's (fg_vc_rules, in the live
+ * rule set cfg); and a lease's unspent tokens back (fg_vc_refund). b: the
+ * entry's bucket, or NULL to look it up. Before the entry is reused, on
+ * the CPU it belongs to. A global function: once per entry and tick at
+ * most.
+ */
+__noinline int fg_vc_settle(struct fg_verdict *v, const struct fg_config *cfg, struct fg_src *b)
 {
 	struct fg_rule_count *rc = NULL;
 	struct fg_count *c;
-	struct fg_src *b;
 	__u32 idx;
 
-	if (!v || !cfg || !v->packets)
+	if (!v || !cfg || !(v->packets | v->credit))
 		return 0;
-	b = bpf_map_lookup_elem(&fg_sources, &v->key);
+	if (!b)
+		b = bpf_map_lookup_elem(&fg_sources, &v->key);
 	if (b) {
 		__sync_fetch_and_add(&b->packets, v->packets);
 		__sync_fetch_and_add(&b->bytes, v->bytes);
-		__sync_fetch_and_add(&b->drops, v->packets);
+		if (v->reason != FG_R_PASS)
+			__sync_fetch_and_add(&b->drops, v->packets);
+		if (v->credit)
+			fg_vc_refund(v, cfg, b);
 	}
+	v->credit = 0;
+	if (!v->packets)
+		return 0;
 	idx = v->reason;
 	c = bpf_map_lookup_elem(&fg_counters, &idx);
 	if (c) {
@@ -366,7 +397,10 @@ __noinline int fg_vc_settle(struct fg_verdict *v, const struct fg_config *cfg)
 	if (fg_vc_rules(v, &cfg->rules[idx]))
 		rc = bpf_map_lookup_elem(&fg_rule_stats, &idx);
 	if (rc) {
-		rc->dropped += v->packets;
+		if (v->reason == FG_R_PASS)
+			rc->passed += v->packets;
+		else
+			rc->dropped += v->packets;
 		rc->bytes += v->bytes;
 	}
 	v->packets = 0;
@@ -381,7 +415,7 @@ struct fg_vc_sweep_ctx {
 	__u32 pad;  /* zero */
 };
 
-/* fg_vc_sweep's step: settle entry i if it holds packets of a tick before now. */
+/* fg_vc_sweep's step: settle entry i if it holds packets or a lease of a tick before now. */
 static long fg_vc_sweep_one(__u64 i, void *ctx)
 {
 	const struct fg_vc_sweep_ctx *sw = ctx;
@@ -389,8 +423,8 @@ static long fg_vc_sweep_one(__u64 i, void *ctx)
 	struct fg_verdict *v = bpf_map_lookup_elem(&fg_verdicts, &k);
 	const struct fg_config *cfg = bpf_map_lookup_elem(&fg_config, &slot);
 
-	if (v && cfg && v->packets && v->tick != sw->now)
-		fg_vc_settle(v, cfg);
+	if (v && cfg && (v->packets | v->credit) && v->tick != (__u32)sw->now)
+		fg_vc_settle(v, cfg, NULL);
 	return 0;
 }
 
@@ -714,10 +748,15 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
 				     const struct fg_pkt *p, __u64 now, __u64 last)
 {
-	int reason = FG_R_PASS;
+	int reason = FG_R_PASS, idle;
 
-	if (r->pps.rate && !fg_conform(&b->tat_pps, &b->units, r->since, now, r->pps.rate,
-				       r->pps.burst, 1, fg_idle(now, last, r->pps.rate))) {
+	idle = fg_idle(now, last, r->pps.rate);
+	/* a full bucket forgets the debt of any lease taken before (fg_vc_refund) */
+	if (r->pps.rate && fg_full(*(volatile __u64 *)&b->tat_pps, now * r->pps.rate,
+				   idle ? 0 : (r->pps.burst + r->pps.rate) * fg_hz))
+		b->fulls++;
+	if (r->pps.rate &&
+	    !fg_conform(&b->tat_pps, &b->units, r->since, now, r->pps.rate, r->pps.burst, 1, idle)) {
 		/* 0: over; -1 passes */
 		fg_tat_in_range(&b->tat_pps, now, r->pps.rate, last);
 		reason = FG_R_RATE_PPS;
@@ -760,6 +799,7 @@ struct fg_judge {
 	__u32 slot;		     /* the rule set's slot, read once */
 	__u32 ridx;		     /* the rule's index */
 	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
+	int leasable;		     /* its verdict may be a lease (fg_vc_leasable) */
 };
 
 /* Stage 1, rule: the endpoint rule of the packet's protocol and port, or the default. */
@@ -781,13 +821,20 @@ static __always_inline void fg_stage_rule(struct fg_judge *j)
 	j->rule = &j->cfg->rules[ridx];
 }
 
+/* fg_stage_cache's answer when the cache does not decide the packet */
+#define FG_VC_MISS (-1)
+
 /*
  * Stage 2, cache: the source's own bucket key, and this CPU's verdict
  * cache entry for it. A drop decided this tick for the same rule set and
- * lists (fg_vc_put) drops the packet here, counted in the entry only,
- * before the lists and without the bucket: its reason is returned.
- * Otherwise FG_R_PASS (0), and j->vc is the entry when it is free (of
- * another tick, rule set or lists) for this source's verdict.
+ * lists (fg_vc_put) drops the packet here, and a lease of this tick
+ * (fg_vc_lease) with credit left passes it (not a SYN its rule limits,
+ * nor after a ban in the source's group, nor once its bucket could have
+ * refilled past the lease's unspent tokens), counted in the entry only,
+ * before the lists and without the bucket: the reason is returned.
+ * Otherwise FG_VC_MISS, and j->vc is the entry when it is free (of
+ * another tick, rule set or lists, or the source's own spent lease) for
+ * this source's verdict.
  */
 static __always_inline int fg_stage_cache(struct fg_judge *j)
 {
@@ -813,19 +860,31 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 	j->pr = bpf_map_lookup_elem(&fg_pressure, &zero);
 	/* no entry of this tick on this CPU: nothing to find, and all are free */
 	if (!j->pr || j->pr->vc_tick != p->now)
-		return FG_R_PASS;
+		return FG_VC_MISS;
 	j->probed = 1;
 	v = fg_vc_slot(&j->key, &head);
-	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
-		if (fg_vc_hit(v, &j->key, head, p->now, j->cfg->epoch)) {
-			v->packets++;
-			v->bytes += p->len;
-			return v->reason;
+	if (v && v->tick == (__u32)p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
+		if (!fg_vc_hit(v, &j->key, head, p->now, j->cfg->epoch)) {
+			j->vc = NULL; /* another source's, for this tick */
+			return FG_VC_MISS;
 		}
-		v = NULL; /* another source's, for this tick */
+		if (v->reason == FG_R_PASS) {
+			/* the lease's unspent tokens behind now: its bucket may have refilled past them */
+			if (!v->credit || (p->syn && rule->syn.rate) ||
+			    v->ban_gen != fg_ban_gen(j->st, j->cfg, v->ban_group) ||
+			    (__s64)(v->mark - (__u64)v->credit * fg_hz - p->now * rule->pps.rate) <
+				    0) {
+				j->vc = v; /* the whole way, and a new lease may take this entry */
+				return FG_VC_MISS;
+			}
+			v->credit--;
+		}
+		v->packets++;
+		v->bytes += p->len;
+		return v->reason;
 	}
 	j->vc = v;
-	return FG_R_PASS;
+	return FG_VC_MISS;
 }
 
 /* Stage 3, lists: allow, deny and manual bans, one trie lookup when it may match. */
@@ -849,6 +908,49 @@ static __always_inline int fg_stage_lists(struct fg_judge *j)
 	if (lv->verdict == FG_LIST_BAN && (!lv->expires || lv->expires > p->now))
 		return FG_R_BANNED;
 	return FG_R_PASS;
+}
+
+/*
+ * Whether the source's packets may pass on a lease (struct fg_verdict):
+ * its own bucket, a rule whose packet limit is the only one a lease
+ * spends for every packet, and no ban finer than the bucket.
+ */
+static __always_inline int fg_vc_leasable(const struct fg_judge *j)
+{
+	const struct fg_rule *r = j->rule;
+
+	return j->prefix.plen == j->key.plen && r->pps.rate && r->pps.burst >= FG_VC_LEASE_BURST &&
+	       !r->bps.rate && !r->total.rate && !r->syn_proxy &&
+	       !fg_bans_finer(j->cfg, j->p.family, j->prefix.plen);
+}
+
+/* Whether entry v is of the bucket key k, whatever its tick. */
+static __always_inline int fg_vc_mine(const struct fg_verdict *v, const struct fg_src_key *k)
+{
+	const __u32 *a = (const __u32 *)&v->key, *b = (const __u32 *)k;
+
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4];
+}
+
+/*
+ * Before a leasable source's packet meets its limits: this CPU's entry
+ * for it (j->vc, the cache looked at from here on), and what the entry
+ * still holds of the source settled into its bucket, a lease's unspent
+ * tokens first, so that the packet is judged as if the lease had taken
+ * only what it passed.
+ */
+static __always_inline void fg_vc_reclaim(struct fg_judge *j)
+{
+	struct fg_verdict *v = j->vc;
+	__u32 head;
+
+	if (!j->probed) { /* this CPU had no entry of this tick: the key's is free */
+		v = fg_vc_slot(&j->key, &head);
+		j->vc = v;
+		j->probed = 1;
+	}
+	if (v && fg_vc_mine(v, &j->key))
+		fg_vc_settle(v, j->cfg, j->b);
 }
 
 /*
@@ -914,6 +1016,9 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	}
 	if (stale)
 		return FG_R_PASS; /* for one packet per CPU at a flip */
+	j->leasable = fg_vc_leasable(j);
+	if (j->leasable)
+		fg_vc_reclaim(j);
 	return fg_limits(b, rule, &j->p, now, last);
 }
 
@@ -987,14 +1092,54 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 		v = fg_vc_slot(&j->key, &head);
 	if (!v || !j->pr)
 		return;
-	if (v->packets)
-		fg_vc_settle(v, j->cfg);
+	fg_vc_settle(v, j->cfg, NULL);
 	v->key = j->key;
 	v->epoch = j->cfg->epoch;
 	v->lists = j->lists;
-	v->tick = j->p.now;
+	v->tick = (__u32)j->p.now;
 	v->reason = why;
 	j->pr->vc_tick = j->p.now;
+}
+
+/*
+ * A packet that passed its bucket's limits: a lease of this tick for the
+ * source's next packets on this CPU (see struct fg_verdict), when its
+ * rule allows one (fg_vc_leasable; fg_vc_reclaim gave back the source's
+ * last one) and the bucket has room for it with half its burst left. Its
+ * tokens are taken at once, in the bucket's units, in one
+ * compare-and-swap; a lost race takes no lease.
+ */
+static __always_inline void fg_vc_lease(struct fg_judge *j)
+{
+	const struct fg_rule *r = j->rule;
+	struct fg_verdict *v = j->vc;
+	struct fg_gcra_args a = {};
+	__u64 now = j->p.now, k, mark;
+	struct fg_src *b = j->b;
+
+	if (!v || !b || !j->pr)
+		return;
+	fg_vc_settle(v, j->cfg, NULL); /* another source's, of another tick */
+	k = r->pps.burst >> 6 < FG_VC_LEASE ? r->pps.burst >> 6 : FG_VC_LEASE;
+	a.now_u = now * r->pps.rate;
+	a.limit = r->pps.burst * fg_hz / 2;
+	a.step = k * fg_hz;
+	a.far = (r->pps.burst + r->pps.rate) * fg_hz;
+	a.want = r->since;
+	if (fg_gcra_try(&b->tat_pps, &b->units, &a, &mark) != 1)
+		return;
+	v->key = j->key;
+	v->epoch = j->cfg->epoch;
+	v->lists = j->lists;
+	v->tick = (__u32)now;
+	v->reason = FG_R_PASS;
+	v->credit = (__u8)k;
+	v->mark = mark;
+	v->ban_group = (__u16)b->ban_group;
+	v->ban_gen = b->ban_gen;
+	v->born = (__u32)b->first_seen;
+	v->fulls = b->fulls;
+	j->pr->vc_tick = now;
 }
 
 /*
@@ -1016,6 +1161,8 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 	    (reason == FG_R_SP_SYNACK && rule->action != FG_ACT_MONITOR)) {
 		if (rc)
 			rc->passed++;
+		if (reason == FG_R_PASS && j->leasable)
+			fg_vc_lease(j);
 		return reason;
 	}
 	if (reason != FG_R_BANNED && rule->action == FG_ACT_MONITOR) {
@@ -1038,9 +1185,10 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 /*
  * The program: parse, then rule, cache, lists, source, SYN proxy, endpoint
  * and action, in this order; every packet leaves through the one count at
- * the end, but for the drops the verdict cache repeats: those are counted
- * in its entry, which fg_vc_settle adds to the same counters later (and
- * readers add meanwhile: fg_snapshot_read).
+ * the end, but for what the verdict cache decides (the drops it repeats,
+ * the passes of a lease): those are counted in its entry, which
+ * fg_vc_settle adds to the same counters later (and readers add
+ * meanwhile: fg_snapshot_read).
  */
 SEC("xdp.frags")
 int floodgate(struct xdp_md *ctx)
@@ -1068,8 +1216,9 @@ int floodgate(struct xdp_md *ctx)
 		goto out;
 
 	fg_stage_rule(&j);
-	if (fg_stage_cache(&j))
-		return XDP_DROP; /* counted in its cache entry, and from there where the rest are */
+	reason = fg_stage_cache(&j);
+	if (reason != FG_VC_MISS) /* counted in its cache entry, and from there where the rest are */
+		return reason == FG_R_PASS ? XDP_PASS : XDP_DROP;
 	reason = fg_stage_lists(&j);
 	if (reason != FG_R_PASS)
 		goto out; /* the lists are no rule's: no rule counts them */

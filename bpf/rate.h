@@ -63,31 +63,45 @@ struct fg_gcra_args {
 };
 
 /*
+ * Whether a tat reads as a full bucket at now_u: behind now, or further
+ * ahead than `far` (see fg_gcra_try), where it counts from now.
+ */
+static __always_inline int fg_full(__u64 tat, __u64 now_u, __u64 far)
+{
+	__s64 ahead = (__s64)(tat - now_u);
+
+	return ahead < 0 || (__u64)ahead > far;
+}
+
+/*
  * One attempt: 1 conforms (tat moved), 0 does not, -1 another CPU moved
  * tat first, or moved the bucket to other units (units is not want). A
  * tat more than `far` units ahead cannot come from this limit (a full
  * bucket read by a CPU whose clock is at most a second stale is limit +
  * HZ * rate ahead): the bucket went untouched long enough for it to wrap
- * (far 0, see fg_idle), and then it is simply full.
+ * (far 0, see fg_idle), and then it is simply full. moved (may be NULL)
+ * gets the tat it stored.
  */
-static __always_inline int fg_gcra_try(__u64 *tat, __u32 *units, const struct fg_gcra_args *a)
+static __always_inline int fg_gcra_try(__u64 *tat, __u32 *units, const struct fg_gcra_args *a,
+				       __u64 *moved)
 {
-	__u64 old = *(volatile __u64 *)tat;
+	__u64 old = *(volatile __u64 *)tat, need;
 	__s64 ahead = (__s64)(old - a->now_u);
-	__u64 need;
 
 	if (fg_test_moved && units) /* tests: another CPU moves the bucket on right now */
 		*(volatile __u32 *)units = a->want + 1;
 	/* after the tat: a rebase marks units before it writes any tat */
 	if (units && *(volatile __u32 *)units != a->want)
 		return -1;
-	if (ahead < 0 || (__u64)ahead > a->far)
+	if (fg_full(old, a->now_u, a->far))
 		ahead = 0;
 	need = (__u64)ahead + a->step;
 	if (need > a->limit)
 		return 0;
 	if (fg_test_lose)
 		return -1;
+	if (moved)
+		*moved = a->now_u + need;
 	return __sync_val_compare_and_swap(tat, old, a->now_u + need) == old ? 1 : -1;
 }
 
@@ -106,7 +120,7 @@ __noinline int fg_gcra(__u64 *tat, __u32 *units, const struct fg_gcra_args *a)
 	if (!tat || !a)
 		return -1;
 	for (i = 0; i < FG_CAS_TRIES; i++) {
-		r = fg_gcra_try(tat, units, a);
+		r = fg_gcra_try(tat, units, a, NULL);
 		if (r >= 0)
 			return r;
 		if (units && *(volatile __u32 *)units != a->want)
@@ -130,7 +144,7 @@ static __always_inline int fg_conform(__u64 *tat, __u32 *units, __u32 want, __u6
 				  .step = cost * fg_hz,
 				  .far = idle ? 0 : (burst + rate) * fg_hz,
 				  .want = want };
-	int r = fg_gcra_try(tat, units, &a);
+	int r = fg_gcra_try(tat, units, &a, NULL);
 
 	return r >= 0 ? r : fg_gcra(tat, units, &a);
 }

@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 10
+#define FG_LAYOUT_VERSION 11
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -341,17 +341,28 @@ struct fg_src {
 	__u64 tat_syn;	 /* GCRA theoretical arrival time, SYN limit (rate units) */
 	__u64 first_seen; /* tick the bucket was created */
 	__u32 ban_group;  /* its ban group, fg_state.ban_gens[ban_group], when ban_gen was read */
-	__u32 pad;	  /* zero */
+	__u32 fulls; /* packets that found the packet limit full (a lease before: fg_vc_refund) */
 };
 
 /*
  * A CPU's verdict cache: a source over its packet limit, or banned, stays
  * so for the rest of the tick (other CPUs' packets only move its tat on,
  * a ban lasts ticks), so this CPU drops its next packets of the tick from
- * here, without the bucket lookup and its compare-and-swap. Direct-mapped
- * by a hash of the bucket key; an entry of another tick is free. Its
- * packets are added to the bucket's counters when the entry is reused, or
- * within a second (each CPU sweeps its entries once a second).
+ * here, without the bucket lookup and its compare-and-swap. A source well
+ * within its limits gets a lease instead (reason FG_R_PASS): FG_VC_LEASE
+ * tokens taken from its packet limit in one compare-and-swap, which this
+ * CPU's next packets from it spend here, for the rest of the tick, while
+ * its ban generation stays and the bucket could not have refilled past
+ * the lease's unspent tokens (mark). Only for a rule whose only
+ * per-packet limits are the packet rate and the SYN rate (a SYN goes the
+ * whole way), with no endpoint total and no SYN proxy, a burst of
+ * FG_VC_LEASE_BURST or more, and a bucket at most half spent after the
+ * lease (fg_vc_lease). The tokens a lease did not spend go back before
+ * the source's next packet on this CPU is judged (fg_vc_refund): a lease
+ * changes no verdict of a source's packets on one CPU. Direct-mapped by a hash of the bucket
+ * key; an entry of another tick is free. Its packets are added to the
+ * bucket's counters when the entry is reused, or within a second (each
+ * CPU sweeps its entries once a second).
  * A new rule set (epoch) or a change of the lists (fg_state.list_gen)
  * empties it, so it is checked before the lists. A CPU that put no entry
  * this tick (fg_pressure.vc_tick) has none to find, and does not look.
@@ -361,16 +372,25 @@ struct fg_src {
 /* 1024: a flood of a thousand sources over their limits mostly finds its drops here (64 KiB a CPU) */
 #define FG_VC_BITS  10
 #define FG_VC_SLOTS (1U << FG_VC_BITS) /* fg_verdicts entries, per CPU */
+/* tokens a lease takes: at most burst / 64, so 32 CPUs' leases hold half a burst at most */
+#define FG_VC_LEASE 64
+/* the smallest packet burst that gets leases (of 4 tokens) */
+#define FG_VC_LEASE_BURST 256
 
 struct fg_verdict {
 	struct fg_src_key key; /* the bucket (its exact key: coarse buckets are not cached) */
 	__u32 epoch;	       /* fg_config.epoch of the rule set that judged it */
-	__u64 tick;	       /* the tick it holds for */
-	__u64 packets;	       /* packets dropped from here, not yet in the bucket */
-	__u64 bytes;	       /* their bytes */
-	__u32 lists;	       /* fg_state.list_gen of the lists that let it through */
-	__u8 reason;	       /* FG_R_RATE_PPS or FG_R_BANNED */
-	__u8 pad[11];	       /* to 64 bytes */
+	__u64 mark;	       /* a lease: its bucket's tat_pps right after it was taken */
+	__u32 tick;	       /* the tick it holds for (low half) */
+	__u32 packets;	 /* packets it decided, not yet in the bucket and counters (one tick's) */
+	__u32 bytes;	 /* their bytes */
+	__u32 lists;	 /* fg_state.list_gen of the lists that let it through */
+	__u8 reason;	 /* FG_R_RATE_PPS or FG_R_BANNED (drops), FG_R_PASS (a lease) */
+	__u8 credit;	 /* a lease: packets it may still pass */
+	__u16 ban_group; /* a lease: the bucket's ban group (fg_src.ban_group) */
+	__u32 ban_gen;	 /* a lease: that group's generation when it was taken */
+	__u32 born;	 /* a lease: its bucket's first_seen (low half), to refund that one only */
+	__u32 fulls;	 /* a lease: its bucket's fulls when it was taken */
 };
 
 /*

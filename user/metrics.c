@@ -44,6 +44,7 @@ struct pending {
 	struct fg_src_key key; /* the bucket */
 	__u64 packets;	       /* its packets still in a cache */
 	__u64 bytes;	       /* their bytes */
+	__u64 drops;	       /* those of them dropped (the rest a lease passed) */
 };
 
 /*
@@ -103,13 +104,15 @@ static int pending_read(const struct fg_maps *m, struct pending **out)
 	}
 	for (i = 0; v && i < total; i++)
 		if (v[i].packets)
-			p[n++] = (struct pending){ v[i].key, v[i].packets, v[i].bytes };
+			p[n++] = (struct pending){ v[i].key, v[i].packets, v[i].bytes,
+						   v[i].reason == FG_R_PASS ? 0 : v[i].packets };
 	free(v);
 	qsort(p, n, sizeof(*p), key_cmp);
 	for (i = 1, j = 0; n && i < (size_t)n; i++) { /* one per bucket: CPUs may share one */
 		if (!key_cmp(&p[i], &p[j])) {
 			p[j].packets += p[i].packets;
 			p[j].bytes += p[i].bytes;
+			p[j].drops += p[i].drops;
 		} else {
 			p[++j] = p[i];
 		}
@@ -137,7 +140,10 @@ int fg_vc_pending(const struct fg_maps *m, const struct fg_config *cfg, struct f
 		r = &cfg->rules[v[i].key.rule % FG_MAX_RULES];
 		if (!r->used || (__s32)(v[i].epoch - r->born) < 0)
 			continue;
-		rules[v[i].key.rule].dropped += v[i].packets;
+		if (v[i].reason == FG_R_PASS)
+			rules[v[i].key.rule].passed += v[i].packets;
+		else
+			rules[v[i].key.rule].dropped += v[i].packets;
 		rules[v[i].key.rule].bytes += v[i].bytes;
 	}
 	free(v);
@@ -169,7 +175,7 @@ static int each_chunk(const void *keys, const void *vals, __u32 n, void *ctx)
 			sum = v[i];
 			sum.packets += pd->packets;
 			sum.bytes += pd->bytes;
-			sum.drops += pd->packets;
+			sum.drops += pd->drops;
 			ret = e->fn(&k[i], &sum, e->ctx);
 		} else {
 			ret = e->fn(&k[i], &v[i], e->ctx);

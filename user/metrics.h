@@ -63,11 +63,11 @@ void fg_snapshot_verdicts(const struct fg_snapshot *s, struct fg_count *passed,
 int fg_attack_read(const struct fg_maps *m, __u64 now, __u64 hz, struct fg_attack *a, bool *active);
 
 /*
- * Add what the CPUs' verdict caches dropped and have not settled yet
- * (struct fg_verdict) to counters[FG_COUNTER_MAX] and rules[FG_MAX_RULES]
- * as fg_vc_settle will: to a rule only if the rule at the index in the
- * live rule set cfg is the one that judged them (fg_rule.born). 0 or
- * -errno.
+ * Add what the CPUs' verdict caches decided (drops, and the passes of a
+ * lease) and have not settled yet (struct fg_verdict) to
+ * counters[FG_COUNTER_MAX] and rules[FG_MAX_RULES] as fg_vc_settle will:
+ * to a rule only if the rule at the index in the live rule set cfg is the
+ * one that judged them (fg_rule.born). 0 or -errno.
  */
 int fg_vc_pending(const struct fg_maps *m, const struct fg_config *cfg, struct fg_count *counters,
 		  struct fg_rule_count *rules);
