@@ -286,7 +286,7 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 	a.step = fg_hz;
 	a.far = 2 * cfg->events_per_sec * fg_hz;
 	/* one attempt (no fg_gcra: the call chain would pass the stack's bound); a lost race drops */
-	if (fg_gcra_try(&st->events_tat, NULL, &a, NULL) != 1) {
+	if (fg_gcra_try(&st->events_tat, NULL, &a) != 1) {
 		fg_count(FG_C_EVENTS_LOST, 0);
 		return 0;
 	}
@@ -829,8 +829,7 @@ static __always_inline void fg_stage_rule(struct fg_judge *j)
  * cache entry for it. A drop decided this tick for the same rule set and
  * lists (fg_vc_put) drops the packet here, and a lease of this tick
  * (fg_vc_lease) with credit left passes it (not a SYN its rule limits,
- * nor after a ban in the source's group, nor once its bucket could have
- * refilled past the lease's unspent tokens), counted in the entry only,
+ * nor after a ban in the source's group), counted in the entry only,
  * before the lists and without the bucket: the reason is returned.
  * Otherwise FG_VC_MISS, and j->vc is the entry when it is free (of
  * another tick, rule set or lists, or the source's own spent lease) for
@@ -869,11 +868,8 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 			return FG_VC_MISS;
 		}
 		if (v->reason == FG_R_PASS) {
-			/* the lease's unspent tokens behind now: its bucket may have refilled past them */
 			if (!v->credit || (p->syn && rule->syn.rate) ||
-			    v->ban_gen != fg_ban_gen(j->st, j->cfg, v->ban_group) ||
-			    (__s64)(v->mark - (__u64)v->credit * fg_hz - p->now * rule->pps.rate) <
-				    0) {
+			    v->ban_gen != fg_ban_gen(j->st, j->cfg, v->ban_group)) {
 				j->vc = v; /* the whole way, and a new lease may take this entry */
 				return FG_VC_MISS;
 			}
@@ -1114,7 +1110,7 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	const struct fg_rule *r = j->rule;
 	struct fg_verdict *v = j->vc;
 	struct fg_gcra_args a = {};
-	__u64 now = j->p.now, k, mark;
+	__u64 now = j->p.now, k;
 	struct fg_src *b = j->b;
 
 	if (!v || !b || !j->pr)
@@ -1126,7 +1122,7 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	a.step = k * fg_hz;
 	a.far = (r->pps.burst + r->pps.rate) * fg_hz;
 	a.want = r->since;
-	if (fg_gcra_try(&b->tat_pps, &b->units, &a, &mark) != 1)
+	if (fg_gcra_try(&b->tat_pps, &b->units, &a) != 1)
 		return;
 	v->key = j->key;
 	v->epoch = j->cfg->epoch;
@@ -1134,7 +1130,6 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	v->tick = (__u32)now;
 	v->reason = FG_R_PASS;
 	v->credit = (__u8)k;
-	v->mark = mark;
 	v->ban_group = (__u16)b->ban_group;
 	v->ban_gen = b->ban_gen;
 	v->born = (__u32)b->first_seen;

@@ -79,11 +79,9 @@ static __always_inline int fg_full(__u64 tat, __u64 now_u, __u64 far)
  * tat more than `far` units ahead cannot come from this limit (a full
  * bucket read by a CPU whose clock is at most a second stale is limit +
  * HZ * rate ahead): the bucket went untouched long enough for it to wrap
- * (far 0, see fg_idle), and then it is simply full. moved (may be NULL)
- * gets the tat it stored.
+ * (far 0, see fg_idle), and then it is simply full.
  */
-static __always_inline int fg_gcra_try(__u64 *tat, __u32 *units, const struct fg_gcra_args *a,
-				       __u64 *moved)
+static __always_inline int fg_gcra_try(__u64 *tat, __u32 *units, const struct fg_gcra_args *a)
 {
 	__u64 old = *(volatile __u64 *)tat, need;
 	__s64 ahead = (__s64)(old - a->now_u);
@@ -100,8 +98,6 @@ static __always_inline int fg_gcra_try(__u64 *tat, __u32 *units, const struct fg
 		return 0;
 	if (fg_test_lose)
 		return -1;
-	if (moved)
-		*moved = a->now_u + need;
 	return __sync_val_compare_and_swap(tat, old, a->now_u + need) == old ? 1 : -1;
 }
 
@@ -120,7 +116,7 @@ __noinline int fg_gcra(__u64 *tat, __u32 *units, const struct fg_gcra_args *a)
 	if (!tat || !a)
 		return -1;
 	for (i = 0; i < FG_CAS_TRIES; i++) {
-		r = fg_gcra_try(tat, units, a, NULL);
+		r = fg_gcra_try(tat, units, a);
 		if (r >= 0)
 			return r;
 		if (units && *(volatile __u32 *)units != a->want)
@@ -144,7 +140,7 @@ static __always_inline int fg_conform(__u64 *tat, __u32 *units, __u32 want, __u6
 				  .step = cost * fg_hz,
 				  .far = idle ? 0 : (burst + rate) * fg_hz,
 				  .want = want };
-	int r = fg_gcra_try(tat, units, &a, NULL);
+	int r = fg_gcra_try(tat, units, &a);
 
 	return r >= 0 ? r : fg_gcra(tat, units, &a);
 }

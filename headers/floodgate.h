@@ -351,16 +351,16 @@ struct fg_src {
  * here, without the bucket lookup and its compare-and-swap. A source well
  * within its limits gets a lease instead (reason FG_R_PASS): FG_VC_LEASE
  * tokens taken from its packet limit in one compare-and-swap, which this
- * CPU's next packets from it spend here, for the rest of the tick, while
- * its ban generation stays and the bucket could not have refilled past
- * the lease's unspent tokens (mark). Only for a rule whose only
- * per-packet limits are the packet rate and the SYN rate (a SYN goes the
- * whole way), with no endpoint total and no SYN proxy, a burst of
- * FG_VC_LEASE_BURST or more, and a bucket at most half spent after the
- * lease (fg_vc_lease). The tokens a lease did not spend go back before
- * the source's next packet on this CPU is judged (fg_vc_refund): a lease
- * changes no verdict of a source's packets on one CPU. Direct-mapped by a hash of the bucket
- * key; an entry of another tick is free. Its packets are added to the
+ * CPU's next packets from it spend here, for the rest of the tick (the
+ * clock stands still within it: no refill can overtake the lease), while
+ * its ban generation stays. Only for a rule whose only per-packet limits
+ * are the packet rate and the SYN rate (a SYN goes the whole way), with
+ * no endpoint total and no SYN proxy, a burst of FG_VC_LEASE_BURST or
+ * more, and a bucket at most half spent after the lease (fg_vc_lease).
+ * The tokens a lease did not spend go back before the source's next
+ * packet on this CPU meets its limits (fg_vc_reclaim): a lease changes no
+ * verdict of a source's packets on one CPU. Direct-mapped by a hash of
+ * the bucket key; an entry of another tick is free. Its packets are added to the
  * bucket's counters when the entry is reused, or within a second (each
  * CPU sweeps its entries once a second).
  * A new rule set (epoch) or a change of the lists (fg_state.list_gen)
@@ -380,7 +380,6 @@ struct fg_src {
 struct fg_verdict {
 	struct fg_src_key key; /* the bucket (its exact key: coarse buckets are not cached) */
 	__u32 epoch;	       /* fg_config.epoch of the rule set that judged it */
-	__u64 mark;	       /* a lease: its bucket's tat_pps right after it was taken */
 	__u32 tick;	       /* the tick it holds for (low half) */
 	__u32 packets;	 /* packets it decided, not yet in the bucket and counters (one tick's) */
 	__u32 bytes;	 /* their bytes */
@@ -391,6 +390,7 @@ struct fg_verdict {
 	__u32 ban_gen;	 /* a lease: that group's generation when it was taken */
 	__u32 born;	 /* a lease: its bucket's first_seen (low half), to refund that one only */
 	__u32 fulls;	 /* a lease: its bucket's fulls when it was taken */
+	__u32 pad[2];	 /* to 64 bytes */
 };
 
 /*
