@@ -322,7 +322,7 @@ static __always_inline int fg_vc_hit(const struct fg_verdict *v, const struct fg
 {
 	const __u32 *a = (const __u32 *)&v->key, *b = (const __u32 *)k->addr;
 
-	return v->tick == (__u32)now && v->epoch == epoch && a[0] == head && a[1] == b[0] &&
+	return v->tick == now && v->epoch == epoch && a[0] == head && a[1] == b[0] &&
 	       a[2] == b[1] && a[3] == b[2] && a[4] == b[3];
 }
 
@@ -344,7 +344,11 @@ static __always_inline int fg_vc_rules(const struct fg_verdict *v, const struct 
  * packet found the bucket full since (fg_src.fulls): a full bucket has
  * refilled past the lease, which then owes nothing, and a refund would
  * hand out tokens above the burst. A lost race or a new rule set keeps
- * them spent: the source loses at most FG_VC_LEASE tokens, never gains one.
+ * them spent: the source loses at most FG_VC_LEASE tokens. Across CPUs
+ * it can gain as many in narrow races (a bucket evicted and made again
+ * in the tick the lease was taken in, which `born` cannot tell apart; a
+ * refund landing between another CPU's look at the bucket and its
+ * compare-and-swap; a CPU whose clock read lags a tick), never on one.
  */
 static __always_inline void fg_vc_refund(const struct fg_verdict *v, const struct fg_config *cfg,
 					 struct fg_src *b)
@@ -363,8 +367,10 @@ static __always_inline void fg_vc_refund(const struct fg_verdict *v, const struc
  * bucket, the reason's counter and its rule's (fg_vc_rules, in the live
  * rule set cfg); and a lease's unspent tokens back (fg_vc_refund). b: the
  * entry's bucket, or NULL to look it up. Before the entry is reused, on
- * the CPU it belongs to. A global function: once per entry and tick at
- * most.
+ * the CPU it belongs to: when another verdict takes it, before its
+ * source's next packet meets its limits (fg_vc_reclaim), or in the
+ * once-a-second sweep. A global function: called only for an entry that
+ * holds packets or a lease.
  */
 __noinline int fg_vc_settle(struct fg_verdict *v, const struct fg_config *cfg, struct fg_src *b)
 {
@@ -423,7 +429,7 @@ static long fg_vc_sweep_one(__u64 i, void *ctx)
 	struct fg_verdict *v = bpf_map_lookup_elem(&fg_verdicts, &k);
 	const struct fg_config *cfg = bpf_map_lookup_elem(&fg_config, &slot);
 
-	if (v && cfg && (v->packets | v->credit) && v->tick != (__u32)sw->now)
+	if (v && cfg && (v->packets | v->credit) && v->tick != sw->now)
 		fg_vc_settle(v, cfg, NULL);
 	return 0;
 }
@@ -727,12 +733,14 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
 	if (rule->ban_max_ticks && dur > rule->ban_max_ticks)
 		dur = rule->ban_max_ticks;
 	nb.expires = now + dur;
+	group = fg_ban_group(cfg, p);
 	if (bpf_map_update_elem(&fg_bans, &bk, &nb, BPF_ANY)) {
 		fg_count(FG_C_BAN_INSERT_FAIL, 0);
-		return nb.expires | FG_BAN_UNRECORDED; /* enforced by the bucket alone */
+		/* enforced by the bucket alone; the group moves all the same, ending its leases */
+		__sync_fetch_and_add(&st->ban_gens[group], 1);
+		return nb.expires | FG_BAN_UNRECORDED;
 	}
 	fg_count(FG_C_BANS, 0);
-	group = fg_ban_group(cfg, p);
 	__sync_fetch_and_add(&st->ban_gens[group], 1); /* its group's buckets check again */
 	ev.duration = dur;
 	ev.strikes = nb.strikes;
@@ -746,14 +754,14 @@ __noinline __u64 fg_ban(struct fg_state *st, const struct fg_config *cfg, __u32 
  * exceeded; limits after a failed one are not consulted (fg_tat_in_range).
  */
 static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
-				     const struct fg_pkt *p, __u64 now, __u64 last)
+				     const struct fg_pkt *p, __u64 now, __u64 last, int leasable)
 {
 	int reason = FG_R_PASS, idle;
 
 	idle = fg_idle(now, last, r->pps.rate);
 	/* a full bucket forgets the debt of any lease taken before (fg_vc_refund) */
-	if (r->pps.rate && fg_full(*(volatile __u64 *)&b->tat_pps, now * r->pps.rate,
-				   idle ? 0 : (r->pps.burst + r->pps.rate) * fg_hz))
+	if (leasable && fg_full(*(volatile __u64 *)&b->tat_pps, now * r->pps.rate,
+				idle ? 0 : (r->pps.burst + r->pps.rate) * fg_hz))
 		b->fulls++;
 	if (r->pps.rate &&
 	    !fg_conform(&b->tat_pps, &b->units, r->since, now, r->pps.rate, r->pps.burst, 1, idle)) {
@@ -862,7 +870,7 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 		return FG_VC_MISS;
 	j->probed = 1;
 	v = fg_vc_slot(&j->key, &head);
-	if (v && v->tick == (__u32)p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
+	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
 		if (!fg_vc_hit(v, &j->key, head, p->now, j->cfg->epoch)) {
 			j->vc = NULL; /* another source's, for this tick */
 			return FG_VC_MISS;
@@ -945,7 +953,7 @@ static __always_inline void fg_vc_reclaim(struct fg_judge *j)
 		j->vc = v;
 		j->probed = 1;
 	}
-	if (v && fg_vc_mine(v, &j->key))
+	if (v && (v->packets | v->credit) && fg_vc_mine(v, &j->key))
 		fg_vc_settle(v, j->cfg, j->b);
 }
 
@@ -1015,7 +1023,7 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	j->leasable = fg_vc_leasable(j);
 	if (j->leasable)
 		fg_vc_reclaim(j);
-	return fg_limits(b, rule, &j->p, now, last);
+	return fg_limits(b, rule, &j->p, now, last, j->leasable);
 }
 
 /*
@@ -1088,11 +1096,12 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 		v = fg_vc_slot(&j->key, &head);
 	if (!v || !j->pr)
 		return;
-	fg_vc_settle(v, j->cfg, NULL);
+	if (v->packets | v->credit)
+		fg_vc_settle(v, j->cfg, NULL);
 	v->key = j->key;
 	v->epoch = j->cfg->epoch;
 	v->lists = j->lists;
-	v->tick = (__u32)j->p.now;
+	v->tick = j->p.now;
 	v->reason = why;
 	j->pr->vc_tick = j->p.now;
 }
@@ -1112,10 +1121,14 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	struct fg_gcra_args a = {};
 	__u64 now = j->p.now, k;
 	struct fg_src *b = j->b;
+	__u32 fulls;
 
 	if (!v || !b || !j->pr)
 		return;
-	fg_vc_settle(v, j->cfg, NULL); /* another source's, of another tick */
+	if (v->packets | v->credit)
+		fg_vc_settle(v, j->cfg, NULL); /* another source's, of another tick */
+	/* before the tokens: a full bucket found after this read voids the refund */
+	fulls = *(volatile __u32 *)&b->fulls;
 	k = r->pps.burst >> 6 < FG_VC_LEASE ? r->pps.burst >> 6 : FG_VC_LEASE;
 	a.now_u = now * r->pps.rate;
 	a.limit = r->pps.burst * fg_hz / 2;
@@ -1127,13 +1140,13 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	v->key = j->key;
 	v->epoch = j->cfg->epoch;
 	v->lists = j->lists;
-	v->tick = (__u32)now;
+	v->tick = now;
 	v->reason = FG_R_PASS;
 	v->credit = (__u8)k;
 	v->ban_group = (__u16)b->ban_group;
 	v->ban_gen = b->ban_gen;
 	v->born = (__u32)b->first_seen;
-	v->fulls = b->fulls;
+	v->fulls = fulls;
 	j->pr->vc_tick = now;
 }
 

@@ -28,6 +28,11 @@
  * - Races. A lost compare-and-swap is retried FG_CAS_TRIES times, then the
  *   packet is undecided: it passes uncharged and is counted
  *   (FG_C_LOST_RACE), never dropped or banned for a race.
+ * - Leases (floodgate.bpf.c, struct fg_verdict) take up to FG_VC_LEASE
+ *   tokens of a packet limit at once and may give the unspent ones back
+ *   (fg_vc_refund): a tat moves back by at most that many tokens, which
+ *   can leave it a little more than 2^61 behind now, still read as full
+ *   and still far from 2^63.
  *
  * Memory order: the units read after the tat relies on loads not being
  * reordered with loads (x86). Other architectures would need an acquire.

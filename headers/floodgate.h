@@ -351,8 +351,8 @@ struct fg_src {
  * here, without the bucket lookup and its compare-and-swap. A source well
  * within its limits gets a lease instead (reason FG_R_PASS): FG_VC_LEASE
  * tokens taken from its packet limit in one compare-and-swap, which this
- * CPU's next packets from it spend here, for the rest of the tick (the
- * clock stands still within it: no refill can overtake the lease), while
+ * CPU's next packets from it spend here, for the rest of the tick (this
+ * CPU's clock stands still within it: no refill overtakes the lease), while
  * its ban generation stays. Only for a rule whose only per-packet limits
  * are the packet rate and the SYN rate (a SYN goes the whole way), with
  * no endpoint total and no SYN proxy, a burst of FG_VC_LEASE_BURST or
@@ -380,7 +380,7 @@ struct fg_src {
 struct fg_verdict {
 	struct fg_src_key key; /* the bucket (its exact key: coarse buckets are not cached) */
 	__u32 epoch;	       /* fg_config.epoch of the rule set that judged it */
-	__u32 tick;	       /* the tick it holds for (low half) */
+	__u64 tick;	       /* the tick it holds for */
 	__u32 packets;	 /* packets it decided, not yet in the bucket and counters (one tick's) */
 	__u32 bytes;	 /* their bytes */
 	__u32 lists;	 /* fg_state.list_gen of the lists that let it through */
@@ -390,7 +390,7 @@ struct fg_verdict {
 	__u32 ban_gen;	 /* a lease: that group's generation when it was taken */
 	__u32 born;	 /* a lease: its bucket's first_seen (low half), to refund that one only */
 	__u32 fulls;	 /* a lease: its bucket's fulls when it was taken */
-	__u32 pad[2];	 /* to 64 bytes */
+	__u32 pad;	 /* to 64 bytes */
 };
 
 /*

@@ -1288,8 +1288,9 @@ struct drain {
 	int cpu;	 /* the CPU it runs on */
 	const char *src; /* the source */
 	__u16 dport;	 /* to tcp/dport */
+	int max;	 /* packets at most; 0: until a drop, which must come within 100,000 */
 	int passed;	 /* packets passed before the first drop */
-	int err;	 /* 0, or what failed (also: no drop within 100,000 packets) */
+	int err;	 /* 0, or what failed */
 };
 
 static void *drain(void *arg)
@@ -1304,21 +1305,21 @@ static void *drain(void *arg)
 	CPU_SET(d->cpu, &one);
 	d->passed = 0;
 	d->err = !p || sched_setaffinity(0, sizeof(one), &one) || !fx_build(p, &s);
-	while (!d->err && d->passed < 100000) {
+	while (!d->err && d->passed < (d->max ? d->max : 100000)) {
 		d->err = fx_run(&fx, p->b, p->len, 1, &ret);
 		if (ret != XDP_PASS)
 			break;
 		d->passed++;
 	}
-	d->err |= ret != XDP_DROP;
+	d->err |= d->max ? ret != XDP_PASS && ret != XDP_DROP : ret != XDP_DROP;
 	free(p);
 	return NULL;
 }
 
 /* drain() on CPU cpu (a thread of its own for another CPU than this one's, 0): its passes. */
-static int drain_on(int cpu, const char *src, __u16 dport)
+static int drain_on(int cpu, const char *src, __u16 dport, int max)
 {
-	struct drain d = { .cpu = cpu, .src = src, .dport = dport };
+	struct drain d = { .cpu = cpu, .src = src, .dport = dport, .max = max };
 	pthread_t t;
 
 	if (cpu) {
@@ -1375,7 +1376,7 @@ static void test_verdict_cache_lease(void **state)
 	lists_clear();
 
 	/* one CPU: a full burst passes, exactly, leases and all */
-	assert_int_equal(drain_on(0, "198.18.4.4", 30), 1024);
+	assert_int_equal(drain_on(0, "198.18.4.4", 30, 0), 1024);
 	if (fx.ncpus < 2)
 		return;
 	/*
@@ -1385,9 +1386,9 @@ static void test_verdict_cache_lease(void **state)
 	 */
 	send_tcp("198.18.4.2", 30, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
 	fx_set_now(&fx, T0 + 2 * HZ);
-	passed = drain_on(1, "198.18.4.2", 30);
-	passed += drain_on(0, "198.18.4.2", 30);
-	passed += drain_on(1, "198.18.4.2", 30);
+	passed = drain_on(1, "198.18.4.2", 30, 0);
+	passed += drain_on(0, "198.18.4.2", 30, 0);
+	passed += drain_on(1, "198.18.4.2", 30, 0);
 	assert_int_equal(passed, 1024);
 }
 
@@ -1507,6 +1508,32 @@ static void test_lost_races(void **state)
 	assert_int_equal(fx_counter(&fx, FG_C_LOST_RACE), lost + 12);
 	assert_int_equal(fx_counter(&fx, FG_C_BANS), 0);
 	assert_int_not_equal(ban_get(FG_FAM_IPV4, "198.18.20.1", 32, &b), 0);
+}
+
+/*
+ * A ban the full ban table cannot hold still ends the source's leases on
+ * other CPUs within the tick: it moves its group's generation.
+ */
+static void test_verdict_cache_lease_ban_unrecorded(void **state)
+{
+	struct fg_ban_key k = { .family = FG_FAM_IPV4, .plen = 32 };
+	struct fg_ban b = { .expires = T0 + 1000 * HZ, .strikes = 1 };
+	__u64 fails = fx_counter(&fx, FG_C_BAN_INSERT_FAIL);
+	__u32 i;
+
+	if (fx.ncpus < 2)
+		skip();
+	ban_rule_pps(32, (struct fg_limit){ 1000, 256 }, 10 * HZ, 1, 10 * HZ); /* leases of 4 */
+	for (i = 0; i < 4096; i++) { /* the fixture's table: 4096 entries, all others' */
+		k.addr[0] = 198, k.addr[1] = 19, k.addr[2] = i >> 8, k.addr[3] = i & 0xff;
+		assert_int_equal(bpf_map_update_elem(fx.m.bans, &k, &b, BPF_ANY), 0);
+	}
+	/* CPU 1 passes one and holds a lease of 4; CPU 0 drains the rest, and its drop bans */
+	assert_int_equal(drain_on(1, "198.18.22.1", 22, 1), 1);
+	assert_int_equal(drain_on(0, "198.18.22.1", 22, 0), 256 - 5);
+	assert_int_equal(fx_counter(&fx, FG_C_BAN_INSERT_FAIL), fails + 1);
+	/* CPU 1 again, the same tick: its lease must not pass a banned source */
+	assert_int_equal(drain_on(1, "198.18.22.1", 22, 0), 0);
 }
 
 /*
@@ -2481,6 +2508,7 @@ int main(void)
 		cmocka_unit_test_setup(test_verdict_cache, clear_state),
 		cmocka_unit_test_setup(test_verdict_cache_rules, clear_state),
 		cmocka_unit_test_setup(test_verdict_cache_lease, clear_state),
+		cmocka_unit_test_setup(test_verdict_cache_lease_ban_unrecorded, clear_state),
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
 		cmocka_unit_test_setup(test_ban_groups, clear_state),

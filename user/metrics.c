@@ -36,9 +36,9 @@ struct fg_metrics_server {
 };
 
 /*
- * Packets the CPUs' verdict caches dropped and have not yet added to
- * their buckets (struct fg_verdict): at most a second's worth, per source
- * that floods. fg_sources_each adds them to the buckets it hands out.
+ * Packets the CPUs' verdict caches decided (drops, and the passes of
+ * leases) and have not yet added to their buckets (struct fg_verdict): at
+ * most a second's worth, per source. fg_sources_each adds them to the buckets it hands out.
  */
 struct pending {
 	struct fg_src_key key; /* the bucket */
