@@ -68,6 +68,10 @@ done
 for f in "$FG" "$TG" "$PASSPROG"; do
 	[ -e "$f" ] || die "$f is missing (make BUILD=$BUILD)"
 done
+for v in $VARIANTS; do
+	[[ " xdp xdp_tsoff nft kernel floor " == *" $v "* ]] ||
+		die "VARIANTS: no variant '$v' (xdp, xdp_tsoff, nft, kernel, floor)"
+done
 [ -z "$CSV" ] || : >"$CSV" || die "cannot write $CSV"
 S() { ip netns exec "$NS_S" "$@"; }
 C() { ip netns exec "$NS_C" "$@"; }
