@@ -916,16 +916,16 @@ static __always_inline int fg_stage_lists(struct fg_judge *j)
 
 /*
  * Whether the source's packets may pass on a lease (struct fg_verdict):
- * its own bucket, a rule whose packet limit is the only one a lease
- * spends for every packet, and no ban finer than the bucket.
+ * its own bucket and a rule whose packet limit is the only one a lease
+ * spends for every packet (the caller adds: no ban finer than the
+ * bucket, which every packet must check).
  */
 static __always_inline int fg_vc_leasable(const struct fg_judge *j)
 {
 	const struct fg_rule *r = j->rule;
 
 	return j->prefix.plen == j->key.plen && r->pps.rate && r->pps.burst >= FG_VC_LEASE_BURST &&
-	       !r->bps.rate && !r->total.rate && !r->syn_proxy &&
-	       !fg_bans_finer(j->cfg, j->p.family, j->prefix.plen);
+	       !r->bps.rate && !r->total.rate && !r->syn_proxy;
 }
 
 /* Whether entry v is of the bucket key k, whatever its tick. */
@@ -970,7 +970,7 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	__u64 now = j->p.now, last;
 	struct fg_src *b;
 	__u32 gen, group;
-	int stale;
+	int stale, finer;
 
 	if (!j->pr)
 		return FG_R_PASS;
@@ -1007,9 +1007,9 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 		    (b->ban_until & ~FG_BAN_UNRECORDED) <= (until > now ? until : now))
 			b->ban_until = until;
 	}
+	finer = fg_bans_finer(j->cfg, j->p.family, j->prefix.plen);
 	if ((b->ban_until & ~FG_BAN_UNRECORDED) > now ||
-	    (fg_bans_finer(j->cfg, j->p.family, j->prefix.plen) &&
-	     fg_ban_check(j->cfg, &j->p, &j->prefix, 1) > now)) {
+	    (finer && fg_ban_check(j->cfg, &j->p, &j->prefix, 1) > now)) {
 		/* however long the ban, the limits must come back full, not wrapped */
 		if (!stale) {
 			fg_tat_in_range(&b->tat_pps, now, rule->pps.rate, last);
@@ -1020,7 +1020,7 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	}
 	if (stale)
 		return FG_R_PASS; /* for one packet per CPU at a flip */
-	j->leasable = fg_vc_leasable(j);
+	j->leasable = !finer && fg_vc_leasable(j);
 	if (j->leasable)
 		fg_vc_reclaim(j);
 	return fg_limits(b, rule, &j->p, now, last, j->leasable);
