@@ -1201,10 +1201,22 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 SEC("xdp.frags")
 int floodgate(struct xdp_md *ctx)
 {
-	struct fg_judge j = {};
+	struct fg_judge j;
 	__u32 zero = 0, len;
 	int reason;
 
+	/*
+	 * Not `= {}`: zeroing the whole judge is a score of stores on every
+	 * packet's path. The packet starts zeroed, as fg_parse expects; these
+	 * fields may be read on a path that never sets them; the stages set
+	 * every other one before it is read.
+	 */
+	__builtin_memset(&j.p, 0, sizeof(j.p));
+	j.b = NULL;
+	j.vc = NULL;
+	j.probed = 0;
+	j.stale = 0;
+	j.leasable = 0;
 	reason = fg_parse(ctx, &j.p);
 	len = j.p.len;
 	if (reason != FG_R_PASS) {
