@@ -109,7 +109,8 @@ static __always_inline int fg_parse_eth(struct fg_cursor *c)
 	if ((void *)(eth + 1) > c->end)
 		return -FG_R_TRUNC_ETH;
 	c->pos = eth + 1;
-	proto = eth->h_proto;
+	/* one 16-bit load: struct ethhdr is packed, so eth->h_proto would be two byte loads */
+	proto = *(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto));
 #pragma unroll
 	for (i = 0; i <= FG_VLAN_MAX; i++) {
 		struct fg_vlan_hdr *vh = c->pos;
