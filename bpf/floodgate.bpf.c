@@ -300,30 +300,38 @@ __noinline int fg_emit(struct fg_state *st, const struct fg_config *cfg, const s
 	return 1;
 }
 
-/* The verdict cache entry of a bucket key (see struct fg_verdict) and the key's first word. */
-static __always_inline struct fg_verdict *fg_vc_slot(const struct fg_src_key *k, __u32 *head)
-{
-	const __u32 *w = (const __u32 *)k->addr;
-	__u32 idx;
+/*
+ * A bucket key's five words, as fg_stage_cache computes them: the first
+ * (rule, family, prefix length: fg_key_head) and the masked address.
+ * Kept in registers for the cache's hash and check, which then read back
+ * no store of the key.
+ */
+struct fg_vc_key {
+	__u32 head;    /* the key's first word */
+	__u32 addr[4]; /* its address words */
+};
 
-	*head = *(const __u32 *)k; /* stored whole (fg_stage_cache) */
+/* The verdict cache entry of bucket key k (see struct fg_verdict). */
+static __always_inline struct fg_verdict *fg_vc_slot(const struct fg_vc_key *k)
+{
 	/*
 	 * The words folded and one multiplication (the top bits, which
 	 * every bit reaches) spread a run of addresses over the slots well
 	 * enough, and cost half of fg_hash's two on every cached drop's path
 	 */
-	idx = ((w[0] ^ w[1] ^ w[2] ^ w[3] ^ *head) * 0x9e3779b1U) >> (32 - FG_VC_BITS);
+	__u32 idx = ((k->addr[0] ^ k->addr[1] ^ k->addr[2] ^ k->addr[3] ^ k->head) * 0x9e3779b1U) >>
+		    (32 - FG_VC_BITS);
+
 	return bpf_map_lookup_elem(&fg_verdicts, &idx);
 }
 
-/* Whether entry v holds key k (head: k's first word) for this tick and rule set. */
-static __always_inline int fg_vc_hit(const struct fg_verdict *v, const struct fg_src_key *k,
-				     __u32 head, __u64 now, __u32 epoch)
+/* Whether entry v holds bucket key k. */
+static __always_inline int fg_vc_holds(const struct fg_verdict *v, const struct fg_vc_key *k)
 {
-	const __u32 *a = (const __u32 *)&v->key, *b = (const __u32 *)k->addr;
+	const __u32 *a = (const __u32 *)&v->key;
 
-	return v->tick == now && v->epoch == epoch && a[0] == head && a[1] == b[0] &&
-	       a[2] == b[1] && a[3] == b[2] && a[4] == b[3];
+	return a[0] == k->head && a[1] == k->addr[0] && a[2] == k->addr[1] && a[3] == k->addr[2] &&
+	       a[4] == k->addr[3];
 }
 
 /*
@@ -801,9 +809,8 @@ struct fg_judge {
 	struct fg_plen prefix;	     /* the bucket's prefix: the rule's, or coarse under attack */
 	struct fg_src_key key;	     /* the source's own bucket key (the rule's prefix) */
 	struct fg_pressure *pr;	     /* this CPU's fg_pressure[0] */
-	struct fg_verdict *vc;	     /* its verdict cache entry, when probed and free for it */
+	struct fg_verdict *vc;	     /* its verdict cache entry, when free for it (else NULL) */
 	__u32 lists;		     /* fg_state.list_gen, read once */
-	int probed;		     /* the cache was probed (else every entry is free) */
 	__u32 slot;		     /* the rule set's slot, read once */
 	__u32 ridx;		     /* the rule's index */
 	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
@@ -833,6 +840,23 @@ static __always_inline void fg_stage_rule(struct fg_judge *j)
 #define FG_VC_MISS (-1)
 
 /*
+ * fg_stage_cache's miss: what the later stages read of the judge, set
+ * only now, so that a cached verdict's path writes none of it. free: the
+ * packet's entry when it may take it, else NULL.
+ */
+static __always_inline int fg_vc_miss(struct fg_judge *j, struct fg_verdict *free, __u8 plen,
+				      const __be32 *mask)
+{
+	__u32 zero = 0;
+
+	j->vc = free;
+	j->prefix.plen = plen;
+	__builtin_memcpy(j->prefix.mask, mask, sizeof(j->prefix.mask));
+	j->pr = bpf_map_lookup_elem(&fg_pressure, &zero);
+	return FG_VC_MISS;
+}
+
+/*
  * Stage 2, cache: the source's own bucket key, and this CPU's verdict
  * cache entry for it. A drop decided this tick for the same rule set and
  * lists (fg_vc_put) drops the packet here, and a lease of this tick
@@ -847,48 +871,48 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 {
 	const struct fg_pkt *p = &j->p;
 	const struct fg_rule *rule = j->rule;
+	const __u32 *a = (const __u32 *)p->addr;
+	__u32 *w = (__u32 *)j->key.addr;
 	struct fg_verdict *v;
 	const __be32 *mask;
-	__u32 head, zero = 0;
+	struct fg_vc_key k;
+	__u8 plen;
 
 	if (p->family == FG_FAM_IPV4) {
-		j->prefix.plen = rule->plen4;
+		plen = rule->plen4;
 		mask = rule->mask4;
 	} else {
-		j->prefix.plen = rule->plen6;
+		plen = rule->plen6;
 		mask = rule->mask6;
 	}
-	__builtin_memcpy(j->prefix.mask, mask, sizeof(j->prefix.mask));
-	/* the first word in one store: lookups hash words, and three small stores would stall */
-	*(__u32 *)&j->key = fg_key_head(j->ridx, p->family, j->prefix.plen);
-	/* the rule's mask, not the copy just stored: reading that back would stall */
-	fg_mask(j->key.addr, p->addr, mask);
+	k.head = fg_key_head(j->ridx, p->family, plen);
+	k.addr[0] = a[0] & mask[0];
+	k.addr[1] = a[1] & mask[1];
+	k.addr[2] = a[2] & mask[2];
+	k.addr[3] = a[3] & mask[3];
+	/* the bucket key in word stores: lookups hash words, and smaller stores would stall them */
+	*(__u32 *)&j->key = k.head;
+	w[0] = k.addr[0];
+	w[1] = k.addr[1];
+	w[2] = k.addr[2];
+	w[3] = k.addr[3];
 	j->lists = *(volatile __u32 *)&j->st->list_gen;
-	j->pr = bpf_map_lookup_elem(&fg_pressure, &zero);
-	/* no entry of this tick on this CPU: nothing to find, and all are free */
-	if (!j->pr || j->pr->vc_tick != p->now)
-		return FG_VC_MISS;
-	j->probed = 1;
-	v = fg_vc_slot(&j->key, &head);
+	v = fg_vc_slot(&k);
 	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
-		if (!fg_vc_hit(v, &j->key, head, p->now, j->cfg->epoch)) {
-			j->vc = NULL; /* another source's, for this tick */
-			return FG_VC_MISS;
-		}
+		if (!fg_vc_holds(v, &k))
+			return fg_vc_miss(j, NULL, plen, mask); /* another source's, for this tick */
 		if (v->reason == FG_R_PASS) {
+			/* the whole way, and a new lease may take this entry */
 			if (!v->credit || (p->syn && rule->syn.rate) ||
-			    v->ban_gen != fg_ban_gen(j->st, j->cfg, v->ban_group)) {
-				j->vc = v; /* the whole way, and a new lease may take this entry */
-				return FG_VC_MISS;
-			}
+			    v->ban_gen != fg_ban_gen(j->st, j->cfg, v->ban_group))
+				return fg_vc_miss(j, v, plen, mask);
 			v->credit--;
 		}
 		v->packets++;
 		v->bytes += p->len;
 		return v->reason;
 	}
-	j->vc = v;
-	return FG_VC_MISS;
+	return fg_vc_miss(j, v, plen, mask);
 }
 
 /* Stage 3, lists: allow, deny and manual bans, one trie lookup when it may match. */
@@ -946,13 +970,7 @@ static __always_inline int fg_vc_mine(const struct fg_verdict *v, const struct f
 static __always_inline void fg_vc_reclaim(struct fg_judge *j)
 {
 	struct fg_verdict *v = j->vc;
-	__u32 head;
 
-	if (!j->probed) { /* this CPU had no entry of this tick: the key's is free */
-		v = fg_vc_slot(&j->key, &head);
-		j->vc = v;
-		j->probed = 1;
-	}
 	if (v && (v->packets | v->credit) && fg_vc_mine(v, &j->key))
 		fg_vc_settle(v, j->cfg, j->b);
 }
@@ -1084,17 +1102,12 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 {
 	struct fg_verdict *v = j->vc;
 	__u8 why = 0;
-	__u32 head;
 
 	if ((j->b->ban_until & ~FG_BAN_UNRECORDED) > j->p.now)
 		why = FG_R_BANNED;
 	else if (reason == FG_R_RATE_PPS)
 		why = FG_R_RATE_PPS;
-	if (!why || j->stale || j->prefix.plen != j->key.plen)
-		return;
-	if (!j->probed) /* this CPU had no entry of this tick: the key's is free */
-		v = fg_vc_slot(&j->key, &head);
-	if (!v || !j->pr)
+	if (!why || j->stale || j->prefix.plen != j->key.plen || !v)
 		return;
 	if (v->packets | v->credit)
 		fg_vc_settle(v, j->cfg, NULL);
@@ -1103,7 +1116,6 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 	v->lists = j->lists;
 	v->tick = j->p.now;
 	v->reason = why;
-	j->pr->vc_tick = j->p.now;
 }
 
 /*
@@ -1123,7 +1135,7 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	struct fg_src *b = j->b;
 	__u32 fulls;
 
-	if (!v || !b || !j->pr)
+	if (!v || !b)
 		return;
 	if (v->packets | v->credit)
 		fg_vc_settle(v, j->cfg, NULL); /* another source's, of another tick */
@@ -1147,7 +1159,6 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	v->ban_gen = b->ban_gen;
 	v->born = (__u32)b->first_seen;
 	v->fulls = fulls;
-	j->pr->vc_tick = now;
 }
 
 /*
@@ -1213,8 +1224,6 @@ int floodgate(struct xdp_md *ctx)
 	 */
 	__builtin_memset(&j.p, 0, sizeof(j.p));
 	j.b = NULL;
-	j.vc = NULL;
-	j.probed = 0;
 	j.stale = 0;
 	j.leasable = 0;
 	reason = fg_parse(ctx, &j.p);

@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 11
+#define FG_LAYOUT_VERSION 12
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -254,7 +254,6 @@ struct fg_state {
 struct fg_pressure {
 	__u64 window;  /* fg_attack.window as this CPU last saw it */
 	__u64 pending; /* new sources counted here, not yet added to fg_attack.inserts */
-	__u64 vc_tick; /* tick of this CPU's latest verdict cache entry: none of another tick is live */
 };
 
 /*
@@ -364,8 +363,7 @@ struct fg_src {
  * bucket's counters when the entry is reused, or within a second (each
  * CPU sweeps its entries once a second).
  * A new rule set (epoch) or a change of the lists (fg_state.list_gen)
- * empties it, so it is checked before the lists. A CPU that put no entry
- * this tick (fg_pressure.vc_tick) has none to find, and does not look.
+ * empties it, so it is checked before the lists.
  * fg_verdicts, per CPU, pinned; readers of fg_sources add what it holds
  * (fg_sources_walk).
  */
