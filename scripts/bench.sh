@@ -612,7 +612,10 @@ if has("synproxy"):
     md.append(f"### SYN proxy: new connections during a spoofed SYN flood ({sp_s} s runs, "
               f"medians of {sp_rounds} rounds)")
     md.append("")
-    md.append("wrk -t1 -c20, a new connection per request (`Connection: close`), against nginx on a "
+    users = int(os.environ.get("USERS", "4"))
+    md.append(f"wrk -t{users} -c20: {users} users, a thread each, each from its own client address to its "
+              "own server address, 20 connections in all, a new connection per request "
+              "(`Connection: close`), against nginx on a "
               "server-shaped lab (scripts/synproxy_bench.sh: generator, wrk and nginx share the CPUs); "
               f"flood: SYNs from 65,536 spoofed sources, {sp_rate:,}/s asked for; arrived: the frames "
               "the server's veth received during the run, less the client's own TCP segments.")

@@ -172,7 +172,7 @@ lab_teardown() {
 # and bench: one veth pair, IF_S in the server namespace NS_S (198.18.0.1/24, 2001:db8::1/64),
 # IF_C in the client namespace NS_C (198.18.0.2/24, 2001:db8::2/64); a bpffs of its own on
 # DIR/bpf (floodgate run in NS_S pins there: `ip netns exec` gives it a fresh /sys); nginx in
-# NS_S on port 80 of both server addresses (/ answers "proxied", /big 30,000 bytes), its PID
+# NS_S on port 80 of every server address (/ answers "proxied", /big 30,000 bytes), its PID
 # in SERVER_NGINX_PID. What a veth needs that a NIC does not: IF_C sends with checksum offload
 # off (else its SYNs carry partial checksums, which the SYN proxy refuses) and has an XDP
 # program, PASSPROG's xdp.frags section (a veth hands XDP_TX frames to its peer's XDP ring,
@@ -210,7 +210,7 @@ server_lab_up() {
 		    uwsgi_temp_path $dir/uwsgi;
 		    scgi_temp_path $dir/scgi;
 		    server {
-		        listen 198.18.0.1:80 backlog=4096;
+		        listen 80 backlog=4096;
 		        listen [2001:db8::1]:80 backlog=4096;
 		        location / { return 200 'proxied\n'; }
 		        location = /big { default_type text/plain; alias $dir/big.txt; }
