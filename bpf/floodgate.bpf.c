@@ -100,6 +100,14 @@ struct {
 	__type(value, __u64);
 } fg_seen SEC(".maps");
 
+/* The attack's own sources (floodgate.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FG_NEWCOMER_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} fg_newcomers SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FG_DEF_BANS);
@@ -535,17 +543,13 @@ static __always_inline int fg_attack_new(struct fg_state *st, const struct fg_co
 }
 
 /*
- * The fg_seen word and byte of a bucket key (see floodgate.h): fg_hash of
- * its 20 bytes. NULL only if the map were smaller than fg_seen_bits says.
+ * The fg_seen word and byte of a bucket key, by its hash (fg_key_hash).
+ * NULL only if the map were smaller than fg_seen_bits says.
  */
-static __always_inline __u64 *fg_stamp_word(const struct fg_src_key *k, __u32 *byte)
+static __always_inline __u64 *fg_stamp_word(__u64 h, __u32 *byte)
 {
-	const __u32 *w = (const __u32 *)k->addr;
-	__u32 head = *(const __u32 *)k; /* stored whole (fg_bucket) */
-	__u32 slot, idx;
+	__u32 slot = (__u32)(h >> (64 - fg_seen_bits)), idx = slot >> 3;
 
-	slot = fg_hash(((__u64)w[0] << 32 | w[1]) ^ head, (__u64)w[2] << 32 | w[3], fg_seen_bits);
-	idx = slot >> 3;
 	*byte = slot & 7;
 	return bpf_map_lookup_elem(&fg_seen, &idx);
 }
@@ -557,10 +561,10 @@ static __always_inline __u8 fg_period(__u64 now)
 }
 
 /* Whether the key's stamp holds this period or the one before (no map: assume it does). */
-static __always_inline int fg_stamp_recent(const struct fg_src_key *k, __u8 period)
+static __always_inline int fg_stamp_recent(__u64 h, __u8 period)
 {
 	__u32 byte;
-	__u64 *w = fg_stamp_word(k, &byte);
+	__u64 *w = fg_stamp_word(h, &byte);
 	__u8 s;
 
 	if (!w)
@@ -577,14 +581,14 @@ static __always_inline int fg_stamp_recent(const struct fg_src_key *k, __u8 peri
  * older stamp over a newer one (the bucket would not stamp again before
  * the next period, and under attack it would look new).
  */
-static __always_inline void fg_stamp(const struct fg_src_key *k, __u8 period)
+static __always_inline void fg_stamp(__u64 h, __u8 period)
 {
 	__u64 *w, old, shift;
 	__u32 byte;
 	__u8 s;
 	int i;
 
-	w = fg_stamp_word(k, &byte);
+	w = fg_stamp_word(h, &byte);
 	if (!w)
 		return;
 	/* the byte's bits in the word: a constant test, folded by the compiler */
@@ -598,6 +602,25 @@ static __always_inline void fg_stamp(const struct fg_src_key *k, __u8 period)
 			    w, old, (old & ~(0xffULL << shift)) | (__u64)period << shift) == old)
 			return;
 	}
+}
+
+/* Whether key hash h is noted in fg_newcomers as the own of the attack whose window began at from. */
+static __always_inline int fg_newcomer(__u64 h, __u64 from)
+{
+	__u32 slot = fg_newcomer_slot(h);
+	__u64 *w = bpf_map_lookup_elem(&fg_newcomers, &slot);
+
+	return w && *(volatile __u64 *)w == fg_newcomer_word(h, from);
+}
+
+/* Note key hash h as the attack's own: its bucket was made since the attack's window began. */
+static __always_inline void fg_newcomer_note(__u64 h, __u64 from)
+{
+	__u32 slot = fg_newcomer_slot(h);
+	__u64 *w = bpf_map_lookup_elem(&fg_newcomers, &slot);
+
+	if (w)
+		*(volatile __u64 *)w = fg_newcomer_word(h, from);
 }
 
 /*
@@ -621,7 +644,8 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	/* EEXIST means another CPU created it first: theirs is used */
 	if (!bpf_map_update_elem(&fg_sources, key, &fresh, BPF_NOEXIST)) {
 		fg_count(FG_C_SOURCE_NEW, 0);
-		fg_stamp(key, fg_period(p->now)); /* its packets stamp it from the next period on */
+		/* its packets stamp it from the next period on */
+		fg_stamp(fg_key_hash(key), fg_period(p->now));
 	}
 	return 0;
 }
@@ -642,6 +666,7 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	const struct fg_plen *coarse;
 	struct fg_src_key ckey;
 	struct fg_attack *at;
+	__u64 h = 0, from = 0;
 	struct fg_src *b;
 	__u32 zero = 0;
 	int on;
@@ -660,16 +685,25 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 	 * bucket worth a cache miss: it goes to its coarse prefix
 	 */
 	on = *(volatile __u32 *)&at->on && coarse->plen < exact->plen;
-	if (!on || fg_stamp_recent(exact, period)) {
+	if (on) {
+		h = fg_key_hash(exact);
+		from = *(volatile __u64 *)&at->from;
+	}
+	if (!on || fg_stamp_recent(h, period)) {
+		/* noted as the attack's own by an earlier packet: not looked up again */
+		if (on && fg_newcomer(h, from))
+			goto charge_coarse;
 		b = bpf_map_lookup_elem(&fg_sources, exact);
 		/* under attack, a source first met during it has its coarse prefix, not this bucket */
-		if (b && (!on || b->first_seen < *(volatile __u64 *)&at->from)) {
+		if (b && (!on || b->first_seen < from)) {
 			if ((b->last_seen ^ p->now) >> fg_period_shift)
-				fg_stamp(exact, period);
+				fg_stamp(fg_key_hash(exact), period);
 			return b;
 		}
-		if (b)
+		if (b) {
+			fg_newcomer_note(h, from);
 			goto charge_coarse;
+		}
 	}
 	/* a new source: under attack, charged to its coarse prefix's bucket */
 	if (fg_attack_new(st, cfg, at, pr, p->now) && coarse->plen < exact->plen) {

@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 12
+#define FG_LAYOUT_VERSION 13
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -393,7 +393,7 @@ struct fg_verdict {
 
 /*
  * Recently seen sources: fg_seen, one-byte stamps, eight to a word,
- * indexed by a hash of the bucket key (fg_seen_word in the program). A
+ * indexed by a hash of the bucket key (fg_key_hash's top bits). A
  * bucket's first packet of a period (tick >> fg_seen_shift(HZ), a minute
  * or a little more), and its creation, write the period into the key's
  * stamp. Under attack, a key whose stamp holds neither this period nor
@@ -407,6 +407,24 @@ struct fg_verdict {
 #define FG_SEEN_SOURCES_PER_SLOT 2  /* fg_sources entries per fg_seen stamp */
 #define FG_SEEN_MIN_WORDS	 64 /* smallest fg_seen, in words */
 #define FG_SEEN_PERIOD_SEC	 60 /* at least this many seconds per stamp period */
+
+/*
+ * The attack's own sources: fg_newcomers, one word per slot, shared by
+ * every CPU. Under attack a key with a recent stamp is looked up in
+ * fg_sources, and a bucket made since the attack's window began
+ * (fg_attack.from) is charged to its coarse prefix all the same: the
+ * first such lookup notes the key here (fg_newcomer_word: the attack's
+ * window and a fingerprint of the key), and the key's later packets in
+ * that attack go to the coarse prefix without the lookup. A flood that
+ * repeats its sources made up to a threshold's worth of buckets before
+ * the mode began, and each of their packets paid a lookup that misses
+ * the cache and the TLB: at 65,536 sources, two thirds of the cost per
+ * packet. A note of another attack, or of another key in the slot, is no
+ * note: the key is looked up, so no known source is ever charged to its
+ * coarse prefix by a note. Keys sharing a slot take turns.
+ */
+#define FG_NEWCOMER_BITS  16
+#define FG_NEWCOMER_SLOTS (1U << FG_NEWCOMER_BITS) /* 512 KiB */
 
 /* fg_seen entries (words of 8 stamps) for a source table of `sources` entries: a power of two. */
 static inline __u32 fg_seen_words(__u32 sources)
@@ -491,13 +509,40 @@ struct fg_lfilter {
 };
 
 /*
- * A `bits`-bit hash (1..32) of two 64-bit words: the top bits of a
- * multiplication, which every input bit reaches (the low bits would ignore
- * an IPv4 address's last octets). fg_seen and the list filter use it.
+ * Two 64-bit words mixed into one by a multiplication: its top bits are
+ * the ones every input bit reaches (the low bits would ignore an IPv4
+ * address's last octets), so hashes are taken from the top.
  */
+static inline __u64 fg_hash64(__u64 w0, __u64 w1)
+{
+	return (w0 ^ w1 * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL;
+}
+
+/* A `bits`-bit hash (1..32): fg_hash64's top bits. fg_seen and the list filter use it. */
 static inline __u32 fg_hash(__u64 w0, __u64 w1, __u32 bits)
 {
-	return (__u32)(((w0 ^ w1 * 0xc2b2ae3d27d4eb4fULL) * 0x9e3779b97f4a7c15ULL) >> (64 - bits));
+	return (__u32)(fg_hash64(w0, w1) >> (64 - bits));
+}
+
+/* A bucket key's hash (stored whole, see struct fg_src_key): fg_seen's stamp and fg_newcomers' slot. */
+static inline __u64 fg_key_hash(const struct fg_src_key *k)
+{
+	const __u32 *w = (const __u32 *)k->addr;
+	__u32 head = *(const __u32 *)k;
+
+	return fg_hash64(((__u64)w[0] << 32 | w[1]) ^ head, (__u64)w[2] << 32 | w[3]);
+}
+
+/* The fg_newcomers slot of key hash h: bits fg_seen's index does not use. */
+static inline __u32 fg_newcomer_slot(__u64 h)
+{
+	return (__u32)((h * 0xff51afd7ed558ccdULL) >> (64 - FG_NEWCOMER_BITS));
+}
+
+/* The word a note of key hash h holds in an attack whose window began at tick `from` (never 0). */
+static inline __u64 fg_newcomer_word(__u64 h, __u64 from)
+{
+	return from << 32 | h >> 32 | 1;
 }
 
 /* The filter bit of an address already masked, given as its two 8-byte words (memory order). */

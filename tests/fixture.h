@@ -202,10 +202,10 @@ static inline void fx_close(struct fx *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* Every fg_seen stamp back to 0, in one batch. */
-static inline int fx_seen_clear(const struct fx *f)
+/* Every word of an array map of 64-bit values back to 0, in one batch. */
+static inline int fx_words_clear(const struct bpf_map *map)
 {
-	__u32 n = bpf_map__max_entries(f->skel->maps.fg_seen), i, *keys = calloc(n, sizeof(*keys));
+	__u32 n = bpf_map__max_entries(map), i, *keys = calloc(n, sizeof(*keys));
 	__u64 *zero = calloc(n, sizeof(*zero));
 	int err = 0;
 
@@ -215,12 +215,20 @@ static inline int fx_seen_clear(const struct fx *f)
 	}
 	for (i = 0; i < n; i++)
 		keys[i] = i;
-	if (bpf_map_update_batch(bpf_map__fd(f->skel->maps.fg_seen), keys, zero, &n, NULL))
+	if (bpf_map_update_batch(bpf_map__fd(map), keys, zero, &n, NULL))
 		err = -errno;
 out:
 	free(keys);
 	free(zero);
 	return err;
+}
+
+/* Every fg_seen stamp and fg_newcomers note back to 0: what a test before left behind. */
+static inline int fx_seen_clear(const struct fx *f)
+{
+	int err = fx_words_clear(f->skel->maps.fg_seen);
+
+	return err ? err : fx_words_clear(f->skel->maps.fg_newcomers);
 }
 
 /* The test clock: every later packet is handled at tick t. */
