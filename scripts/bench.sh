@@ -15,19 +15,25 @@
 #      chain(drop) + bare drop (the same for the naive limiter). Each
 #      run starts from a fresh state, floodgate's (attached again, with the
 #      lists) as the naive limiter's (its own new map).
-#   2. The generator's ceilings: trafgen's exact method (packet) and its
-#      flood method (loop), on 1 and on 2 CPUs, into a bare XDP_DROP on the
-#      attacker's host end (each CPU receives what it sent): what the lab
-#      can send at all.
-#   3. Live drop throughput on the lab's attacker veth: trafgen's loop
-#      floods as fast as it can on CPU 0, and the host end receives on CPU 0
-#      too; the rate is what that end received (its rx_packets, counted
-#      whatever the filter did). Generator and filter share the CPU because
-#      the loop's frames are cheapest to free on the CPU that made them (a
-#      receiver on the other CPU tops out near 2.4 Mpps even for a bare
-#      XDP_DROP); so each rate holds the generator's own cost, and the
-#      report also gives each filter's cost over the bare XDP_DROP in ns
-#      per packet (1/rate - 1/rate of XDP_DROP), which leaves it out.
+#   2. The generator's ceilings: trafgen's exact method (packet), its
+#      flood method (loop) and, where the kernel allows them, live frames
+#      (live), on 1 and on 2 CPUs, into a bare XDP_DROP on the attacker's
+#      host end (each CPU receives what it sent): what the lab can send at
+#      all.
+#   3. Live drop throughput on the lab's attacker veth: trafgen floods as
+#      fast as it can on CPU 0, with live frames where the kernel allows
+#      them (the cheapest frames: BPF_PROG_RUN recycles its own pages),
+#      else with the loop (each frame a copy; LIVE_METHOD picks one), and
+#      the host end receives on CPU 0 too; the rate is what that end
+#      received (its rx_packets, counted whatever the filter did).
+#      Generator and filter share the CPU because a generator's frames are
+#      cheapest to free on the CPU that made them (a receiver on the other
+#      CPU tops out near 2.4 Mpps even for a bare XDP_DROP); so each rate
+#      holds the generator's own cost, which makes every ratio between two
+#      filters smaller than the ratio of their own costs (the dearer the
+#      generator, the smaller), and the report also gives each filter's
+#      cost over the bare XDP_DROP in ns per packet (1/rate - 1/rate of
+#      XDP_DROP), which leaves it out.
 #      Filters: bare XDP_DROP, the naive limiter, floodgate, an nftables
 #      netdev-ingress per-source limit (a dynamic set, what `meter`
 #      became), iptables/ip6tables hashlimit (raw PREROUTING, the bridged
@@ -142,6 +148,16 @@ if [[ " $PARTS " == *" cost "* || " $PARTS " == *" gen "* || " $PARTS " == *" li
 	echo "== lab up"
 	scripts/lab.sh up
 	eval "$(scripts/lab.sh env)"
+	# the flood generator of part 3: live frames where this kernel allows them
+	if [ -z "${LIVE_METHOD:-}" ]; then
+		LIVE_METHOD=loop
+		ip netns exec "$LAB_NS_ATK" "$TG" check lab0 | grep -q '^live frames: allowed' &&
+			LIVE_METHOD=live
+	fi
+	[[ $LIVE_METHOD == live || $LIVE_METHOD == loop ]] || {
+		echo "error: bench: LIVE_METHOD: $LIVE_METHOD: not a flood method (live, loop)" >&2
+		exit 2
+	}
 fi
 [ "$(cat /proc/sys/kernel/bpf_stats_enabled)" = 0 ] ||
 	echo "warning: bench: kernel.bpf_stats_enabled is on: every XDP run pays for two clock reads" >&2
@@ -239,7 +255,7 @@ part_gen() {
 	filter_off
 	"$TG" drop-attach "$LAB_IF_ATK"
 	for r in $(seq "$REPEATS"); do
-		for m in packet loop; do
+		for m in packet loop $([ "$LIVE_METHOD" = live ] && echo live); do
 			for t in 1 2; do
 				before=$(rx_packets)
 				out=$(send --method "$m" --threads "$t" --dmac "$LAB_ATK_MAC" --dst "$LAB_SRV4" \
@@ -295,7 +311,8 @@ part_live() {
 		esac
 	}
 
-	echo "== 3. live drop throughput on $LAB_IF_ATK, ${LIVE_SECONDS}s per run, $REPEATS rounds"
+	echo "== 3. live drop throughput on $LAB_IF_ATK, ${LIVE_SECONDS}s per run, $REPEATS rounds, generator: $LIVE_METHOD"
+	raw live generator "$LIVE_METHOD" 0 0 method
 	for r in $(seq "$REPEATS"); do
 		for c in "${LIVE_CASES[@]}"; do
 			n=${c%%:*} rest=${c#*:}
@@ -306,7 +323,7 @@ part_live() {
 				filter_on "$f"
 				sleep 0.2
 				before=$(rx_packets)
-				out=$(taskset -c 0 ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method loop \
+				out=$(taskset -c 0 ip netns exec "$LAB_NS_ATK" "$TG" -j send lab0 --method "$LIVE_METHOD" \
 					--dmac "$LAB_ATK_MAC" --dport 9 \
 					--dst "$([[ $src == *:* ]] && echo "$LAB_SRV6" || echo "$LAB_SRV4")" \
 					--src "$src" --sources "$n" $extra --count 1000000000 --duration "$LIVE_SECONDS" \
@@ -500,8 +517,14 @@ if has("gen"):
     md.append("| method | 1 CPU | 2 CPUs | target (2 CPUs) | |")
     md.append("|---|---:|---:|---:|---|")
     for m, target, what in (("packet", 2.5, "exact: every frame handed over, paced to the frame"),
-                            ("loop", 10.0, "XDP devmap broadcast loop, for floods")):
+                            ("loop", 10.0, "XDP devmap broadcast loop, for floods"),
+                            ("live", None, "BPF_PROG_RUN live frames, where the kernel allows them")):
+        if not vals("gen", m, "1"):
+            continue
         one, two = med("gen", m, "1") / 1e6, med("gen", m, "2") / 1e6
+        if target is None:
+            md.append(f"| {m} ({what}) | {one:.2f} | {two:.2f} | - | |")
+            continue
         ok = "met" if two >= target else "**missed**"
         if two < target:
             missed.append(f"the generator's {m} method reaches {two:.2f} Mpps on 2 CPUs (target {target})")
@@ -512,9 +535,15 @@ if has("gen"):
 if has("live"):
     md.append(f"### Live drop throughput on the lab veth (Mpps received, {live_s} s runs)")
     md.append("")
-    md.append("The generator (trafgen's loop) and the filter share CPU 0, so every rate holds the "
-              "generator's own cost per packet; the second table leaves it out: each filter's cost "
-              "per packet over the bare XDP_DROP.")
+    gen = [r["filter"] for r in rows if r["part"] == "live" and r["case"] == "generator"]
+    gen = gen[0] if gen else "loop"
+    gen_what = {"live": "live frames, BPF_PROG_RUN's recycled pages",
+                "loop": "devmap broadcast loop, a copy of the frame per packet: the kernel refuses "
+                        "live frames"}.get(gen, gen)
+    md.append(f"The generator (trafgen's {gen}: {gen_what}) and the filter share CPU 0, so every rate "
+              "holds the generator's own cost per packet, and every ratio between two filters is "
+              "smaller than the ratio of their own costs; the second table leaves the generator out: "
+              "each filter's cost per packet over the bare XDP_DROP.")
     md.append("")
     md.append("| sources | bare XDP_DROP | naive limiter | floodgate | nftables | iptables | floodgate / XDP_DROP | "
               "floodgate / naive | floodgate / nftables | floodgate / iptables |")
