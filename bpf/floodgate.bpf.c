@@ -875,14 +875,24 @@ static __always_inline void fg_stage_rule(struct fg_judge *j)
 
 /*
  * fg_stage_cache's miss: what the later stages read of the judge, set
- * only now, so that a cached verdict's path writes none of it. free: the
+ * only now, so that a cached verdict's path writes none of it (not even
+ * the bucket key it probed with, k, nor the lists' generation). free: the
  * packet's entry when it may take it, else NULL.
  */
-static __always_inline int fg_vc_miss(struct fg_judge *j, struct fg_verdict *free, __u8 plen,
+static __always_inline int fg_vc_miss(struct fg_judge *j, struct fg_verdict *free,
+				      const struct fg_vc_key *k, __u32 lists, __u8 plen,
 				      const __be32 *mask)
 {
+	__u32 *w = (__u32 *)j->key.addr;
 	__u32 zero = 0;
 
+	/* the bucket key in word stores: lookups hash words, and smaller stores would stall them */
+	*(__u32 *)&j->key = k->head;
+	w[0] = k->addr[0];
+	w[1] = k->addr[1];
+	w[2] = k->addr[2];
+	w[3] = k->addr[3];
+	j->lists = lists;
 	j->vc = free;
 	j->prefix.plen = plen;
 	__builtin_memcpy(j->prefix.mask, mask, sizeof(j->prefix.mask));
@@ -906,10 +916,10 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 	const struct fg_pkt *p = &j->p;
 	const struct fg_rule *rule = j->rule;
 	const __u32 *a = (const __u32 *)p->addr;
-	__u32 *w = (__u32 *)j->key.addr;
 	struct fg_verdict *v;
 	const __be32 *mask;
 	struct fg_vc_key k;
+	__u32 lists;
 	__u8 plen;
 
 	if (p->family == FG_FAM_IPV4) {
@@ -924,29 +934,23 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 	k.addr[1] = a[1] & mask[1];
 	k.addr[2] = a[2] & mask[2];
 	k.addr[3] = a[3] & mask[3];
-	/* the bucket key in word stores: lookups hash words, and smaller stores would stall them */
-	*(__u32 *)&j->key = k.head;
-	w[0] = k.addr[0];
-	w[1] = k.addr[1];
-	w[2] = k.addr[2];
-	w[3] = k.addr[3];
-	j->lists = *(volatile __u32 *)&j->st->list_gen;
+	lists = *(volatile __u32 *)&j->st->list_gen;
 	v = fg_vc_slot(&k);
-	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == j->lists) {
-		if (!fg_vc_holds(v, &k))
-			return fg_vc_miss(j, NULL, plen, mask); /* another source's, for this tick */
+	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == lists) {
+		if (!fg_vc_holds(v, &k)) /* another source's, for this tick */
+			return fg_vc_miss(j, NULL, &k, lists, plen, mask);
 		if (v->reason == FG_R_PASS) {
 			/* the whole way, and a new lease may take this entry */
 			if (!v->credit || (p->syn && rule->syn.rate) ||
 			    v->ban_gen != fg_ban_gen(j->st, j->cfg, v->ban_group))
-				return fg_vc_miss(j, v, plen, mask);
+				return fg_vc_miss(j, v, &k, lists, plen, mask);
 			v->credit--;
 		}
 		v->packets++;
 		v->bytes += p->len;
 		return v->reason;
 	}
-	return fg_vc_miss(j, v, plen, mask);
+	return fg_vc_miss(j, v, &k, lists, plen, mask);
 }
 
 /* Stage 3, lists: allow, deny and manual bans, one trie lookup when it may match. */
