@@ -650,33 +650,86 @@ __noinline int fg_bucket_new(struct fg_state *st, const struct fg_config *cfg, c
 	return 0;
 }
 
+/* What the stages of one packet share (floodgate() below). */
+struct fg_judge {
+	struct fg_pkt p;	     /* the parsed packet, with its tick */
+	struct fg_state *st;	     /* fg_state[0] */
+	const struct fg_config *cfg; /* the live rule set */
+	const struct fg_rule *rule;  /* the packet's rule in it */
+	struct fg_src *b;	     /* the source's bucket; NULL when the table refused it */
+	struct fg_plen prefix;	     /* the bucket's prefix: the rule's, or coarse under attack */
+	struct fg_src_key key;	     /* the source's own bucket key (the rule's prefix) */
+	struct fg_src_key ckey;	     /* its coarse prefix's, when charged to it under attack */
+	struct fg_pressure *pr;	     /* this CPU's fg_pressure[0] */
+	struct fg_verdict *vc;	     /* its verdict cache entry, when free for it (else NULL) */
+	__u32 lists;		     /* fg_state.list_gen, read once */
+	__u32 slot;		     /* the rule set's slot, read once */
+	__u32 ridx;		     /* the rule's index */
+	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
+	int leasable;		     /* its verdict may be a lease (fg_vc_leasable) */
+};
+
+/* fg_stage_cache's and fg_bucket's answer when the cache does not decide the packet */
+#define FG_VC_MISS (-1)
+/* fg_bucket's (and fg_stage_source's) when a coarse prefix's entry dropped it, counted there */
+#define FG_VC_DROPPED (-2)
+
 /*
- * The bucket for this packet, created if missing. exact: the source's own
- * bucket key, and *prefix its prefix (fg_stage_cache made both); under
- * attack *prefix may become the coarse one, whose bucket is returned. cfg:
- * the rule set in fg_config[slot]; pr: this CPU's fg_pressure.
+ * Under attack, this CPU's verdict cache entry for the coarse prefix the
+ * packet is charged to (j->ckey): a drop decided for the prefix this tick
+ * (fg_vc_put) drops the packet here, counted in the entry, without the
+ * prefix's bucket (a spoofed flood's packets mostly end here).
+ * FG_VC_DROPPED, or FG_VC_MISS with j->vc the entry when it is free for
+ * the prefix's verdict (else NULL).
  */
-static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struct fg_config *cfg,
-						__u32 slot, struct fg_pressure *pr,
-						const struct fg_pkt *p, struct fg_plen *prefix,
-						const struct fg_src_key *exact)
+static __always_inline int fg_vc_coarse(struct fg_judge *j)
 {
-	const struct fg_src_key *key = exact;
+	const __u32 *w = (const __u32 *)j->ckey.addr;
+	struct fg_vc_key k = { .head = *(const __u32 *)&j->ckey, .addr = { w[0], w[1], w[2], w[3] } };
+	struct fg_verdict *v = fg_vc_slot(&k);
+
+	j->vc = v;
+	if (!v || v->tick != j->p.now || v->epoch != j->cfg->epoch || v->lists != j->lists)
+		return FG_VC_MISS;
+	/* of this tick: another key's verdict, or a lease (never a coarse prefix's) */
+	if (!fg_vc_holds(v, &k) || v->reason == FG_R_PASS) {
+		j->vc = NULL;
+		return FG_VC_MISS;
+	}
+	v->packets++;
+	v->bytes += j->p.len;
+	return FG_VC_DROPPED;
+}
+
+/*
+ * The bucket for this packet in j->b, created if missing (NULL: the table
+ * refused it): the source's own (j->key, j->prefix: fg_stage_cache made
+ * both) or, under attack, its coarse prefix's (j->ckey, and j->prefix
+ * becomes the coarse one). FG_VC_MISS, or FG_VC_DROPPED when this CPU
+ * decided a drop for the coarse prefix this tick (fg_vc_coarse): j->b is
+ * not looked up then.
+ */
+static __always_inline int fg_bucket(struct fg_judge *j)
+{
+	const struct fg_pkt *p = &j->p;
+	const struct fg_config *cfg = j->cfg;
+	const struct fg_src_key *exact = &j->key, *key = exact;
+	struct fg_pressure *pr = j->pr;
 	__u8 period = fg_period(p->now);
 	const struct fg_plen *coarse;
-	struct fg_src_key ckey;
 	struct fg_attack *at;
 	__u64 h = 0, from = 0;
 	struct fg_src *b;
 	__u32 zero = 0;
 	int on;
 
+	j->b = NULL;
 	at = bpf_map_lookup_elem(&fg_attack, &zero);
 	if (!pr || !at)
-		return NULL;
+		return FG_VC_MISS;
 	if (p->now - pr->window >= fg_hz) {
-		fg_attack_roll(st, cfg, at, pr, p->now);
-		fg_vc_sweep(p->now, slot);
+		fg_attack_roll(j->st, cfg, at, pr, p->now);
+		fg_vc_sweep(p->now, j->slot);
 	}
 	coarse = p->family == FG_FAM_IPV4 ? &cfg->coarse4 : &cfg->coarse6;
 	/*
@@ -698,7 +751,8 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		if (b && (!on || b->first_seen < from)) {
 			if ((b->last_seen ^ p->now) >> fg_period_shift)
 				fg_stamp(fg_key_hash(exact), period);
-			return b;
+			j->b = b;
+			return FG_VC_MISS;
 		}
 		if (b) {
 			fg_newcomer_note(h, from);
@@ -706,22 +760,26 @@ static __always_inline struct fg_src *fg_bucket(struct fg_state *st, const struc
 		}
 	}
 	/* a new source: under attack, charged to its coarse prefix's bucket */
-	if (fg_attack_new(st, cfg, at, pr, p->now) && coarse->plen < exact->plen) {
+	if (fg_attack_new(j->st, cfg, at, pr, p->now) && coarse->plen < exact->plen) {
 	charge_coarse:
-		*prefix = *coarse;
-		*(__u32 *)&ckey = fg_key_head(exact->rule, p->family, coarse->plen);
-		fg_mask(ckey.addr, p->addr, coarse->mask);
-		key = &ckey;
+		j->prefix = *coarse;
+		*(__u32 *)&j->ckey = fg_key_head(exact->rule, p->family, coarse->plen);
+		fg_mask(j->ckey.addr, p->addr, coarse->mask);
+		key = &j->ckey;
 		fg_count(FG_C_ATTACK_NEW, 0);
+		if (fg_vc_coarse(j) == FG_VC_DROPPED)
+			return FG_VC_DROPPED;
 		b = bpf_map_lookup_elem(&fg_sources, key);
-		if (b)
-			return b;
+		if (b) {
+			j->b = b;
+			return FG_VC_MISS;
+		}
 	}
-	fg_bucket_new(st, cfg, p, prefix, key);
-	b = bpf_map_lookup_elem(&fg_sources, key);
-	if (!b)
+	fg_bucket_new(j->st, cfg, p, &j->prefix, key);
+	j->b = bpf_map_lookup_elem(&fg_sources, key);
+	if (!j->b)
 		fg_count(FG_C_SOURCE_INSERT_FAIL, 0);
-	return b;
+	return FG_VC_MISS;
 }
 
 /*
@@ -833,24 +891,6 @@ static __always_inline int fg_limits(struct fg_src *b, const struct fg_rule *r,
 	return reason;
 }
 
-/* What the stages of one packet share (floodgate() below). */
-struct fg_judge {
-	struct fg_pkt p;	     /* the parsed packet, with its tick */
-	struct fg_state *st;	     /* fg_state[0] */
-	const struct fg_config *cfg; /* the live rule set */
-	const struct fg_rule *rule;  /* the packet's rule in it */
-	struct fg_src *b;	     /* the source's bucket; NULL when the table refused it */
-	struct fg_plen prefix;	     /* the bucket's prefix: the rule's, or coarse under attack */
-	struct fg_src_key key;	     /* the source's own bucket key (the rule's prefix) */
-	struct fg_pressure *pr;	     /* this CPU's fg_pressure[0] */
-	struct fg_verdict *vc;	     /* its verdict cache entry, when free for it (else NULL) */
-	__u32 lists;		     /* fg_state.list_gen, read once */
-	__u32 slot;		     /* the rule set's slot, read once */
-	__u32 ridx;		     /* the rule's index */
-	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
-	int leasable;		     /* its verdict may be a lease (fg_vc_leasable) */
-};
-
 /* Stage 1, rule: the endpoint rule of the packet's protocol and port, or the default. */
 static __always_inline void fg_stage_rule(struct fg_judge *j)
 {
@@ -869,9 +909,6 @@ static __always_inline void fg_stage_rule(struct fg_judge *j)
 	j->ridx = ridx;
 	j->rule = &j->cfg->rules[ridx];
 }
-
-/* fg_stage_cache's answer when the cache does not decide the packet */
-#define FG_VC_MISS (-1)
 
 /*
  * fg_stage_cache's miss: what the later stages read of the judge, set
@@ -1015,7 +1052,8 @@ static __always_inline void fg_vc_reclaim(struct fg_judge *j)
 
 /*
  * Stage 4, source: the source's bucket (made if new), its bans and its
- * per-source limits. FG_R_PASS, FG_R_BANNED or the limit exceeded. A
+ * per-source limits. FG_R_PASS, FG_R_BANNED or the limit exceeded; or
+ * FG_VC_DROPPED, dropped by its coarse prefix's cache entry (fg_bucket). A
  * packet whose bucket the table refused (counted), or that read a rule
  * set another CPU has moved its bucket past, passes here: the endpoint
  * limit alone applies to it.
@@ -1030,8 +1068,9 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 
 	if (!j->pr)
 		return FG_R_PASS;
-	b = fg_bucket(j->st, j->cfg, j->slot, j->pr, &j->p, &j->prefix, &j->key);
-	j->b = b;
+	if (fg_bucket(j) == FG_VC_DROPPED)
+		return FG_VC_DROPPED;
+	b = j->b;
 	if (!b)
 		return FG_R_PASS;
 	last = b->last_seen;
@@ -1134,22 +1173,24 @@ static __always_inline int fg_stage_endpoint(struct fg_judge *j, int reason)
 /*
  * A bucket banned as a whole, or over its packet limit, stays so for the
  * rest of the tick: this CPU drops the tick's next packets from it from
- * the verdict cache (not a coarse bucket, nor a ban finer than it).
+ * the verdict cache. A coarse prefix's too (fg_vc_coarse), unless bans
+ * may be keyed longer than it: a source's own ban must name its drops.
  */
 static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 {
 	struct fg_verdict *v = j->vc;
+	int coarse = j->prefix.plen != j->key.plen;
 	__u8 why = 0;
 
 	if ((j->b->ban_until & ~FG_BAN_UNRECORDED) > j->p.now)
 		why = FG_R_BANNED;
 	else if (reason == FG_R_RATE_PPS)
 		why = FG_R_RATE_PPS;
-	if (!why || j->stale || j->prefix.plen != j->key.plen || !v)
+	if (!why || j->stale || !v || (coarse && fg_bans_finer(j->cfg, j->p.family, j->prefix.plen)))
 		return;
 	if (v->packets | v->credit)
 		fg_vc_settle(v, j->cfg, NULL);
-	v->key = j->key;
+	v->key = coarse ? j->ckey : j->key;
 	v->epoch = j->cfg->epoch;
 	v->lists = j->lists;
 	v->tick = j->p.now;
@@ -1290,6 +1331,8 @@ int floodgate(struct xdp_md *ctx)
 	if (reason != FG_R_PASS)
 		goto out; /* the lists are no rule's: no rule counts them */
 	reason = fg_stage_source(&j);
+	if (reason == FG_VC_DROPPED) /* as fg_stage_cache's: counted in the entry */
+		return XDP_DROP;
 	if (reason == FG_R_PASS)
 		reason = fg_stage_synproxy(ctx, &j);
 	if (reason == FG_R_PASS || reason == FG_R_SP_COOKIE)

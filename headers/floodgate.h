@@ -347,7 +347,10 @@ struct fg_src {
  * A CPU's verdict cache: a source over its packet limit, or banned, stays
  * so for the rest of the tick (other CPUs' packets only move its tat on,
  * a ban lasts ticks), so this CPU drops its next packets of the tick from
- * here, without the bucket lookup and its compare-and-swap. A source well
+ * here, without the bucket lookup and its compare-and-swap. Under attack
+ * a coarse prefix over its limit does the same for the new sources
+ * charged to it (keyed by the prefix's bucket key, found after their
+ * stamp check; not while bans may be keyed longer). A source well
  * within its limits gets a lease instead (reason FG_R_PASS): FG_VC_LEASE
  * tokens taken from its packet limit in one compare-and-swap, which this
  * CPU's next packets from it spend here, for the rest of the tick (this

@@ -2184,6 +2184,81 @@ static void test_under_attack_seen(void **state)
 		       new | NOTE_STRICT);
 }
 
+/*
+ * Under attack, a coarse prefix over its packet limit drops its new
+ * sources' next packets of the tick from this CPU's verdict cache, without
+ * its bucket (whose own counters then do not move until the entry is
+ * settled); not when some rule bans prefixes longer than the coarse one,
+ * since a source's own ban must name its drops. Known sources in the
+ * prefix keep their own buckets either way.
+ */
+static void test_under_attack_cached(void **state)
+{
+	static const struct {
+		const char *what;
+		int ban_rule; /* add tcp/22 with action ban at /32: bans longer than /24 */
+		int cached;   /* the /24's drops come from the cache */
+	} rows[] = {
+		{ "no ban longer than the coarse prefix", 0, 1 },
+		{ "a rule bans /32s", 1, 0 },
+	};
+	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW);
+	unsigned int i;
+	int n;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct fg_ruleset *rs = ruleset_new();
+		struct fg_src raw0, raw1, all0, all1;
+
+		print_message("# %s\n", rows[i].what);
+		clear_state(state);
+		rs->cfg.rules[R_DEF].pps = (struct fg_limit){ 1, 2 };
+		rs->cfg.attack_new_per_sec = 5;
+		if (rows[i].ban_rule)
+			rule_add(rs, 1, FX_IP_TCP, 22, 22)->action = FG_ACT_BAN;
+		ruleset_commit(rs);
+		fx_set_now(&fx, T0 - 2 * HZ);
+		send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+			       NOTE_CREATED | NOTE_STRICT);
+		fx_set_now(&fx, T0);
+		for (n = 2; n <= 6; n++) {
+			char src[32];
+
+			snprintf(src, sizeof(src), "198.18.80.%d", n);
+			send_tcp(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+		}
+		assert_int_equal(attack_state().on, 0);
+		/* the sixth enters the mode: the /24's bucket, its burst of two, then over */
+		send_tcp_notes("198.18.80.7", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+			       FX_NOTE(FG_C_ATTACK_ENTER) | new | NOTE_CREATED);
+		send_tcp_notes("198.18.80.8", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
+		send_tcp_notes("198.18.80.9", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED,
+			       new);
+		raw0 = src_raw(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24);
+		all0 = src_get(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24);
+		send_tcp_notes("198.18.80.10", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF,
+			       F_DROPPED, new);
+		send_tcp_notes("198.18.80.11", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF,
+			       F_DROPPED, new);
+		raw1 = src_raw(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24);
+		all1 = src_get(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24);
+		assert_int_equal(all1.packets - all0.packets, 2);
+		assert_int_equal(all1.drops - all0.drops, 2);
+		assert_int_equal(raw1.packets - raw0.packets, rows[i].cached ? 0 : 2);
+		/* a known source of the same /24: its own bucket, full */
+		send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+			       NOTE_STRICT);
+		/* the next tick: the /24 is looked up again, still over, and the entry settled */
+		fx_set_now(&fx, T0 + 1);
+		send_tcp_notes("198.18.80.12", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF,
+			       F_DROPPED, new);
+		assert_int_equal(src_raw(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24).packets,
+				 raw1.packets + 1 + (rows[i].cached ? 2 : 0));
+		assert_int_equal(src_get(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24).packets,
+				 all1.packets + 1);
+	}
+}
+
 /* ---- 8. clock range: state that outlives 2^63 rate units ---- */
 
 /*
@@ -2570,6 +2645,7 @@ int main(void)
 		cmocka_unit_test_setup(test_under_attack_machine, clear_state),
 		cmocka_unit_test_setup(test_under_attack_churn, clear_state),
 		cmocka_unit_test_setup(test_under_attack_seen, clear_state),
+		cmocka_unit_test_setup(test_under_attack_cached, clear_state),
 		cmocka_unit_test_setup(test_long_ban_high_rate, clear_state),
 		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),
 		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
