@@ -959,18 +959,23 @@ static __always_inline int fg_stage_cache(struct fg_judge *j)
 	__u32 lists;
 	__u8 plen;
 
+	/* an IPv4 address and its mask are one word: the other three are zero */
 	if (p->family == FG_FAM_IPV4) {
 		plen = rule->plen4;
 		mask = rule->mask4;
+		k.addr[0] = a[0] & mask[0];
+		k.addr[1] = 0;
+		k.addr[2] = 0;
+		k.addr[3] = 0;
 	} else {
 		plen = rule->plen6;
 		mask = rule->mask6;
+		k.addr[0] = a[0] & mask[0];
+		k.addr[1] = a[1] & mask[1];
+		k.addr[2] = a[2] & mask[2];
+		k.addr[3] = a[3] & mask[3];
 	}
 	k.head = fg_key_head(j->ridx, p->family, plen);
-	k.addr[0] = a[0] & mask[0];
-	k.addr[1] = a[1] & mask[1];
-	k.addr[2] = a[2] & mask[2];
-	k.addr[3] = a[3] & mask[3];
 	lists = *(volatile __u32 *)&j->st->list_gen;
 	v = fg_vc_slot(&k);
 	if (v && v->tick == p->now && v->epoch == j->cfg->epoch && v->lists == lists) {
