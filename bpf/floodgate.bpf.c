@@ -25,6 +25,7 @@ const volatile __u8 fg_test_moved = 0; /* 1: a bucket moves to newer units mid-p
 /* fg_seen: log2 of its stamps (8 per entry) and the period shift; set from the pinned map and HZ */
 const volatile __u32 fg_seen_bits = 19; /* FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT */
 const volatile __u8 fg_period_shift = 14;
+const volatile __u64 fg_seed = 0; /* fg_newcomers' secret: random at every load (fg_seen_knobs) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -607,20 +608,22 @@ static __always_inline void fg_stamp(__u64 h, __u8 period)
 /* Whether key hash h is noted in fg_newcomers as the own of the attack whose window began at from. */
 static __always_inline int fg_newcomer(__u64 h, __u64 from)
 {
-	__u32 slot = fg_newcomer_slot(h);
-	__u64 *w = bpf_map_lookup_elem(&fg_newcomers, &slot);
+	__u64 m = fg_newcomer_mix(h, fg_seed), *w;
+	__u32 slot = fg_newcomer_slot(m);
 
-	return w && *(volatile __u64 *)w == fg_newcomer_word(h, from);
+	w = bpf_map_lookup_elem(&fg_newcomers, &slot);
+	return w && *(volatile __u64 *)w == fg_newcomer_word(m, from);
 }
 
 /* Note key hash h as the attack's own: its bucket was made since the attack's window began. */
 static __always_inline void fg_newcomer_note(__u64 h, __u64 from)
 {
-	__u32 slot = fg_newcomer_slot(h);
-	__u64 *w = bpf_map_lookup_elem(&fg_newcomers, &slot);
+	__u64 m = fg_newcomer_mix(h, fg_seed), *w;
+	__u32 slot = fg_newcomer_slot(m);
 
+	w = bpf_map_lookup_elem(&fg_newcomers, &slot);
 	if (w)
-		*(volatile __u64 *)w = fg_newcomer_word(h, from);
+		*(volatile __u64 *)w = fg_newcomer_word(m, from);
 }
 
 /*

@@ -379,7 +379,7 @@ struct fg_src {
 #define FG_VC_LEASE_BURST 256
 
 struct fg_verdict {
-	struct fg_src_key key; /* the bucket (its exact key: coarse buckets are not cached) */
+	struct fg_src_key key; /* the bucket: a source's own, or under attack a coarse prefix's */
 	__u32 epoch;	       /* fg_config.epoch of the rule set that judged it */
 	__u64 tick;	       /* the tick it holds for */
 	__u32 packets;	 /* packets it decided, not yet in the bucket and counters (one tick's) */
@@ -423,8 +423,14 @@ struct fg_verdict {
  * the mode began, and each of their packets paid a lookup that misses
  * the cache and the TLB: at 65,536 sources, two thirds of the cost per
  * packet. A note of another attack, or of another key in the slot, is no
- * note: the key is looked up, so no known source is ever charged to its
- * coarse prefix by a note. Keys sharing a slot take turns.
+ * note: the key is looked up. Slot and fingerprint (47 bits together)
+ * come from the key's hash mixed with a secret seed drawn at every load
+ * (fg_seed), so that no one can pick a source whose note a known
+ * client's key would match (the key hash itself is invertible, and a
+ * match would charge that client to its coarse prefix for the attack);
+ * by chance, one key in 2^47 per note. Keys sharing a slot take turns.
+ * A noted key whose bucket the LRU has evicted since is not counted as a
+ * new source again, as the lookup would have had it.
  */
 #define FG_NEWCOMER_BITS  16
 #define FG_NEWCOMER_SLOTS (1U << FG_NEWCOMER_BITS) /* 512 KiB */
@@ -527,7 +533,7 @@ static inline __u32 fg_hash(__u64 w0, __u64 w1, __u32 bits)
 	return (__u32)(fg_hash64(w0, w1) >> (64 - bits));
 }
 
-/* A bucket key's hash (stored whole, see struct fg_src_key): fg_seen's stamp and fg_newcomers' slot. */
+/* A bucket key's hash (stored whole, see struct fg_src_key): fg_seen's stamp, fg_newcomers' mix. */
 static inline __u64 fg_key_hash(const struct fg_src_key *k)
 {
 	const __u32 *w = (const __u32 *)k->addr;
@@ -536,16 +542,37 @@ static inline __u64 fg_key_hash(const struct fg_src_key *k)
 	return fg_hash64(((__u64)w[0] << 32 | w[1]) ^ head, (__u64)w[2] << 32 | w[3]);
 }
 
-/* The fg_newcomers slot of key hash h: bits fg_seen's index does not use. */
-static inline __u32 fg_newcomer_slot(__u64 h)
+/* MurmurHash3's 64-bit finalizer: every bit of v reaches every bit of the result. */
+static inline __u64 fg_mix64(__u64 v)
 {
-	return (__u32)((h * 0xff51afd7ed558ccdULL) >> (64 - FG_NEWCOMER_BITS));
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	v *= 0xc4ceb9fe1a85ec53ULL;
+	v ^= v >> 33;
+	return v;
 }
 
-/* The word a note of key hash h holds in an attack whose window began at tick `from` (never 0). */
-static inline __u64 fg_newcomer_word(__u64 h, __u64 from)
+/* Key hash h mixed with the load's secret seed: fg_newcomers' slot and fingerprint. */
+static inline __u64 fg_newcomer_mix(__u64 h, __u64 seed)
 {
-	return from << 32 | h >> 32 | 1;
+	return fg_mix64(h ^ seed);
+}
+
+/* The fg_newcomers slot of a mix (fg_newcomer_mix): its top bits. */
+static inline __u32 fg_newcomer_slot(__u64 m)
+{
+	return (__u32)(m >> (64 - FG_NEWCOMER_BITS));
+}
+
+/*
+ * The word a note of mix m holds in an attack whose window began at tick
+ * `from`: the window's low 32 bits, and m's low 32 as the fingerprint, its
+ * lowest bit set so that no note is 0, an empty slot.
+ */
+static inline __u64 fg_newcomer_word(__u64 m, __u64 from)
+{
+	return from << 32 | (__u32)m | 1;
 }
 
 /* The filter bit of an address already masked, given as its two 8-byte words (memory order). */

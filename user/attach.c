@@ -19,7 +19,9 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -91,6 +93,13 @@ static int pin_replace(int fd, const char *name, mode_t mode)
 
 void fg_seen_knobs(struct floodgate *skel, __u64 hz, bool size)
 {
+	__u64 seed;
+
+	/* the kernel's entropy; if it ever failed, a seed no one outside can read is still better */
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = (__u64)time(NULL) * 0x9e3779b97f4a7c15ULL ^ (__u64)getpid() ^
+		       (__u64)(long)&seed;
+	skel->rodata->fg_seed = seed;
 	if (size)
 		bpf_map__set_max_entries(skel->maps.fg_seen,
 					 fg_seen_words(bpf_map__max_entries(skel->maps.fg_sources)));

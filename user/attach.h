@@ -38,7 +38,8 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 /*
  * fg_seen's load-time knobs of an opened, not yet loaded skeleton: its
  * size from fg_sources' (when size; a reused pin keeps its own), the
- * hash bits from its size, the stamp period from hz.
+ * hash bits from its size, the stamp period from hz; and fg_newcomers'
+ * secret seed, drawn anew (its notes of an earlier load no longer match).
  */
 struct floodgate;
 void fg_seen_knobs(struct floodgate *skel, __u64 hz, bool size);
