@@ -2219,12 +2219,20 @@ static void test_under_attack_cached(void **state)
 		clear_state(state);
 		rs->cfg.rules[R_DEF].pps = (struct fg_limit){ 1, 2 };
 		rs->cfg.attack_new_per_sec = 5;
-		if (rows[i].ban_rule)
-			rule_add(rs, 1, FX_IP_TCP, 22, 22)->action = FG_ACT_BAN;
+		if (rows[i].ban_rule) {
+			struct fg_rule *r = rule_add(rs, 1, FX_IP_TCP, 22, 22);
+
+			r->pps = (struct fg_limit){ 1, 2 };
+			r->action = FG_ACT_BAN;
+			r->ban_ticks = r->ban_max_ticks = 60 * HZ;
+			r->ban_mult = 1;
+		}
 		ruleset_commit(rs);
 		fx_set_now(&fx, T0 - 2 * HZ);
 		send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 			       NOTE_CREATED | NOTE_STRICT);
+		if (rows[i].ban_rule)
+			provoke_ban("198.18.80.20"); /* its /32, banned for a minute */
 		fx_set_now(&fx, T0);
 		for (n = 2; n <= 6; n++) {
 			char src[32];
@@ -2261,6 +2269,10 @@ static void test_under_attack_cached(void **state)
 				 raw1.packets + 1 + (rows[i].cached ? 2 : 0));
 		assert_int_equal(src_get(R_DEF, FG_FAM_IPV4, "198.18.80.0", 24).packets,
 				 all1.packets + 1);
+		/* a source banned on its own, charged to the over-limit /24: its ban names the drop */
+		if (rows[i].ban_rule)
+			send_tcp_notes("198.18.80.20", 80, FX_TCP_ACK, DROP, FG_R_BANNED, R_DEF,
+				       F_DROPPED, new);
 	}
 }
 
