@@ -608,22 +608,20 @@ static __always_inline void fg_stamp(__u64 h, __u8 period)
 /* Whether key hash h is noted in fg_newcomers as the own of the attack whose window began at from. */
 static __always_inline int fg_newcomer(__u64 h, __u64 from)
 {
-	__u64 m = fg_newcomer_mix(h, fg_seed), *w;
-	__u32 slot = fg_newcomer_slot(m);
+	__u32 slot = fg_newcomer_slot(h);
+	__u64 *w = bpf_map_lookup_elem(&fg_newcomers, &slot);
 
-	w = bpf_map_lookup_elem(&fg_newcomers, &slot);
-	return w && *(volatile __u64 *)w == fg_newcomer_word(m, from);
+	return w && *(volatile __u64 *)w == fg_newcomer_word(h, fg_seed, from);
 }
 
 /* Note key hash h as the attack's own: its bucket was made since the attack's window began. */
 static __always_inline void fg_newcomer_note(__u64 h, __u64 from)
 {
-	__u64 m = fg_newcomer_mix(h, fg_seed), *w;
-	__u32 slot = fg_newcomer_slot(m);
+	__u32 slot = fg_newcomer_slot(h);
+	__u64 *w = bpf_map_lookup_elem(&fg_newcomers, &slot);
 
-	w = bpf_map_lookup_elem(&fg_newcomers, &slot);
 	if (w)
-		*(volatile __u64 *)w = fg_newcomer_word(m, from);
+		*(volatile __u64 *)w = fg_newcomer_word(h, fg_seed, from);
 }
 
 /*

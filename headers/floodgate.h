@@ -423,12 +423,12 @@ struct fg_verdict {
  * the mode began, and each of their packets paid a lookup that misses
  * the cache and the TLB: at 65,536 sources, two thirds of the cost per
  * packet. A note of another attack, or of another key in the slot, is no
- * note: the key is looked up. Slot and fingerprint (47 bits together)
- * come from the key's hash mixed with a secret seed drawn at every load
- * (fg_seed), so that no one can pick a source whose note a known
- * client's key would match (the key hash itself is invertible, and a
- * match would charge that client to its coarse prefix for the attack);
- * by chance, one key in 2^47 per note. Keys sharing a slot take turns.
+ * note: the key is looked up. The fingerprint (31 bits) is the key's
+ * hash mixed with a secret seed drawn at every load (fg_seed), so that no
+ * one can pick a source whose note a known client's key would match (the
+ * key hash itself is invertible, and a match would charge that client to
+ * its coarse prefix for the attack); by chance, one key in 2^31 of those
+ * sharing a noted slot. Keys sharing a slot take turns.
  * A noted key whose bucket the LRU has evicted since is not counted as a
  * new source again, as the lookup would have had it.
  */
@@ -553,26 +553,26 @@ static inline __u64 fg_mix64(__u64 v)
 	return v;
 }
 
-/* Key hash h mixed with the load's secret seed: fg_newcomers' slot and fingerprint. */
-static inline __u64 fg_newcomer_mix(__u64 h, __u64 seed)
+/*
+ * The fg_newcomers slot of key hash h: a multiplication's top bits, which
+ * spread a run of addresses over the slots with few shared (a flood's
+ * sources often are one). Anyone may compute it: the fingerprint is the
+ * secret part.
+ */
+static inline __u32 fg_newcomer_slot(__u64 h)
 {
-	return fg_mix64(h ^ seed);
-}
-
-/* The fg_newcomers slot of a mix (fg_newcomer_mix): its top bits. */
-static inline __u32 fg_newcomer_slot(__u64 m)
-{
-	return (__u32)(m >> (64 - FG_NEWCOMER_BITS));
+	return (__u32)((h * 0xff51afd7ed558ccdULL) >> (64 - FG_NEWCOMER_BITS));
 }
 
 /*
- * The word a note of mix m holds in an attack whose window began at tick
- * `from`: the window's low 32 bits, and m's low 32 as the fingerprint, its
- * lowest bit set so that no note is 0, an empty slot.
+ * The word a note of key hash h holds in an attack whose window began at
+ * tick `from`: the window's low 32 bits, and a fingerprint of h mixed
+ * with the load's secret seed, its lowest bit set so that no note is 0,
+ * an empty slot.
  */
-static inline __u64 fg_newcomer_word(__u64 m, __u64 from)
+static inline __u64 fg_newcomer_word(__u64 h, __u64 seed, __u64 from)
 {
-	return from << 32 | (__u32)m | 1;
+	return from << 32 | (__u32)fg_mix64(h ^ seed) | 1;
 }
 
 /* The filter bit of an address already masked, given as its two 8-byte words (memory order). */

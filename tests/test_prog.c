@@ -1904,31 +1904,40 @@ static int src_exists(__u16 rule, __u8 family, const char *addr, __u8 plen)
 	return !bpf_map_lookup_elem(fx.m.sources, &k, &v);
 }
 
-/* A bucket key's fg_newcomers mix (under this load's seed) and slot. */
-static __u32 newcomer_slot(__u16 rule, __u8 family, const char *addr, __u8 plen, __u64 *m)
+/* A bucket key's hash (fg_key_hash) and its fg_newcomers slot. */
+static __u32 newcomer_slot(__u16 rule, __u8 family, const char *addr, __u8 plen, __u64 *h)
 {
 	struct fg_src_key k = { .rule = rule, .family = family, .plen = plen };
 
 	assert_int_equal(inet_pton(family == FG_FAM_IPV4 ? AF_INET : AF_INET6, addr, k.addr), 1);
-	*m = fg_newcomer_mix(fg_key_hash(&k), fx.skel->rodata->fg_seed);
-	return fg_newcomer_slot(*m);
+	*h = fg_key_hash(&k);
+	return fg_newcomer_slot(*h);
 }
 
-/* Whether the IPv4 source's own bucket key under the default rule is noted as the attack's own. */
+/* The note of the IPv4 source's own key under the default rule in an attack begun at from. */
+static __u64 newcomer_word(const char *addr, __u64 from)
+{
+	__u64 h;
+
+	newcomer_slot(R_DEF, FG_FAM_IPV4, addr, 32, &h);
+	return fg_newcomer_word(h, fx.skel->rodata->fg_seed, from);
+}
+
+/* Whether that key is noted as the attack's own. */
 static int newcomer_noted(const char *addr, __u64 from)
 {
-	__u64 m, w;
-	__u32 slot = newcomer_slot(R_DEF, FG_FAM_IPV4, addr, 32, &m);
+	__u64 h, w;
+	__u32 slot = newcomer_slot(R_DEF, FG_FAM_IPV4, addr, 32, &h);
 
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(fx.skel->maps.fg_newcomers), &slot, &w), 0);
-	return w == fg_newcomer_word(m, from);
+	return w == newcomer_word(addr, from);
 }
 
-/* Write fg_newcomers' slot of the source's key (as newcomer_noted) with the note of mix m at from. */
-static void newcomer_write(const char *addr, __u64 m, __u64 from)
+/* Write word w into fg_newcomers' slot of that key. */
+static void newcomer_write(const char *addr, __u64 w)
 {
-	__u64 mk, w = fg_newcomer_word(m, from);
-	__u32 slot = newcomer_slot(R_DEF, FG_FAM_IPV4, addr, 32, &mk);
+	__u64 h;
+	__u32 slot = newcomer_slot(R_DEF, FG_FAM_IPV4, addr, 32, &h);
 
 	assert_int_equal(
 		bpf_map_update_elem(bpf_map__fd(fx.skel->maps.fg_newcomers), &slot, &w, BPF_ANY), 0);
@@ -2108,7 +2117,7 @@ static void test_under_attack_seen(void **state)
 	struct fg_ruleset *rs = ruleset_new();
 	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW), enter = FX_NOTE(FG_C_ATTACK_ENTER);
 	const __u64 period = 1ULL << fg_seen_shift(HZ), t1 = T0 + 3 * period;
-	__u64 inserts, from, m;
+	__u64 inserts, from, w, h, ones, zeros;
 	int i;
 
 	assert_true(period >= HZ * FG_SEEN_PERIOD_SEC && period < 2 * HZ * FG_SEEN_PERIOD_SEC);
@@ -2159,20 +2168,29 @@ static void test_under_attack_seen(void **state)
 		       new | NOTE_STRICT);
 	assert_false(newcomer_noted("198.18.80.1", from)); /* a known source is never noted */
 	/* a note decides without the lookup: one of this attack in a known key's slot... */
-	newcomer_slot(R_DEF, FG_FAM_IPV4, "198.18.80.1", 32, &m);
-	newcomer_write("198.18.80.1", m, from);
+	w = newcomer_word("198.18.80.1", from);
+	newcomer_write("198.18.80.1", w);
 	send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 		       new | NOTE_STRICT);
-	/* ...but one of another attack, or of a key whose fingerprint differs in any bit, is none */
-	for (i = -1; i < 32; i++) {
-		newcomer_write("198.18.80.1", i < 0 ? m : m ^ 1ULL << i, i < 0 ? from + HZ : from);
-		if (i == 0)
-			continue; /* the bit every note sets: not the key's */
+	/* ...but one of another attack, or whose fingerprint differs in any bit, is none */
+	for (i = 1; i < 64; i++) {
+		newcomer_write("198.18.80.1", w ^ 1ULL << i);
 		send_tcp_notes("198.18.80.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
 			       NOTE_STRICT);
 	}
-	/* the seed is this load's: the key's plain hash is not its mix */
+	/* the fingerprint is keyed by this load's secret: not the key's plain hash */
 	assert_true(fx.skel->rodata->fg_seed != 0);
+	newcomer_slot(R_DEF, FG_FAM_IPV4, "198.18.80.1", 32, &h);
+	assert_true(w != fg_newcomer_word(h, 0, from));
+	/* and it has 31 bits: over 64 keys, each is 1 in some note and 0 in another */
+	for (i = 0, ones = zeros = 0; i < 64; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "198.18.1.%d", i);
+		ones |= newcomer_word(src, from);
+		zeros |= ~newcomer_word(src, from);
+	}
+	assert_int_equal((__u32)(ones & zeros), 0xfffffffe);
 	send_tcp_notes("198.18.91.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	send_tcp_notes("198.18.92.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, NOTE_STRICT);
 	/* a /24 bucket is its own coarse prefix: found, however old its stamp, not a new source */
