@@ -437,6 +437,17 @@ def med(part, case, flt):
     v = vals(part, case, flt)
     return statistics.median(v) if v else float("nan")
 
+def paired(part, case, a, b, fn):
+    """The median over rounds of fn(a's value, b's value) in the same round: every round runs
+    each filter of a case back to back, so a busy moment of the shared host weighs on both
+    sides (a ratio of two columns' medians can pair a busy round of one with a quiet one of
+    the other)."""
+    by = lambda f: {r["round"]: float(r["value"]) for r in rows
+                    if r["part"] == part and r["case"] == case and r["filter"] == f}
+    x, y = by(a), by(b)
+    v = [fn(x[k], y[k]) for k in x if k in y]
+    return statistics.median(v) if v else float("nan")
+
 def names(n):
     n = int(n)
     return {1: "1", 1000: "1k", 65536: "64k", 1000000: "1M"}.get(n, str(n))
@@ -463,9 +474,8 @@ if has("cost"):
     cost_dat = []
     for n in ["1", "1000", "65536", "1000000"]:
         d, nv, f = med("cost", n, "xdp_drop"), med("cost", n, "naive"), med("cost", n, "floodgate")
-        per_round = lambda a, b: statistics.median([x / y for x, y in zip(vals("cost", n, a), vals("cost", n, b))]
-                                                  or [float("nan")])
-        rn, rd = per_round("floodgate", "naive"), per_round("floodgate", "xdp_drop")
+        rn = paired("cost", n, "floodgate", "naive", lambda x, y: x / y)
+        rd = paired("cost", n, "floodgate", "xdp_drop", lambda x, y: x / y)
         # targets: never dearer than the naive limiter; at 1 source at most 3x a bare XDP_DROP
         # where that costs 20 ns or more (where it costs less, the naive limiter is the yardstick)
         notes = []
@@ -543,7 +553,9 @@ if has("live"):
     md.append(f"The generator (trafgen's {gen}: {gen_what}) and the filter share CPU 0, so every rate "
               "holds the generator's own cost per packet, and every ratio between two filters is "
               "smaller than the ratio of their own costs; the second table leaves the generator out: "
-              "each filter's cost per packet over the bare XDP_DROP.")
+              "each filter's cost per packet over the bare XDP_DROP. Rates are medians of the rounds; "
+              "ratios and costs, the median of each round's own (a round runs every filter back to "
+              "back, so a busy moment of the shared host weighs on both sides).")
     md.append("")
     md.append("| sources | bare XDP_DROP | naive limiter | floodgate | nftables | iptables | floodgate / XDP_DROP | "
               "floodgate / naive | floodgate / nftables | floodgate / iptables |")
@@ -552,11 +564,11 @@ if has("live"):
     over = []
     for n in ["1", "1000", "65536", "1000000"]:
         m = {f: med("live", n, f) / 1e6 for f in ["xdp_drop", "naive", "floodgate", "nftables", "iptables"]}
-        over.append((n, {f: 1e3 / m[f] - 1e3 / m["xdp_drop"] for f in ["naive", "floodgate", "nftables", "iptables"]}))
-        rd = m["floodgate"] / m["xdp_drop"]
-        rv = m["floodgate"] / m["naive"]
-        rn = m["floodgate"] / m["nftables"]
-        ri = m["floodgate"] / m["iptables"]
+        # ns per packet over the bare XDP_DROP, and the ratios: each of the rounds' own
+        over.append((n, {f: paired("live", n, f, "xdp_drop", lambda x, y: 1e9 / x - 1e9 / y)
+                         for f in ["naive", "floodgate", "nftables", "iptables"]}))
+        ratio = lambda b: paired("live", n, "floodgate", b, lambda x, y: x / y)
+        rd, rv, rn, ri = ratio("xdp_drop"), ratio("naive"), ratio("nftables"), ratio("iptables")
         fam = "IPv6 random" if n == "1000000" else "IPv4"
         md.append(f"| {names(n)} ({fam}) | {m['xdp_drop']:.2f} | {m['naive']:.2f} | {m['floodgate']:.2f} | "
                   f"{m['nftables']:.2f} | {m['iptables']:.2f} | {rd:.2f}x | {rv:.2f}x | {rn:.1f}x | {ri:.1f}x |")
