@@ -46,6 +46,8 @@ const volatile __u8 tg_udp = 0;	      /* 1: UDP (a computed 0 checksum is sent a
 const volatile __u32 tg_ifindex = 0;  /* the runs' ingress_ifindex; other packets pass untouched */
 const volatile __u8 tg_probe = 0;     /* 1: trafgen_tx drops instead (probing for live frames) */
 const volatile __u16 tg_size = 0;     /* template frame length: the loop takes nothing else */
+const volatile __u8 tg_restore = 0;   /* 1: trafgen_chain writes tg_tmpl back whole first */
+const volatile __u8 tg_tmpl[TG_RESTORE_MAX] = {}; /* the template, for tg_restore */
 
 /* Sequential position, per CPU: one generator thread runs on one CPU per run. */
 struct {
@@ -206,8 +208,22 @@ int trafgen_loop(struct xdp_md *ctx)
 SEC("xdp.frags")
 int trafgen_chain(struct xdp_md *ctx)
 {
+	__u32 n = tg_size;
+
 	if (ctx->ingress_ifindex != tg_ifindex)
 		return XDP_PASS;
+	/*
+	 * BPF_PROG_TEST_RUN runs every repetition on the same buffer: a target
+	 * that answered the last frame in place (a SYN proxy's SYN-ACK, shorter
+	 * or longer) would meet its own answer, so the template goes back first
+	 */
+	if (tg_restore) {
+		if (n < 60 || n > TG_RESTORE_MAX)
+			return XDP_ABORTED;
+		if (bpf_xdp_adjust_tail(ctx, (int)n - (int)bpf_xdp_get_buff_len(ctx)) ||
+		    bpf_xdp_store_bytes(ctx, 0, (void *)tg_tmpl, n))
+			return XDP_ABORTED;
+	}
 	if (rewrite(ctx, next_index()))
 		return XDP_ABORTED;
 	bpf_tail_call(ctx, &tg_next, 0);

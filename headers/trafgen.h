@@ -9,12 +9,13 @@
 
 #include <linux/types.h>
 
-#define TG_MAX_CPUS  256  /* loop slots: the CPUs a loop can run on */
-#define TG_SRC_OFF   26	  /* frame offset of the varied source word (IPv4 and IPv6) */
-#define TG_IP4_CHECK 24	  /* frame offset of the IPv4 header checksum */
-#define TG_MARK4_OFF 19	  /* seed mark, IPv4: low byte of the identification field */
-#define TG_MARK6_OFF 17	  /* seed mark, IPv6: low byte of the flow label */
-#define TG_SEED_MARK 0xfe /* a seed frame's byte at the mark offset (0 in the template) */
+#define TG_MAX_CPUS    256  /* loop slots: the CPUs a loop can run on */
+#define TG_SRC_OFF     26   /* frame offset of the varied source word (IPv4 and IPv6) */
+#define TG_IP4_CHECK   24   /* frame offset of the IPv4 header checksum */
+#define TG_MARK4_OFF   19   /* seed mark, IPv4: low byte of the identification field */
+#define TG_MARK6_OFF   17   /* seed mark, IPv6: low byte of the flow label */
+#define TG_SEED_MARK   0xfe /* a seed frame's byte at the mark offset (0 in the template) */
+#define TG_RESTORE_MAX 128 /* longest template trafgen_chain writes back whole (cost --proto syn) */
 
 /*
  * One loop's state, a cache line per CPU. `granted` is written by

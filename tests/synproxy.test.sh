@@ -210,6 +210,28 @@ test_forged_cookies() {
 	same "a real client after the forgeries" proxied "$(C curl -s -m 5 http://198.18.0.1/)"
 }
 
+# trafgen cost times the proxy's answer to a spoofed SYN (make bench and scripts/ab.sh use
+# it): its front program writes the SYN back before every run, as BPF_PROG_TEST_RUN runs each
+# repetition on the buffer the last one left, here the SYN-ACK; without the front, a target
+# that answers in place is refused rather than timed on its own answers
+test_cost_harness() {
+	local before out rc
+	fg limit set tcp/80 --syn-proxy on
+	fg limit set default --pps off --syn-pps off >/dev/null
+	before=$(counter syn_proxy_synack)
+	out=$("$TG" -j cost --netns "$NS_S" --ifname "$IF_S" --target "$PIN/prog" --proto syn \
+		--dport 80 --src 198.19.0.0 --sources 64 --repeat 20000 --warmup 1000 2>"$TMP/err")
+	rc=$?
+	check "trafgen cost --proto syn timed the proxy ($(jq -r .ns_per_packet <<<"$out" 2>/dev/null) ns a SYN; $(head -c 200 "$TMP/err"))" \
+		test $rc -eq 0
+	same "every run met a SYN and answered it (1 probe, 1000 warm-up, 20000 timed)" 21001 \
+		$(($(counter syn_proxy_synack) - before))
+	"$TG" cost --netns "$NS_S" --ifname "$IF_S" --target "$PIN/prog" --proto syn --dport 80 \
+		--src 198.19.0.0 --bare --repeat 1000 2>"$TMP/err" >/dev/null
+	same "trafgen cost --bare refuses a target that answers in place (exit 1)" 1 $?
+	check "... and says why ($(head -1 "$TMP/err"))" grep -q "answered the frame with XDP_TX" "$TMP/err"
+}
+
 test_monitor() {
 	local before
 	fg limit set tcp/80 --syn-proxy on --action monitor
@@ -353,7 +375,7 @@ test_flood() {
 }
 
 ALL_TESTS="test_rule_field test_handshake_ipv4 test_handshake_ipv6 test_server_speaks_first
-	test_forged_cookies
+	test_forged_cookies test_cost_harness
 	test_monitor test_config_metrics test_rules_removed test_two_instances test_no_synproxy_support
 	test_flood"
 run_tests "$@"

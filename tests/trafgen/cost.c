@@ -11,6 +11,10 @@
  * source into the frame and tail-calls it, so the target sees as many
  * sources as asked; `--bare` runs the target alone. Time is this thread's
  * CPU time per run, so other processes' time on the CPU is left out.
+ * BPF_PROG_TEST_RUN runs every repetition on the buffer the last one left:
+ * with --proto syn the front writes the whole SYN back first (a SYN
+ * proxy answers it in place), and a target that answers with XDP_TX
+ * without that is refused, not timed on its own answers.
  */
 #define _GNU_SOURCE /* setns */
 #include <errno.h>
@@ -108,6 +112,17 @@ static int time_runs(int prog_fd, const __u8 *frame, size_t size, struct xdp_md 
 	t1 = cpu_s();
 	*ns = (t1 - t0) * 1e9 / repeat;
 	return 0;
+}
+
+/* One run of prog over frame: its verdict (an XDP action), or -errno. */
+static int probe_run(int prog_fd, const __u8 *frame, size_t size, struct xdp_md *ctx)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame, .data_size_in = size, .ctx_in = ctx,
+		    .ctx_size_in = sizeof(*ctx), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &opts))
+		return -errno;
+	return (int)opts.retval;
 }
 
 /*
@@ -227,9 +242,9 @@ int tg_cmd_cost(int argc, char **argv)
 		error("cost: enter network namespace %s: %s", netns, strerror(errno));
 		goto out;
 	}
-	ifindex = if_nametoindex("lab0");
+	ifindex = if_nametoindex(sp.ifname ? sp.ifname : "lab0");
 	if (!ifindex) {
-		error("cost: no lab0 in namespace %s", netns);
+		error("cost: no %s in namespace %s", sp.ifname ? sp.ifname : "lab0", netns);
 		goto out;
 	}
 	skel = trafgen__open();
@@ -240,8 +255,18 @@ int tg_cmd_cost(int argc, char **argv)
 	tg_build_frame(&sp, &f);
 	tg_set_rodata(&f, skel);
 	skel->rodata->tg_ifindex = ifindex;
+	if (sp.syn) { /* the front writes the SYN back before every run (trafgen_chain) */
+		if (f.size > TG_RESTORE_MAX) {
+			error("cost: --proto syn takes frames of at most %d bytes, not %zu",
+			      TG_RESTORE_MAX, f.size);
+			goto out;
+		}
+		skel->rodata->tg_restore = 1;
+	}
 	/* the frame starts with the first source; the front program moves it per run */
 	tg_write_source(&f, f.data, 0);
+	if (sp.syn)
+		memcpy((void *)skel->rodata->tg_tmpl, f.data, f.size);
 	ret = trafgen__load(skel);
 	if (ret) {
 		error("cost: load the front program: %s", strerror(-ret));
@@ -256,6 +281,18 @@ int tg_cmd_cost(int argc, char **argv)
 	link_fd = tg_keep_in_dispatcher(run_fd);
 	ctx_in.data_end = f.size;
 	ctx_in.ingress_ifindex = ifindex;
+	/* a target that answers in place, unless the front writes the frame back, meets its answer */
+	ret = probe_run(run_fd, f.data, f.size, &ctx_in);
+	if (ret == XDP_TX && (bare || !sp.syn)) {
+		error("cost: '%s' answered the frame with XDP_TX: every later run would meet its "
+		      "answer (BPF_PROG_TEST_RUN reuses the buffer); %s",
+		      target, bare ? "drop --bare" : "--proto syn writes a SYN back before each run");
+		goto out;
+	}
+	if (ret < 0) {
+		error("cost: BPF_PROG_TEST_RUN: %s", strerror(-ret));
+		goto out;
+	}
 	ret = warmup ? time_runs(run_fd, f.data, f.size, &ctx_in, warmup, &ns) : 0;
 	if (!ret && sp.ban_storm) {
 		if (sp.nsrc > STORM_FIRST) {

@@ -151,6 +151,7 @@ enum {
 	OPT_FAMILY,
 	OPT_BARE,
 	OPT_NETNS,
+	OPT_IFNAME,
 };
 
 static const struct option spec_opts[] = {
@@ -179,6 +180,7 @@ static const struct option spec_opts[] = {
 	{ "family", required_argument, NULL, OPT_FAMILY },
 	{ "bare", no_argument, NULL, OPT_BARE },
 	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "ifname", required_argument, NULL, OPT_IFNAME },
 	{ "json", no_argument, NULL, 'j' },
 	{ "help", no_argument, NULL, 'h' },
 	{},
@@ -194,6 +196,7 @@ const char tg_usage[] =
 	"4|6]\n"
 	"                 [--sources N] [--random] [--proto udp|syn] [--repeat N] [--warmup N]\n"
 	"                 [--ban-storm BANS_PER_SECOND] [--naive-pps N] [--naive-burst N]\n"
+	"                 [--ifname IFACE]\n"
 	"       trafgen drop-attach|naive-attach|drop-detach IFACE\n"
 	"\n"
 	"send: frames out of IFACE, a veth whose peer is in another namespace, run from\n"
@@ -212,7 +215,11 @@ const char tg_usage[] =
 	"            $TRAFGEN_METHOD when set)\n"
 	"cost: ns per packet of the target program run with BPF_PROG_TEST_RUN, its source\n"
 	"  address rewritten per packet by a tail-calling front program (--bare: the\n"
-	"  target alone, same frame every time). Runs inside lab namespace LABNS.\n"
+	"  target alone, same frame every time). Runs inside lab namespace LABNS, as\n"
+	"  if received on its IFACE (default lab0). With --proto syn the front program\n"
+	"  writes the whole SYN back first, so a target that answers it in place (a SYN\n"
+	"  proxy's SYN-ACK) meets a SYN every run; a target that answers a UDP frame\n"
+	"  with XDP_TX is refused (BPF_PROG_TEST_RUN would run it on its own answer).\n"
 	"  --ban-storm N: meanwhile a second thread, on another CPU, sends to --dport + 1\n"
 	"  from sources of the top half of the /16 of --src (198.19.128.0 and up by\n"
 	"  default), each until the target drops one (a ban, when that port's rule\n"
@@ -372,6 +379,11 @@ int tg_parse_spec(int argc, char **argv, struct tg_spec *sp, const char **target
 					      c == OPT_REPEAT, 1ULL << 34,
 					      c == OPT_REPEAT ? repeat : warmup))
 				return FG_EXIT_USAGE;
+			break;
+		case OPT_IFNAME:
+			if (!target)
+				return error("send: --ifname is an option of cost"), FG_EXIT_USAGE;
+			sp->ifname = optarg;
 			break;
 		case OPT_FAMILY:
 			if (fg_parse_u64("--family", optarg, 4, 6, &v) || v == 5)

@@ -60,6 +60,7 @@ struct tg_spec {
 	__u64 ban_storm;       /* bans per second a second thread provokes (cost) */
 	__u64 naive_pps;       /* the naive limiter's packets per second per source (cost) */
 	__u64 naive_burst;     /* and its burst (cost) */
+	const char *ifname;    /* the interface the runs come in on, in --netns (cost; lab0) */
 };
 
 /*
