@@ -421,7 +421,7 @@ T_END=$(date +%s)
 python3 - "$OUT" "$REPEATS" "$((T_END - T_START))" "$LIVE_SECONDS" "$ACC_SECONDS" \
 	"$DEMO_ACT_SECONDS" "$LOAD_START" <<'EOF'
 # The report: medians of the rounds in raw.csv, targets, Markdown, gnuplot input.
-import csv, json, os, platform, re, statistics, sys, time
+import csv, json, math, os, platform, re, statistics, sys, time
 out, load = sys.argv[1], sys.argv[7]
 repeats, took, live_s, acc_s, demo_s = map(int, sys.argv[2:7])
 rows = list(csv.DictReader(open(os.path.join(out, "raw.csv"))))
@@ -659,11 +659,13 @@ if has("synproxy"):
               "(`Connection: close`), against nginx on a "
               "server-shaped lab (scripts/synproxy_bench.sh: generator, wrk and nginx share the CPUs); "
               f"flood: SYNs from 65,536 spoofed sources, {sp_rate:,}/s asked for; arrived: the frames "
-              "the server's veth received during the run, less the client's own TCP segments.")
+              "the server's veth received during the run, less the client's own TCP segments; "
+              "client SYNs sent again: the client's TcpExtTCPSynRetrans over the flood's run (a "
+              "client SYN lost where the server's veth ring overflowed costs its connection 1 s).")
     md.append("")
     md.append("| variant | no flood: conn/s | p99 (ms) | flood: conn/s | p99 (ms) | flood sent (SYN/s) | "
-              "flood arrived (frames/s) | flood / no flood |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+              "flood arrived (frames/s) | client SYNs sent again | flood / no flood |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     kept = {}
     for v, label in (("xdp", "floodgate SYN proxy"),
                      ("xdp_tsoff", "floodgate SYN proxy, server tcp_timestamps=0"),
@@ -673,8 +675,12 @@ if has("synproxy"):
             continue
         n, f = sp(v, "none_rps"), sp(v, "flood_rps")
         kept[v] = f / n if n else float("nan")
+        sr = sp(v, "flood_synretrans")
+        sr = "-" if math.isnan(sr) else f"{sr:,.0f}"
         md.append(f"| {label} | {n:,.0f} | {sp(v, 'none_p99'):,.1f} | {f:,.0f} | {sp(v, 'flood_p99'):,.1f} | "
-                  f"{sp(v, 'flood_sent'):,.0f} | {sp(v, 'flood_arrived'):,.0f} | {kept[v]:.0%} |")
+                  f"{sp(v, 'flood_sent'):,.0f} | {sp(v, 'flood_arrived'):,.0f} | "
+                  f"{sr} | "
+                  f"{kept[v]:.0%} |")
     md.append("")
     # the premise: a flood the stack alone cannot hold, i.e. one under which the kernel's own
     # SYN cookies miss the very target the proxy must meet

@@ -24,7 +24,9 @@
 # generator takes as little as it can of the CPUs it shares with the server).
 # Per run: connections/s and p99 (wrk), and, under the flood, the rate trafgen
 # sent and the rate that arrived at the server: the frames its veth received
-# during wrk's run less the segments the client's TCP stack sent (wrk's own).
+# during wrk's run less the segments the client's TCP stack sent (wrk's own);
+# and the SYNs the client had to send again (TcpExtTCPSynRetrans: a client SYN
+# lost, with the flood's frames, where the server's veth ring overflowed).
 # ROUNDS rounds (default 3), every variant in each; bench.sh reports medians.
 # Topology: tests/lab.sh's server_lab_up (server namespace with floodgate,
 # nginx and the table; client namespace with wrk and trafgen, whose veth drops
@@ -129,6 +131,8 @@ tcp_out() {
 	C awk '$1 == "Tcp:" && !h { for (i = 2; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1; next }
 		$1 == "Tcp:" { print $c }' /proc/net/snmp
 }
+# syn_retrans: SYNs the client's TCP stack sent again (one lost SYN costs its connection 1 s)
+syn_retrans() { C nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }'; }
 # p99_ms WRK_OUTPUT: wrk's 99th percentile latency in ms
 p99_ms() {
 	awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
@@ -139,6 +143,7 @@ row() { [ -z "$CSV" ] || echo "synproxy,$1,$2,$ROUND,$3,$4,${5:-}" >>"$CSV"; }
 # run VARIANT FLOOD(0|1): one wrk run, with or without the flood; prints a result line
 run() {
 	local variant=$1 flood=$2 tgpid='' rps p99 sent=- arrived=- rx0 out0 rx1 out1 t0 t1 errs ck0 conns cookies
+	local sr0 sr
 	if [ "$flood" == 1 ]; then
 		C "$TG" -j send "$IF_C" --dmac "$MAC" --dst 198.18.0.1 --proto syn --dport 80 \
 			--src 198.19.0.0 --sources 65536 --count $((RATE * (SECS + 2))) --rate "$RATE" \
@@ -147,12 +152,12 @@ run() {
 		sleep 1
 	fi
 	[[ $variant != xdp* ]] || ck0=$(fg stats -j | jq '.packets.syn_proxy_cookie_ok')
-	rx0=$(rx_frames) out0=$(tcp_out) t0=$(date +%s.%N)
+	rx0=$(rx_frames) out0=$(tcp_out) sr0=$(syn_retrans) t0=$(date +%s.%N)
 	C timeout $((SECS + 10)) wrk -t"$USERS" -c20 -d"${SECS}s" --latency -s "$TMP/users.lua" \
 		-H "Connection: close" \
 		http://198.18.0.1/ >"$TMP/wrk.txt" 2>&1 ||
 		FAILED+=("$variant, flood $flood: wrk failed: $(tail -c 300 "$TMP/wrk.txt")")
-	rx1=$(rx_frames) out1=$(tcp_out) t1=$(date +%s.%N)
+	rx1=$(rx_frames) out1=$(tcp_out) sr=$(($(syn_retrans) - sr0)) t1=$(date +%s.%N)
 	rps=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' "$TMP/wrk.txt")
 	p99=$(p99_ms "$TMP/wrk.txt")
 	[ -n "$rps" ] && [ -n "$p99" ] || FAILED+=("$variant, flood $flood: wrk measured nothing")
@@ -169,6 +174,7 @@ run() {
 	row "${variant}" "$([ "$flood" == 1 ] && echo flood || echo none)_rps" "${rps:-nan}" conn/s \
 		"$errs"
 	row "${variant}" "$([ "$flood" == 1 ] && echo flood || echo none)_p99" "${p99:-nan}" ms
+	row "${variant}" "$([ "$flood" == 1 ] && echo flood || echo none)_synretrans" "$sr" syns
 	if [ -n "$tgpid" ]; then
 		wait "$tgpid" || FAILED+=("$variant: trafgen failed: $(head -c 300 "$TMP/tg.err")")
 		sent=$(jq -r '.pps | floor' "$TMP/tg.json" 2>/dev/null)
@@ -181,8 +187,8 @@ run() {
 		row "$variant" flood_sent "${sent:-nan}" pps
 		row "$variant" flood_arrived "$arrived" pps
 	fi
-	printf '%-9s %-6s %9s %10s %12s %12s\n' "$variant" "$([ "$flood" == 1 ] && echo flood ||
-		echo none)" "${rps:-?}" "${p99:-?}" "$sent" "$arrived"
+	printf '%-9s %-6s %9s %10s %12s %12s %12s\n' "$variant" "$([ "$flood" == 1 ] && echo flood ||
+		echo none)" "${rps:-?}" "${p99:-?}" "$sent" "$arrived" "$sr"
 }
 
 # on VARIANT, off VARIANT: set up and remove what a variant measures
@@ -241,7 +247,8 @@ server_counters() {
 }
 
 echo "# tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies), flood method $METHOD, $ROUNDS round(s)"
-printf '%-9s %-6s %9s %10s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s"
+printf '%-9s %-6s %9s %10s %12s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s" \
+	"syn retrans"
 for r in $(seq "$ROUNDS"); do
 	ROUND=$r
 	for v in $VARIANTS; do
