@@ -708,6 +708,11 @@ if has("synproxy"):
         md.append(f"Not judged: the proxy {sp_names[v]} kept {kept[v]:.0%} of a no-flood rate held down "
                   f"by SYN-ACK retransmissions (p99 {sp(v, 'none_p99'):,.0f} ms without a flood: "
                   f"SYNPROXY's refused ACK, README).")
+    sc = vals("synproxy", "xdp", "syn_cost")
+    if sc:
+        md.append(f"The proxy's XDP work per spoofed SYN: {statistics.median(sc):,.0f} ns over the chained "
+                  f"XDP_DROP (runs: {', '.join(f'{x:,.0f}' for x in sc)}; `trafgen cost --proto syn`, "
+                  "65,536 sources, the SYN written back before each run).")
     if "floor" in kept:
         md.append(f"The floor (no defence can drop a spoofed flood by its sources; this one is denied at "
                   f"XDP, the cheapest verdict there is) kept {kept['floor']:.0%}: what the generator and "

@@ -28,6 +28,10 @@
 # and the SYNs the client had to send again (TcpExtTCPSynRetrans: a client SYN
 # lost, with the flood's frames, where the server's veth ring overflowed).
 # ROUNDS rounds (default 3), every variant in each; bench.sh reports medians.
+# First, what the proxy's XDP work costs per spoofed SYN: trafgen cost (
+# BPF_PROG_TEST_RUN, the SYN written back before each run, 65,536 sources) of
+# floodgate with the proxy on tcp/80, over the same chain into a bare XDP_DROP,
+# three times (COST_RUNS): the time each flood SYN holds the server's veth.
 # Topology: tests/lab.sh's server_lab_up (server namespace with floodgate,
 # nginx and the table; client namespace with wrk and trafgen, whose veth drops
 # the replies to the spoofed sources; one veth pair). Bounded: every wrk and
@@ -191,6 +195,29 @@ run() {
 		echo none)" "${rps:-?}" "${p99:-?}" "$sent" "$arrived" "$sr"
 }
 
+# syn_cost: the proxy's ns per spoofed SYN over the chained XDP_DROP, COST_RUNS times
+syn_cost() {
+	local i d f c costs=()
+	cost() {
+		"$TG" -j cost --netns "$NS_S" --ifname "$IF_S" --target "$1" --proto syn --dport 80 \
+			--src 198.19.0.0 --sources 65536 --repeat 1000000 2>>"$TMP/cost.err" | jq -r .ns_per_packet
+	}
+	fg attach "$IF_S" >/dev/null && fg limit set tcp/80 --syn-proxy on >/dev/null &&
+		fg limit set default --pps off --syn-pps off >/dev/null || die "floodgate attach for the cost failed"
+	for ((i = 1; i <= ${COST_RUNS:-3}; i++)); do
+		d=$(cost drop) f=$(cost "$PIN/prog")
+		c=$(awk -v d="$d" -v f="$f" 'BEGIN { if (d > 0 && f > 0) printf "%.1f", f - d }')
+		[ -n "$c" ] || {
+			FAILED+=("the per-SYN cost run $i measured nothing: $(head -c 300 "$TMP/cost.err")")
+			continue
+		}
+		costs+=("$c")
+		ROUND=$i row xdp syn_cost "$c" ns
+	done
+	fg detach --all >/dev/null
+	echo "# the proxy's XDP work per spoofed SYN (trafgen cost --proto syn, 65,536 sources, over the chained XDP_DROP): ${costs[*]:-?} ns"
+}
+
 # on VARIANT, off VARIANT: set up and remove what a variant measures
 on() {
 	case $1 in
@@ -247,6 +274,7 @@ server_counters() {
 }
 
 echo "# tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies), flood method $METHOD, $ROUNDS round(s)"
+syn_cost
 printf '%-9s %-6s %9s %10s %12s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s" \
 	"syn retrans"
 for r in $(seq "$ROUNDS"); do
