@@ -136,6 +136,23 @@ static __always_inline __u16 fg_csum_fold(__s64 sum)
 }
 
 /*
+ * The one's complement sum of n 32-bit words as bpf_csum_diff sums memory
+ * (16-bit words, unfolded): a few ALU steps where a helper call would cost
+ * more than the sum. n is a constant; the result stays far below 2^32.
+ */
+static __always_inline __u32 fg_sp_sum(const void *mem, int n)
+{
+	const __u32 *w = mem;
+	__u32 s = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < n; i++)
+		s += (w[i] & 0xffff) + (w[i] >> 16);
+	return s;
+}
+
+/*
  * Checksum of the TCP header h->tb (thl bytes, a multiple of 4) with its
  * pseudo header from h's IP header (whose addresses may be swapped: the
  * sum is the same). With the header's own checksum in place, 0 means it
@@ -144,24 +161,21 @@ static __always_inline __u16 fg_csum_fold(__s64 sum)
 static __always_inline int fg_sp_tcp_csum(struct fg_sp_hdrs *h, __u8 family, __u32 thl)
 {
 	__be32 tail[2] = {}; /* the pseudo header after the addresses */
+	__u32 seed;
 	__s64 sum;
 
 	if (thl > 60)
 		return -1;
+	/* the pseudo header summed here, the header itself by one helper call */
 	if (family == FG_FAM_IPV4) {
 		tail[0] = bpf_htonl(IPPROTO_TCP << 16 | thl); /* zero, protocol, TCP length */
-		sum = bpf_csum_diff(NULL, 0, &h->ip4.saddr, 8, 0);
-		if (sum >= 0)
-			sum = bpf_csum_diff(NULL, 0, tail, 4, (__wsum)sum);
+		seed = fg_sp_sum(&h->ip4.saddr, 2) + fg_sp_sum(tail, 1);
 	} else {
 		tail[0] = bpf_htonl(thl); /* TCP length, three zero bytes, next header */
 		tail[1] = bpf_htonl(IPPROTO_TCP);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&h->ip6.saddr, 32, 0);
-		if (sum >= 0)
-			sum = bpf_csum_diff(NULL, 0, tail, 8, (__wsum)sum);
+		seed = fg_sp_sum(&h->ip6.saddr, 8) + fg_sp_sum(tail, 2);
 	}
-	if (sum >= 0)
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)h->tb, thl, (__wsum)sum);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)h->tb, thl, (__wsum)seed);
 	if (sum < 0)
 		return -1;
 	return fg_csum_fold(sum);
@@ -291,7 +305,6 @@ static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *
 	/* the IP header: addresses swapped, no options or extension headers */
 	if (p->family == FG_FAM_IPV4) {
 		__be32 a = h->ip4.saddr;
-		__s64 c;
 
 		ipl = sizeof(struct iphdr);
 		h->ip4.saddr = h->ip4.daddr;
@@ -305,10 +318,7 @@ static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *
 		h->ip4.ttl = FG_SP_TTL;
 		h->ip4.protocol = IPPROTO_TCP;
 		h->ip4.check = 0;
-		c = bpf_csum_diff(NULL, 0, (__be32 *)h->ipb, sizeof(struct iphdr), 0);
-		if (c < 0)
-			return -1;
-		h->ip4.check = (__sum16)fg_csum_fold(c);
+		h->ip4.check = (__sum16)fg_csum_fold(fg_sp_sum(h->ipb, sizeof(struct iphdr) / 4));
 	} else {
 		struct in6_addr a = h->ip6.saddr;
 
@@ -352,7 +362,7 @@ static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *
 static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
 				     struct fg_sp_hdrs *h, int monitor, __u64 hz)
 {
-	__u32 thl = (__u32)(h->tb[12] >> 4) * 4, iphl, l4len;
+	__u32 thl = (__u32)(h->tb[12] >> 4) * 4, iphl, l4len, rest;
 	__s64 cookie;
 
 	/* the bounds must hold on the register the helpers get, not on a recomputed copy */
@@ -364,17 +374,28 @@ static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
 		asm volatile("" : "+r"(iphl));
 		if (h->ip4.frag_off & bpf_htons(FG_IP4_MF))
 			return FG_R_SP_REFUSED; /* a first fragment: the rest is not here */
-		if (iphl < sizeof(struct iphdr) || iphl > 60 ||
-		    bpf_xdp_load_bytes(ctx, p->l3, h->ipb, iphl))
+		if (iphl < sizeof(struct iphdr) || iphl > 60)
 			return FG_R_SP_REFUSED;
-		if (fg_csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)h->ipb, iphl, 0)))
+		/* fg_synproxy copied the first 20 bytes: a header without options is all there */
+		if (iphl == sizeof(struct iphdr)) {
+			if (fg_csum_fold(fg_sp_sum(h->ipb, sizeof(struct iphdr) / 4)))
+				return FG_R_SP_REFUSED;
+		} else if (bpf_xdp_load_bytes(ctx, p->l3, h->ipb, iphl) ||
+			   fg_csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)h->ipb, iphl, 0))) {
 			return FG_R_SP_REFUSED;
+		}
 		l4len = bpf_ntohs(h->ip4.tot_len) - iphl;
 	} else {
 		/* the chain between the headers, as the parser walked it */
 		l4len = bpf_ntohs(h->ip6.payload_len) - (p->l4 - p->l3 - sizeof(struct ipv6hdr));
 	}
-	if (l4len != thl || bpf_xdp_load_bytes(ctx, p->l4, h->tb, thl))
+	if (l4len != thl)
+		return FG_R_SP_REFUSED;
+	/* and the TCP header's first 20: only its options are still to copy */
+	rest = thl - sizeof(struct tcphdr);
+	asm volatile("" : "+r"(rest));
+	if (rest > 40 || (rest && bpf_xdp_load_bytes(ctx, p->l4 + sizeof(struct tcphdr),
+						     h->tb + sizeof(struct tcphdr), rest)))
 		return FG_R_SP_REFUSED;
 	if (fg_sp_tcp_csum(h, p->family, thl))
 		return FG_R_SP_REFUSED;
