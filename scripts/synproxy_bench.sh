@@ -198,8 +198,8 @@ run() {
 # syn_cost: the proxy's ns per spoofed SYN over the chained XDP_DROP, COST_RUNS times
 syn_cost() {
 	local i d f c costs=()
-	cost() {
-		"$TG" -j cost --netns "$NS_S" --ifname "$IF_S" --target "$1" --proto syn --dport 80 \
+	cost() { # on one CPU: a run that moves between CPUs can take twice as long
+		taskset -c 0 "$TG" -j cost --netns "$NS_S" --ifname "$IF_S" --target "$1" --proto syn --dport 80 \
 			--src 198.19.0.0 --sources 65536 --repeat 1000000 2>>"$TMP/cost.err" | jq -r .ns_per_packet
 	}
 	fg attach "$IF_S" >/dev/null && fg limit set tcp/80 --syn-proxy on >/dev/null &&
