@@ -286,7 +286,10 @@ int tg_cmd_cost(int argc, char **argv)
 	if (ret == XDP_TX && (bare || !sp.syn)) {
 		error("cost: '%s' answered the frame with XDP_TX: every later run would meet its "
 		      "answer (BPF_PROG_TEST_RUN reuses the buffer); %s",
-		      target, bare ? "drop --bare" : "--proto syn writes a SYN back before each run");
+		      target,
+		      bare ? "run it without --bare, whose runs have no front to write the frame "
+			     "back"
+			   : "--proto syn writes a SYN back before each run");
 		goto out;
 	}
 	if (ret < 0) {
