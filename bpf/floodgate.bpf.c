@@ -26,6 +26,7 @@ const volatile __u8 fg_test_moved = 0; /* 1: a bucket moves to newer units mid-p
 const volatile __u32 fg_seen_bits = 19; /* FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT */
 const volatile __u8 fg_period_shift = 14;
 const volatile __u64 fg_seed = 0; /* fg_newcomers' secret: random at every load (fg_seen_knobs) */
+const volatile __u8 fg_sp_shift_ticks = 8; /* fg_sp_peers' period shift (fg_sp_shift(HZ)) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -100,6 +101,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } fg_seen SEC(".maps");
+
+/* The SYN proxy's peers (floodgate.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FG_SP_PEER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} fg_sp_peers SEC(".maps");
 
 /* The attack's own sources (floodgate.h). */
 struct {
@@ -561,35 +570,43 @@ static __always_inline __u8 fg_period(__u64 now)
 	return (__u8)(now >> fg_period_shift);
 }
 
-/* Whether the key's stamp holds this period or the one before (no map: assume it does). */
+/*
+ * Whether stamp `byte` of word w holds `period` or one of the `keep`
+ * before it (no word: assume it does). Period + 1 counts too: stamped by a
+ * CPU whose clock is a tick ahead (fg_stamp_put keeps it).
+ */
+static __always_inline int fg_stamp_within(const __u64 *w, __u32 byte, __u8 period, __u32 keep)
+{
+	__u8 age;
+
+	if (!w)
+		return 1;
+	age = period - *((const __u8 *)w + byte);
+	return age <= keep || age == 0xff;
+}
+
+/* Whether the key's fg_seen stamp holds this period or the one before. */
 static __always_inline int fg_stamp_recent(__u64 h, __u8 period)
 {
 	__u32 byte;
 	__u64 *w = fg_stamp_word(h, &byte);
-	__u8 s;
 
-	if (!w)
-		return 1;
-	s = *((__u8 *)w + byte);
-	/* period + 1: stamped by a CPU whose clock is a tick ahead (fg_seen_touch keeps it) */
-	return s == period || s == (__u8)(period - 1) || s == (__u8)(period + 1);
+	return fg_stamp_within(w, byte, period, 1);
 }
 
 /*
- * Stamp the key with `period`: once per period per bucket (its first
- * packet in it) and when it is created. A compare-and-swap of the word,
- * so that a CPU whose clock read is a period behind cannot put back an
- * older stamp over a newer one (the bucket would not stamp again before
- * the next period, and under attack it would look new).
+ * Write `period` into stamp `byte` of word w, unless it holds it (or the
+ * next) already. A compare-and-swap of the word, so that a CPU whose
+ * clock read is a period behind cannot put back an older stamp over a
+ * newer one (fg_seen: the bucket would not stamp again before the next
+ * period, and under attack it would look new).
  */
-static __always_inline void fg_stamp(__u64 h, __u8 period)
+static __always_inline void fg_stamp_put(__u64 *w, __u32 byte, __u8 period)
 {
-	__u64 *w, old, shift;
-	__u32 byte;
+	__u64 old, shift;
 	__u8 s;
 	int i;
 
-	w = fg_stamp_word(h, &byte);
 	if (!w)
 		return;
 	/* the byte's bits in the word: a constant test, folded by the compiler */
@@ -603,6 +620,43 @@ static __always_inline void fg_stamp(__u64 h, __u8 period)
 			    w, old, (old & ~(0xffULL << shift)) | (__u64)period << shift) == old)
 			return;
 	}
+}
+
+/* Stamp the key in fg_seen: once per period per bucket (its first packet in it) and when made. */
+static __always_inline void fg_stamp(__u64 h, __u8 period)
+{
+	__u32 byte;
+	__u64 *w = fg_stamp_word(h, &byte);
+
+	fg_stamp_put(w, byte, period);
+}
+
+/* The fg_sp_peers word and byte of source address hash h (fg_sp_peer_hash). */
+static __always_inline __u64 *fg_sp_peer_word(__u64 h, __u32 *byte)
+{
+	__u32 slot = (__u32)(h >> (64 - FG_SP_PEER_BITS)), idx = slot >> 3;
+
+	*byte = slot & 7;
+	return bpf_map_lookup_elem(&fg_sp_peers, &idx);
+}
+
+/*
+ * Whether fg_sp_peers stamp `byte` of w holds `period` or one of the
+ * `keep` before it. 0 is no stamp (a source never seen, which the period
+ * counter's wrap must not make recent): fg_sp_peer_stamp writes period 0
+ * as 1, which only keeps that stamp a period longer.
+ */
+static __always_inline int fg_sp_peer_recent(const __u64 *w, __u32 byte, __u8 period, __u32 keep)
+{
+	if (w && !*((const __u8 *)w + byte))
+		return 0;
+	return fg_stamp_within(w, byte, period, keep);
+}
+
+/* Stamp a peer: once per period while its segments pass. */
+static __always_inline void fg_sp_peer_stamp(__u64 *w, __u32 byte, __u8 period)
+{
+	fg_stamp_put(w, byte, period ? period : 1);
 }
 
 /* Whether key hash h is noted in fg_newcomers as the own of the attack whose window began at from. */
@@ -1135,16 +1189,32 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
  * proxy here, or a connection conntrack knows), FG_R_SP_COOKIE,
  * FG_R_SP_SYNACK (the frame is now the answer), FG_R_SP_EXPIRED or
  * FG_R_SP_REFUSED. A monitor rule's frames are left as they are, and what
- * XDP would have done to them is counted beside.
+ * XDP would have done to them is counted beside. What passes stamps its
+ * source in fg_sp_peers; a SYN from a source stamped too long ago (or
+ * never) skips the conntrack lookup, once the rule is armed (floodgate.h).
  */
 static __always_inline int fg_stage_synproxy(struct xdp_md *ctx, struct fg_judge *j)
 {
-	int monitor = j->rule->action == FG_ACT_MONITOR, sp;
+	const struct fg_rule *rule = j->rule;
+	int flags = rule->action == FG_ACT_MONITOR ? FG_SP_MONITOR : 0, sp;
+	__u8 period = (__u8)(j->p.now >> fg_sp_shift_ticks);
+	__u64 *w, h;
+	__u32 byte;
 
-	if (!j->rule->syn_proxy || j->p.proto != IPPROTO_TCP || !j->p.has_ports)
+	if (!rule->syn_proxy || j->p.proto != IPPROTO_TCP || !j->p.has_ports)
 		return FG_R_PASS;
-	sp = fg_synproxy(ctx, &j->p, monitor, fg_hz);
-	if (monitor && (sp == FG_R_SP_SYNACK || sp == FG_R_SP_REFUSED || sp == FG_R_SP_EXPIRED))
+	h = fg_sp_peer_hash(j->p.addr);
+	w = fg_sp_peer_word(h, &byte);
+	if (j->p.syn && !flags && j->cfg->sp_keep && (__s64)(j->p.now - rule->sp_armed) >= 0 &&
+	    !fg_sp_peer_recent(w, byte, period, j->cfg->sp_keep))
+		flags = FG_SP_UNSEEN;
+	sp = fg_synproxy(ctx, &j->p, flags, fg_hz);
+	if (sp == FG_R_PASS || sp == FG_R_SP_COOKIE)
+		fg_sp_peer_stamp(w, byte, period);
+	else if (sp == FG_R_SP_SYNACK && flags == FG_SP_UNSEEN)
+		fg_count(FG_C_SP_UNSEEN, 0);
+	if ((flags & FG_SP_MONITOR) &&
+	    (sp == FG_R_SP_SYNACK || sp == FG_R_SP_REFUSED || sp == FG_R_SP_EXPIRED))
 		fg_count(sp == FG_R_SP_SYNACK ? FG_C_SP_WOULD_SYNACK : FG_C_SP_WOULD_REFUSE, 0);
 	return sp;
 }

@@ -65,6 +65,10 @@
 #define FG_TS_BITS	  0x3fU	    /* all of them: the clock's low bits they replace */
 #define FG_MSEC_PER_SEC	  1000ULL   /* the TCP timestamp clock ticks in ms, as the kernel's */
 
+/* fg_synproxy's flags */
+#define FG_SP_MONITOR 1 /* a monitor rule: answer nothing, say what would be done */
+#define FG_SP_UNSEEN  2 /* no segment of the source passed lately: a SYN needs no conntrack lookup */
+
 #define FG_IP4_MF 0x2000 /* IPv4 more fragments */
 #define FG_IP4_DF 0x4000 /* IPv4 don't fragment */
 
@@ -439,18 +443,20 @@ static __always_inline int fg_sp_fresh(struct xdp_md *ctx, const struct fg_pkt *
  * ticks a second) to a syn-proxy endpoint: FG_R_PASS (a connection
  * conntrack has confirmed), FG_R_SP_COOKIE (an ACK with a valid cookie:
  * SYNPROXY completes the handshake), FG_R_SP_SYNACK (a SYN answered; with
- * monitor set, a SYN that would be, left untouched), FG_R_SP_EXPIRED (a
- * valid cookie past its lifetime) or FG_R_SP_REFUSED. Costs an established
- * connection's segment two header loads and one conntrack lookup.
+ * FG_SP_MONITOR in flags, a SYN that would be, left untouched),
+ * FG_R_SP_EXPIRED (a valid cookie past its lifetime) or FG_R_SP_REFUSED.
+ * Costs an established connection's segment two header loads and one
+ * conntrack lookup; a SYN with FG_SP_UNSEEN, no lookup.
  */
-__noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int monitor, __u64 hz)
+__noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int flags, __u64 hz)
 {
 	struct fg_ct_opts co = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple tup = {};
 	struct fg_sp_hdrs *h;
 	struct nf_conn *ct;
 	__u32 tlen, zero = 0;
-	__u8 flags;
+	__u8 tcpf;
+	int syn;
 
 	if (!ctx || !p)
 		return FG_R_SP_REFUSED;
@@ -479,7 +485,10 @@ __noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int monit
 		tup.ipv6.sport = h->th.source;
 		tup.ipv6.dport = h->th.dest;
 	}
-	ct = bpf_xdp_ct_lookup(ctx, &tup, tlen, &co, FG_CT_OPTS_SZ);
+	tcpf = h->tb[13];
+	syn = (tcpf & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST | FG_TCP_FIN)) == FG_TCP_SYN;
+	ct = syn && (flags & FG_SP_UNSEEN) ? NULL
+					   : bpf_xdp_ct_lookup(ctx, &tup, tlen, &co, FG_CT_OPTS_SZ);
 	if (ct) {
 		unsigned long status = ct->status;
 
@@ -488,10 +497,9 @@ __noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int monit
 			return FG_R_PASS;
 	}
 	/* no connection (or one SYNPROXY has not confirmed yet): only a handshake gets in */
-	flags = h->tb[13];
-	if ((flags & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST | FG_TCP_FIN)) == FG_TCP_SYN)
-		return fg_sp_syn(ctx, p, h, monitor, hz);
-	if ((flags & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST)) != FG_TCP_ACK)
+	if (syn)
+		return fg_sp_syn(ctx, p, h, flags & FG_SP_MONITOR, hz);
+	if ((tcpf & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST)) != FG_TCP_ACK)
 		return FG_R_SP_REFUSED;
 	if (p->family == FG_FAM_IPV4 ? bpf_tcp_raw_check_syncookie_ipv4(&h->ip4, &h->th)
 				     : bpf_tcp_raw_check_syncookie_ipv6(&h->ip6, &h->th))

@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 13
+#define FG_LAYOUT_VERSION 14
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -62,6 +62,29 @@
  * five times at an RTO of 1 s, doubled each time, take 31 s.
  */
 #define FG_SP_COOKIE_MS 32000 /* ms */
+
+/*
+ * The proxy's peers: fg_sp_peers, one-byte stamps, eight to a word,
+ * indexed by a hash of the source address (fg_sp_peer_hash). Every
+ * segment of a syn-proxy endpoint that passes (a connection conntrack
+ * knows, or an ACK with a valid cookie) writes the period (tick >>
+ * fg_sp_shift(HZ), a second or a little more) into its source's stamp.
+ * Conntrack holds a tuple of a source only while that source's segments
+ * pass (its TIME_WAIT entry ends nf_conntrack_tcp_timeout_time_wait after
+ * the last), so a SYN from a source whose stamp is older than that
+ * (fg_config.sp_keep periods) cannot be a port reused in TIME_WAIT: it is
+ * answered without the conntrack lookup, a third of what a spoofed SYN
+ * costs the proxy. Sources sharing a stamp, and a stamp so old that the
+ * period's byte came round to it again, only cost lookups. Until its
+ * rule has had the proxy for that long (fg_rule.sp_armed) every SYN is
+ * looked up: connections from before it never stamped. What it cannot
+ * tell: a connection idle for longer than that which its client opens
+ * again from the same port (a client that lost its state): the client's
+ * ACK then meets the old entry, as its SYN would have.
+ */
+#define FG_SP_PEER_BITS	 16 /* log2 of the stamps: 64 KiB, to stay in the caches */
+#define FG_SP_PEER_WORDS (1U << (FG_SP_PEER_BITS - 3))
+#define FG_SP_KEEP_MAX	 250 /* most periods a stamp can count for (one byte, and some margin) */
 
 /* Load-time table sizes (overridable with config `tables:`). */
 #define FG_DEF_SOURCES	(1U << 20)   /* per-source buckets tracked */
@@ -129,6 +152,7 @@ enum fg_counter {
 	FG_C_LOST_RACE, /* a limit's CAS lost FG_CAS_TRIES times: passed uncharged, never dropped */
 	FG_C_SP_WOULD_SYNACK, /* syn-proxy `monitor` rule: SYN passed that would have been answered */
 	FG_C_SP_WOULD_REFUSE, /* syn-proxy `monitor` rule: packet passed that would have been refused */
+	FG_C_SP_UNSEEN, /* syn-proxy: SYNs answered without a conntrack lookup (fg_sp_peers) */
 	FG_COUNTER_MAX,
 };
 
@@ -184,8 +208,9 @@ struct fg_rule {
 	__u64 prev_total;      /* total.rate likewise (fg_totals[rule] is rebased as buckets are) */
 	__u32 since;	       /* epoch whose rule set last changed this rule's limits */
 	__u32 prev_since;      /* epoch the prev_* rates took effect; older buckets start full */
-	__u32 born; /* epoch whose rule set gave this rule its index (its counters start) */
-	__u32 pad1; /* zero */
+	__u32 born;	/* epoch whose rule set gave this rule its index (its counters start) */
+	__u32 pad1;	/* zero */
+	__u64 sp_armed; /* syn_proxy: tick from which an unstamped source's SYN skips conntrack */
 };
 
 /* A prefix length with its netmask, so the data path masks with four ANDs. */
@@ -217,7 +242,8 @@ struct fg_config {
 	/* set at commit: attack_new_per_sec, or less when the source table would churn faster */
 	__u64 attack_limit; /* new sources per one-second window that enter the mode; 0: never */
 	__u32 attack_batch; /* new sources a CPU counts before adding them to fg_attack (>= 1) */
-	__u32 pad;	    /* zero */
+	/* set at commit: periods an fg_sp_peers stamp counts (TIME_WAIT's), 0: always look up */
+	__u32 sp_keep;
 };
 
 #define FG_EPOCH_BUSY 0xffffffffU /* fg_src.units while one CPU moves the bucket to new rates */
@@ -457,14 +483,41 @@ static inline __u32 fg_log2(__u64 v)
 	return n;
 }
 
-/* The stamp period as a shift of the tick: 2^shift ticks last at least FG_SEEN_PERIOD_SEC. */
-static inline __u8 fg_seen_shift(__u64 hz)
+/* The shift of the tick whose period lasts at least `ticks`. */
+static inline __u8 fg_period_shift_of(__u64 ticks)
 {
 	__u8 s = 0;
 
-	while (s < 40 && (1ULL << s) < hz * FG_SEEN_PERIOD_SEC)
+	while (s < 40 && (1ULL << s) < ticks)
 		s++;
 	return s;
+}
+
+/* fg_seen's stamp period as a shift of the tick: 2^shift ticks last at least FG_SEEN_PERIOD_SEC. */
+static inline __u8 fg_seen_shift(__u64 hz)
+{
+	return fg_period_shift_of(hz * FG_SEEN_PERIOD_SEC);
+}
+
+/* fg_sp_peers' stamp period as a shift of the tick: a second or a little more. */
+static inline __u8 fg_sp_shift(__u64 hz)
+{
+	return fg_period_shift_of(hz);
+}
+
+/*
+ * fg_config.sp_keep for conntrack's TIME_WAIT timeout of tw seconds:
+ * the periods it spans, and one for the period a stamp was written in;
+ * 0 (every SYN looked up) when that is more than a stamp can count.
+ */
+static inline __u32 fg_sp_keep(__u64 tw, __u64 hz)
+{
+	__u64 period = 1ULL << fg_sp_shift(hz), keep;
+
+	if (tw > 86400)
+		return 0;
+	keep = (tw * hz + period - 1) / period + 1;
+	return keep <= FG_SP_KEEP_MAX ? (__u32)keep : 0;
 }
 
 /* Automatic ban key: fg_bans (plain hash, never evicted by churn). */
@@ -540,6 +593,14 @@ static inline __u64 fg_key_hash(const struct fg_src_key *k)
 	__u32 head = *(const __u32 *)k;
 
 	return fg_hash64(((__u64)w[0] << 32 | w[1]) ^ head, (__u64)w[2] << 32 | w[3]);
+}
+
+/* A source address's hash (16 bytes, 4-aligned; IPv4 in the first 4): its fg_sp_peers stamp. */
+static inline __u64 fg_sp_peer_hash(const __u8 *addr)
+{
+	const __u32 *w = (const __u32 *)addr;
+
+	return fg_hash64((__u64)w[0] << 32 | w[1], (__u64)w[2] << 32 | w[3]);
 }
 
 /* MurmurHash3's 64-bit finalizer: every bit of v reaches every bit of the result. */

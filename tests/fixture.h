@@ -223,11 +223,12 @@ out:
 	return err;
 }
 
-/* Every fg_seen stamp and fg_newcomers note back to 0: what a test before left behind. */
+/* Every fg_seen, fg_sp_peers stamp and fg_newcomers note back to 0: what a test before left. */
 static inline int fx_seen_clear(const struct fx *f)
 {
 	int err = fx_words_clear(f->skel->maps.fg_seen);
 
+	err = err ? err : fx_words_clear(f->skel->maps.fg_sp_peers);
 	return err ? err : fx_words_clear(f->skel->maps.fg_newcomers);
 }
 

@@ -279,6 +279,8 @@ test_config_metrics() {
 		'^floodgate_packets_total\{action="drop",reason="syn_proxy_refused"\} [0-9]' <<<"$m"
 	check "metrics: the monitor rule's would-be SYN-ACK" grep -qE \
 		'^floodgate_syn_proxy_would_total\{what="synack"\} [1-9]' <<<"$m"
+	check "metrics: SYNs answered without a conntrack lookup" grep -qE \
+		'^floodgate_syn_proxy_unseen_syns_total [0-9]+$' <<<"$m"
 }
 
 test_rules_removed() {
@@ -374,8 +376,58 @@ test_flood() {
 	note "flood: $(jq -c . "$TMP/tg.json" 2>/dev/null | head -c 300)"
 }
 
+# A client reusing its port while conntrack holds the old tuple in TIME_WAIT, once the proxy
+# answers the SYNs of sources it has not seen lately without the conntrack lookup
+# (fg_sp_peers, floodgate.h): armed when the TIME_WAIT timeout (3 s here) has passed since the
+# rule got the proxy. The first connection stamps the client, so its second SYN is looked up
+# and passes to the stack, which reopens the tuple; with the stamp gone it would get a cookie
+# and its ACK would meet the old entry (the README's TIME_WAIT case). A spoofed SYN from a
+# source never seen is looked up before the rule is armed, and not after.
+test_port_reuse() {
+	local mac out synack unseen sr
+	mac=$(S cat /sys/class/net/"$IF_S"/address)
+	spoof_syn() {
+		C "$TG" send "$IF_C" --dmac "$mac" --dst 198.18.0.1 --proto syn --dport 80 \
+			--src 198.19.0.1 --sources 1 --count 1 --duration 1 --method packet >/dev/null
+	}
+	unseen_moved() { spoof_syn && [ "$(counter syn_proxy_unseen_syns)" -gt 0 ]; }
+	fg limit set tcp/80 --syn-proxy on # conntrack's sysctls are there from now on
+	S sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=3
+	fg limit set tcp/80 --syn-proxy off && fg limit set tcp/80 --syn-proxy on # armed from now
+	spoof_syn
+	same "a spoofed SYN before the rule is armed: answered after a lookup" "1 0" \
+		"$(counter syn_proxy_synack) $(counter syn_proxy_unseen_syns)"
+	check "a spoofed SYN once the rule is armed: answered without a lookup" poll 10 unseen_moved
+	synack=$(counter syn_proxy_synack) unseen=$(counter syn_proxy_unseen_syns)
+	sr=$(C nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }')
+	out=$(C python3 - <<-'EOF'
+		import socket
+		for _ in range(2):
+		    s = socket.socket()
+		    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		    s.bind(("198.18.0.2", 40123))
+		    s.settimeout(5)
+		    s.connect(("198.18.0.1", 80))
+		    s.sendall(b"GET / HTTP/1.0\r\n\r\n")  # nginx closes first: TIME_WAIT on its side
+		    data = b""
+		    while True:
+		        d = s.recv(4096)
+		        if not d:
+		            break
+		        data += d
+		    s.close()
+		    print(data.split(b"\r\n\r\n", 1)[-1].decode().strip())
+	EOF
+	)
+	same "two connections from one port get nginx's page" "proxied proxied" "$(echo $out)"
+	same "the port's first SYN answered in XDP unlooked, its second passed to the stack" "1 1" \
+		"$(($(counter syn_proxy_synack) - synack)) $(($(counter syn_proxy_unseen_syns) - unseen))"
+	same "no SYN sent again" "$sr" \
+		"$(C nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }')"
+}
+
 ALL_TESTS="test_rule_field test_handshake_ipv4 test_handshake_ipv6 test_server_speaks_first
-	test_forged_cookies test_cost_harness
+	test_forged_cookies test_cost_harness test_port_reuse
 	test_monitor test_config_metrics test_rules_removed test_two_instances test_no_synproxy_support
 	test_flood"
 run_tests "$@"

@@ -978,6 +978,70 @@ static void test_cookie_lifetime_monitor(void **state)
 }
 
 /*
+ * SYNs on the tuple of g, a connection conntrack knows whose source no
+ * segment through the proxy stamped yet (fg_sp_peers): looked up (and
+ * passed) until the rule is armed, answered without the lookup once the
+ * source's stamp is older than fg_config.sp_keep periods, looked up again
+ * while a passed segment's stamp is that recent. A source never stamped
+ * is unseen whatever the period (the counter's byte at 0 included).
+ */
+static void unseen_steps(const struct seg *g, struct out *o)
+{
+	enum { NOW, ARMED, KEEP, KEEP1, ZERO }; /* where each step moves the test clock first */
+	static const struct {
+		const char *name;
+		int when; /* NOW, or ARMED: the rule's sp_armed, KEEP(1): sp_keep (+ 1) periods on,
+			      * ZERO: to the next period whose stamp byte is 0 */
+		const char *src; /* the segment's source, NULL: the connection's */
+		__u8 flags;	 /* the segment's TCP flags */
+		__u32 xdp;	 /* expected verdict */
+		int reason;	 /* and reason */
+		int unseen;	 /* 1: counted as answered without a lookup */
+	} steps[] = {
+		{ "syn before the rule is armed: looked up, passes", NOW, NULL, FX_TCP_SYN, PASS,
+		  FG_R_PASS, 0 },
+		{ "syn once armed, stamp keep + 1 periods old: answered unlooked", ARMED, NULL,
+		  FX_TCP_SYN, TX, FG_R_SP_SYNACK, 1 },
+		{ "ack of the connection: looked up, passes, stamps", NOW, NULL, FX_TCP_ACK, PASS,
+		  FG_R_PASS, 0 },
+		{ "syn, stamp keep periods old: looked up, passes", KEEP, NULL, FX_TCP_SYN, PASS,
+		  FG_R_PASS, 0 },
+		{ "syn, stamp keep + 1 periods old: answered unlooked", KEEP1, NULL, FX_TCP_SYN, TX,
+		  FG_R_SP_SYNACK, 1 },
+		{ "syn from a source never stamped, period byte 0: answered unlooked", ZERO,
+		  "127.0.0.2", FX_TCP_SYN, TX, FG_R_SP_SYNACK, 1 },
+	};
+	struct seg x;
+	struct fg_config *cfg = malloc(sizeof(*cfg));
+	__u32 slot = fx.m.st->slot & 1, i;
+	__u64 period = 1ULL << fg_sp_shift(HZ), armed;
+
+	assert_non_null(cfg);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.config, &slot, cfg), 0);
+	armed = cfg->rules[R_PROXY].sp_armed;
+	assert_true(cfg->sp_keep > 0); /* conntrack is here: its TIME_WAIT timeout was read */
+	assert_true(armed > fx_now(&fx));
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		if (steps[i].when == ARMED)
+			fx_set_now(&fx, armed);
+		else if (steps[i].when == ZERO)
+			fx_set_now(&fx, ((fx_now(&fx) / period | 0xff) + 1) * period);
+		else if (steps[i].when != NOW)
+			fx_set_now(&fx,
+				   fx_now(&fx) + (cfg->sp_keep + (steps[i].when == KEEP1)) * period);
+		x = *g;
+		x.flags = steps[i].flags;
+		if (steps[i].src)
+			x.src = steps[i].src;
+		expect(steps[i].name, &x, steps[i].xdp, steps[i].reason, o);
+		if (!!(o->notes & FX_NOTE(FG_C_SP_UNSEEN)) != steps[i].unseen)
+			fail_msg("%s: syn_proxy_unseen_syns %s", steps[i].name,
+				 steps[i].unseen ? "did not move" : "moved");
+	}
+	free(cfg);
+}
+
+/*
  * A connection conntrack has confirmed passes without a cookie: one on
  * this namespace's loopback, made real by a listening socket and an
  * nftables table that needs conntrack (in this namespace only).
@@ -997,6 +1061,7 @@ static void test_conntrack(void **state)
 		    "add rule inet fgtest in ct state established accept",
 		    NULL }))
 		skip(); /* no nft or no conntrack: the lab test covers it */
+	assert_int_equal(fx_seen_clear(&fx), 0); /* no stamp of a test before */
 	o = malloc(sizeof(*o));
 	assert_non_null(o);
 	ls = socket(AF_INET, SOCK_STREAM, 0);
@@ -1033,6 +1098,8 @@ static void test_conntrack(void **state)
 	}
 	g.seq = 5;
 	g.ack = 0x5eed; /* no cookie at all */
+	unseen_steps(&g, o);
+	g.flags = FX_TCP_ACK;
 	expect("ack of a connection conntrack knows", &g, PASS, FG_R_PASS, o);
 	{
 		/* what the proxy costs a segment: the same ACK to a port without it, and refused */

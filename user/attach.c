@@ -105,6 +105,7 @@ void fg_seen_knobs(struct floodgate *skel, __u64 hz, bool size)
 					 fg_seen_words(bpf_map__max_entries(skel->maps.fg_sources)));
 	skel->rodata->fg_seen_bits = 3 + fg_log2(bpf_map__max_entries(skel->maps.fg_seen));
 	skel->rodata->fg_period_shift = fg_seen_shift(hz);
+	skel->rodata->fg_sp_shift_ticks = fg_sp_shift(hz);
 }
 
 /* Layout version of pinned state, 0 when there is none, -1 when it is no fg_state we know. */

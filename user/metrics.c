@@ -623,6 +623,10 @@ static void render_health(FILE *f, const struct fg_snapshot *s)
 		(uint64_t)s->counters[FG_C_SP_WOULD_SYNACK].packets);
 	fprintf(f, "floodgate_syn_proxy_would_total{what=\"refuse\"} %" PRIu64 "\n",
 		(uint64_t)s->counters[FG_C_SP_WOULD_REFUSE].packets);
+	family(f, "floodgate_syn_proxy_unseen_syns_total", "counter",
+	       "SYNs the SYN proxy answered without a conntrack lookup: their source had no "
+	       "connection through it lately.");
+	sample(f, "floodgate_syn_proxy_unseen_syns_total", s->counters[FG_C_SP_UNSEEN].packets);
 	family(f, "floodgate_rule_set_generation", "gauge",
 	       "Rule-set swaps since the maps were made.");
 	sample(f, "floodgate_rule_set_generation", s->st.generation);

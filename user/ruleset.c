@@ -13,6 +13,8 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -227,6 +229,43 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
 }
 
 /*
+ * fg_config.sp_keep: the periods of conntrack's TIME_WAIT timeout in this
+ * namespace (net.netfilter.nf_conntrack_tcp_timeout_time_wait, read at
+ * every commit), 0 without conntrack: every SYN is looked up.
+ */
+static __u32 sp_keep(__u64 hz)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_time_wait", "r");
+	char line[32], *end;
+	unsigned long long tw;
+	bool ok;
+
+	if (!f)
+		return 0;
+	ok = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	if (!ok)
+		return 0;
+	errno = 0;
+	tw = strtoull(line, &end, 10);
+	return !errno && end != line ? fg_sp_keep(tw, hz) : 0;
+}
+
+/*
+ * fg_rule.sp_armed of a rule that gets the SYN proxy now: once its keep
+ * periods have passed (the stamps of the connections it found then are
+ * written), or never when the clock cannot be read.
+ */
+static __u64 sp_arm(const struct fg_maps *m, __u32 keep, __u64 hz)
+{
+	__u64 now;
+
+	if (!keep || fg_now(m, &now))
+		return (__u64)1 << 63;
+	return now + ((__u64)(keep + 1) << fg_sp_shift(hz));
+}
+
+/*
  * Number the new rule set after the live one and carry, per rule, when
  * its limits last changed (since) and the rates before that
  * (prev_*, from prev_since on), so the data path moves a bucket to new
@@ -234,10 +273,12 @@ void fg_ruleset_finish(struct fg_ruleset *rs)
  * A rule is the same one at the same index with the same endpoint and
  * prefixes (its buckets are the same keys); a new one starts its buckets
  * full. Commits that leave a rule's limits alone leave its buckets alone.
+ * A syn-proxy rule that had the proxy keeps when it was armed.
  */
 static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *rs)
 {
 	struct fg_config *old = malloc(sizeof(*old));
+	__u64 hz = fg_hz(m);
 	__u32 epoch;
 	int i;
 
@@ -264,6 +305,12 @@ static int ruleset_link(const struct fg_maps *m, __u32 live, struct fg_ruleset *
 			    (__s32)(epoch - o->since) <= (1 << 30);
 
 		r->born = same ? o->born : epoch;
+		if (!r->syn_proxy)
+			r->sp_armed = 0;
+		else if (same && o->syn_proxy && o->sp_armed)
+			r->sp_armed = o->sp_armed;
+		else
+			r->sp_armed = sp_arm(m, rs->cfg.sp_keep, hz);
 		if (!same) {
 			r->since = r->prev_since = epoch;
 			r->prev_pps = r->prev_bps = r->prev_syn = r->prev_total = 0;
@@ -305,7 +352,6 @@ static void attack_trigger(const struct fg_maps *m, struct fg_config *c)
 		c->attack_limit = churn;
 	batch = c->attack_limit / (16ULL * ncpus);
 	c->attack_batch = batch < 1 ? 1 : batch > 64 ? 64 : batch;
-	c->pad = 0;
 }
 
 int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
@@ -319,6 +365,7 @@ int fg_ruleset_commit(const struct fg_maps *m, struct fg_ruleset *rs)
 		return -EINVAL;
 	fg_ruleset_finish(rs);
 	attack_trigger(m, &rs->cfg);
+	rs->cfg.sp_keep = sp_keep(fg_hz(m));
 	if ((err = ruleset_link(m, live, rs)))
 		return err;
 	/* packets that read the idle slot before the last flip are gone after this */

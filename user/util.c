@@ -364,6 +364,7 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_C_LOST_RACE] = "lost_races",
 	[FG_C_SP_WOULD_SYNACK] = "syn_proxy_would_synack",
 	[FG_C_SP_WOULD_REFUSE] = "syn_proxy_would_refuse",
+	[FG_C_SP_UNSEEN] = "syn_proxy_unseen_syns",
 };
 
 const char *fg_counter_name(unsigned int idx)
