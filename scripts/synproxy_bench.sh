@@ -31,7 +31,10 @@
 # First, what the proxy's XDP work costs per spoofed SYN: trafgen cost (
 # BPF_PROG_TEST_RUN, the SYN written back before each run, 65,536 sources) of
 # floodgate with the proxy on tcp/80, over the same chain into a bare XDP_DROP,
-# three times (COST_RUNS): the time each flood SYN holds the server's veth.
+# three times (COST_RUNS): the time each flood SYN holds the server's veth;
+# measured once the rule is armed (a SYN from a source not seen lately skips
+# the conntrack lookup: CT_TIME_WAIT's seconds and a little after `limit set`,
+# as in the xdp variants' flood runs, which follow a no-flood run).
 # Topology: tests/lab.sh's server_lab_up (server namespace with floodgate,
 # nginx and the table; client namespace with wrk and trafgen, whose veth drops
 # the replies to the spoofed sources; one veth pair). Bounded: every wrk and
@@ -204,6 +207,15 @@ syn_cost() {
 	}
 	fg attach "$IF_S" >/dev/null && fg limit set tcp/80 --syn-proxy on >/dev/null &&
 		fg limit set default --pps off --syn-pps off >/dev/null || die "floodgate attach for the cost failed"
+	# what an attack meets: the rule armed, so a SYN from a source not seen lately skips the
+	# conntrack lookup (floodgate.h, fg_sp_peers), CT_TIME_WAIT's seconds and two after `limit set`
+	armed() {
+		"$TG" cost --netns "$NS_S" --ifname "$IF_S" --target "$PIN/prog" --proto syn --dport 80 \
+			--src 198.19.0.0 --sources 16 --repeat 100 >/dev/null 2>>"$TMP/cost.err" &&
+			[ "$(fg stats -j | jq '.pressure.syn_proxy_unseen_syns // 0')" -gt 0 ]
+	}
+	poll $((${CT_TIME_WAIT:-1} + 10)) armed ||
+		FAILED+=("the proxy's rule was not armed $((${CT_TIME_WAIT:-1} + 10)) s after limit set")
 	for ((i = 1; i <= ${COST_RUNS:-3}; i++)); do
 		d=$(cost drop) f=$(cost "$PIN/prog")
 		c=$(awk -v d="$d" -v f="$f" 'BEGIN { if (d > 0 && f > 0) printf "%.1f", f - d }')
