@@ -48,7 +48,7 @@
 #   5. The demo (scripts/demo.sh, shorter acts): act 3's requests/s over
 #      act 1's, and the flood as it reached the server.
 #   6. The SYN proxy (scripts/synproxy_bench.sh, on a server-shaped lab of
-#      its own): new connections/s and p99 with floodgate's proxy (also
+#      its own, a queue per CPU): new connections/s and p99 with floodgate's proxy (also
 #      with the server's TCP timestamps off), with nftables' SYNPROXY alone
 #      and with the kernel's SYN cookies alone,
 #      each without and with a spoofed SYN flood (SP_FLOOD_PPS, default
@@ -654,10 +654,14 @@ if has("synproxy"):
               f"medians of {sp_rounds} rounds)")
     md.append("")
     users = int(os.environ.get("USERS", "4"))
+    queues = vals("synproxy", "lab", "queues")
+    queues = int(queues[0]) if queues else 1  # a raw.csv from before the row: one queue
     md.append(f"wrk -t{users} -c20: {users} users, a thread each, each from its own client address to its "
               "own server address, 20 connections in all, a new connection per request "
               "(`Connection: close`), against nginx on a "
-              "server-shaped lab (scripts/synproxy_bench.sh: generator, wrk and nginx share the CPUs); "
+              "server-shaped lab (scripts/synproxy_bench.sh: generator, wrk and nginx share the CPUs; "
+              f"its veth pair with {queues} queue{'s' if queues > 1 else ''} each way, the flood "
+              f"sent by as many generator threads); "
               f"flood: SYNs from 65,536 spoofed sources, {sp_rate:,}/s asked for; arrived: the frames "
               "the server's veth received during the run, less the client's own TCP segments; "
               "client SYNs sent again: the client's TcpExtTCPSynRetrans over the flood's run (a "

@@ -37,8 +37,13 @@
 # as in the xdp variants' flood runs, which follow a no-flood run).
 # Topology: tests/lab.sh's server_lab_up (server namespace with floodgate,
 # nginx and the table; client namespace with wrk and trafgen, whose veth drops
-# the replies to the spoofed sources; one veth pair). Bounded: every wrk and
-# every flood has a duration and a count.
+# the replies to the spoofed sources; one veth pair with QUEUES queues each
+# way, default one per CPU as a server NIC has, the flood sent by as many
+# generator threads, which spreads it over them as RSS spreads a spoofed
+# flood's sources; with QUEUES=1 all of it and the clients share one
+# 256-frame ring, whose overflow in the flood's bursts drops the clients'
+# packets with the flood's). Bounded: every wrk and every flood has a
+# duration and a count.
 #
 # Prints a table; with CSV, also writes its figures there as bench.sh's raw.csv
 # rows (part synproxy). Exits 1 when a premise failed: the flood did not leave
@@ -46,8 +51,8 @@
 # what was measured).
 #
 # FLOOD_PPS (default 300000), FLOOD_METHOD (default loop), SECONDS_EACH (default
-# 5), ROUNDS, VARIANTS (default all five, in this order), USERS (1 to 9) and
-# CT_TIME_WAIT (below) tune it.
+# 5), ROUNDS, VARIANTS (default all five, in this order), USERS (1 to 9), QUEUES
+# (1 to 8, default the CPUs, at most 8) and CT_TIME_WAIT (below) tune it.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tests/tap.sh # stop_pid, poll, server_lab_up, server_lab_down
@@ -63,6 +68,7 @@ VARIANTS=${VARIANTS:-xdp xdp_tsoff nft kernel floor}
 ROUND=1
 SECS=${SECONDS_EACH:-5}
 USERS=${USERS:-4}
+QUEUES=${QUEUES:-$(n=$(nproc) && echo $((n < 8 ? n : 8)))}
 ID=$$
 # fgl*: trafgen transmits only from namespaces named like the lab's
 NS_S=fglsb${ID}s NS_C=fglsb${ID}c
@@ -98,7 +104,8 @@ trap down EXIT
 trap 'exit 1' INT TERM
 
 [[ $USERS =~ ^[1-9]$ ]] || die "USERS must be 1..9, not $USERS"
-server_lab_up "$TMP" "$PASSPROG" "$NS_S" "$NS_C" "$IF_S" "$IF_C" || die "the lab did not come up"
+[[ $QUEUES =~ ^[1-8]$ ]] || die "QUEUES must be 1..8, not $QUEUES"
+server_lab_up "$TMP" "$PASSPROG" "$NS_S" "$NS_C" "$IF_S" "$IF_C" "$QUEUES" || die "the lab did not come up"
 MAC=$(S cat /sys/class/net/"$IF_S"/address)
 # A client reuses its ports, and a SYN on a tuple conntrack still holds in TIME_WAIT passes the
 # proxy to the stack's own handshake (as it should: README). With one client address and one
@@ -154,7 +161,8 @@ run() {
 	if [ "$flood" == 1 ]; then
 		C "$TG" -j send "$IF_C" --dmac "$MAC" --dst 198.18.0.1 --proto syn --dport 80 \
 			--src 198.19.0.0 --sources 65536 --count $((RATE * (SECS + 2))) --rate "$RATE" \
-			--duration $((SECS + 3)) --method "$METHOD" >"$TMP/tg.json" 2>"$TMP/tg.err" &
+			--duration $((SECS + 3)) --method "$METHOD" --threads "$QUEUES" >"$TMP/tg.json" \
+			2>"$TMP/tg.err" &
 		tgpid=$!
 		sleep 1
 	fi
@@ -285,7 +293,8 @@ server_counters() {
 	S nstat -az | awk '$2 != 0 && $1 ~ /Syncookie|ReqQ|ListenDrops|SynRetrans|TSEcrRejected/ { printf "%s=%s ", $1, $2 }'
 }
 
-echo "# tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies), flood method $METHOD, $ROUNDS round(s)"
+ROUND=1 row lab queues "$QUEUES" queues
+echo "# tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies), flood method $METHOD, $QUEUES queue(s) and generator thread(s), $ROUNDS round(s)"
 syn_cost
 printf '%-9s %-6s %9s %10s %12s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s" \
 	"syn retrans"

@@ -168,7 +168,7 @@ lab_teardown() {
 	return 0
 }
 
-# server_lab_up DIR PASSPROG NS_S NS_C IF_S IF_C: the server-shaped lab of the SYN proxy's test
+# server_lab_up DIR PASSPROG NS_S NS_C IF_S IF_C [QUEUES]: the server-shaped lab of the SYN proxy's test
 # and bench: one veth pair, IF_S in the server namespace NS_S (198.18.0.1/24, 2001:db8::1/64),
 # IF_C in the client namespace NS_C (198.18.0.2/24, 2001:db8::2/64); a bpffs of its own on
 # DIR/bpf (floodgate run in NS_S pins there: `ip netns exec` gives it a fresh /sys); nginx in
@@ -178,11 +178,14 @@ lab_teardown() {
 # program, PASSPROG's xdp.frags section (a veth hands XDP_TX frames to its peer's XDP ring,
 # which the kernel schedules only when the peer has one); GRO on IF_S lets the stack take
 # floods when no XDP program is there. Replies to spoofed sources in 198.19.0.0/16 are routed
-# to the client namespace, which drops them, as the internet would. Both neighbours are known
-# before it returns. On failure it says what failed and returns 1; server_lab_down removes
+# to the client namespace, which drops them, as the internet would. QUEUES (default 1): the
+# pair's queues each way, as a server NIC has one per CPU and spreads a spoofed flood over them
+# (a veth puts a redirected frame on the queue of the CPU that sent it, so a flood sent by as
+# many generator threads, one per CPU, spreads the same way; each queue has its own 256-frame
+# ring). Both neighbours are known before it returns. On failure it says what failed and returns 1; server_lab_down removes
 # whatever it reached.
 server_lab_up() {
-	local dir=$1 prog=$2 ns_s=$3 ns_c=$4 if_s=$5 if_c=$6
+	local dir=$1 prog=$2 ns_s=$3 ns_c=$4 if_s=$5 if_c=$6 queues=${7:-1}
 	SERVER_NGINX_PID=
 	mkdir -p "$dir/bpf" && mount -t bpf bpf "$dir/bpf" || {
 		echo "# server_lab_up: cannot mount a bpffs on $dir/bpf"
@@ -190,6 +193,12 @@ server_lab_up() {
 	}
 	pair_add "$ns_s" "$if_c" "$if_s" "" "198.18.0.1/24 2001:db8::1/64" || return 1
 	link_move "$if_c" "$ns_c" "198.18.0.2/24 2001:db8::2/64" || return 1
+	# the client's side first: a veth takes no more queues than its peer sends on
+	if [ "$queues" != 1 ] && { ! ip netns exec "$ns_c" ethtool -L "$if_c" rx "$queues" tx "$queues" ||
+		! ip netns exec "$ns_s" ethtool -L "$if_s" rx "$queues" tx "$queues"; }; then
+		echo "# server_lab_up: cannot give $if_s/$if_c $queues queues"
+		return 1
+	fi
 	if ! ip -n "$ns_s" route add 198.19.0.0/16 via 198.18.0.2 ||
 		! ip netns exec "$ns_s" ethtool -K "$if_s" gro on >/dev/null ||
 		! ip netns exec "$ns_c" ethtool -K "$if_c" tx off >/dev/null ||

@@ -47,9 +47,13 @@ tables() { S nft list tables | sort | tr '\n' ' '; }
 has_table() { S nft list table inet floodgate >/dev/null 2>&1; }
 
 # Each test starts from the server-shaped lab of tests/lab.sh, floodgate attached to the server's
-# veth, and leaves nothing behind, whatever it reached.
+# veth, and leaves nothing behind, whatever it reached. test_flood's lab has a queue per CPU
+# (two at least), as the SYN proxy's bench has.
+FLOOD_QUEUES=$(n=$(nproc) && echo $((n < 2 ? 2 : n > 8 ? 8 : n)))
 setup_test() {
-	server_lab_up "$TMP" "$PASSPROG" "$NS_S" "$NS_C" "$IF_S" "$IF_C" || return 1
+	local queues=1
+	[ "$CURRENT_TEST" != test_flood ] || queues=$FLOOD_QUEUES
+	server_lab_up "$TMP" "$PASSPROG" "$NS_S" "$NS_C" "$IF_S" "$IF_C" "$queues" || return 1
 	fg attach "$IF_S" >/dev/null || return 1
 }
 
@@ -348,7 +352,9 @@ test_no_synproxy_support() {
 # A SYN flood from 65,536 spoofed sources (200,000 SYNs at 40,000/s, about three
 # per source) while a real client opens connections: every one of them gets in,
 # and every spoofed SYN is answered in XDP. Its SYN-ACKs go to addresses no
-# namespace has and die in the client's, as they would on the internet.
+# namespace has and die in the client's, as they would on the internet. The lab
+# has FLOOD_QUEUES queues and the flood as many sender threads, which spread it
+# over every queue's ring, XDP program and SYN-ACKs.
 test_flood() {
 	local n=200000 rate=40000 got fails=0 before mac
 	fg limit set tcp/80 --syn-proxy on
@@ -356,7 +362,7 @@ test_flood() {
 	before=$(counter syn_proxy_synack)
 	ip netns exec "$NS_C" "$TG" -j send "$IF_C" --dmac "$mac" --dst 198.18.0.1 --proto syn --dport 80 \
 		--src 198.19.0.0 --sources 65536 --count $n --rate $rate --duration 20 \
-		--method packet >"$TMP/tg.json" 2>"$TMP/tg.err" &
+		--method packet --threads "$FLOOD_QUEUES" >"$TMP/tg.json" 2>"$TMP/tg.err" &
 	TGPID=$!
 	sleep 1
 	got=0
@@ -373,6 +379,9 @@ test_flood() {
 	same "flood: the generator sent them all" $n "$(jq -r '.frames' "$TMP/tg.json" 2>/dev/null)"
 	same "flood: 20 of 20 real connections during it" 20 "$got"
 	le "flood: every spoofed SYN answered in XDP" $n $(($(counter syn_proxy_synack) - before))
+	same "flood: every queue of the server's veth took its share (a tenth at least)" \
+		"$FLOOD_QUEUES" "$(S ethtool -S "$IF_S" | awk -v min=$((n / FLOOD_QUEUES / 10)) \
+			'$1 ~ /^rx_queue_[0-9]+_xdp_tx:$/ && $2 >= min { k++ } END { print k + 0 }')"
 	note "flood: $(jq -c . "$TMP/tg.json" 2>/dev/null | head -c 300)"
 }
 
