@@ -978,6 +978,43 @@ static void test_cookie_lifetime_monitor(void **state)
 }
 
 /*
+ * fg_sp_keep: the periods a stamp counts for conntrack's TIME_WAIT timeout
+ * (which they must cover: a SYN inside it is looked up), or 0 (every SYN
+ * looked up) past what a one-byte stamp can count.
+ */
+static void test_sp_keep(void **state)
+{
+	static const struct {
+		__u64 tw, hz; /* TIME_WAIT timeout in seconds, ticks per second */
+		__u32 keep;   /* expected */
+	} rows[] = {
+		{ 120, 250, 119 },	 /* the default: 30,000 ticks of 256 a period, and one */
+		{ 120, 1000, 119 },	 /* 120,000 of 1024 */
+		{ 1, 250, 2 },		 /* the bench's server namespace */
+		{ 0, 250, 1 },		 /* the period a stamp was written in */
+		{ 249, 1000, 245 },	 /* the longest a byte counts here */
+		{ 300, 250, 0 },	 /* 294 periods: past FG_SP_KEEP_MAX */
+		{ 1ULL << 40, 1000, 0 }, /* no overflow into a small keep */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		__u32 keep = fg_sp_keep(rows[i].tw, rows[i].hz);
+		__u64 period = 1ULL << fg_sp_shift(rows[i].hz);
+
+		if (keep != rows[i].keep)
+			fail_msg("tw %llu s at %llu Hz: keep %u, expected %u",
+				 (unsigned long long)rows[i].tw, (unsigned long long)rows[i].hz,
+				 keep, rows[i].keep);
+		if (keep && (keep - 1) * period < rows[i].tw * rows[i].hz)
+			fail_msg("tw %llu s at %llu Hz: %u periods do not cover it",
+				 (unsigned long long)rows[i].tw, (unsigned long long)rows[i].hz,
+				 keep);
+	}
+}
+
+/*
  * SYNs on the tuple of g, a connection conntrack knows whose source no
  * segment through the proxy stamped yet (fg_sp_peers): looked up (and
  * passed) until the rule is armed, answered without the lookup once the
@@ -1146,6 +1183,7 @@ int main(void)
 		cmocka_unit_test_setup(test_total_after, fresh),
 		cmocka_unit_test_setup(test_cookie_lifetime, fresh),
 		cmocka_unit_test_setup(test_cookie_lifetime_monitor, fresh),
+		cmocka_unit_test(test_sp_keep),
 		cmocka_unit_test_setup(test_conntrack, fresh),
 	};
 
