@@ -1197,21 +1197,26 @@ static __always_inline int fg_stage_synproxy(struct xdp_md *ctx, struct fg_judge
 {
 	const struct fg_rule *rule = j->rule;
 	int flags = rule->action == FG_ACT_MONITOR ? FG_SP_MONITOR : 0, sp;
-	__u8 period = (__u8)(j->p.now >> fg_sp_shift_ticks);
-	__u64 *w, h;
-	__u32 byte;
+	__u64 *w = NULL;
+	__u32 byte = 0;
+	__u8 period;
 
 	if (!rule->syn_proxy || j->p.proto != IPPROTO_TCP || !j->p.has_ports)
 		return FG_R_PASS;
-	h = fg_sp_peer_hash(j->p.addr);
-	w = fg_sp_peer_word(h, &byte);
-	if (j->p.syn && !flags && j->cfg->sp_keep && (__s64)(j->p.now - rule->sp_armed) >= 0 &&
-	    !fg_sp_peer_recent(w, byte, period, j->cfg->sp_keep))
-		flags = FG_SP_UNSEEN;
+	period = (__u8)(j->p.now >> fg_sp_shift_ticks);
+	/* the source's stamp, read only for a SYN the armed rule may answer unlooked */
+	if (j->p.syn && !flags && j->cfg->sp_keep && (__s64)(j->p.now - rule->sp_armed) >= 0) {
+		w = fg_sp_peer_word(fg_sp_peer_hash(j->p.addr), &byte);
+		if (!fg_sp_peer_recent(w, byte, period, j->cfg->sp_keep))
+			flags = FG_SP_UNSEEN;
+	}
 	sp = fg_synproxy(ctx, &j->p, flags, fg_hz);
-	if (sp == FG_R_PASS || sp == FG_R_SP_COOKIE)
+	/* and written only on a pass: a refused segment (a forged ACK flood's) costs no stamp */
+	if (sp == FG_R_PASS || sp == FG_R_SP_COOKIE) {
+		if (!w)
+			w = fg_sp_peer_word(fg_sp_peer_hash(j->p.addr), &byte);
 		fg_sp_peer_stamp(w, byte, period);
-	else if (sp == FG_R_SP_SYNACK && flags == FG_SP_UNSEEN)
+	} else if (sp == FG_R_SP_SYNACK && flags == FG_SP_UNSEEN)
 		fg_count(FG_C_SP_UNSEEN, 0);
 	if ((flags & FG_SP_MONITOR) &&
 	    (sp == FG_R_SP_SYNACK || sp == FG_R_SP_REFUSED || sp == FG_R_SP_EXPIRED))
