@@ -53,6 +53,14 @@
 # FLOOD_PPS (default 300000), FLOOD_METHOD (default loop), SECONDS_EACH (default
 # 5), ROUNDS, VARIANTS (default all five, in this order), USERS (1 to 9), QUEUES
 # (1 to 8, default the CPUs, at most 8) and CT_TIME_WAIT (below) tune it.
+# XDP_STATS=1 also reports, for each run of a variant with floodgate (xdp,
+# xdp_tsoff, floor), what its XDP program took per packet it saw, live, under
+# the run's load (the kernel's run time over its run count: kernel.bpf_stats_enabled,
+# on for the whole bench and back as it was after, and its two clock reads per
+# run included): beside the floor's, what the proxy costs each legitimate
+# segment (no flood) and each spoofed SYN (flood) where the caches are shared
+# with wrk, nginx and the generator, as BPF_PROG_TEST_RUN's figures are not.
+# Off by default: every XDP run of every variant pays for those clock reads.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . tests/tap.sh # stop_pid, poll, server_lab_up, server_lab_down
@@ -69,6 +77,8 @@ ROUND=1
 SECS=${SECONDS_EACH:-5}
 USERS=${USERS:-4}
 QUEUES=${QUEUES:-$(n=$(nproc) && echo $((n < 8 ? n : 8)))}
+STATS=${XDP_STATS:-0}
+STATS0= # kernel.bpf_stats_enabled as it was, when XDP_STATS turned it on
 ID=$$
 # fgl*: trafgen transmits only from namespaces named like the lab's
 NS_S=fglsb${ID}s NS_C=fglsb${ID}c
@@ -81,7 +91,7 @@ die() {
 	echo "error: synproxy bench: $*" >&2
 	exit 1
 }
-for c in nginx wrk ethtool nft jq curl; do
+for c in nginx wrk ethtool nft jq curl bpftool; do
 	command -v $c >/dev/null || die "$c missing (make deps)"
 done
 for f in "$FG" "$TG" "$PASSPROG"; do
@@ -98,6 +108,7 @@ fg() { S "$FG" --pin-dir "$PIN" "$@"; }
 
 down() {
 	server_lab_down "$TMP" "$FG" "$NS_S" "$NS_C" "$IF_C"
+	[ -z "$STATS0" ] || sysctl -qw kernel.bpf_stats_enabled="$STATS0"
 	rm -rf "$TMP"
 }
 trap down EXIT
@@ -105,6 +116,11 @@ trap 'exit 1' INT TERM
 
 [[ $USERS =~ ^[1-9]$ ]] || die "USERS must be 1..9, not $USERS"
 [[ $QUEUES =~ ^[1-8]$ ]] || die "QUEUES must be 1..8, not $QUEUES"
+[[ $STATS =~ ^[01]$ ]] || die "XDP_STATS must be 0 or 1, not $STATS"
+if [ "$STATS" == 1 ]; then
+	STATS0=$(sysctl -n kernel.bpf_stats_enabled) && sysctl -qw kernel.bpf_stats_enabled=1 ||
+		die "cannot turn kernel.bpf_stats_enabled on"
+fi
 server_lab_up "$TMP" "$PASSPROG" "$NS_S" "$NS_C" "$IF_S" "$IF_C" "$QUEUES" || die "the lab did not come up"
 MAC=$(S cat /sys/class/net/"$IF_S"/address)
 # A client reuses its ports, and a SYN on a tuple conntrack still holds in TIME_WAIT passes the
@@ -147,6 +163,8 @@ tcp_out() {
 }
 # syn_retrans: SYNs the client's TCP stack sent again (one lost SYN costs its connection 1 s)
 syn_retrans() { C nstat -az TcpExtTCPSynRetrans | awk '$1 == "TcpExtTCPSynRetrans" { print $2 }'; }
+# prog_stats: floodgate's XDP program's run count and run time (ns) so far, as the kernel counts them
+prog_stats() { S bpftool -j prog show pinned "$PIN/prog" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'; }
 # p99_ms WRK_OUTPUT: wrk's 99th percentile latency in ms
 p99_ms() {
 	awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
@@ -157,7 +175,7 @@ row() { [ -z "$CSV" ] || echo "synproxy,$1,$2,$ROUND,$3,$4,${5:-}" >>"$CSV"; }
 # run VARIANT FLOOD(0|1): one wrk run, with or without the flood; prints a result line
 run() {
 	local variant=$1 flood=$2 tgpid='' rps p99 sent=- arrived=- rx0 out0 rx1 out1 t0 t1 errs ck0 conns cookies
-	local sr0 sr
+	local sr0 sr ps0=() ps1=() xdp= xns xpps
 	if [ "$flood" == 1 ]; then
 		C "$TG" -j send "$IF_C" --dmac "$MAC" --dst 198.18.0.1 --proto syn --dport 80 \
 			--src 198.19.0.0 --sources 65536 --count $((RATE * (SECS + 2))) --rate "$RATE" \
@@ -167,12 +185,24 @@ run() {
 		sleep 1
 	fi
 	[[ $variant != xdp* ]] || ck0=$(fg stats -j | jq '.packets.syn_proxy_cookie_ok')
+	[ "$STATS" == 0 ] || [[ $variant != xdp* && $variant != floor ]] || read -ra ps0 < <(prog_stats)
 	rx0=$(rx_frames) out0=$(tcp_out) sr0=$(syn_retrans) t0=$(date +%s.%N)
 	C timeout $((SECS + 10)) wrk -t"$USERS" -c20 -d"${SECS}s" --latency -s "$TMP/users.lua" \
 		-H "Connection: close" \
 		http://198.18.0.1/ >"$TMP/wrk.txt" 2>&1 ||
 		FAILED+=("$variant, flood $flood: wrk failed: $(tail -c 300 "$TMP/wrk.txt")")
 	rx1=$(rx_frames) out1=$(tcp_out) sr=$(($(syn_retrans) - sr0)) t1=$(date +%s.%N)
+	if [ ${#ps0[@]} == 2 ]; then
+		read -ra ps1 < <(prog_stats)
+		# ns per run and runs per second of floodgate's program over wrk's run
+		xdp=$(awk -v c="$((${ps1[0]:-0} - ps0[0]))" -v n="$((${ps1[1]:-0} - ps0[1]))" -v a="$t0" -v b="$t1" \
+			'BEGIN { if (c > 0) printf "%.0f %.0f", n / c, c / (b - a) }')
+		[ -n "$xdp" ] || FAILED+=("$variant, flood $flood: floodgate's XDP program counted no run")
+		read -r xns xpps <<<"$xdp"
+		row "$variant" "$([ "$flood" == 1 ] && echo flood || echo none)_xdp_ns" "${xns:-nan}" ns
+		row "$variant" "$([ "$flood" == 1 ] && echo flood || echo none)_xdp_pps" "${xpps:-nan}" pps
+		xdp="${xns:-?} ns x ${xpps:-?}/s"
+	fi
 	rps=$(awk '/Requests\/sec/ { printf "%.0f", $2 }' "$TMP/wrk.txt")
 	p99=$(p99_ms "$TMP/wrk.txt")
 	[ -n "$rps" ] && [ -n "$p99" ] || FAILED+=("$variant, flood $flood: wrk measured nothing")
@@ -202,8 +232,8 @@ run() {
 		row "$variant" flood_sent "${sent:-nan}" pps
 		row "$variant" flood_arrived "$arrived" pps
 	fi
-	printf '%-9s %-6s %9s %10s %12s %12s %12s\n' "$variant" "$([ "$flood" == 1 ] && echo flood ||
-		echo none)" "${rps:-?}" "${p99:-?}" "$sent" "$arrived" "$sr"
+	printf '%-9s %-6s %9s %10s %12s %12s %12s  %s\n' "$variant" "$([ "$flood" == 1 ] && echo flood ||
+		echo none)" "${rps:-?}" "${p99:-?}" "$sent" "$arrived" "$sr" "$xdp"
 }
 
 # syn_cost: the proxy's ns per spoofed SYN over the chained XDP_DROP, COST_RUNS times
@@ -296,8 +326,8 @@ server_counters() {
 ROUND=1 row lab queues "$QUEUES" queues
 echo "# tcp_syncookies=$(S sysctl -n net.ipv4.tcp_syncookies), flood method $METHOD, $QUEUES queue(s) and generator thread(s), $ROUNDS round(s)"
 syn_cost
-printf '%-9s %-6s %9s %10s %12s %12s %12s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s" \
-	"syn retrans"
+printf '%-9s %-6s %9s %10s %12s %12s %12s  %s\n' variant flood "conn/s" "p99 (ms)" "syn/s sent" "arrived/s" \
+	"syn retrans" "$([ "$STATS" == 0 ] || echo "floodgate's XDP, live: ns/packet x packets/s")"
 for r in $(seq "$ROUNDS"); do
 	ROUND=$r
 	for v in $VARIANTS; do
