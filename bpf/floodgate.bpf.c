@@ -1186,7 +1186,8 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
  * after the lists, bans and per-source limits, and before the endpoint
  * total, since a SYN it answers never reaches the host and a spoofed flood
  * of them must not use up the total real clients need. FG_R_PASS (no
- * proxy here, or a connection conntrack knows), FG_R_SP_COOKIE,
+ * proxy here, or a connection conntrack knows, or one this CPU's
+ * fg_sp_flows had from it within the second), FG_R_SP_COOKIE,
  * FG_R_SP_SYNACK (the frame is now the answer), FG_R_SP_EXPIRED or
  * FG_R_SP_REFUSED. A monitor rule's frames are left as they are, and what
  * XDP would have done to them is counted beside. What passes stamps its
@@ -1210,7 +1211,11 @@ static __always_inline int fg_stage_synproxy(struct xdp_md *ctx, struct fg_judge
 		if (!fg_sp_peer_recent(w, byte, period, j->cfg->sp_keep))
 			flags = FG_SP_UNSEEN;
 	}
-	sp = fg_synproxy(ctx, &j->p, flags, fg_hz);
+	sp = fg_synproxy(ctx, &j->p, flags, fg_hz, fg_seed);
+	if (sp == FG_SP_FLOW_PASS) {
+		fg_count(FG_C_SP_FLOW_HIT, 0);
+		sp = FG_R_PASS;
+	}
 	/* and written only on a pass: a refused segment (a forged ACK flood's) costs no stamp */
 	if (sp == FG_R_PASS || sp == FG_R_SP_COOKIE) {
 		if (!w)

@@ -120,6 +120,17 @@ struct {
 	__type(value, struct fg_sp_hdrs);
 } fg_sp_scratch SEC(".maps");
 
+/* Connections conntrack confirmed lately, per CPU (floodgate.h, struct fg_sp_flow). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FG_SP_FLOW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct fg_sp_flow);
+} fg_sp_flows SEC(".maps");
+
+/* fg_synproxy's answer for a segment passed on its fg_sp_flows entry: FG_R_PASS, counted apart */
+#define FG_SP_FLOW_PASS (-3)
+
 /* What a client's SYN asked for, or its ACK echoes (fg_sp_options). */
 struct fg_sp_opts {
 	__be32 tsval; /* client's timestamp value, when ts */
@@ -444,17 +455,22 @@ static __always_inline int fg_sp_fresh(struct xdp_md *ctx, const struct fg_pkt *
  * conntrack has confirmed), FG_R_SP_COOKIE (an ACK with a valid cookie:
  * SYNPROXY completes the handshake), FG_R_SP_SYNACK (a SYN answered; with
  * FG_SP_MONITOR in flags, a SYN that would be, left untouched),
- * FG_R_SP_EXPIRED (a valid cookie past its lifetime) or FG_R_SP_REFUSED.
- * Costs an established connection's segment two header loads and one
- * conntrack lookup; a SYN with FG_SP_UNSEEN, no lookup.
+ * FG_R_SP_EXPIRED (a valid cookie past its lifetime) or FG_R_SP_REFUSED;
+ * FG_SP_FLOW_PASS for a segment of a connection this CPU's fg_sp_flows
+ * had from conntrack within the second. Costs an established connection's
+ * segment two header loads and, once a second per CPU, one conntrack
+ * lookup; a SYN with FG_SP_UNSEEN, no lookup. seed: the load's secret,
+ * for the flow prints.
  */
-__noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int flags, __u64 hz)
+__noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int flags, __u64 hz, __u64 seed)
 {
 	struct fg_ct_opts co = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple tup = {};
+	struct fg_sp_flow *fl = NULL;
 	struct fg_sp_hdrs *h;
 	struct nf_conn *ct;
-	__u32 tlen, zero = 0;
+	__u32 tlen, zero = 0, slot;
+	__u64 print = 0;
 	__u8 tcpf;
 	int syn;
 
@@ -487,14 +503,27 @@ __noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int flags
 	}
 	tcpf = h->tb[13];
 	syn = (tcpf & (FG_TCP_SYN | FG_TCP_ACK | FG_TCP_RST | FG_TCP_FIN)) == FG_TCP_SYN;
-	ct = syn && (flags & FG_SP_UNSEEN) ? NULL
-					   : bpf_xdp_ct_lookup(ctx, &tup, tlen, &co, FG_CT_OPTS_SZ);
+	ct = NULL;
+	if (!(syn && (flags & FG_SP_UNSEEN))) {
+		/* a connection confirmed on this CPU within the second passes on its entry */
+		print = fg_sp_flow_print((const __u32 *)&tup, p->family != FG_FAM_IPV4, seed);
+		slot = (__u32)(print >> (64 - FG_SP_FLOW_BITS));
+		fl = bpf_map_lookup_elem(&fg_sp_flows, &slot);
+		if (fl && fl->print == print && p->now - fl->tick < hz * FG_SP_FLOW_SEC)
+			return FG_SP_FLOW_PASS;
+		ct = bpf_xdp_ct_lookup(ctx, &tup, tlen, &co, FG_CT_OPTS_SZ);
+	}
 	if (ct) {
 		unsigned long status = ct->status;
 
 		bpf_ct_release(ct);
-		if (status & IPS_CONFIRMED)
+		if (status & IPS_CONFIRMED) {
+			if (fl) {
+				fl->print = print;
+				fl->tick = p->now;
+			}
 			return FG_R_PASS;
+		}
 	}
 	/* no connection (or one SYNPROXY has not confirmed yet): only a handshake gets in */
 	if (syn)

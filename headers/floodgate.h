@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 14
+#define FG_LAYOUT_VERSION 15
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -85,6 +85,30 @@
 #define FG_SP_PEER_BITS	 16 /* log2 of the stamps: 64 KiB, to stay in the caches */
 #define FG_SP_PEER_WORDS (1U << (FG_SP_PEER_BITS - 3))
 #define FG_SP_KEEP_MAX	 250 /* most periods a stamp can count for (one byte, and some margin) */
+
+/*
+ * The proxy's flows: fg_sp_flows, a direct-mapped table per CPU indexed
+ * by a keyed hash of a segment's tuple (fg_sp_flow_print). A segment
+ * whose conntrack lookup finds a confirmed connection writes its tuple's
+ * print and the tick into the entry, and the tuple's next segments on
+ * that CPU pass on the entry, without the lookup, for a second
+ * (FG_SP_FLOW_SEC) from that tick; then one is looked up again. The
+ * lookup takes two atomic operations on a connection's entry that the
+ * stack writes too, and under load was most of what the proxy cost an
+ * established segment (README). What the entry cannot tell: that
+ * conntrack removed the connection within that second (a flush; a closed
+ * one's TIME_WAIT or CLOSE entry outlasts it and would pass the same):
+ * its segments go on to the stack until then. Another tuple taking the
+ * slot costs a lookup.
+ */
+struct fg_sp_flow {
+	__u64 print; /* fg_sp_flow_print of the tuple (0: empty) */
+	__u64 tick;  /* when conntrack last confirmed it */
+};
+
+#define FG_SP_FLOW_BITS	 12 /* log2 of the entries per CPU: 4096, 64 KiB */
+#define FG_SP_FLOW_SLOTS (1U << FG_SP_FLOW_BITS)
+#define FG_SP_FLOW_SEC	 1 /* seconds an entry passes its tuple's segments */
 
 /* Load-time table sizes (overridable with config `tables:`). */
 #define FG_DEF_SOURCES	(1U << 20)   /* per-source buckets tracked */
@@ -152,7 +176,8 @@ enum fg_counter {
 	FG_C_LOST_RACE, /* a limit's CAS lost FG_CAS_TRIES times: passed uncharged, never dropped */
 	FG_C_SP_WOULD_SYNACK, /* syn-proxy `monitor` rule: SYN passed that would have been answered */
 	FG_C_SP_WOULD_REFUSE, /* syn-proxy `monitor` rule: packet passed that would have been refused */
-	FG_C_SP_UNSEEN, /* syn-proxy: SYNs answered without a conntrack lookup (fg_sp_peers) */
+	FG_C_SP_UNSEEN,	  /* syn-proxy: SYNs answered without a conntrack lookup (fg_sp_peers) */
+	FG_C_SP_FLOW_HIT, /* syn-proxy: segments passed on fg_sp_flows, without a conntrack lookup */
 	FG_COUNTER_MAX,
 };
 
@@ -601,6 +626,23 @@ static inline __u64 fg_sp_peer_hash(const __u8 *addr)
 	const __u32 *w = (const __u32 *)addr;
 
 	return fg_hash64((__u64)w[0] << 32 | w[1], (__u64)w[2] << 32 | w[3]);
+}
+
+/*
+ * A tuple's fg_sp_flows print: its words as struct bpf_sock_tuple holds
+ * them (IPv4: source, destination, the ports; IPv6: 4 + 4 address words,
+ * the ports) hashed with the load's secret seed, its lowest bit set so
+ * that no print is 0, an empty entry. Its top bits index the table.
+ */
+static inline __u64 fg_sp_flow_print(const __u32 *w, int v6, __u64 seed)
+{
+	__u64 h;
+
+	if (!v6)
+		return fg_hash64(((__u64)w[0] << 32 | w[1]) ^ seed, w[2]) | 1;
+	h = fg_hash64(((__u64)w[0] << 32 | w[1]) ^ seed, (__u64)w[2] << 32 | w[3]);
+	h = fg_hash64(h ^ ((__u64)w[4] << 32 | w[5]), (__u64)w[6] << 32 | w[7]);
+	return fg_hash64(h, w[8]) | 1;
 }
 
 /* MurmurHash3's 64-bit finalizer: every bit of v reaches every bit of the result. */

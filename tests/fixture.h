@@ -202,11 +202,13 @@ static inline void fx_close(struct fx *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* Every word of an array map of 64-bit values back to 0, in one batch. */
-static inline int fx_words_clear(const struct bpf_map *map)
+/* Every entry of an array map (per-CPU too: every CPU's) back to 0, in one batch. */
+static inline int fx_array_clear(const struct bpf_map *map)
 {
+	int cpus = bpf_map__type(map) == BPF_MAP_TYPE_PERCPU_ARRAY ? libbpf_num_possible_cpus() : 1;
 	__u32 n = bpf_map__max_entries(map), i, *keys = calloc(n, sizeof(*keys));
-	__u64 *zero = calloc(n, sizeof(*zero));
+	size_t vs = (bpf_map__value_size(map) + 7) & ~(size_t)7; /* as the kernel lays them out */
+	void *zero = cpus > 0 ? calloc((size_t)n * cpus, vs) : NULL;
 	int err = 0;
 
 	if (!keys || !zero) {
@@ -223,13 +225,17 @@ out:
 	return err;
 }
 
-/* Every fg_seen, fg_sp_peers stamp and fg_newcomers note back to 0: what a test before left. */
+/*
+ * Every fg_seen, fg_sp_peers stamp, fg_newcomers note and fg_sp_flows
+ * entry back to 0: what a test before left.
+ */
 static inline int fx_seen_clear(const struct fx *f)
 {
-	int err = fx_words_clear(f->skel->maps.fg_seen);
+	int err = fx_array_clear(f->skel->maps.fg_seen);
 
-	err = err ? err : fx_words_clear(f->skel->maps.fg_sp_peers);
-	return err ? err : fx_words_clear(f->skel->maps.fg_newcomers);
+	err = err ? err : fx_array_clear(f->skel->maps.fg_sp_peers);
+	err = err ? err : fx_array_clear(f->skel->maps.fg_sp_flows);
+	return err ? err : fx_array_clear(f->skel->maps.fg_newcomers);
 }
 
 /* The test clock: every later packet is handled at tick t. */

@@ -229,7 +229,7 @@ test_pin_modes() {
 	done <<<"$modes"
 	check "every pin is root:floodgate, maps 0640, clock 0660, prog and links 0600, directory 0750${bad:+ (wrong:$bad)}" \
 		test -z "$bad"
-	same "nineteen maps pinned" 19 "$nmaps"
+	same "twenty maps pinned" 20 "$nmaps"
 }
 
 test_probe_root() {

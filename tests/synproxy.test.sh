@@ -124,16 +124,19 @@ test_rule_field() {
 }
 
 test_handshake_ipv4() {
-	local before out
+	local before out hits
 	fg limit set tcp/80 --syn-proxy on
 	before=$(counter syn_proxy_synack)
 	out=$(for _ in 1 2 3 4 5; do C curl -s -m 5 http://198.18.0.1/; done | sort | uniq -c | tr -s ' ')
 	same "ipv4: five connections through the proxy get nginx's page" " 5 proxied" "$out"
 	le "ipv4: each SYN answered in XDP" 5 $(($(counter syn_proxy_synack) - before))
 	le "ipv4: each handshake's cookie accepted" 5 "$(counter syn_proxy_cookie_ok)"
-	# a 30 kB answer: established segments pass (conntrack knows the connection)
+	# a 30 kB answer: established segments pass (conntrack knows the connection), the client's
+	# ACKs after the first on a CPU without the lookup (that CPU's fg_sp_flows entry)
+	hits=$(counter syn_proxy_flow_hits)
 	out=$(C curl -s -m 5 http://198.18.0.1/big | wc -c)
 	same "ipv4: a 30 kB answer over a proxied connection" 30000 "$out"
+	le "ipv4: its ACKs passed on the proxy's flow entry" 1 $(($(counter syn_proxy_flow_hits) - hits))
 	same "ipv4: nothing refused" 0 "$(counter syn_proxy_refused)"
 }
 
@@ -285,6 +288,8 @@ test_config_metrics() {
 		'^floodgate_syn_proxy_would_total\{what="synack"\} [1-9]' <<<"$m"
 	check "metrics: SYNs answered without a conntrack lookup" grep -qE \
 		'^floodgate_syn_proxy_unseen_syns_total [0-9]+$' <<<"$m"
+	check "metrics: segments passed on a flow entry" grep -qE \
+		'^floodgate_syn_proxy_flow_hits_total [0-9]+$' <<<"$m"
 }
 
 test_rules_removed() {

@@ -1079,6 +1079,68 @@ static void unseen_steps(const struct seg *g, struct out *o)
 }
 
 /*
+ * The connection g, which conntrack knows, through this CPU's fg_sp_flows
+ * entry: written by a lookup that finds it, passing its next segments
+ * for FG_SP_FLOW_SEC, then looked up again; no other tuple passes on it,
+ * not even one whose print shares its slot. The caller pins us to a CPU.
+ */
+static void flow_steps(const struct seg *g, struct out *o)
+{
+	enum { SAME, OTHER, SHARER }; /* the step's source port: g's, another, a slot sharer's */
+	static const struct {
+		const char *name;
+		__u64 ahead; /* ticks the test clock moves first */
+		int port;    /* SAME, OTHER or SHARER */
+		__u32 xdp;   /* expected verdict */
+		int reason;  /* and reason */
+		int hit;     /* 1: passed on the entry (syn_proxy_flow_hits) */
+	} steps[] = {
+		{ "ack of a connection conntrack knows: looked up, writes the entry", 0, SAME, PASS,
+		  FG_R_PASS, 0 },
+		{ "the same ack: passes on the entry", 0, SAME, PASS, FG_R_PASS, 1 },
+		{ "an ack from another port: no entry, no connection", 0, OTHER, DROP,
+		  FG_R_SP_REFUSED, 0 },
+		{ "an ack whose tuple's print shares the slot: not the entry's", 0, SHARER, DROP,
+		  FG_R_SP_REFUSED, 0 },
+		{ "the entry a tick before its second ends", HZ * FG_SP_FLOW_SEC - 1, SAME, PASS,
+		  FG_R_PASS, 1 },
+		{ "a second after it was written: looked up again", 1, SAME, PASS, FG_R_PASS, 0 },
+		{ "and written again", 0, SAME, PASS, FG_R_PASS, 1 },
+	};
+	struct bpf_sock_tuple t = { .ipv4 = { .saddr = htonl(0x7f000001),
+					      .daddr = htonl(0x7f000001) } };
+	__u64 seed = fx.skel->rodata->fg_seed, slot;
+	__u16 sharer = 0;
+	struct seg x;
+	__u32 i, p;
+
+	/* a source port whose tuple's print falls in the connection's slot (one in 4096 do) */
+	t.ipv4.sport = htons(g->sport);
+	t.ipv4.dport = htons(g->dport);
+	slot = fg_sp_flow_print((const __u32 *)&t, 0, seed) >> (64 - FG_SP_FLOW_BITS);
+	for (p = 1; p < 65536 && !sharer; p++) {
+		t.ipv4.sport = htons(p);
+		if (p != g->sport &&
+		    fg_sp_flow_print((const __u32 *)&t, 0, seed) >> (64 - FG_SP_FLOW_BITS) == slot)
+			sharer = p;
+	}
+	assert_true(sharer != 0);
+	assert_int_equal(fx_array_clear(fx.skel->maps.fg_sp_flows), 0);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		x = *g;
+		x.flags = FX_TCP_ACK;
+		x.sport = steps[i].port == SAME	   ? g->sport
+			  : steps[i].port == OTHER ? g->sport + 1
+						   : sharer;
+		fx.m.st->test_now += steps[i].ahead;
+		expect(steps[i].name, &x, steps[i].xdp, steps[i].reason, o);
+		if (!!(o->notes & FX_NOTE(FG_C_SP_FLOW_HIT)) != steps[i].hit)
+			fail_msg("%s: syn_proxy_flow_hits %s", steps[i].name,
+				 steps[i].hit ? "did not move" : "moved");
+	}
+}
+
+/*
  * A connection conntrack has confirmed passes without a cookie: one on
  * this namespace's loopback, made real by a listening socket and an
  * nftables table that needs conntrack (in this namespace only).
@@ -1136,8 +1198,18 @@ static void test_conntrack(void **state)
 	g.seq = 5;
 	g.ack = 0x5eed; /* no cookie at all */
 	unseen_steps(&g, o);
+	{
+		/* fg_sp_flows is per CPU: every run of the steps on this one */
+		cpu_set_t one, all;
+
+		assert_int_equal(sched_getaffinity(0, sizeof(all), &all), 0);
+		CPU_ZERO(&one);
+		CPU_SET(sched_getcpu(), &one);
+		assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+		flow_steps(&g, o);
+		assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
+	}
 	g.flags = FX_TCP_ACK;
-	expect("ack of a connection conntrack knows", &g, PASS, FG_R_PASS, o);
 	{
 		/* what the proxy costs a segment: the same ACK to a port without it, and refused */
 		struct fx_pkt p;
@@ -1155,7 +1227,8 @@ static void test_conntrack(void **state)
 		refused = cost_ns(&p);
 		printf("# cost per segment (median of 9 x 100000 runs): %u ns to a port without "
 		       "the "
-		       "proxy, %u ns for a connection conntrack knows on a proxied port, %u ns for "
+		       "proxy, %u ns for a connection conntrack knows on a proxied port (on its "
+		       "fg_sp_flows entry), %u ns for "
 		       "an ACK refused (lookup missed, cookie checked)\n",
 		       other, known, refused);
 	}

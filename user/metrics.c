@@ -627,6 +627,10 @@ static void render_health(FILE *f, const struct fg_snapshot *s)
 	       "SYNs the SYN proxy answered without a conntrack lookup: their source had no "
 	       "connection through it lately.");
 	sample(f, "floodgate_syn_proxy_unseen_syns_total", s->counters[FG_C_SP_UNSEEN].packets);
+	family(f, "floodgate_syn_proxy_flow_hits_total", "counter",
+	       "Segments the SYN proxy passed without a conntrack lookup: their connection was "
+	       "confirmed on the same CPU within the second.");
+	sample(f, "floodgate_syn_proxy_flow_hits_total", s->counters[FG_C_SP_FLOW_HIT].packets);
 	family(f, "floodgate_rule_set_generation", "gauge",
 	       "Rule-set swaps since the maps were made.");
 	sample(f, "floodgate_rule_set_generation", s->st.generation);

@@ -365,6 +365,7 @@ static const char *const counter_names[FG_COUNTER_MAX] = {
 	[FG_C_SP_WOULD_SYNACK] = "syn_proxy_would_synack",
 	[FG_C_SP_WOULD_REFUSE] = "syn_proxy_would_refuse",
 	[FG_C_SP_UNSEEN] = "syn_proxy_unseen_syns",
+	[FG_C_SP_FLOW_HIT] = "syn_proxy_flow_hits",
 };
 
 const char *fg_counter_name(unsigned int idx)
