@@ -1141,6 +1141,62 @@ static void flow_steps(const struct seg *g, struct out *o)
 }
 
 /*
+ * ACKs with a valid cookie for the tuple of g, a connection conntrack
+ * knows (a SYN on it answered once the stamp of its source is old): they
+ * pass as the connection's, the cookie fresh or past its lifetime, bare or
+ * with data (the lookup comes first: an established connection's segments
+ * acknowledge the same until its server sends).
+ */
+static void cookie_steps(const struct seg *g, struct out *o)
+{
+	static const struct {
+		const char *name;
+		__u64 age;     /* ms from the SYN-ACK's stamp to the ACK */
+		__u16 payload; /* data bytes */
+	} steps[] = {
+		{ "a bare ack, its cookie fresh: the connection's", 0, 0 },
+		{ "an ack with data, its cookie fresh: the connection's", 0, 100 },
+		{ "a bare ack, its cookie past its lifetime: the connection's", FG_SP_COOKIE_MS + 1,
+		  0 },
+		{ "an ack with data, its cookie past its lifetime: the connection's",
+		  FG_SP_COOKIE_MS + 1, 100 },
+	};
+	static const __u8 ts_syn[] = { O_MSS(1460), O_SACK, O_TS(CLIENT_TSVAL, 0), O_NOP, O_WS(7) };
+	struct fg_config *cfg = malloc(sizeof(*cfg));
+	__u32 slot = fx.m.st->slot & 1, i;
+	__u64 period = 1ULL << fg_sp_shift(HZ), syn_now;
+	struct seg s = *g, a;
+	struct fx_pkt p;
+	struct synack sa;
+
+	assert_non_null(cfg);
+	assert_int_equal(bpf_map_lookup_elem(fx.m.config, &slot, cfg), 0);
+	/*
+	 * the source's stamp (its last segment's) made old enough that the SYN is
+	 * answered unlooked: keep + 2 periods, as a stamp written in period 0 holds 1
+	 */
+	fx_set_now(&fx, fx_now(&fx) + (cfg->sp_keep + 2) * period);
+	free(cfg);
+	s.flags = FX_TCP_SYN;
+	s.seq = 0x7000;
+	memcpy(s.opts, ts_syn, sizeof(ts_syn));
+	s.optlen = sizeof(ts_syn);
+	seg_build(&p, &s);
+	syn_now = fx_now(&fx);
+	expect("a syn on the known tuple, its source unseen: answered", &s, TX, FG_R_SP_SYNACK, o);
+	check_synack("the known tuple's syn-ack", &p, &s, o, 1, 1, 1, 7, 0, &sa);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		ack_of(&s, &sa, 0, &a);
+		a.payload = steps[i].payload;
+		/* the stamp is the clock's ms with the low six bits replaced */
+		fx_set_now(&fx, syn_now - (syn_now & 63) + steps[i].age);
+		/* looked up, every time: no flow entry of a step before */
+		assert_int_equal(fx_array_clear(fx.skel->maps.fg_sp_flows), 0);
+		expect(steps[i].name, &a, PASS, FG_R_PASS, o);
+	}
+}
+
+/*
  * A connection conntrack has confirmed passes without a cookie: one on
  * this namespace's loopback, made real by a listening socket and an
  * nftables table that needs conntrack (in this namespace only).
@@ -1209,6 +1265,7 @@ static void test_conntrack(void **state)
 		flow_steps(&g, o);
 		assert_int_equal(sched_setaffinity(0, sizeof(all), &all), 0);
 	}
+	cookie_steps(&g, o);
 	g.flags = FX_TCP_ACK;
 	{
 		/* what the proxy costs a segment: the same ACK to a port without it, and refused */
