@@ -146,15 +146,17 @@ test_handshake_ipv4() {
 # arrives unvalidated (CHECKSUM_NONE: a veth without GRO, the client sending with offload off)
 # is dropped there, whatever floodgate does (README, limits).
 test_handshake_ipv6() {
-	local before out
+	local before out hits
 	fg limit set tcp/80 --syn-proxy on
 	before=$(counter syn_proxy_synack)
 	out=$(for _ in 1 2 3; do C curl -s -m 5 "http://[2001:db8::1]/"; done | sort | uniq -c | tr -s ' ')
 	same "ipv6: three connections through the proxy get nginx's page" " 3 proxied" "$out"
 	le "ipv6: each SYN answered in XDP" 3 $(($(counter syn_proxy_synack) - before))
 	le "ipv6: each handshake's cookie accepted" 3 "$(counter syn_proxy_cookie_ok)"
+	hits=$(counter syn_proxy_flow_hits)
 	out=$(C curl -s -m 5 "http://[2001:db8::1]/big" | wc -c)
 	same "ipv6: a 30 kB answer over a proxied connection" 30000 "$out"
+	le "ipv6: its ACKs passed on the proxy's flow entry" 1 $(($(counter syn_proxy_flow_hits) - hits))
 	same "ipv6: nothing refused" 0 "$(counter syn_proxy_refused)"
 }
 
