@@ -193,7 +193,11 @@ run() {
 		sleep 1
 	fi
 	[[ $variant != xdp* ]] || ck0=$(fg stats -j | jq '.packets.syn_proxy_cookie_ok')
-	[ "$STATS" == 0 ] || [[ $variant != xdp* && $variant != floor ]] || read -ra ps0 < <(prog_stats)
+	if [ "$STATS" == 1 ] && [[ $variant == xdp* || $variant == floor ]]; then
+		read -ra ps0 < <(prog_stats)
+		[ ${#ps0[@]} == 2 ] ||
+			FAILED+=("$variant, flood $flood: no run statistics of floodgate's program ($PIN/prog)")
+	fi
 	rx0=$(rx_frames) out0=$(tcp_out) sr0=$(syn_retrans) t0=$(date +%s.%N)
 	C timeout $((SECS + 10)) wrk -t"$USERS" -c20 -d"${SECS}s" --latency -s "$TMP/users.lua" \
 		"${CLOSE[@]}" http://198.18.0.1/ >"$TMP/wrk.txt" 2>&1 ||
