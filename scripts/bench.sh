@@ -722,6 +722,27 @@ if has("synproxy"):
                   f"XDP, the cheapest verdict there is) kept {kept['floor']:.0%}: what the generator and "
                   f"the flood's delivery take from the CPUs the server shares here, the most any "
                   f"defence can keep in this lab.")
+    # round by round: each round runs every variant back to back, so a share of the floor's
+    # in the same round says what the proxy itself costs, apart from the host's phase
+    def kept_by_round(v):
+        by = lambda c: {r["round"]: float(r["value"]) for r in rows
+                        if r["part"] == "synproxy" and r["case"] == v and r["filter"] == c}
+        n, f = by("none_rps"), by("flood_rps")
+        return {k: f[k] / n[k] for k in sorted(n, key=int) if k in f and n[k] > 0}
+    shown_r = [v for v in (best, "kernel", "floor") if v in kept]
+    if best and "floor" in kept:
+        per = {v: kept_by_round(v) for v in shown_r}
+        md.append("Kept round by round: " + "; ".join(
+            f"{'the proxy' if v == best else 'the ' + v} "
+            + "/".join(f"{x:.0%}".rstrip("%") for x in per[v].values()) + "%" for v in shown_r)
+            + ".")
+        share = [per[best][k] / per["floor"][k] for k in per[best]
+                 if k in per["floor"] and per["floor"][k] > 0]
+        if share:
+            md.append(f"The proxy kept {statistics.median(share):.0%} of what the floor kept in the same "
+                      f"round (median of {len(share)} rounds: "
+                      f"{', '.join(f'{x:.0%}' for x in share)}): its own cost under this flood; the "
+                      "rest of the gap to the target is the lab's.")
     md.append("")
     if sp_bad:
         missed.append(f"SYN proxy: {len(sp_bad)} runs failed their premise; the target is not shown")
