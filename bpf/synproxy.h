@@ -3,7 +3,9 @@
  * synproxy.h: the XDP SYN proxy (BPF side only), for TCP endpoints whose
  * rule has syn_proxy set.
  *
- * A segment of a connection conntrack knows (confirmed) passes. Otherwise
+ * A segment of a connection conntrack knows (confirmed) passes: looked up,
+ * or, within a second of a lookup on this CPU that found it, on the
+ * tuple's fg_sp_flows entry (floodgate.h, struct fg_sp_flow). Otherwise
  * a SYN is answered here with a SYN-ACK whose sequence number is a SYN
  * cookie (the kernel's own, bpf_tcp_raw_gen_syncookie_*), sent back out
  * of the interface (XDP_TX), so a flood of spoofed SYNs creates no state
@@ -450,6 +452,20 @@ static __always_inline int fg_sp_fresh(struct xdp_md *ctx, const struct fg_pkt *
 }
 
 /*
+ * Whether entry fl holds tuple w of family fam: the family and every word
+ * of the tuple (IPv4's three, IPv6's nine), as conntrack's lookup matched it.
+ */
+static __always_inline int fg_sp_flow_holds(const struct fg_sp_flow *fl, const __u32 *w, __u8 fam)
+{
+	const __u32 *t = fl->tuple;
+
+	if (fl->family != fam || t[0] != w[0] || t[1] != w[1] || t[2] != w[2])
+		return 0;
+	return fam == FG_FAM_IPV4 || (t[3] == w[3] && t[4] == w[4] && t[5] == w[5] &&
+				      t[6] == w[6] && t[7] == w[7] && t[8] == w[8]);
+}
+
+/*
  * The SYN proxy's verdict on a TCP segment (parsed into p, p->now at hz
  * ticks a second) to a syn-proxy endpoint: FG_R_PASS (a connection
  * conntrack has confirmed), FG_R_SP_COOKIE (an ACK with a valid cookie:
@@ -460,17 +476,17 @@ static __always_inline int fg_sp_fresh(struct xdp_md *ctx, const struct fg_pkt *
  * had from conntrack within the second. Costs an established connection's
  * segment two header loads and, once a second per CPU, one conntrack
  * lookup; a SYN with FG_SP_UNSEEN, no lookup. seed: the load's secret,
- * for the flow prints.
+ * for the flow table's hash.
  */
 __noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int flags, __u64 hz, __u64 seed)
 {
 	struct fg_ct_opts co = { .netns_id = BPF_F_CURRENT_NETNS, .l4proto = IPPROTO_TCP };
 	struct bpf_sock_tuple tup = {};
+	const __u32 *w = (const __u32 *)&tup;
 	struct fg_sp_flow *fl = NULL;
 	struct fg_sp_hdrs *h;
 	struct nf_conn *ct;
 	__u32 tlen, zero = 0, slot;
-	__u64 print = 0;
 	__u8 tcpf;
 	int syn;
 
@@ -506,10 +522,11 @@ __noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int flags
 	ct = NULL;
 	if (!(syn && (flags & FG_SP_UNSEEN))) {
 		/* a connection confirmed on this CPU within the second passes on its entry */
-		print = fg_sp_flow_print((const __u32 *)&tup, p->family != FG_FAM_IPV4, seed);
-		slot = (__u32)(print >> (64 - FG_SP_FLOW_BITS));
+		slot = (__u32)(fg_sp_flow_hash(w, p->family != FG_FAM_IPV4, seed) >>
+			       (64 - FG_SP_FLOW_BITS));
 		fl = bpf_map_lookup_elem(&fg_sp_flows, &slot);
-		if (fl && fl->print == print && p->now - fl->tick < hz * FG_SP_FLOW_SEC)
+		if (fl && fg_sp_flow_holds(fl, w, p->family) &&
+		    p->now - fl->tick < hz * FG_SP_FLOW_SEC)
 			return FG_SP_FLOW_PASS;
 		ct = bpf_xdp_ct_lookup(ctx, &tup, tlen, &co, FG_CT_OPTS_SZ);
 	}
@@ -519,7 +536,8 @@ __noinline int fg_synproxy(struct xdp_md *ctx, const struct fg_pkt *p, int flags
 		bpf_ct_release(ct);
 		if (status & IPS_CONFIRMED) {
 			if (fl) {
-				fl->print = print;
+				__builtin_memcpy(fl->tuple, &tup, sizeof(fl->tuple));
+				fl->family = p->family;
 				fl->tick = p->now;
 			}
 			return FG_R_PASS;

@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 15
+#define FG_LAYOUT_VERSION 16
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -88,25 +88,31 @@
 
 /*
  * The proxy's flows: fg_sp_flows, a direct-mapped table per CPU indexed
- * by a keyed hash of a segment's tuple (fg_sp_flow_print). A segment
- * whose conntrack lookup finds a confirmed connection writes its tuple's
- * print and the tick into the entry, and the tuple's next segments on
- * that CPU pass on the entry, without the lookup, for a second
- * (FG_SP_FLOW_SEC) from that tick; then one is looked up again. The
- * lookup takes two atomic operations on a connection's entry that the
- * stack writes too, and under load was most of what the proxy cost an
- * established segment (README). What the entry cannot tell: that
- * conntrack removed the connection within that second (a flush; a closed
- * one's TIME_WAIT or CLOSE entry outlasts it and would pass the same):
- * its segments go on to the stack until then. Another tuple taking the
- * slot costs a lookup.
+ * by a hash of a segment's tuple (fg_sp_flow_hash). A segment whose
+ * conntrack lookup finds a confirmed connection writes its whole tuple
+ * and the tick into the entry, and the tuple's next segments on that CPU
+ * pass on the entry, without the lookup, for a second (FG_SP_FLOW_SEC)
+ * from that tick; then one is looked up again. The whole tuple, compared
+ * word for word, and not a hash of it: no hash of 64 bits keeps an
+ * attacker who opened one real connection from computing other sources
+ * that share its hash (the linear one this table first kept a print of
+ * let any IPv6 source be forged so, seed or not), and every such packet
+ * would pass unchecked. The lookup takes two atomic operations on a
+ * connection's entry that the stack writes too, and under load was most
+ * of what the proxy cost an established segment (README). What the entry
+ * cannot tell: that conntrack removed the connection within that second
+ * (a flush; a closed one's TIME_WAIT or CLOSE entry outlasts it and would
+ * pass the same): its segments go on to the stack until then. Another
+ * tuple taking the slot costs a lookup.
  */
 struct fg_sp_flow {
-	__u64 print; /* fg_sp_flow_print of the tuple (0: empty) */
-	__u64 tick;  /* when conntrack last confirmed it */
+	__u32 tuple[9]; /* the tuple's words as struct bpf_sock_tuple holds them (IPv4: 3, then 0) */
+	__u32 family;	/* FG_FAM_IPV4 or FG_FAM_IPV6; 0: empty */
+	__u64 tick;	/* when conntrack last confirmed it */
+	__u64 pad[2];	/* zero: an entry a cache line */
 };
 
-#define FG_SP_FLOW_BITS	 12 /* log2 of the entries per CPU: 4096, 64 KiB */
+#define FG_SP_FLOW_BITS	 12 /* log2 of the entries per CPU: 4096, 256 KiB */
 #define FG_SP_FLOW_SLOTS (1U << FG_SP_FLOW_BITS)
 #define FG_SP_FLOW_SEC	 1 /* seconds an entry passes its tuple's segments */
 
@@ -629,20 +635,21 @@ static inline __u64 fg_sp_peer_hash(const __u8 *addr)
 }
 
 /*
- * A tuple's fg_sp_flows print: its words as struct bpf_sock_tuple holds
+ * A tuple's fg_sp_flows hash: its words as struct bpf_sock_tuple holds
  * them (IPv4: source, destination, the ports; IPv6: 4 + 4 address words,
- * the ports) hashed with the load's secret seed, its lowest bit set so
- * that no print is 0, an empty entry. Its top bits index the table.
+ * the ports) with the load's seed. Its top bits pick the entry; what
+ * passes on it is the whole tuple (struct fg_sp_flow), so a tuple made to
+ * share the hash only takes the slot's lookup.
  */
-static inline __u64 fg_sp_flow_print(const __u32 *w, int v6, __u64 seed)
+static inline __u64 fg_sp_flow_hash(const __u32 *w, int v6, __u64 seed)
 {
 	__u64 h;
 
 	if (!v6)
-		return fg_hash64(((__u64)w[0] << 32 | w[1]) ^ seed, w[2]) | 1;
+		return fg_hash64(((__u64)w[0] << 32 | w[1]) ^ seed, w[2]);
 	h = fg_hash64(((__u64)w[0] << 32 | w[1]) ^ seed, (__u64)w[2] << 32 | w[3]);
 	h = fg_hash64(h ^ ((__u64)w[4] << 32 | w[5]), (__u64)w[6] << 32 | w[7]);
-	return fg_hash64(h, w[8]) | 1;
+	return fg_hash64(h, w[8]);
 }
 
 /* MurmurHash3's 64-bit finalizer: every bit of v reaches every bit of the result. */

@@ -762,6 +762,132 @@ static void test_unprotected(void **state)
 	free(o);
 }
 
+/* Tuple t (as struct bpf_sock_tuple holds it) of segment g, with the builder's defaults. */
+static void seg_tuple(const struct seg *g, struct bpf_sock_tuple *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (g->family == 4) {
+		assert_int_equal(inet_pton(AF_INET, g->src, &t->ipv4.saddr), 1);
+		assert_int_equal(inet_pton(AF_INET, g->dst, &t->ipv4.daddr), 1);
+		t->ipv4.sport = htons(g->sport);
+		t->ipv4.dport = htons(g->dport);
+	} else {
+		assert_int_equal(inet_pton(AF_INET6, g->src, t->ipv6.saddr), 1);
+		assert_int_equal(inet_pton(AF_INET6, g->dst, t->ipv6.daddr), 1);
+		t->ipv6.sport = htons(g->sport);
+		t->ipv6.dport = htons(g->dport);
+	}
+}
+
+/*
+ * An IPv6 source whose tuple has the same fg_sp_flow_hash as t's, under
+ * every seed: fg_hash64(a, b) = (a ^ b * C1) * C2 takes the first two
+ * address words as a and b, so a' = a ^ 1 and b' = (1 ^ b * C1) / C1
+ * (C1 is odd: its inverse mod 2^64) give a ^ b * C1 again. Written as text.
+ */
+static void forge_source(const struct bpf_sock_tuple *t, char *out, size_t n)
+{
+	const __u64 c1 = 0xc2b2ae3d27d4eb4fULL; /* fg_hash64's first multiplier */
+	const __u32 *w = (const __u32 *)t->ipv6.saddr;
+	__u64 a = (__u64)w[0] << 32 | w[1], b = (__u64)w[2] << 32 | w[3], inv = c1, a2, b2;
+	__u32 f[4];
+	int i;
+
+	for (i = 0; i < 6; i++) /* Newton's steps: each doubles the inverse's correct bits */
+		inv *= 2 - c1 * inv;
+	assert_true(c1 * inv == 1);
+	a2 = a ^ 1; /* the last bit of the second word: the source stays in 2001:db8::/32 */
+	b2 = ((a ^ a2) ^ b * c1) * inv;
+	f[0] = (__u32)(a2 >> 32);
+	f[1] = (__u32)a2;
+	f[2] = (__u32)(b2 >> 32);
+	f[3] = (__u32)b2;
+	assert_non_null(inet_ntop(AF_INET6, f, out, (socklen_t)n));
+}
+
+/*
+ * What passes on a fg_sp_flows entry: the tuple it holds, of its family,
+ * word for word, and nothing else. Each row writes one entry (on every
+ * CPU, where the segment's hash puts it, stamped now) for a tuple with no
+ * connection behind it, so a segment that does not pass on the entry is
+ * looked up, has no cookie, and is refused. One segment comes from a
+ * source forged to share the entry's hash (forge_source): a table that
+ * kept only a hash of the tuple would pass it, and with it any source an
+ * attacker holding one real connection computes.
+ */
+static void test_flow_entries(void **state)
+{
+	enum { OWN, FORGED, PORT, FAMILY }; /* the entry: the segment's tuple, or how it differs */
+	static const struct {
+		const char *name;
+		__u8 family;
+		int entry;
+		__u32 xdp;
+		int reason;
+	} rows[] = {
+		{ "ipv4: the entry's own tuple passes on it", 4, OWN, PASS, FG_R_PASS },
+		{ "ipv6: the entry's own tuple passes on it", 6, OWN, PASS, FG_R_PASS },
+		{ "ipv6: a source forged to the entry's hash", 6, FORGED, DROP, FG_R_SP_REFUSED },
+		{ "ipv4: an entry of another source port", 4, PORT, DROP, FG_R_SP_REFUSED },
+		{ "ipv6: an entry of another source port", 6, PORT, DROP, FG_R_SP_REFUSED },
+		{ "ipv4: an ipv6 entry of the same words", 4, FAMILY, DROP, FG_R_SP_REFUSED },
+	};
+	int cpus = libbpf_num_possible_cpus(), fd = bpf_map__fd(fx.skel->maps.fg_sp_flows), c;
+	__u64 seed = fx.skel->rodata->fg_seed;
+	struct out *o = malloc(sizeof(*o));
+	struct fg_sp_flow *vals;
+	char forged[INET6_ADDRSTRLEN];
+	unsigned int i;
+
+	assert_true(cpus > 0);
+	vals = calloc((size_t)cpus, sizeof(*vals));
+	assert_non_null(o);
+	assert_non_null(vals);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int v6 = rows[i].family == 6;
+		struct seg g = { .family = rows[i].family,
+				 .src = v6 ? "2001:db8::1" : "198.18.0.1",
+				 .dst = v6 ? "2001:db8:ffff::1" : "198.19.0.1",
+				 .sport = 40000,
+				 .dport = P_PROXY,
+				 .flags = FX_TCP_ACK,
+				 .seq = 1000,
+				 .ack = 0xdeadbeef };
+		struct bpf_sock_tuple t, e;
+		struct fg_sp_flow fl = { .family = v6 ? FG_FAM_IPV6 : FG_FAM_IPV4 };
+		__u32 slot;
+
+		seg_tuple(&g, &e); /* the entry's tuple: the real connection's */
+		if (rows[i].entry == FORGED) {
+			forge_source(&e, forged, sizeof(forged));
+			g.src = forged;
+		} else if (rows[i].entry == PORT) {
+			e.ipv4.sport = htons(g.sport + 1);
+			e.ipv6.sport = htons(g.sport + 1);
+		} else if (rows[i].entry == FAMILY) {
+			fl.family = FG_FAM_IPV6;
+		}
+		seg_tuple(&g, &t); /* the segment's */
+		if (rows[i].entry == FORGED && fg_sp_flow_hash((const __u32 *)&t, 1, seed) !=
+						       fg_sp_flow_hash((const __u32 *)&e, 1, seed))
+			fail_msg("%s: the forged source does not share the hash", rows[i].name);
+		slot = (__u32)(fg_sp_flow_hash((const __u32 *)&t, v6, seed) >> (64 - FG_SP_FLOW_BITS));
+		memcpy(fl.tuple, &e, sizeof(fl.tuple));
+		fl.tick = fx_now(&fx);
+		for (c = 0; c < cpus; c++)
+			vals[c] = fl;
+		assert_int_equal(fx_array_clear(fx.skel->maps.fg_sp_flows), 0);
+		assert_int_equal(bpf_map_update_elem(fd, &slot, vals, BPF_ANY), 0);
+		expect(rows[i].name, &g, rows[i].xdp, rows[i].reason, o);
+		if (!!(o->notes & FX_NOTE(FG_C_SP_FLOW_HIT)) != (rows[i].xdp == PASS))
+			fail_msg("%s: syn_proxy_flow_hits %s", rows[i].name,
+				 rows[i].xdp == PASS ? "did not move" : "moved");
+	}
+	assert_int_equal(fx_array_clear(fx.skel->maps.fg_sp_flows), 0);
+	free(vals);
+	free(o);
+}
+
 /* A monitor rule: counts what it would have done, passes the frame untouched. */
 static void test_monitor(void **state)
 {
@@ -1082,7 +1208,7 @@ static void unseen_steps(const struct seg *g, struct out *o)
  * The connection g, which conntrack knows, through this CPU's fg_sp_flows
  * entry: written by a lookup that finds it, passing its next segments
  * for FG_SP_FLOW_SEC, then looked up again; no other tuple passes on it,
- * not even one whose print shares its slot. The caller pins us to a CPU.
+ * not even one whose hash shares its slot. The caller pins us to a CPU.
  */
 static void flow_steps(const struct seg *g, struct out *o)
 {
@@ -1100,7 +1226,7 @@ static void flow_steps(const struct seg *g, struct out *o)
 		{ "the same ack: passes on the entry", 0, SAME, PASS, FG_R_PASS, 1 },
 		{ "an ack from another port: no entry, no connection", 0, OTHER, DROP,
 		  FG_R_SP_REFUSED, 0 },
-		{ "an ack whose tuple's print shares the slot: not the entry's", 0, SHARER, DROP,
+		{ "an ack whose tuple's hash shares the slot: not the entry's", 0, SHARER, DROP,
 		  FG_R_SP_REFUSED, 0 },
 		{ "the entry a tick before its second ends", HZ * FG_SP_FLOW_SEC - 1, SAME, PASS,
 		  FG_R_PASS, 1 },
@@ -1114,14 +1240,14 @@ static void flow_steps(const struct seg *g, struct out *o)
 	struct seg x;
 	__u32 i, p;
 
-	/* a source port whose tuple's print falls in the connection's slot (one in 4096 do) */
+	/* a source port whose tuple's hash falls in the connection's slot (one in 4096 do) */
 	t.ipv4.sport = htons(g->sport);
 	t.ipv4.dport = htons(g->dport);
-	slot = fg_sp_flow_print((const __u32 *)&t, 0, seed) >> (64 - FG_SP_FLOW_BITS);
+	slot = fg_sp_flow_hash((const __u32 *)&t, 0, seed) >> (64 - FG_SP_FLOW_BITS);
 	for (p = 1; p < 65536 && !sharer; p++) {
 		t.ipv4.sport = htons(p);
 		if (p != g->sport &&
-		    fg_sp_flow_print((const __u32 *)&t, 0, seed) >> (64 - FG_SP_FLOW_BITS) == slot)
+		    fg_sp_flow_hash((const __u32 *)&t, 0, seed) >> (64 - FG_SP_FLOW_BITS) == slot)
 			sharer = p;
 	}
 	assert_true(sharer != 0);
@@ -1306,6 +1432,7 @@ int main(void)
 		cmocka_unit_test_setup(test_syn_fragment, fresh),
 		cmocka_unit_test_setup(test_malformed_options, fresh),
 		cmocka_unit_test_setup(test_unprotected, fresh),
+		cmocka_unit_test_setup(test_flow_entries, fresh),
 		cmocka_unit_test_setup(test_monitor, fresh),
 		cmocka_unit_test_setup(test_limits_first, fresh),
 		cmocka_unit_test_setup(test_rule_counters, fresh),
