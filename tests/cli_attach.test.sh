@@ -59,7 +59,7 @@ attached() {
 }
 
 ALL_TESTS="test_attach_refusals test_upgrade_under_traffic test_kill_reader test_layout_mismatch
-	test_old_layout_size test_detach"
+	test_old_layout_size test_detach test_pin_dirs"
 
 # attach, status, refusals
 test_attach_refusals() {
@@ -214,6 +214,56 @@ test_detach() {
 	check "detach --all removed the pins" test ! -e "$PIN"
 	FG status >/dev/null 2>&1
 	same "status without floodgate attached exits 1" 1 $?
+}
+
+# --pin-dir spelled any way is one directory (one writers' lock), and detach --all removes
+# floodgate's pins only, from floodgate's pin directory only
+test_pin_dirs() {
+	local other=/sys/fs/bpf/fgt-at-other-$ID plain=$TMP/plain i n spell
+	local spellings=("$PIN" "$PIN/" "/sys/fs/bpf//fgt-at-$ID" "/sys/fs/bpf/../bpf/fgt-at-$ID//")
+	attached
+	"$FG_BIN" --pin-dir "$PIN/" limit set udp/7001 --pps 10 >/dev/null
+	same "a trailing slash: the same state" 10 \
+		"$(FG -j limit list | jq '.[] | select(.endpoint=="udp/7001") | .pps')"
+	check "... and the same writers' lock" test ! -e "/run/floodgate/_sys_fs_bpf_fgt-at-${ID}_.lock"
+	# 40 writers at once over four spellings: each takes the one lock, no rule is lost
+	for i in $(seq 0 39); do
+		"$FG_BIN" --pin-dir "${spellings[i % 4]}" limit set "udp/$((7100 + i))" --pps 5 \
+			>/dev/null 2>"$TMP/w$i" &
+	done
+	wait
+	n=$(FG -j limit list | jq '[.[] | select(.pps == 5)] | length')
+	same "40 edits at once through four spellings of the pin directory: 40 rules" 40 "$n"
+	"$FG_BIN" --pin-dir "" status >/dev/null 2>"$TMP/err"
+	same "an empty --pin-dir is a usage error" 2 $?
+	check "... saying so" grep -q "error: --pin-dir: an empty path" "$TMP/err"
+	spell=$(printf 'd%.0s' $(seq 5000))
+	"$FG_BIN" --pin-dir "/sys/fs/bpf/$spell" status >/dev/null 2>"$TMP/err"
+	same "a 5000-character --pin-dir is a usage error" 2 $?
+	check "... with a message" grep -q "error: --pin-dir: longer than" "$TMP/err"
+
+	# not floodgate's: a directory elsewhere, and one on bpffs with another tool's pin
+	mkdir -p "$plain" && touch "$plain/fg_config" "$plain/notes"
+	"$FG_BIN" --pin-dir "$plain" detach --all >/dev/null 2>"$TMP/err"
+	same "detach --all of a directory off bpffs exits 1" 1 $?
+	check "... removing nothing" test -e "$plain/fg_config" -a -e "$plain/notes"
+	check "... saying why" grep -q "is not on bpffs" "$TMP/err"
+	rm -rf "$other"
+	mkdir "$other" && bpftool map create "$other/their_map" type array key 4 value 4 entries 1 \
+		name fgt_their
+	"$FG_BIN" --pin-dir "$other" detach --all >/dev/null 2>"$TMP/err"
+	same "detach --all of another tool's bpffs directory exits 1" 1 $?
+	check "... its pin still there" test -e "$other/their_map"
+	check "... saying it is not floodgate's" grep -q "not floodgate's pin directory" "$TMP/err"
+	# floodgate's, with a foreign pin put in it: floodgate's go, the other stays
+	bpftool map create "$PIN/their_map" type array key 4 value 4 entries 1 name fgt_their
+	FG detach --all >/dev/null 2>"$TMP/err"
+	same "detach --all with a foreign pin inside exits 1" 1 $?
+	check "... the foreign pin left" test -e "$PIN/their_map"
+	check "... floodgate's removed" test ! -e "$PIN/fg_state" -a ! -e "$PIN/link_$H"
+	check "... naming what it left" grep -q "left $PIN/their_map: not floodgate's" "$TMP/err"
+	check "no XDP program left on $H" sh -c "! ip link show $H | grep -q xdp"
+	rm -rf "$other" "$PIN/their_map"
 }
 
 run_tests "$@"

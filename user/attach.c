@@ -21,9 +21,11 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
@@ -483,6 +485,54 @@ static int detach_one(const char *ifname)
 	return 0;
 }
 
+/* Whether floodgate pins a file of this name in its pin directory. */
+static bool own_pin(const char *name)
+{
+	return !strncmp(name, "fg_", 3) ||
+	       !strncmp(name, FG_PIN_LINK_PREFIX, strlen(FG_PIN_LINK_PREFIX)) ||
+	       !strcmp(name, FG_PIN_PROG) || !strcmp(name, FG_PIN_CLOCK);
+}
+
+/*
+ * Before detach --all removes anything: the pin directory is floodgate's.
+ * On bpffs, and holding fg_state or nothing but floodgate's names (what a
+ * half-removed one leaves), so that a mistyped --pin-dir (bpffs's root,
+ * another tool's directory, a directory elsewhere) loses nothing. 1 when
+ * there is no such directory (nothing to remove), 0 when it is ours.
+ */
+static int pin_dir_ours(void)
+{
+	const char *dir = fg_opts.pin_dir;
+	char other[256] = "";
+	bool state = false;
+	struct statfs sfs;
+	struct dirent *de;
+	DIR *d;
+
+	if (statfs(dir, &sfs))
+		return errno == ENOENT ? 1 : error("detach --all: %s: %s", dir, strerror(errno));
+	if (sfs.f_type != BPF_FS_MAGIC)
+		return error(
+			"detach --all: %s is not on bpffs: not a pin directory; nothing removed",
+			dir);
+	d = opendir(dir);
+	if (!d)
+		return error("detach --all: open %s: %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		state |= !strcmp(de->d_name, "fg_state");
+		if (!*other && !own_pin(de->d_name))
+			snprintf(other, sizeof(other), "%s", de->d_name);
+	}
+	closedir(d);
+	if (*other && !state)
+		return error("detach --all: %s holds %s and no fg_state: not floodgate's pin "
+			     "directory; nothing removed",
+			     dir, other);
+	return 0;
+}
+
 static void detach_usage(FILE *f)
 {
 	fprintf(f,
@@ -502,7 +552,7 @@ static int detach_run(const struct fg_args *a)
 {
 	char ifs[FG_MAX_LINKS][IF_NAMESIZE];
 	bool all = a->opt[0];
-	int bad = 0, i, n;
+	int bad = 0, err, i, n;
 
 	if (all == (a->n_pos > 0)) {
 		fg_cmd_usage(a->cmd, stderr);
@@ -511,7 +561,10 @@ static int detach_run(const struct fg_args *a)
 	if (!all)
 		return detach_one(a->pos[0]) ? FG_EXIT_ERR : FG_EXIT_OK;
 
-	n = fg_attached_ifaces(ifs, FG_MAX_LINKS);
+	err = pin_dir_ours();
+	if (err < 0)
+		return FG_EXIT_ERR;
+	n = err ? 0 : fg_attached_ifaces(ifs, FG_MAX_LINKS);
 	for (i = 0; i < n; i++)
 		bad += !!detach_one(ifs[i]);
 	/* the SYN proxy's netfilter half goes with the program that answered the SYNs */
@@ -520,6 +573,7 @@ static int detach_run(const struct fg_args *a)
 		DIR *d = opendir(fg_opts.pin_dir);
 		struct dirent *de;
 		char path[4096];
+		int left = 0;
 
 		if (!d) {
 			if (errno == ENOENT)
@@ -530,14 +584,17 @@ static int detach_run(const struct fg_args *a)
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", fg_opts.pin_dir, de->d_name);
-			if (unlink(path))
+			if (!own_pin(de->d_name))
+				left += !!error("left %s: not floodgate's", path);
+			else if (unlink(path))
 				bad += !!error("unpin %s: %s", path, strerror(errno));
 		}
 		closedir(d);
 		if (!fg_lock_path(path, sizeof(path)))
 			unlink(path); /* the writers' lock of this pin directory (maps.c) */
-		if (rmdir(fg_opts.pin_dir))
+		if (!left && rmdir(fg_opts.pin_dir))
 			bad += !!error("remove %s: %s", fg_opts.pin_dir, strerror(errno));
+		bad += left;
 	}
 	return bad ? FG_EXIT_ERR : FG_EXIT_OK;
 }

@@ -5,9 +5,13 @@
  * a command's declaration, subcommand dispatch, the usage errors (exit 2)
  * and JSON output.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <getopt.h>
 #include <string.h>
+#include <unistd.h>
 #include <json-c/json.h>
 
 #include "cli.h"
@@ -16,6 +20,75 @@
 #define OPT_BASE 0x200 /* getopt value of option i of a command without a letter */
 
 struct fg_opts fg_opts = { .pin_dir = FG_PIN_DIR_DEFAULT };
+
+/*
+ * --pin-dir as one spelling of the directory: absolute, its existing part
+ * resolved (symlinks, "." and ".."), no repeated or trailing slashes. The
+ * writers' lock is named after it (maps.c), so two spellings of one
+ * directory must not be two locks. The part that does not exist yet
+ * (attach makes it) may not hold "." or "..". Room is kept for the pins'
+ * names. -1 after an error.
+ */
+static int pin_dir_set(const char *arg)
+{
+	static char dir[PATH_MAX];
+	char full[PATH_MAX], real[PATH_MAX], *c;
+	size_t k, room = sizeof(full) - 64;
+	int n;
+
+	if (!*arg)
+		return error("--pin-dir: an empty path"), -1;
+	if (arg[0] == '/') {
+		n = snprintf(full, sizeof(full), "%s", arg);
+	} else {
+		if (!getcwd(real, sizeof(real)))
+			return error("--pin-dir %s: %s", arg, strerror(errno)), -1;
+		n = snprintf(full, sizeof(full), "%s/%s", real, arg);
+	}
+	if (n < 0 || (size_t)n >= room)
+		return error("--pin-dir: longer than %zu characters", room - 1), -1;
+	/* cut components off the end until what is left exists; resolve that */
+	for (k = (size_t)n;;) {
+		char save = full[k];
+
+		full[k] = '\0';
+		if (!k) {
+			strcpy(real, "/");
+			break;
+		}
+		if (realpath(full, real)) {
+			full[k] = save;
+			break;
+		}
+		full[k] = save;
+		if (errno != ENOENT && errno != ENOTDIR)
+			return error("--pin-dir %s: %s", arg, strerror(errno)), -1;
+		while (k > 0 && full[k - 1] != '/')
+			k--;
+		if (k)
+			k--; /* onto the slash: the tail starts with it */
+	}
+	/* the tail (what does not exist yet): no "." or ".." component */
+	for (c = full + k; *c; c++)
+		if (c[0] == '/' && c[1] == '.' &&
+		    (!c[2] || c[2] == '/' || (c[2] == '.' && (!c[3] || c[3] == '/'))))
+			return error("--pin-dir %s: \".\" or \"..\" in a part that does not exist "
+				     "yet",
+				     arg),
+			       -1;
+	n = snprintf(dir, sizeof(dir), "%s%s", strcmp(real, "/") ? real : "", full + k);
+	if (n < 0 || (size_t)n >= room)
+		return error("--pin-dir %s: longer than %zu characters once resolved", arg, room - 1),
+		       -1;
+	/* no repeated or trailing slashes */
+	for (c = dir; *c; c++)
+		while (c[0] == '/' && c[1] == '/')
+			memmove(c, c + 1, strlen(c));
+	for (k = strlen(dir); k > 1 && dir[k - 1] == '/'; k--)
+		dir[k - 1] = '\0';
+	fg_opts.pin_dir = dir;
+	return 0;
+}
 
 int fg_common_opt(int c)
 {
@@ -30,8 +103,7 @@ int fg_common_opt(int c)
 		fg_opts.verbose = true;
 		return 1;
 	case FG_OPT_PIN_DIR:
-		fg_opts.pin_dir = optarg;
-		return 1;
+		return pin_dir_set(optarg) ? -1 : 1;
 	}
 	return 0;
 }
@@ -203,7 +275,9 @@ int fg_cmd_exec(const struct fg_cmd *cmd, int argc, char **argv)
 	if (getopt_tables(cmd, lo, so, sizeof(so)))
 		return error("%s: too many options", cmd->name), FG_EXIT_ERR;
 	while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
-		if (fg_common_opt(c))
+		if ((i = fg_common_opt(c)) < 0)
+			return FG_EXIT_USAGE;
+		if (i)
 			continue;
 		if (c == 'h') {
 			fg_cmd_usage(cmd, stdout);

@@ -79,7 +79,7 @@ struct fg_args {
 	int n_pos;		      /* how many */
 };
 
-/* The global options as getopt_long returns them; 1 when c was one. */
+/* The global options as getopt_long returns them; 1 when c was one, -1 after its error. */
 int fg_common_opt(int c);
 /* The usage of cmd: generated usage lines, a blank line, cmd->usage. */
 void fg_cmd_usage(const struct fg_cmd *cmd, FILE *f);

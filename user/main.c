@@ -54,7 +54,11 @@ int main(int argc, char **argv)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "+jpvhV", opts, NULL)) != -1) {
-		if (fg_common_opt(c))
+		int common = fg_common_opt(c);
+
+		if (common < 0)
+			return FG_EXIT_USAGE;
+		if (common)
 			continue;
 		switch (c) {
 		case 'h':
