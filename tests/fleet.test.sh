@@ -164,6 +164,28 @@ test_cli() {
 	check "... saying which file" grep -q "nonexistent.yaml" "$TMP/err"
 	fga ban list --fleet >/dev/null 2>&1
 	same "ban list --fleet is a usage error" 2 $?
+	# Redis unreachable: the ban holds here (an attack does not wait), and the error says so
+	sed "s/127.0.0.1:$RPORT/127.0.0.1:1/" "$TMP/a.yaml" >"$TMP/down.yaml"
+	fga ban add 198.18.96.0/24 --fleet -c "$TMP/down.yaml" >"$TMP/out" 2>"$TMP/err"
+	same "ban add --fleet, Redis unreachable: exit 1" 1 $?
+	check "... saying the ban holds on this node only" \
+		grep -q "error: ban add 198.18.96.0/24 --fleet: banned on this node only, published to no other" "$TMP/err"
+	check "... which it does" bash -c "'$FG' --pin-dir '$PINA' -j ban list | jq -e '.[] | select(.address == \"198.18.96.0/24\")' >/dev/null"
+	# a server that takes the connection and never answers: a timeout, named as one
+	python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); c, _ = s.accept(); time.sleep(10)' >"$TMP/silent.port" &
+	local silent=$!
+	poll 5 test -s "$TMP/silent.port"
+	sed "s/127.0.0.1:$RPORT/127.0.0.1:$(cat "$TMP/silent.port")/" "$TMP/a.yaml" >"$TMP/silent.yaml"
+	fga ban add 198.18.96.0/24 --fleet -c "$TMP/silent.yaml" >"$TMP/out" 2>"$TMP/err"
+	same "ban add --fleet, Redis silent: exit 1" 1 $?
+	check "... saying it got no answer in time" grep -q "error: --fleet: 127.0.0.1:[0-9]*: no answer within 2000 ms" "$TMP/err"
+	stop_pid "$silent"
+	fga ban del 198.18.96.0/24 --fleet -c "$TMP/down.yaml" >"$TMP/out" 2>"$TMP/err"
+	same "ban del --fleet, Redis unreachable: exit 1" 1 $?
+	check "... saying it was lifted on this node only" \
+		grep -q "error: ban del 198.18.96.0/24 --fleet: lifted on this node only" "$TMP/err"
 }
 
 # Redis down when the daemons start: local enforcement, scrapes answered, reconnect, resync.

@@ -486,10 +486,14 @@ static int ban_edit(const struct fg_args *a)
 	}
 	/* housekeeping: manual bans that ended no longer need a trie entry */
 	fg_lists_expire(&m, now);
-	if (fleet && fg_fleet_cli_publish(&fc, &cidr, now_ms + secs * 1000, !add))
+	if (fleet && fg_fleet_cli_publish(&fc, &cidr, now_ms + secs * 1000, !add)) {
+		/* here it stands (during an attack a ban must not wait for Redis); say so */
+		error("ban %s %s --fleet: %s on this node only, published to no other", sub,
+		      a->pos[0], add ? "banned" : "lifted");
 		published = false;
-	else
+	} else {
 		ret = FG_EXIT_OK;
+	}
 	/* the daemon publishes it (publish manual or both) as soon as the lock is released */
 	if (add)
 		fg_fleet_manual_note(&cidr, now + secs * fg_hz(&m), now_ms, now_ms + secs * 1000,
