@@ -222,6 +222,13 @@ test_pin_dirs() {
 	local other=/sys/fs/bpf/fgt-at-other-$ID plain=$TMP/plain i n spell
 	local spellings=("$PIN" "$PIN/" "/sys/fs/bpf//fgt-at-$ID" "/sys/fs/bpf/../bpf/fgt-at-$ID//")
 	attached
+	# a second pin directory onto the same interface: refused, and nothing of it left pinned
+	rm -rf "$other"
+	"$FG_BIN" --pin-dir "$other" attach "$H" >/dev/null 2>"$TMP/err"
+	same "attach from a second pin directory exits 1" 1 $?
+	check "... saying floodgate runs there from another" \
+		grep -q "floodgate runs there already (program id [0-9]*) from another pin directory" "$TMP/err"
+	check "... leaving no state of its own behind" test ! -e "$other"
 	"$FG_BIN" --pin-dir "$PIN/" limit set udp/7001 --pps 10 >/dev/null
 	same "a trailing slash: the same state" 10 \
 		"$(FG -j limit list | jq '.[] | select(.endpoint=="udp/7001") | .pps')"

@@ -179,6 +179,27 @@ static int pin_maps(struct floodgate *skel)
 	return 0;
 }
 
+/*
+ * A first attach that failed: what it pinned goes (the maps, the clock,
+ * the directory when nothing else is in it), so that no state of a
+ * program that never ran is left for status to report as floodgate's.
+ */
+static void unpin_fresh(struct floodgate *skel)
+{
+	struct bpf_map *map;
+	char path[4096];
+
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (!strncmp(bpf_map__name(map), "fg_", 3) &&
+		    !fg_pin_path(path, sizeof(path), bpf_map__name(map)))
+			unlink(path);
+	}
+	if (!fg_pin_path(path, sizeof(path), FG_PIN_CLOCK))
+		unlink(path);
+	rmdir(fg_opts.pin_dir); /* fails, and is meant to, when anything else is there */
+}
+
 /* First-time state: clock rate, layout, the built-in rule set. */
 static int init_state(__u64 hz)
 {
@@ -249,14 +270,25 @@ static int link_create(int prog_fd, int ifindex, const char *ifname, enum fg_mod
 	return error("attach %s in generic mode: %s", ifname, strerror(-err)), err;
 busy : {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct bpf_prog_info info = {};
+	__u32 id, len = sizeof(info);
+	int pfd;
 
 	bpf_xdp_query(ifindex, 0, &q);
-	return error("attach %s: it already runs another XDP program (id %u) that floodgate does "
-		     "not manage",
-		     ifname,
-		     q.prog_id	     ? q.prog_id
-		     : q.drv_prog_id ? q.drv_prog_id
-				     : q.skb_prog_id),
+	id = q.prog_id ? q.prog_id : q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	pfd = id ? bpf_prog_get_fd_by_id(id) : -1;
+	if (pfd >= 0 && bpf_obj_get_info_by_fd(pfd, &info, &len))
+		info.name[0] = '\0';
+	if (pfd >= 0)
+		close(pfd);
+	if (!strcmp(info.name, "floodgate"))
+		return error("attach %s: floodgate runs there already (program id %u) from another "
+			     "pin directory than %s: detach it there first",
+			     ifname, id, fg_opts.pin_dir),
+		       err;
+	return error("attach %s: it already runs another XDP program (id %u%s%s) that floodgate "
+		     "does not manage",
+		     ifname, id, info.name[0] ? ", " : "", info.name),
 	       err;
 }
 }
@@ -390,6 +422,8 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		goto out;
 	err = pin_replace(bpf_program__fd(skel->progs.floodgate), FG_PIN_PROG, 0600);
 out:
+	if (err && !layout)
+		unpin_fresh(skel);
 	floodgate__destroy(skel); /* the pins keep maps, programs and links alive */
 	return err;
 }
