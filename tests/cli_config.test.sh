@@ -132,7 +132,15 @@ test_check_json() {
 	check "-j config check of the example: valid, no problems" \
 		bash -c "'$FG' -j config check floodgate.example.yaml | jq -e '.valid and (.problems | length == 0)' >/dev/null"
 	check "config check of a missing file: exit 1" \
-		bash -c "'$FG' config check $TMP/missing.yaml 2>&1 | grep -q 'missing.yaml: No such file'; [ \${PIPESTATUS[0]} -eq 1 ]"
+		bash -c "out=\$('$FG' config check $TMP/missing.yaml 2>&1); [ \$? -eq 1 ] && grep -q 'missing.yaml: No such file' <<<\"\$out\""
+	check "config check of a directory: exit 1, named as one" \
+		bash -c "out=\$('$FG' config check $TMP 2>&1); [ \$? -eq 1 ] && grep -q 'error: config $TMP: a directory, not a file' <<<\"\$out\""
+	mkfifo "$TMP/fifo.yaml"
+	check "config check of a FIFO nobody writes to returns (read as empty)" \
+		timeout 5 "$FG" config check "$TMP/fifo.yaml"
+	check "config check /dev/stdin from a pipe" \
+		bash -c "cat floodgate.example.yaml | '$FG' config check /dev/stdin | grep -q '^/dev/stdin: ok'"
+	rm -f "$TMP/fifo.yaml"
 }
 
 test_usage() {
@@ -150,7 +158,7 @@ test_usage() {
 test_dump_not_attached() {
 	needs_root
 	check "config dump without floodgate attached: exit 1" \
-		bash -c "'$FG' --pin-dir '$PIN' config dump 2>&1 >/dev/null | grep -q 'not attached'; [ \${PIPESTATUS[0]} -eq 1 ]"
+		bash -c "'$FG' --pin-dir '$PIN' config dump 2>&1 >/dev/null | grep -q 'not attached' && [ \${PIPESTATUS[0]} -eq 1 ]"
 }
 
 # the example applies, and dump | apply | dump is unchanged, in YAML and JSON
@@ -167,7 +175,7 @@ test_apply_dump() {
 	fg config dump >"$TMP/b.yaml"
 	check "dump | apply | dump: unchanged" diff -u "$TMP/a.yaml" "$TMP/b.yaml"
 	check "config dump to a full disk (/dev/full): exit 1 with an error" \
-		bash -c "'$FG' --pin-dir '$PIN' config dump 2>&1 >/dev/full | grep -q 'error: config dump: write'; [ \${PIPESTATUS[0]} -eq 1 ]"
+		bash -c "'$FG' --pin-dir '$PIN' config dump 2>&1 >/dev/full | grep -q 'error: config dump: write' && [ \${PIPESTATUS[0]} -eq 1 ]"
 	check "-j config dump to a full disk: exit 1" \
 		bash -c "'$FG' --pin-dir '$PIN' -j config dump >/dev/full 2>/dev/null; [ \$? -eq 1 ]"
 

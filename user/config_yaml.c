@@ -7,9 +7,13 @@
 #define _GNU_SOURCE /* open_memstream */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "util.h"
 #include "config_yaml.h"
@@ -59,15 +63,46 @@ static void cy_log(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
 
 /* ---- steps 1 to 3: from bytes to the y_file ------------------------------ */
 
+/*
+ * The file to read, opened without waiting: a FIFO nobody writes to would
+ * block open() for good, and once open reads as empty instead (a pipe with
+ * a writer, as /dev/stdin, reads as it should). A directory is named.
+ */
+static FILE *open_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), err;
+	struct stat sb;
+	FILE *f;
+
+	if (fd < 0)
+		return error("config %s: %s", path, strerror(errno)), NULL;
+	if (fstat(fd, &sb) || fcntl(fd, F_SETFL, 0)) {
+		err = errno;
+		close(fd);
+		return error("config %s: %s", path, strerror(err)), NULL;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		close(fd);
+		return error("config %s: a directory, not a file", path), NULL;
+	}
+	f = fdopen(fd, "rb");
+	if (!f) {
+		err = errno;
+		close(fd);
+		return error("config %s: %s", path, strerror(err)), NULL;
+	}
+	return f;
+}
+
 static int read_file(const char *path, char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
+	FILE *f = open_file(path);
 	size_t cap = 4096, n = 0;
 	char *b = NULL, *nb;
 	int err = 0;
 
 	if (!f)
-		return error("config %s: %s", path, strerror(errno)), -errno;
+		return -EINVAL;
 	for (;;) {
 		nb = realloc(b, cap + 1);
 		if (!nb) {
@@ -80,7 +115,7 @@ static int read_file(const char *path, char **buf, size_t *len)
 		if (n < cap) {
 			if (ferror(f)) {
 				err = -EIO;
-				error("config %s: read error", path);
+				error("config %s: read: %s", path, strerror(errno));
 			}
 			break;
 		}
