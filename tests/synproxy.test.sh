@@ -310,6 +310,28 @@ test_rules_removed() {
 	same "detach --all: our table gone, the other kept" "table inet someone_else " "$(tables)"
 }
 
+# An nft that fails to delete: turning the last endpoint's proxy off says what stays, and the
+# next change removes the chain left behind (it did not: only detach --all did).
+test_remove_fails() {
+	local real out
+	real=$(command -v nft)
+	mkdir -p "$TMP/nodel"
+	cat >"$TMP/nodel/nft" <<-EOF
+		#!/bin/sh
+		case "\$*" in *delete*) echo "Error: Could not process rule: Device or resource busy" >&2; exit 1 ;; esac
+		exec $real "\$@"
+	EOF
+	chmod +x "$TMP/nodel/nft"
+	fg limit set tcp/80 --syn-proxy on
+	check "on: our table" has_table
+	out=$(S env PATH="$TMP/nodel:$PATH" "$FG" --pin-dir "$PIN" limit set tcp/80 --syn-proxy off 2>&1)
+	check "off, nft cannot delete: exit 1" test $? -eq 1
+	check "... saying the chain stays until the next change" grep -q "chain stays in table inet floodgate until the next change" <<<"$out"
+	check "... the table is still there" has_table
+	check "the next change, with a working nft" fg limit set tcp/81 --pps 100
+	check "... removes what was left" bash -c "! ip netns exec $NS_S nft list table inet floodgate >/dev/null 2>&1"
+}
+
 # Two floodgate instances (two pin directories) in one namespace: each has its chain in the
 # one table, a change of one leaves the other's ports, and the table goes with the last.
 test_two_instances() {
@@ -444,6 +466,7 @@ test_port_reuse() {
 
 ALL_TESTS="test_rule_field test_handshake_ipv4 test_handshake_ipv6 test_server_speaks_first
 	test_forged_cookies test_cost_harness test_port_reuse
-	test_monitor test_config_metrics test_rules_removed test_two_instances test_no_synproxy_support
+	test_monitor test_config_metrics test_rules_removed test_remove_fails test_two_instances
+	test_no_synproxy_support
 	test_flood"
 run_tests "$@"

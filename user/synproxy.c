@@ -301,6 +301,9 @@ int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs)
 	was = fg_synproxy_any(old);
 	if (!was && !now) {
 		err = fg_ruleset_commit(m, rs);
+		/* a chain a failed removal left behind (below) goes with the next change */
+		if (!err)
+			err = fg_synproxy_remove();
 		goto out;
 	}
 	if (fg_ruleset_check(rs)) {
@@ -319,8 +322,13 @@ int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs)
 		goto out;
 	}
 	/* XDP no longer answers: what it answered before finds SYNPROXY gone, the client retries */
-	if (!now && (err = fg_synproxy_remove()))
+	if (!now && (err = fg_synproxy_remove())) {
+		error("syn proxy: the rule set proxies no endpoint now, but its nftables chain "
+		      "stays "
+		      "in table %s until the next change or detach --all removes it",
+		      NFT_TABLE);
 		goto out;
+	}
 out:
 	free(old);
 	return err;
