@@ -292,6 +292,14 @@ test_bad_input() {
 	fails 2 "" ban add $P4 --for
 	fails 1 "/sys/fs/bpf/fgt-cli-$S-none" deny --pin-dir "/sys/fs/bpf/fgt-cli-$S-none" add 10.0.0.0/8
 	check "deny del 198.18.0.0/16" fg deny del 198.18.0.0/16
+	fails 1 "IPv4-mapped" allow add ::ffff:198.18.0.0/120
+	# a whole family: taken, with a warning that says what it means
+	check "ban add ::/0 warns that every IPv6 source is dropped" \
+		bash -c "'$FG' --pin-dir '$PIN' ban add ::/0 --for 1m 2>&1 | grep -q '^warning: ::/0: every IPv6 source is now dropped'"
+	check "allow add 0.0.0.0/0 warns that nothing is limited" \
+		bash -c "'$FG' --pin-dir '$PIN' allow add 0.0.0.0/0 2>&1 | grep -q '^warning: 0.0.0.0/0: every IPv4 source now passes unlimited'"
+	check "ban del ::/0" fg ban del ::/0
+	check "allow del 0.0.0.0/0" fg allow del 0.0.0.0/0
 	counts_ok "end"
 }
 

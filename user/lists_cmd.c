@@ -28,6 +28,14 @@ static void warn_covered(const struct fg_maps *m, const struct fg_cidr *c, __u8 
 	int verdict = fg_list_verdict(m, c);
 	char a[64];
 
+	/* a whole family at once: allowed, as asked, but said, as `ip route` would not */
+	if (!c->plen)
+		warning("%s: every %s source %s", c->family == FG_FAM_IPV4 ? "0.0.0.0/0" : "::/0",
+			c->family == FG_FAM_IPV4 ? "IPv4" : "IPv6",
+			kind == FG_LIST_ALLOW
+				? "now passes unlimited: floodgate limits none of them"
+				: "is now dropped (ARP and neighbour discovery still pass)");
+
 	if (verdict < 0 || verdict == kind)
 		return;
 	warning("%s: inside a %s prefix, which wins over %s: no effect while that is listed",

@@ -182,6 +182,7 @@ int fg_parse_duration(const char *what, const char *s, __u64 *seconds)
 
 int fg_parse_cidr(const char *what, const char *s, bool host_default, struct fg_cidr *out)
 {
+	static const __u8 v4mapped[12] = { [10] = 0xff, [11] = 0xff }; /* ::ffff:0:0/96 */
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *slash;
 	__be32 mask[4];
@@ -220,6 +221,16 @@ int fg_parse_cidr(const char *what, const char *s, bool host_default, struct fg_
 			return error("%s: %s: prefix length must be 0..%u", what, s, max), -EINVAL;
 	}
 	out->plen = plen;
+	if (out->family == FG_FAM_IPV6 && plen >= 96 && !memcmp(out->addr, v4mapped, 12)) {
+		char v4[INET6_ADDRSTRLEN + 8];
+
+		return error("%s: %s: an IPv4-mapped address, which no IPv6 packet carries as its "
+			     "source (the kernel drops those): write the IPv4 form, %s",
+			     what, s,
+			     fg_format_cidr(v4, sizeof(v4), FG_FAM_IPV4, out->addr + 12,
+					    (__u8)(plen - 96))),
+		       -EINVAL;
+	}
 	fg_netmask(mask, plen);
 	for (i = 0; i < 4; i++) {
 		__be32 w;
