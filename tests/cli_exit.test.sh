@@ -86,6 +86,9 @@ test_value_errors() {
 	exits 1 ban add 198.18.0.1 --for 0s
 	exits 1 ban del nonsense
 	exits 1 run --config /nonexistent.yaml --metrics nonsense
+	exits 1 run --config /nonexistent.yaml --metrics '[::1]'
+	check "... saying a port is missing, not that '1]' is no number" bash -c \
+		"'$FG' run --config /nonexistent.yaml --metrics '[::1]' 2>&1 | grep -q 'expected ADDR:PORT'"
 	exits 1 config check /nonexistent.yaml
 }
 

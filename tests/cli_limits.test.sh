@@ -200,6 +200,8 @@ test_bad_values() {
 	fails 1 "99999999999999999999k" limit set default --bps 99999999999999999999k
 	fails 1 "10x" limit set default --bps 10x
 	fails 1 "0" limit set default --bps-burst 0
+	fails 1 "must be 1..4096m bytes" limit set default --bps 1m --bps-burst 4097m
+	fails 1 "udp/LO-HI" limit set xyz/1 --pps 5
 	fails 1 "33" limit set default --prefix4 33
 	fails 1 "129" limit set default --prefix6 129
 	fails 1 "explode" limit set default --action explode

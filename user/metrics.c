@@ -796,6 +796,9 @@ int fg_parse_listen(const char *what, const char *s, void *sockaddr, unsigned in
 	size_t hl;
 
 	colon = s ? strrchr(s, ':') : NULL;
+	/* a bracketed IPv6 address without its port ("[::1]"): the last colon is the address's */
+	if (colon && s[0] == '[' && s[strlen(s) - 1] == ']')
+		colon = NULL;
 	if (!colon || colon == s)
 		return error("%s: %s: expected ADDR:PORT (127.0.0.1:9419, [::1]:9419)", what,
 			     s ? s : ""),

@@ -160,7 +160,7 @@ int fg_parse_size(const char *what, const char *s, __u64 *bytes)
 	if (parse_scaled(what, s, "km", mult, &v))
 		return -EINVAL;
 	if (v == 0 || v > FG_SIZE_MAX)
-		return error("%s: %s: must be 1..4g bytes", what, s), -EINVAL;
+		return error("%s: %s: must be 1..4096m bytes", what, s), -EINVAL;
 	*bytes = v;
 	return 0;
 }
@@ -268,7 +268,7 @@ int fg_parse_endpoint(const char *what, const char *s, struct fg_endpoint *out)
 		out->proto = IPPROTO_UDP;
 	else
 		return error("%s: %s: unknown endpoint (use default, tcp/PORT, udp/PORT, "
-			     "tcp/LO-HI)",
+			     "tcp/LO-HI or udp/LO-HI)",
 			     what, s),
 		       -EINVAL;
 	p = s + 4;
