@@ -221,6 +221,15 @@ test_detach() {
 test_pin_dirs() {
 	local other=/sys/fs/bpf/fgt-at-other-$ID plain=$TMP/plain i n spell
 	local spellings=("$PIN" "$PIN/" "/sys/fs/bpf//fgt-at-$ID" "/sys/fs/bpf/../bpf/fgt-at-$ID//")
+	# a first attach that fails at its last step (a directory where the program's pin goes):
+	# its link, maps and clock go with it; nothing runs on the interface
+	rm -rf "$other"
+	mkdir -p "$other/prog"
+	"$FG_BIN" --pin-dir "$other" attach "$H" >/dev/null 2>"$TMP/err"
+	same "a first attach whose last pin fails exits 1" 1 $?
+	check "... no XDP program left on $H" sh -c "! ip link show $H | grep -q xdp"
+	same "... nothing of it left pinned" "prog" "$(ls "$other" | tr '\n' ' ' | sed 's/ $//')"
+	rm -rf "$other"
 	attached
 	# a second pin directory onto the same interface: refused, and nothing of it left pinned
 	rm -rf "$other"
@@ -248,6 +257,11 @@ test_pin_dirs() {
 	"$FG_BIN" --pin-dir "/sys/fs/bpf/$spell" status >/dev/null 2>"$TMP/err"
 	same "a 5000-character --pin-dir is a usage error" 2 $?
 	check "... with a message" grep -q "error: --pin-dir: longer than" "$TMP/err"
+	"$FG_BIN" --pin-dir / detach --all >/dev/null 2>"$TMP/err"
+	same "detach --all of / exits 1" 1 $?
+	check "... naming / (off bpffs), not an empty path" grep -q "error: detach --all: / is not on bpffs" "$TMP/err"
+	"$FG_BIN" --pin-dir "/fgt-none-$ID/x" status >/dev/null 2>"$TMP/err"
+	check "a --pin-dir under a missing top directory keeps its name" grep -q "/fgt-none-$ID/x/fg_config" "$TMP/err"
 
 	# not floodgate's: a directory elsewhere, and one on bpffs with another tool's pin
 	mkdir -p "$plain" && touch "$plain/fg_config" "$plain/notes"

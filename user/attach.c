@@ -162,7 +162,7 @@ static int pin_maps(struct floodgate *skel)
 {
 	struct bpf_map *map;
 	char path[4096];
-	int err;
+	int err = 0;
 
 	bpf_object__for_each_map(map, skel->obj)
 	{
@@ -171,29 +171,43 @@ static int pin_maps(struct floodgate *skel)
 		if (strncmp(name, "fg_", 3))
 			continue;
 		if ((err = fg_pin_path(path, sizeof(path), name)))
-			return err;
-		if ((err = bpf_map__pin(map, path)))
-			return error("pin %s: %s", path, strerror(-err)), err;
+			break;
+		if ((err = bpf_map__pin(map, path))) {
+			error("pin %s: %s", path, strerror(-err));
+			break;
+		}
 		pin_perms(path, 0640);
 	}
-	return 0;
+	if (!err)
+		return 0;
+	/* what this call pinned, and only that (another attach may have pinned the rest) */
+	bpf_object__for_each_map(map, skel->obj)
+	{
+		if (!strncmp(bpf_map__name(map), "fg_", 3) && bpf_map__is_pinned(map))
+			bpf_map__unpin(map, NULL);
+	}
+	return err;
 }
 
+static int detach_one(const char *ifname);
+
 /*
- * A first attach that failed: what it pinned goes (the maps, the clock,
- * the directory when nothing else is in it), so that no state of a
- * program that never ran is left for status to report as floodgate's.
+ * A first attach that failed after pinning its maps: what it pinned goes
+ * (the maps, the clock, the link it made, the directory when nothing else
+ * is in it), so that no state of a program that never ran is left for
+ * status to report as floodgate's, and no program runs without it.
  */
-static void unpin_fresh(struct floodgate *skel)
+static void unpin_fresh(struct floodgate *skel, const char *ifname, bool linked)
 {
 	struct bpf_map *map;
 	char path[4096];
 
+	if (linked)
+		detach_one(ifname);
 	bpf_object__for_each_map(map, skel->obj)
 	{
-		if (!strncmp(bpf_map__name(map), "fg_", 3) &&
-		    !fg_pin_path(path, sizeof(path), bpf_map__name(map)))
-			unlink(path);
+		if (!strncmp(bpf_map__name(map), "fg_", 3) && bpf_map__is_pinned(map))
+			bpf_map__unpin(map, NULL);
 	}
 	if (!fg_pin_path(path, sizeof(path), FG_PIN_CLOCK))
 		unlink(path);
@@ -386,6 +400,7 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 {
 	struct floodgate *skel = NULL;
 	__u64 layout, hz = fg_kernel_hz();
+	bool pinned = false, linked = false; /* this first attach pinned maps, made a link */
 	int ifindex, err;
 
 	ifindex = if_nametoindex(ifname);
@@ -415,15 +430,19 @@ int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *size
 		      fg_opts.verbose ? "" : " (-v shows the verifier's log)");
 		goto out;
 	}
-	if (!layout && ((err = pin_maps(skel)) || (err = init_state(hz))))
+	if (!layout && (err = pin_maps(skel)))
+		goto out; /* pinned nothing: it undid its own */
+	pinned = !layout;
+	if (pinned && (err = init_state(hz)))
 		goto out;
 	if ((err = pin_replace(bpf_program__fd(skel->progs.fg_clock), FG_PIN_CLOCK, 0660)) ||
 	    (err = link_program(skel, ifname, ifindex, mode, used)))
 		goto out;
+	linked = pinned;
 	err = pin_replace(bpf_program__fd(skel->progs.floodgate), FG_PIN_PROG, 0600);
 out:
-	if (err && !layout)
-		unpin_fresh(skel);
+	if (err && pinned)
+		unpin_fresh(skel, ifname, linked);
 	floodgate__destroy(skel); /* the pins keep maps, programs and links alive */
 	return err;
 }

@@ -29,6 +29,8 @@ struct fg_opts fg_opts = { .pin_dir = FG_PIN_DIR_DEFAULT };
  * (attach makes it) may not hold "." or "..". Room is kept for the pins'
  * names. -1 after an error.
  */
+static bool pin_dir_done; /* fg_opts.pin_dir went through pin_dir_set */
+
 static int pin_dir_set(const char *arg)
 {
 	static char dir[PATH_MAX];
@@ -53,6 +55,7 @@ static int pin_dir_set(const char *arg)
 
 		full[k] = '\0';
 		if (!k) {
+			full[k] = save; /* the tail is the whole path, from its first slash */
 			strcpy(real, "/");
 			break;
 		}
@@ -86,7 +89,10 @@ static int pin_dir_set(const char *arg)
 			memmove(c, c + 1, strlen(c));
 	for (k = strlen(dir); k > 1 && dir[k - 1] == '/'; k--)
 		dir[k - 1] = '\0';
+	if (!*dir)
+		strcpy(dir, "/"); /* the root itself */
 	fg_opts.pin_dir = dir;
+	pin_dir_done = true;
 	return 0;
 }
 
@@ -292,5 +298,8 @@ int fg_cmd_exec(const struct fg_cmd *cmd, int argc, char **argv)
 	}
 	if ((c = check_words(cmd, &a, argv, argc)) >= 0)
 		return c;
+	/* the default too is one spelling: a symbolic link to it shares its lock */
+	if (!pin_dir_done && pin_dir_set(fg_opts.pin_dir))
+		return FG_EXIT_USAGE;
 	return a.sub ? a.sub->run(&a) : cmd->run(&a);
 }
