@@ -287,6 +287,33 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 	return 0;
 }
 
+/* fg_synproxy_remove's error line, held to be said as a warning (remove_after). */
+static void hold_line(void *ctx, bool warn, const char *msg)
+{
+	snprintf(ctx, NFT_ERR, "%s", msg);
+}
+
+/*
+ * This instance's chain removed after a rule set without a proxied
+ * endpoint went live: the change stands whatever nft says, so a failure is
+ * a warning (an error would have callers undo half of what is live).
+ */
+static void remove_after(void)
+{
+	char held[NFT_ERR] = "";
+	fg_report_fn old_fn;
+	void *old_ctx;
+	int err;
+
+	fg_set_report(hold_line, held, &old_fn, &old_ctx);
+	err = fg_synproxy_remove();
+	fg_set_report(old_fn, old_ctx, NULL, NULL);
+	if (err)
+		warning("%s; the rule set proxies no endpoint, and what nftables keeps of its "
+			"rules in table %s goes with the next change or detach --all",
+			held, NFT_TABLE);
+}
+
 int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs)
 {
 	struct fg_ruleset *old = malloc(sizeof(*old));
@@ -303,7 +330,7 @@ int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs)
 		err = fg_ruleset_commit(m, rs);
 		/* a chain a failed removal left behind (below) goes with the next change */
 		if (!err)
-			err = fg_synproxy_remove();
+			remove_after();
 		goto out;
 	}
 	if (fg_ruleset_check(rs)) {
@@ -322,13 +349,8 @@ int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs)
 		goto out;
 	}
 	/* XDP no longer answers: what it answered before finds SYNPROXY gone, the client retries */
-	if (!now && (err = fg_synproxy_remove())) {
-		error("syn proxy: the rule set proxies no endpoint now, but its nftables chain "
-		      "stays "
-		      "in table %s until the next change or detach --all removes it",
-		      NFT_TABLE);
-		goto out;
-	}
+	if (!now)
+		remove_after();
 out:
 	free(old);
 	return err;

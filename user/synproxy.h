@@ -28,8 +28,10 @@ int fg_synproxy_remove(void);
 /*
  * fg_ruleset_commit, with the table in step: installed before a commit
  * that turns the proxy on (and put back if the commit fails), removed
- * after one that turns it off. Returns 0 or -errno; nothing is
- * half-applied.
+ * after one that proxies nothing (a chain an earlier removal left too).
+ * Returns 0 or -errno; nothing is half-applied, except that a removal
+ * nft refuses after the commit is a warning: the rule set stands, and
+ * the next change tries again.
  */
 int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs);
 
