@@ -109,8 +109,9 @@ struct fg_sp_flow {
 	__u32 tuple[9]; /* the tuple's words as struct bpf_sock_tuple holds them (IPv4: 3, then 0) */
 	__u32 family;	/* FG_FAM_IPV4 or FG_FAM_IPV6; 0: empty */
 	__u64 tick;	/* when conntrack last confirmed it */
-	__u64 pad[2];	/* zero: an entry a cache line */
+	__u64 pad[2];	/* zero: 64 bytes an entry, a line's worth */
 };
+_Static_assert(sizeof(struct fg_sp_flow) == 64, "fg_sp_flow: 64 bytes an entry");
 
 #define FG_SP_FLOW_BITS	 12 /* log2 of the entries per CPU: 4096, 256 KiB */
 #define FG_SP_FLOW_SLOTS (1U << FG_SP_FLOW_BITS)

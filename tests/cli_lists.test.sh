@@ -295,7 +295,7 @@ test_bad_input() {
 	fails 1 "IPv4-mapped" allow add ::ffff:198.18.0.0/120
 	# a whole family: taken, with a warning that says what it means
 	check "ban add ::/0 warns that every IPv6 source is dropped" \
-		bash -c "'$FG' --pin-dir '$PIN' ban add ::/0 --for 1m 2>&1 | grep -q '^warning: ::/0: every IPv6 source is now dropped'"
+		bash -c "'$FG' --pin-dir '$PIN' ban add ::/0 --for 1m 2>&1 | grep -q '^warning: ::/0: every IPv6 source outside the allow list is now dropped'"
 	check "allow add 0.0.0.0/0 warns that nothing is limited" \
 		bash -c "'$FG' --pin-dir '$PIN' allow add 0.0.0.0/0 2>&1 | grep -q '^warning: 0.0.0.0/0: every IPv4 source now passes unlimited'"
 	check "ban del ::/0" fg ban del ::/0

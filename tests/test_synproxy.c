@@ -817,7 +817,13 @@ static void forge_source(const struct bpf_sock_tuple *t, char *out, size_t n)
  */
 static void test_flow_entries(void **state)
 {
-	enum { OWN, FORGED, PORT, FAMILY }; /* the entry: the segment's tuple, or how it differs */
+	enum {
+		OWN,
+		FORGED,
+		PORT,
+		DEST,
+		FAMILY
+	}; /* the entry: the segment's tuple, or how it differs */
 	static const struct {
 		const char *name;
 		__u8 family;
@@ -830,6 +836,8 @@ static void test_flow_entries(void **state)
 		{ "ipv6: a source forged to the entry's hash", 6, FORGED, DROP, FG_R_SP_REFUSED },
 		{ "ipv4: an entry of another source port", 4, PORT, DROP, FG_R_SP_REFUSED },
 		{ "ipv6: an entry of another source port", 6, PORT, DROP, FG_R_SP_REFUSED },
+		{ "ipv4: an entry of another destination", 4, DEST, DROP, FG_R_SP_REFUSED },
+		{ "ipv6: an entry of another destination", 6, DEST, DROP, FG_R_SP_REFUSED },
 		{ "ipv4: an ipv6 entry of the same words", 4, FAMILY, DROP, FG_R_SP_REFUSED },
 	};
 	int cpus = libbpf_num_possible_cpus(), fd = bpf_map__fd(fx.skel->maps.fg_sp_flows), c;
@@ -861,9 +869,14 @@ static void test_flow_entries(void **state)
 		if (rows[i].entry == FORGED) {
 			forge_source(&e, forged, sizeof(forged));
 			g.src = forged;
+		} else if (rows[i].entry == PORT && v6) { /* the union: set only the family's */
+			e.ipv6.sport = htons(g.sport + 1);
 		} else if (rows[i].entry == PORT) {
 			e.ipv4.sport = htons(g.sport + 1);
-			e.ipv6.sport = htons(g.sport + 1);
+		} else if (rows[i].entry == DEST && v6) {
+			e.ipv6.daddr[3] ^= htonl(1); /* the last destination word alone */
+		} else if (rows[i].entry == DEST) {
+			e.ipv4.daddr ^= htonl(1);
 		} else if (rows[i].entry == FAMILY) {
 			fl.family = FG_FAM_IPV6;
 		}

@@ -83,7 +83,9 @@ static FILE *open_file(const char *path)
 	}
 	if (S_ISDIR(sb.st_mode)) {
 		close(fd);
-		return error("config %s: a directory, not a file", path), NULL;
+		error("config %s: a directory, not a file", path);
+		errno = EISDIR;
+		return NULL;
 	}
 	f = fdopen(fd, "rb");
 	if (!f) {
@@ -102,7 +104,7 @@ static int read_file(const char *path, char **buf, size_t *len)
 	int err = 0;
 
 	if (!f)
-		return -EINVAL;
+		return -errno; /* error() keeps errno */
 	for (;;) {
 		nb = realloc(b, cap + 1);
 		if (!nb) {

@@ -34,7 +34,8 @@ static void warn_covered(const struct fg_maps *m, const struct fg_cidr *c, __u8 
 			c->family == FG_FAM_IPV4 ? "IPv4" : "IPv6",
 			kind == FG_LIST_ALLOW
 				? "now passes unlimited: floodgate limits none of them"
-				: "is now dropped (ARP and neighbour discovery still pass)");
+				: "outside the allow list is now dropped (ARP and neighbour "
+				  "discovery still pass)");
 
 	if (verdict < 0 || verdict == kind)
 		return;
