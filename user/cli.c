@@ -20,6 +20,7 @@
 #define OPT_BASE 0x200 /* getopt value of option i of a command without a letter */
 
 struct fg_opts fg_opts = { .pin_dir = FG_PIN_DIR_DEFAULT };
+static bool pin_dir_done; /* fg_opts.pin_dir went through pin_dir_set */
 
 /*
  * --pin-dir as one spelling of the directory: absolute, its existing part
@@ -29,8 +30,6 @@ struct fg_opts fg_opts = { .pin_dir = FG_PIN_DIR_DEFAULT };
  * (attach makes it) may not hold "." or "..". Room is kept for the pins'
  * names. -1 after an error.
  */
-static bool pin_dir_done; /* fg_opts.pin_dir went through pin_dir_set */
-
 static int pin_dir_set(const char *arg)
 {
 	static char dir[PATH_MAX];

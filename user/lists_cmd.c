@@ -427,23 +427,17 @@ static void fleet_forget(const struct fg_cidr *cidr)
 	close(fd);
 }
 
-/* fg_ban_del's error line, held back: with --fleet "not banned here" is no error. */
-static void hold_report(void *ctx, bool warn, const char *msg)
-{
-	snprintf(ctx, 512, "%s", msg);
-}
-
 /* Lift the ban of cidr here; with fleet, a prefix not banned here is fine (other nodes may be). */
 static int ban_del_here(const struct fg_maps *m, const struct fg_cidr *cidr, bool fleet)
 {
-	char held[512] = "";
+	char held[FG_REPORT_HOLD] = ""; /* fg_ban_del's error, held: "not banned here" is none */
 	fg_report_fn old_fn;
 	void *old_ctx;
 	int err;
 
 	if (!fleet)
 		return fg_ban_del(m, cidr);
-	fg_set_report(hold_report, held, &old_fn, &old_ctx);
+	fg_set_report(fg_report_hold, held, &old_fn, &old_ctx);
 	err = fg_ban_del(m, cidr);
 	fg_set_report(old_fn, old_ctx, NULL, NULL);
 	if (err && err != -ENOENT)

@@ -287,12 +287,6 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 	return 0;
 }
 
-/* fg_synproxy_remove's error line, held to be said as a warning (remove_after). */
-static void hold_line(void *ctx, bool warn, const char *msg)
-{
-	snprintf(ctx, NFT_ERR, "%s", msg);
-}
-
 /*
  * This instance's chain removed after a rule set without a proxied
  * endpoint went live: the change stands whatever nft says, so a failure is
@@ -300,12 +294,12 @@ static void hold_line(void *ctx, bool warn, const char *msg)
  */
 static void remove_after(void)
 {
-	char held[NFT_ERR] = "";
+	char held[FG_REPORT_HOLD] = ""; /* fg_synproxy_remove's error line, said as a warning */
 	fg_report_fn old_fn;
 	void *old_ctx;
 	int err;
 
-	fg_set_report(hold_line, held, &old_fn, &old_ctx);
+	fg_set_report(fg_report_hold, held, &old_fn, &old_ctx);
 	err = fg_synproxy_remove();
 	fg_set_report(old_fn, old_ctx, NULL, NULL);
 	if (err)

@@ -59,6 +59,11 @@ int error(const char *fmt, ...)
 	return -1;
 }
 
+void fg_report_hold(void *ctx, bool warn, const char *msg)
+{
+	snprintf(ctx, FG_REPORT_HOLD, "%s", msg);
+}
+
 void warning(const char *fmt, ...)
 {
 	va_list ap;

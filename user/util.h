@@ -22,6 +22,14 @@
 typedef void (*fg_report_fn)(void *ctx, bool warn, const char *msg);
 /* Install fn with ctx (NULL: the default); the previous pair goes to *old_fn, *old_ctx. */
 void fg_set_report(fg_report_fn fn, void *ctx, fg_report_fn *old_fn, void **old_ctx);
+/* Bytes of the message fg_report_hold keeps. */
+#define FG_REPORT_HOLD 512
+/*
+ * A report routine that keeps the last message in ctx (FG_REPORT_HOLD
+ * bytes) instead of printing it: for a caller that decides afterwards
+ * whether it was an error, a warning or nothing.
+ */
+void fg_report_hold(void *ctx, bool warn, const char *msg);
 /* Report "error: <message>", errno kept; returns -1 so callers can `return error(...)`. */
 int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Report "warning: <message>", errno kept. */
