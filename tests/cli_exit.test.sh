@@ -90,6 +90,8 @@ test_value_errors() {
 	check "... saying a port is missing, not that '1]' is no number" bash -c \
 		"'$FG' run --config /nonexistent.yaml --metrics '[::1]' 2>&1 | grep -q 'expected ADDR:PORT'"
 	exits 1 config check /nonexistent.yaml
+	check "run with a missing config: one error line, naming the file" bash -c \
+		"out=\$('$FG' run --config /nonexistent.yaml 2>&1); [ \$(wc -l <<<\"\$out\") -eq 1 ] && grep -q 'config /nonexistent.yaml: No such file' <<<\"\$out\""
 }
 
 # nothing attached under the pin directory: a state error, exit 1

@@ -60,7 +60,8 @@ open_default() {
 }
 
 ALL_TESTS="test_deny test_allow_over_deny test_allow_del test_nested_lists
-	test_ipv6 test_manual_bans test_nested_bans test_ban_expiry test_auto_ban test_bad_input test_detach"
+	test_ipv6 test_manual_bans test_nested_bans test_ban_expiry test_auto_ban test_bad_input test_full
+	test_detach"
 
 # deny
 test_deny() {
@@ -269,9 +270,10 @@ test_bad_input() {
 	fails 1 "10.0.0.1/8" allow add 10.0.0.1/8
 	fails 1 "2001:db8::1/32" allow add 2001:db8::1/32
 	fails 1 "banana" deny add banana
-	fails 1 "198.19.0.0/16" allow del 198.19.0.0/16
-	fails 1 "198.19.0.0/16" deny del 198.19.0.0/16
-	fails 1 "198.18.0.0/16" allow add 198.18.0.0/16
+	fails 1 "allow del: 198.19.0.0/16: not on the allow list" allow del 198.19.0.0/16
+	fails 1 "deny del: 198.19.0.0/16: not on the deny list" deny del 198.19.0.0/16
+	fails 1 "allow add: 198.18.0.0/16: already on the deny list" allow add 198.18.0.0/16
+	fails 1 "allow del: 198.18.0.0/16: on the deny list" allow del 198.18.0.0/16
 	fails 1 "0s" ban add $P4 --for 0s
 	fails 1 "1w" ban add $P4 --for 1w
 	fails 1 "-1h" ban add $P4 --for -1h
@@ -301,6 +303,20 @@ test_bad_input() {
 	check "ban del ::/0" fg ban del ::/0
 	check "allow del 0.0.0.0/0" fg allow del 0.0.0.0/0
 	counts_ok "end"
+}
+
+# a full list table: the prefix that does not fit is refused by name, the rest stay
+test_full() {
+	local i
+	printf 'tables: {lists: 16}\n' >"$TMP/small.yaml"
+	check "attach again with a 16-prefix list table" bash -c \
+		"'$FG' --pin-dir '$PIN' detach --all && '$FG' --pin-dir '$PIN' attach '$A' --config '$TMP/small.yaml' >/dev/null"
+	for i in $(seq 0 15); do
+		fg deny add "198.19.$i.0/24" || notok "deny add 198.19.$i.0/24"
+	done
+	fails 1 "deny add: 198.19.16.0/24: the list table is full (16 prefixes" deny add 198.19.16.0/24
+	same "the 16 prefixes stay" 16 "$(fg -j deny list | jq length)"
+	counts_ok "full"
 }
 
 # detach leaves nothing behind

@@ -162,6 +162,7 @@ test_cli() {
 	fga ban add 198.18.99.1 --fleet --config "$TMP/nonexistent.yaml" >"$TMP/out" 2>"$TMP/err"
 	same "ban add --fleet with a missing config exits 1" 1 $?
 	check "... saying which file" grep -q "nonexistent.yaml" "$TMP/err"
+	same "... in one error line" 1 "$(wc -l <"$TMP/err")"
 	fga ban list --fleet >/dev/null 2>&1
 	same "ban list --fleet is a usage error" 2 $?
 	# Redis unreachable: the ban holds here (an attack does not wait), and the error says so

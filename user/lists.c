@@ -48,9 +48,10 @@ struct lent {
 
 /* Trie of loaded entries plus room for more. */
 struct lset {
-	struct lent *v; /* entries */
-	size_t n;	/* used */
-	size_t cap;	/* allocated */
+	struct lent *v;	  /* entries */
+	size_t n;	  /* used */
+	size_t cap;	  /* allocated */
+	const char *what; /* the change, first in its messages: "deny add", "allow list" */
 };
 
 const char *fg_list_kind_name(__u8 kind)
@@ -116,7 +117,7 @@ static int lists_load(const struct fg_maps *m, struct lset *s)
 	size_t limit = 2 * (size_t)lists_capacity(m) + 16;
 	struct lent *e;
 
-	memset(s, 0, sizeof(*s));
+	*s = (struct lset){ .what = s->what };
 	for (;;) {
 		if (bpf_map_get_next_key(m->lists, prev, &next)) {
 			if (errno == ENOENT)
@@ -275,7 +276,7 @@ static int lfilter_publish(const struct fg_maps *m, const struct lset *s, bool d
 	}
 	free(f);
 	if (err)
-		return error("write fg_lfilter: %s", strerror(-err)), err;
+		return error("%s: write fg_lfilter: %s", s->what, strerror(-err)), err;
 	__atomic_store_n(&m->st->lf_slot, slot, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -301,8 +302,8 @@ static int lists_delete(const struct fg_maps *m, struct lset *s)
 		if (bpf_map_delete_elem(m->lists, &e->key) && errno != ENOENT) {
 			err = -errno;
 			__atomic_fetch_add(family_count(m, e->key.family), 1, __ATOMIC_RELEASE);
-			error("delete %s from fg_lists: %s", key_str(a, sizeof(a), &e->key),
-			      strerror(-err));
+			error("%s: delete %s from fg_lists: %s", s->what,
+			      key_str(a, sizeof(a), &e->key), strerror(-err));
 			e->op = LENT_KEEP; /* still there */
 			lists_verdicts(s);
 			continue;
@@ -327,11 +328,12 @@ static int lists_insert(const struct fg_maps *m, struct lset *s, int err)
 			if (!err) {
 				err = -errno;
 				if (err == -ENOSPC || err == -E2BIG || err == -ENOMEM)
-					error("%s: the list table is full (%u prefixes; raise "
+					error("%s: %s: the list table is full (%u prefixes; raise "
 					      "tables.lists in the config)",
-					      key_str(a, sizeof(a), &e->key), lists_capacity(m));
+					      s->what, key_str(a, sizeof(a), &e->key),
+					      lists_capacity(m));
 				else
-					error("add %s to fg_lists: %s",
+					error("%s: add %s to fg_lists: %s", s->what,
 					      key_str(a, sizeof(a), &e->key), strerror(-err));
 			}
 			e->op = LENT_GONE;
@@ -374,8 +376,8 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		if (bpf_map_update_elem(m->lists, &e->key, &e->want, BPF_EXIST)) {
 			if (!err)
 				err = -errno;
-			error("update %s in fg_lists: %s", key_str(a, sizeof(a), &e->key),
-			      strerror(errno));
+			error("%s: update %s in fg_lists: %s", s->what,
+			      key_str(a, sizeof(a), &e->key), strerror(errno));
 			continue;
 		}
 		e->val = e->want;
@@ -402,6 +404,9 @@ static int writable(const struct fg_maps *m)
 
 int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires)
 {
+	static const char *const what[] = {
+		[FG_LIST_BAN] = "ban add", [FG_LIST_DENY] = "deny add", [FG_LIST_ALLOW] = "allow add"
+	};
 	struct fg_lpm_key k;
 	struct lset s = { 0 };
 	struct lent *e;
@@ -410,6 +415,7 @@ int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u
 
 	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
 		return error("fg_list_add: unknown list kind %u", kind), -EINVAL;
+	s.what = what[kind];
 	if ((err = writable(m)) || (err = lists_load(m, &s)))
 		goto out;
 	cidr_to_key(c, &k);
@@ -417,8 +423,9 @@ int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u
 	e = lset_find(&s, &k);
 	if (e && e->val.kind && e->val.kind != kind) {
 		err = -EEXIST;
-		error("%s: already on the %s list, cannot be on the %s list too (%s del %s first)",
-		      a, fg_list_kind_name(e->val.kind), fg_list_kind_name(kind),
+		error("%s: %s: already on the %s list, cannot be on the %s list too (%s del %s "
+		      "first)",
+		      s.what, a, fg_list_kind_name(e->val.kind), fg_list_kind_name(kind),
 		      fg_list_kind_name(e->val.kind), a);
 		goto out;
 	}
@@ -443,12 +450,18 @@ out:
 
 int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
 {
+	static const char *const what[] = {
+		[FG_LIST_BAN] = "ban del", [FG_LIST_DENY] = "deny del", [FG_LIST_ALLOW] = "allow del"
+	};
 	struct fg_lpm_key k;
 	struct lset s = { 0 };
 	struct lent *e;
 	char a[64];
 	int err;
 
+	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
+		return error("fg_list_del: unknown list kind %u", kind), -EINVAL;
+	s.what = what[kind];
 	if ((err = writable(m)) || (err = lists_load(m, &s)))
 		goto out;
 	cidr_to_key(c, &k);
@@ -456,12 +469,12 @@ int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
 	e = lset_find(&s, &k);
 	if (!e || !e->val.kind) {
 		err = -ENOENT;
-		error("%s: not on the %s list", a, fg_list_kind_name(kind));
+		error("%s: %s: not on the %s list", s.what, a, fg_list_kind_name(kind));
 		goto out;
 	}
 	if (e->val.kind != kind) {
 		err = -ENOENT;
-		error("%s: on the %s list, not the %s list (%s del %s)", a,
+		error("%s: %s: on the %s list, not the %s list (%s del %s)", s.what, a,
 		      fg_list_kind_name(e->val.kind), fg_list_kind_name(kind),
 		      fg_list_kind_name(e->val.kind), a);
 		goto out;
@@ -515,6 +528,9 @@ int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v,
 
 	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
 		return error("fg_list_replace: unknown list kind %u", kind), -EINVAL;
+	s.what = kind == FG_LIST_ALLOW	? "allow list"
+		 : kind == FG_LIST_DENY ? "deny list"
+					: "ban list";
 	if ((err = writable(m)) || (err = lists_load(m, &s)))
 		goto out;
 	for (i = 0; i < s.n; i++)
@@ -526,9 +542,9 @@ int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v,
 		cidr_to_key(&v[i], &k);
 		e = lset_find(&s, &k);
 		if (e && e->val.kind && e->val.kind != kind) {
-			bad += !!error("%s: on the %s list, cannot be on the %s list too",
-				       key_str(a, sizeof(a), &k), fg_list_kind_name(e->val.kind),
-				       fg_list_kind_name(kind));
+			bad += !!error("%s: %s: on the %s list, cannot be on the %s list too",
+				       s.what, key_str(a, sizeof(a), &k),
+				       fg_list_kind_name(e->val.kind), fg_list_kind_name(kind));
 			continue;
 		}
 		if (e) {
@@ -554,9 +570,9 @@ int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v,
 		after += present(&s.v[i]);
 	if (after > lists_capacity(m)) {
 		err = -ENOSPC;
-		error("%s list: %zu prefixes in all would not fit the list table (%u; raise "
+		error("%s: %zu prefixes in all would not fit the list table (%u; raise "
 		      "tables.lists)",
-		      fg_list_kind_name(kind), after, lists_capacity(m));
+		      s.what, after, lists_capacity(m));
 		goto out;
 	}
 	err = lists_write(m, &s);
@@ -567,7 +583,7 @@ out:
 
 int fg_lists_expire(const struct fg_maps *m, __u64 now)
 {
-	struct lset s = { 0 };
+	struct lset s = { .what = "ban expiry" };
 	size_t i;
 	int err, n = 0;
 

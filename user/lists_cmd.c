@@ -402,11 +402,8 @@ static int fleet_config(const struct fg_args *a, struct fg_fleet_cfg *out)
 	struct fg_file_config c;
 	int bad = fg_config_load(path, fg_kernel_hz(), &c);
 
-	if (bad < 0)
-		return error("ban --fleet: cannot read %s: %s (--config FILE names the config)",
-			     path, strerror(-bad));
 	if (bad)
-		return -1; /* its problems are printed */
+		return -1; /* printed: the file and why it cannot be read, or its problems */
 	*out = c.fleet;
 	fg_config_free(&c);
 	if (!out->enabled)

@@ -621,10 +621,8 @@ static int daemon_start(struct daemon *d)
 	int bad = fg_config_load(d->config_path, d->hz, &d->cfg);
 
 	d->have_cfg = true;
-	if (bad < 0)
-		error("run: cannot read %s: %s", d->config_path, strerror(-bad));
 	if (bad)
-		return -1; /* a config's own errors are printed by the loader */
+		return -1; /* printed by the loader: why the file cannot be read, or its problems */
 	snprintf(d->listen, sizeof(d->listen), "%s",
 		 d->listen_opt	     ? d->listen_opt
 		 : d->cfg.metrics[0] ? d->cfg.metrics
