@@ -103,7 +103,7 @@ reach() {
 
 ALL_TESTS="test_check_good test_check_bad test_check_json test_usage test_dump_not_attached
 	test_apply_dump test_apply_bad test_apply_ban_conflict test_apply_data_path test_attach_config
-	test_apply_interfaces test_apply_restores"
+	test_apply_interfaces test_apply_sizes test_apply_restores"
 
 # ---- config check: no kernel state needed -------------------------------
 
@@ -263,6 +263,21 @@ test_apply_interfaces() {
 	rc=$?
 	check "config apply warns about an interface that is not attached (exit $rc)" \
 		bash -c "[ $rc -eq 0 ] && grep -q 'warning: .*fgt-$S-none is not attached' '$TMP/err' && ! grep -q 'warning: .*$A' '$TMP/err'"
+}
+
+# table sizes other than the live maps': each way in says they stay, and applies the rest
+test_apply_sizes() {
+	local how rc
+	attached
+	printf 'tables: {lists: 64}\ndefault: {pps: 777}\n' >"$TMP/sizes.yaml"
+	for how in "config apply" "attach $A --config"; do
+		# shellcheck disable=SC2086 # how is words
+		fg $how "$TMP/sizes.yaml" >/dev/null 2>"$TMP/err"
+		rc=$?
+		check "$how with tables: lists: 64 on live default maps: exit $rc, a warning that it stays" \
+			bash -c "[ $rc -eq 0 ] && grep -qE '^warning: $TMP/sizes.yaml: tables: lists: 64 in the file, [0-9]+ live: table sizes change only when the maps are created' '$TMP/err'"
+	done
+	check "... the rest applied" bash -c "'$FG' --pin-dir '$PIN' -j config dump | jq -e '.default.pps == 777' >/dev/null"
 }
 
 # after other changes, the first dump applied gives back exactly the same state

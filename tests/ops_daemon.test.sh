@@ -266,6 +266,10 @@ test_sighup() {
 	same "SIGHUP, good config: the new burst is live" 50 \
 		"$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
 	enforced "SIGHUP, good config: verdicts follow (burst 50: 250 of 300 dropped)" 198.18.0.4 250
+	config 50 "tables: {lists: 64}"
+	kill -HUP $DPID
+	check "SIGHUP, other table sizes: a warning that the live maps keep theirs" \
+		poll 10 grep -q 'tables: lists: 64 in the file, [0-9]* live: table sizes change only' "$TMP/run.err"
 	check "the daemon still serves metrics after reloads" test "$(code "$URL/metrics")" == 200
 }
 

@@ -488,6 +488,7 @@ static int attach_run(const struct fg_args *a)
 	if (!err && config) {
 		err = fg_maps_open(&m, true);
 		if (!err) {
+			fg_config_warn_sizes(&m, &cfg.sizes, config); /* maps of an earlier attach */
 			err = fg_maps_lock(&m) ?: fg_config_apply(&m, &cfg);
 			fg_maps_close(&m);
 		}

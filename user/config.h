@@ -61,6 +61,11 @@ struct fg_diags {
 int fg_config_check(const char *path, __u64 hz, struct fg_file_config *out, struct fg_diags *d);
 void fg_diags_free(struct fg_diags *d);
 void fg_config_free(struct fg_file_config *c);
+/*
+ * Warn of each table size in path (want) that differs from the live
+ * map's: the maps keep the size they were created with.
+ */
+void fg_config_warn_sizes(const struct fg_maps *m, const struct fg_sizes *want, const char *path);
 /* Apply a loaded config: lists, then the rule set in one commit. The caller holds the lock. */
 int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c);
 

@@ -106,8 +106,6 @@ static void apply_warnings(const struct fg_maps *m, const struct fg_file_config 
 {
 	char ifs[64][IF_NAMESIZE];
 	int n = fg_attached_ifaces(ifs, 64), i, j;
-	const __u32 want[] = { c->sizes.sources, c->sizes.bans, c->sizes.lists };
-	const int fds[] = { m->sources, m->bans, m->lists };
 
 	for (i = 0; i < c->n_ifaces; i++) {
 		for (j = 0; j < n && strcmp(ifs[j], c->ifaces[i]); j++)
@@ -125,14 +123,7 @@ static void apply_warnings(const struct fg_maps *m, const struct fg_file_config 
 			warning("%s: interfaces: %s is attached but not listed (it stays attached)",
 				path, ifs[j]);
 	}
-	for (i = 0; i < 3; i++) {
-		__u32 live = fg_map_capacity(fds[i]);
-
-		if (want[i] && live && want[i] != live)
-			warning("%s: tables: %s: %u in the file, %u live: table sizes change only "
-				"when the maps are created (detach --all, then attach)",
-				path, cfg_table_keys[i].key, want[i], live);
-	}
+	fg_config_warn_sizes(m, &c->sizes, path);
 }
 
 static int config_apply(const char *path)

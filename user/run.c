@@ -368,6 +368,7 @@ static int apply(struct daemon *d, struct fg_file_config *c)
 {
 	int err = fg_maps_lock(&d->m);
 
+	fg_config_warn_sizes(&d->m, &c->sizes, d->config_path); /* maps created before */
 	if (!err)
 		err = fg_config_apply(&d->m, c);
 	unlock(&d->m);
