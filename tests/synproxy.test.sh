@@ -374,6 +374,13 @@ test_no_synproxy_support() {
 	check "no SYNPROXY: limit set fails" test $? -ne 0
 	check "no SYNPROXY: the error says why" grep -q "CONFIG_NFT_SYNPROXY.*nothing was changed" \
 		<<<"$out"
+	# another refusal (here: no permission) says what nft said, without the kernel hint
+	sed 's/No such file or directory/Operation not permitted/' "$TMP/badnft/nft" >"$TMP/nftperm"
+	mv "$TMP/nftperm" "$TMP/badnft/nft" && chmod +x "$TMP/badnft/nft"
+	out=$(S env PATH="$TMP/badnft" "$FG" --pin-dir "$PIN" limit set tcp/80 --syn-proxy on 2>&1)
+	check "nft refuses otherwise: limit set fails, naming nft's reason" \
+		grep -q "could not install table inet floodgate: Error: Could not process rule: Operation not permitted; nothing was changed" <<<"$out"
+	check "... and no kernel config hint" bash -c "! grep -q CONFIG_ <<<'$out'"
 	out=$(S env PATH="$TMP/nonft" "$FG" --pin-dir "$PIN" limit set tcp/80 --syn-proxy on 2>&1)
 	check "no nft: the error says so" grep -q "nft binary is not installed" <<<"$out"
 	same "nothing half-installed: the rule is not on" false \

@@ -238,10 +238,21 @@ int fg_synproxy_remove(void)
 	return 0;
 }
 
+/*
+ * Whether nft's error is the kernel's way of saying an expression or
+ * module is missing (ENOENT, EOPNOTSUPP), not a refusal of another kind
+ * (EPERM, EBUSY, a syntax error) that a kernel config hint would hide.
+ */
+static bool missing_feature(const char *err)
+{
+	return strstr(err, "No such file or directory") || strstr(err, "not supported");
+}
+
 int fg_synproxy_install(const struct fg_ruleset *rs)
 {
 	char ports[FG_MAX_RULES * 14], err[NFT_ERR], chain[16], *script = NULL;
 	int n = proxy_ports(rs, ports, sizeof(ports)), r;
+	bool hint;
 
 	if (n < 0)
 		return error("syn proxy: too many ports for one rule"), n;
@@ -278,11 +289,13 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 			     "nftables "
 			     "with conntrack and SYNPROXY)"),
 		       -ENOENT;
+	hint = r > 0 && missing_feature(err); /* before first_line cuts err */
 	if (r)
-		return error("syn proxy: nft could not install table %s: %s (this kernel needs "
-			     "conntrack and nftables' SYNPROXY: CONFIG_NF_CONNTRACK, "
-			     "CONFIG_NFT_SYNPROXY); nothing was changed",
-			     NFT_TABLE, r < 0 ? strerror(-r) : first_line(err)),
+		return error("syn proxy: nft could not install table %s: %s%s; nothing was changed",
+			     NFT_TABLE, r < 0 ? strerror(-r) : first_line(err),
+			     hint ? " (this kernel needs conntrack and nftables' SYNPROXY: "
+				    "CONFIG_NF_CONNTRACK, CONFIG_NFT_SYNPROXY)"
+				  : ""),
 		       -EIO;
 	return 0;
 }
