@@ -353,6 +353,38 @@ static void test_snapshot(void **state)
 	free(s);
 }
 
+/* floodgate_new_sources: the last whole second's, whenever the window last rolled */
+static void test_new_sources_window(void **state)
+{
+	static const struct {
+		__u64 now;  /* ticks after the current window began */
+		__u64 want; /* new sources the snapshot reports */
+	} rows[] = {
+		{ 0, 700 },	     /* the window just began: the one before it */
+		{ HZ - 1, 700 },     /* still in it */
+		{ HZ, 300 },	     /* it ended: its own count */
+		{ 2 * HZ - 1, 300 }, /* ... for one second */
+		{ 2 * HZ, 0 },	     /* then nothing came */
+		{ 3600 * HZ, 0 },
+	};
+	struct fg_attack old, at = { .window = T0, .inserts = 300, .last = 700 };
+	struct fg_snapshot *s = calloc(1, sizeof(*s));
+	__u32 zero = 0;
+	size_t i;
+
+	assert_non_null(s);
+	assert_int_equal(bpf_map_lookup_elem(wm.attack, &zero, &old), 0);
+	assert_int_equal(bpf_map_update_elem(wm.attack, &zero, &at, BPF_ANY), 0);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		wm.st->test_now = T0 + rows[i].now;
+		assert_int_equal(fg_snapshot_read(&wm, s, false), 0);
+		assert_int_equal(s->new_sources, rows[i].want);
+	}
+	wm.st->test_now = T0;
+	assert_int_equal(bpf_map_update_elem(wm.attack, &zero, &old, BPF_ANY), 0);
+	free(s);
+}
+
 static void test_http(void **state)
 {
 	struct fg_metrics_opts o = { 0 };
@@ -582,15 +614,11 @@ static void test_million_sources(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_render_counts),
-		cmocka_unit_test(test_render_format),
-		cmocka_unit_test(test_render_top_sources),
-		cmocka_unit_test(test_snapshot),
-		cmocka_unit_test(test_http),
-		cmocka_unit_test(test_parse_listen),
-		cmocka_unit_test(test_event_lines),
-		cmocka_unit_test(test_top_heap),
-		cmocka_unit_test(test_million_sources),
+		cmocka_unit_test(test_render_counts),	   cmocka_unit_test(test_render_format),
+		cmocka_unit_test(test_render_top_sources), cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_new_sources_window), cmocka_unit_test(test_http),
+		cmocka_unit_test(test_parse_listen),	   cmocka_unit_test(test_event_lines),
+		cmocka_unit_test(test_top_heap),	   cmocka_unit_test(test_million_sources),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, setup, teardown);

@@ -284,7 +284,14 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 	if ((err = fg_attack_read(m, s->have_now ? s->now : 0, s->hz, &at, &s->under_attack)))
 		return err;
 	s->attack_since = at.since;
+	/*
+	 * The last whole second: the window rolls only when a new source
+	 * comes, so after a flood the one it counted in has ended too, and
+	 * both are history once a second has passed since.
+	 */
 	s->new_sources = at.last;
+	if (s->have_now && s->now >= at.window + s->hz)
+		s->new_sources = s->now < at.window + 2 * s->hz ? at.inserts : 0;
 
 	bc.now = s->now;
 	bc.have_now = s->have_now;
