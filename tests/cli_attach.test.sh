@@ -59,7 +59,7 @@ attached() {
 }
 
 ALL_TESTS="test_attach_refusals test_upgrade_under_traffic test_kill_reader test_layout_mismatch
-	test_old_layout_size test_detach test_pin_dirs"
+	test_old_layout_size test_detach test_iface_recreated test_pin_dirs"
 
 # attach, status, refusals
 test_attach_refusals() {
@@ -214,6 +214,20 @@ test_detach() {
 	check "detach --all removed the pins" test ! -e "$PIN"
 	FG status >/dev/null 2>&1
 	same "status without floodgate attached exits 1" 1 $?
+}
+
+# an interface deleted and made anew under its name: status tells it from an attached one
+test_iface_recreated() {
+	attached
+	ip link del "$H"
+	same "status: the interface deleted is gone" gone "$(FG -j status | jq -r '.interfaces[0].mode')"
+	ip link add "$H" type veth peer name "${P}x" && ip link set "$H" up
+	same "status: one made anew under its name runs nothing of ours: detached" detached \
+		"$(FG -j status | jq -r '.interfaces[0].mode')"
+	check "... in the text too" bash -c "'$FG_BIN' --pin-dir '$PIN' status | grep -q '^interfaces: $H (detached)'"
+	FG attach "$H" >/dev/null
+	same "attach again: native" native "$(FG -j status | jq -r '.interfaces[0].mode')"
+	check "the rule survived it all" test "$(FG -j limit list | jq '.[] | select(.endpoint=="udp/7000") | .pps')" == 1000000
 }
 
 # --pin-dir spelled any way is one directory (one writers' lock), and detach --all removes

@@ -35,6 +35,11 @@ enum fg_mode {
 int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *sizes,
 	      enum fg_mode *used);
 
+/* Whether our pinned link runs on the interface named ifname now. */
+bool fg_iface_attached(const char *ifname);
+/* Detach ifname and unpin its link: 0 or -errno after an error line. */
+int fg_detach(const char *ifname);
+
 /*
  * fg_seen's load-time knobs of an opened, not yet loaded skeleton: its
  * size from fg_sources' (when size; a reused pin keeps its own), the
