@@ -74,10 +74,10 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0
 
 fg() { "$FG" --pin-dir "$PIN" "$@"; }
 
-# config BURST [EXTRA-LINE]: the daemon's config file
+# config BURST [EXTRA-LINE [INTERFACES]]: the daemon's config file
 config() {
 	cat >"$TMP/floodgate.yaml" <<EOF
-interfaces: [$A]
+interfaces: [${3:-$A}]
 endpoints:
   - endpoint: udp/9000
     pps: 1
@@ -99,9 +99,10 @@ enforced() {
 	same "$1" "$3" $((after - before))
 }
 
+# start_daemon [WRAPPER...]: the daemon (run through WRAPPER), ready on NOTIFY_SOCKET, or 1
 start_daemon() {
 	: >"$TMP/notify.out"
-	NOTIFY_SOCKET=$TMP/notify.sock "$FG" --pin-dir "$PIN" run --config "$TMP/floodgate.yaml" \
+	NOTIFY_SOCKET=$TMP/notify.sock "$@" "$FG" --pin-dir "$PIN" run --config "$TMP/floodgate.yaml" \
 		--metrics 127.0.0.1:0 >"$TMP/run.out" 2>>"$TMP/run.err" &
 	DPID=$!
 	poll 20 grep -q 'READY=1' "$TMP/notify.out" || return 1
@@ -142,7 +143,7 @@ daemon_up() {
 }
 
 ALL_TESTS="test_ready test_metrics test_hardening test_prometheus test_sighup test_sigterm
-	test_pins_replaced"
+	test_pins_replaced test_unit_sandbox test_one_daemon test_reload_attach test_events_lost"
 
 # readiness, the log, the capabilities left
 test_ready() {
@@ -311,6 +312,87 @@ test_pins_replaced() {
 	same "attach anew: /metrics reads the new maps" 0 \
 		"$(curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_bans_total" { print $2 }')"
 	check "attach anew: the daemon is still running" kill -0 $DPID
+}
+
+# The unit's ProtectSystem=strict leaves /run read-only but for its RuntimeDirectory:
+# the daemon, run so (a mount namespace of its own), starts, and its commands lock there.
+test_unit_sandbox() {
+	local rd
+	rd=$(sed -n 's/^RuntimeDirectory=//p' contrib/floodgate.service)
+	config 100
+	cat >"$TMP/sandbox.sh" <<-EOF
+		mkdir -p /run/${rd:-floodgate-none} && mount --bind /run /run &&
+			mount --bind /run/${rd:-floodgate-none} /run/${rd:-floodgate-none} &&
+			mount -o remount,bind,ro /run && exec "\$@"
+	EOF
+	if start_daemon unshare -m --propagation private sh "$TMP/sandbox.sh"; then
+		ok "floodgate run, /run read-only but for the unit's RuntimeDirectory ($rd): ready"
+		check "... its log says it serves" grep -q 'serving metrics' "$TMP/run.err"
+	else
+		notok "floodgate run, /run read-only but for the unit's RuntimeDirectory (${rd:-none}): ready"
+		sed 's/^/# /' "$TMP/run.err"
+	fi
+}
+
+# One daemon per pin directory, one per port: a second says who has it and changes nothing.
+test_one_daemon() {
+	local pin2=/sys/fs/bpf/fgt-ops2-$S
+	daemon_up 100
+	timeout 20 "$FG" --pin-dir "$PIN" run --config "$TMP/floodgate.yaml" --metrics 127.0.0.1:0 >/dev/null 2>"$TMP/second.err"
+	same "a second floodgate run on the same pin directory: exit 1" 1 $?
+	check "... naming the first by its pid" \
+		grep -q "^error: run: another floodgate run (pid $DPID) serves $PIN already" "$TMP/second.err"
+	same "... in one line" 1 "$(wc -l <"$TMP/second.err")"
+	printf 'interfaces: [%s]\n' "$A" >"$TMP/other.yaml"
+	rm -rf "$pin2"
+	timeout 20 "$FG" --pin-dir "$pin2" run --config "$TMP/other.yaml" --metrics "127.0.0.1:$PORT" >/dev/null 2>"$TMP/second.err"
+	same "a daemon of another pin directory on the first's port: exit 1" 1 $?
+	check "... the port in use, said once" bash -c "grep -c . '$TMP/second.err' | grep -qx 1 &&
+		grep -q '^error: metrics: listen on 127.0.0.1:$PORT: Address already in use' '$TMP/second.err'"
+	check "... before it attached anything (no pins of its own)" test ! -e "$pin2"
+	check "the first still serves" test "$(code "$URL/metrics")" == 200
+	"$FG" --pin-dir "$pin2" detach --all >/dev/null 2>&1
+}
+
+# A reload attaches what the config lists and is not attached; one that fails takes it back.
+test_reload_attach() {
+	daemon_up 100
+	fg detach "$A" >/dev/null
+	config 100 "" "$A, fgt-$S-none"
+	kill -HUP $DPID
+	check "SIGHUP, an interface that is not there: the running config stays" \
+		poll 10 grep -q "^<3>reload: attaching a new interface failed" "$TMP/run.err"
+	check "... and $A, attached on the way, is detached again" bash -c \
+		"grep -q '^<6>detached $A again' '$TMP/run.err' && ! '$FG' --pin-dir '$PIN' -j status | jq -e '.interfaces[] | select(.interface == \"$A\")' >/dev/null"
+	config 100
+	kill -HUP $DPID
+	check "SIGHUP: $A, in the config but detached by hand, attached again" \
+		poll 10 bash -c "'$FG' --pin-dir '$PIN' -j status | jq -e '.interfaces[] | select(.interface == \"$A\" and .mode == \"native\")' >/dev/null"
+	check "... said in the log" grep -q "^<4>reload: $A is in the config but not attached: attaching it" "$TMP/run.err"
+	enforced "... and enforcing (burst 100: 200 of 300 dropped)" 198.18.0.3 200
+}
+
+# Ban events lost before a start are not reported again by the next daemon.
+test_events_lost() {
+	local i before
+	config 1 "ban_policy: {events_per_second: 1}"
+	start_daemon || {
+		notok "floodgate run"
+		return
+	}
+	for i in $(seq 2 12); do send 198.18.0.$i 20; done
+	check "more bans than events_per_second: the daemon says some were not recorded" \
+		poll 10 grep -q 'ban events not recorded' "$TMP/run.err"
+	kill -TERM $DPID
+	poll 20 exited $DPID
+	DPID=
+	before=$(grep -c 'ban events not recorded' "$TMP/run.err")
+	if start_daemon; then
+		sleep 2.5 # two rounds of housekeeping
+		same "a restart does not report them again" "$before" "$(grep -c 'ban events not recorded' "$TMP/run.err")"
+	else
+		notok "restart"
+	fi
 }
 
 run_tests "$@"

@@ -210,20 +210,27 @@ int fg_lock_path(char *buf, size_t len)
 	return 0;
 }
 
-int fg_maps_lock(struct fg_maps *m)
+/* The lock directory, made when missing: 0, or -errno after an error line. */
+static int lock_dir_ready(void)
 {
-	static const struct timespec retry = { .tv_nsec = 10 * 1000000L }; /* 10 ms, as waited counts */
-	char path[4096];
 	struct stat sb;
-	int waited, ret;
 
-	if (m->lock >= 0)
-		return 0;
 	if (mkdir(FG_LOCK_DIR, 0700) && errno != EEXIST)
 		return error("create %s: %s", FG_LOCK_DIR, strerror(errno)), -errno;
 	if (lstat(FG_LOCK_DIR, &sb) || !S_ISDIR(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & 0077))
 		return error("%s: must be a directory owned by root, mode 0700", FG_LOCK_DIR), -EPERM;
-	if ((ret = fg_lock_path(path, sizeof(path))))
+	return 0;
+}
+
+int fg_maps_lock(struct fg_maps *m)
+{
+	static const struct timespec retry = { .tv_nsec = 10 * 1000000L }; /* 10 ms, as waited counts */
+	char path[4096];
+	int waited, ret;
+
+	if (m->lock >= 0)
+		return 0;
+	if ((ret = lock_dir_ready()) || (ret = fg_lock_path(path, sizeof(path))))
 		return ret;
 	m->lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (m->lock < 0)
@@ -244,6 +251,59 @@ int fg_maps_lock(struct fg_maps *m)
 		nanosleep(&retry, NULL);
 	}
 	return 0;
+}
+
+/* The daemon's lock file: the writers' with .run for .lock. 0 or -ENAMETOOLONG. */
+static int run_lock_path(char *buf, size_t len)
+{
+	int err = fg_lock_path(buf, len);
+
+	if (err)
+		return err;
+	/* it ends in ".lock", one byte longer than ".run" and its NUL */
+	memcpy(buf + strlen(buf) - strlen(".lock"), ".run", sizeof(".run"));
+	return 0;
+}
+
+int fg_run_lock(void)
+{
+	char path[4096], pid[24] = "";
+	ssize_t n;
+	int fd, err;
+
+	if ((err = lock_dir_ready()) || (err = run_lock_path(path, sizeof(path))))
+		return err;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error("open %s: %s", path, strerror(errno)), -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		if (err == -EWOULDBLOCK && (n = pread(fd, pid, sizeof(pid) - 1, 0)) > 0) {
+			pid[n] = 0;
+			pid[strcspn(pid, "\n")] = 0;
+		}
+		close(fd);
+		if (err != -EWOULDBLOCK)
+			return error("lock %s: %s", path, strerror(-err)), err;
+		return error("run: another floodgate run%s%s%s serves %s already (its lock: %s)",
+			     pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", fg_opts.pin_dir, path),
+		       -EBUSY;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, pid, n, 0) != n) /* only for the message above */
+		warning("write %s: %s", path, strerror(errno));
+	return fd;
+}
+
+void fg_run_unlock(int fd)
+{
+	char path[4096];
+
+	if (fd < 0)
+		return;
+	if (!run_lock_path(path, sizeof(path)))
+		unlink(path); /* held: no other daemon has it open and locked */
+	close(fd);
 }
 
 int fg_state_layout(int fd, __u64 *layout)

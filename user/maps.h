@@ -61,6 +61,14 @@ void fg_maps_close(struct fg_maps *m);
 int fg_maps_lock(struct fg_maps *m);
 /* Path of that lock file for the current pin directory. 0 or -ENAMETOOLONG. */
 int fg_lock_path(char *buf, size_t len);
+/*
+ * The daemon's own lock, one per pin directory, held while it runs: the
+ * fd (keep it open), or -EBUSY after an error line naming the daemon
+ * that holds it, or another -errno.
+ */
+int fg_run_lock(void);
+/* Remove the daemon's lock file and close fd (from fg_run_lock; -1: nothing). */
+void fg_run_unlock(int fd);
 
 /*
  * Layout version of the fg_state map fd (its value's last word, whatever

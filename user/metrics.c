@@ -33,6 +33,7 @@ struct fg_metrics_server {
 	const struct fg_maps *m;	 /* maps every scrape reads */
 	const struct fg_metrics_opts *o; /* per-source series and the like */
 	unsigned int port;		 /* bound port */
+	bool starting;			 /* in MHD_start_daemon: its failure is said by ours */
 };
 
 /*
@@ -785,9 +786,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 /* libmicrohttpd's own complaints (bad requests, full connection table): notices, one line each. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	const struct fg_metrics_server *s = cls;
 	char buf[512];
 	size_t n;
 
+	if (s && s->starting) /* "Failed to bind to port 0": the port was in the address */
+		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -872,18 +876,19 @@ int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const s
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* the logger first: libmicrohttpd warns (through its own logger) when it is not */
+	s->starting = true;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-				mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned int)FG_HTTP_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)FG_HTTP_TIMEOUT,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FG_HTTP_POOL,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
+				mhd_log, s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+				(unsigned int)FG_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned int)FG_HTTP_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				(size_t)FG_HTTP_POOL, MHD_OPTION_END);
 	if (!s->d) {
 		int err = errno ? -errno : -EADDRINUSE;
 
 		free(s);
 		return error("metrics: listen on %s: %s", listen, strerror(-err)), err;
 	}
+	s->starting = false;
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	*out = s;

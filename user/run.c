@@ -80,6 +80,7 @@ struct daemon {
 	__u32 state_id;		       /* map id of the fg_state held, to notice new maps */
 	bool pins_gone;		       /* the pins vanished (detach --all): said once */
 	struct fg_fleet *fleet;	       /* bans shared through Redis, NULL without fleet: */
+	int run_lock;		       /* fg_run_lock's fd: one daemon per pin directory */
 };
 
 static void logp(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -206,6 +207,16 @@ static void consume_events(struct daemon *d)
 		logp(LOG_ERR, "read fg_events: %s", strerror(-n));
 }
 
+/* FG_C_EVENTS_LOST as it stands; unreadable, what was seen last (no news). */
+static __u64 events_lost(const struct daemon *d)
+{
+	struct fg_count lost;
+
+	if (fg_percpu_sum(&d->m, d->m.counters, FG_C_EVENTS_LOST, &lost, sizeof(lost)))
+		return d->events_lost;
+	return lost.packets;
+}
+
 /* Map id of the pinned fg_state, 0 when there is none. */
 static __u32 pinned_state_id(void)
 {
@@ -277,6 +288,7 @@ static int follow_pins(struct daemon *d)
 	d->events_lost = 0;
 	d->hz = fg_hz(&d->m);
 	refresh_rules(d);
+	d->events_lost = events_lost(d);
 	logp(LOG_NOTICE, "new maps pinned in %s (floodgate attached anew): following them",
 	     fg_opts.pin_dir);
 	return 0;
@@ -286,8 +298,7 @@ static int follow_pins(struct daemon *d)
 
 static void housekeeping(struct daemon *d)
 {
-	struct fg_count lost;
-	__u64 now, forget;
+	__u64 lost, now, forget;
 	int n;
 
 	d->ticks++;
@@ -298,14 +309,13 @@ static void housekeeping(struct daemon *d)
 		     (uint64_t)d->suppressed, FG_LOG_BANS_PER_SEC, (uint64_t)d->suppressed_total);
 	d->suppressed = 0;
 	d->logged = 0;
-	if (!fg_percpu_sum(&d->m, d->m.counters, FG_C_EVENTS_LOST, &lost, sizeof(lost))) {
-		if (lost.packets > d->events_lost)
-			logp(LOG_WARNING,
-			     "events: %" PRIu64 " ban events not recorded by the data path (its "
-			     "event rate limit, ban_policy.events_per_second, or a full ring)",
-			     (uint64_t)(lost.packets - d->events_lost));
-		d->events_lost = lost.packets;
-	}
+	lost = events_lost(d);
+	if (lost > d->events_lost)
+		logp(LOG_WARNING,
+		     "events: %" PRIu64 " ban events not recorded by the data path (its "
+		     "event rate limit, ban_policy.events_per_second, or a full ring)",
+		     (uint64_t)(lost - d->events_lost));
+	d->events_lost = lost;
 	if (d->ticks % FG_EXPIRE_EVERY && d->ticks % FG_FORGET_EVERY)
 		return;
 	if (follow_pins(d) || d->pins_gone)
@@ -346,22 +356,49 @@ static bool has_iface(const struct fg_file_config *c, const char *ifname)
 	return false;
 }
 
-static int attach_all(const struct fg_file_config *c, const struct fg_file_config *old)
+/*
+ * Attach c's interfaces: at a reload (old, the config in force), those
+ * old did not list and those it did that are not attached any more (a
+ * detach by hand, an interface made anew). fresh[i]: c->ifaces[i] was
+ * attached here and was not before, which undo_attach takes back when
+ * what follows fails. 0 or -errno after an error line.
+ */
+static int attach_all(const struct fg_file_config *c, const struct fg_file_config *old,
+		      bool fresh[FG_MAX_IFACES])
 {
 	static const char *const modes[] = { "auto", "native", "generic" };
 	enum fg_mode used;
 	int i, err;
+	bool was;
 
+	memset(fresh, 0, FG_MAX_IFACES * sizeof(*fresh));
 	for (i = 0; i < c->n_ifaces; i++) {
-		if (old && has_iface(old, c->ifaces[i]))
-			continue; /* attached by the config before: nothing to do */
+		was = fg_iface_attached(c->ifaces[i]);
+		if (old && has_iface(old, c->ifaces[i])) {
+			if (was)
+				continue; /* attached by the config before: nothing to do */
+			logp(LOG_WARNING,
+			     "reload: %s is in the config but not attached: attaching it",
+			     c->ifaces[i]);
+		}
 		err = fg_attach(c->ifaces[i], FG_MODE_AUTO, &c->sizes, &used);
 		if (err)
 			return err;
+		fresh[i] = !was;
 		logp(LOG_INFO, "attached to %s in %s mode", c->ifaces[i],
 		     modes[used <= FG_MODE_GENERIC ? used : 0]);
 	}
 	return 0;
+}
+
+/* Detach what attach_all attached afresh: a start or reload that failed changes nothing. */
+static void undo_attach(const struct fg_file_config *c, const bool fresh[FG_MAX_IFACES])
+{
+	int i;
+
+	for (i = 0; i < c->n_ifaces; i++)
+		if (fresh[i] && !fg_detach(c->ifaces[i]))
+			logp(LOG_INFO, "detached %s again", c->ifaces[i]);
 }
 
 static int apply(struct daemon *d, struct fg_file_config *c)
@@ -377,6 +414,7 @@ static int apply(struct daemon *d, struct fg_file_config *c)
 
 static void reload(struct daemon *d)
 {
+	bool fresh[FG_MAX_IFACES];
 	struct fg_file_config nc;
 	int bad, i;
 
@@ -394,13 +432,15 @@ static void reload(struct daemon *d)
 		fg_config_free(&nc);
 		goto out;
 	}
-	if (attach_all(&nc, &d->cfg)) {
+	if (attach_all(&nc, &d->cfg, fresh)) {
+		undo_attach(&nc, fresh);
 		logp(LOG_ERR, "reload: attaching a new interface failed (above): the running "
 			      "config stays");
 		fg_config_free(&nc);
 		goto out;
 	}
 	if (apply(d, &nc)) {
+		undo_attach(&nc, fresh);
 		logp(LOG_ERR, "reload: applying %s failed (above): the running config stays",
 		     d->config_path);
 		fg_config_free(&nc);
@@ -620,6 +660,7 @@ static const struct fg_opt run_opts[] = {
 static int daemon_start(struct daemon *d)
 {
 	int bad = fg_config_load(d->config_path, d->hz, &d->cfg);
+	bool fresh[FG_MAX_IFACES];
 
 	d->have_cfg = true;
 	if (bad)
@@ -629,17 +670,26 @@ static int daemon_start(struct daemon *d)
 		 : d->cfg.metrics[0] ? d->cfg.metrics
 				     : FG_METRICS_DEFAULT);
 	d->mopts.top_n = d->cfg.metrics_top;
-	if (fg_bpffs_ensure())
+	if (fg_bpffs_ensure() || (d->run_lock = fg_run_lock()) < 0)
+		return -1;
+	/* the port before any change: a daemon that cannot serve changes nothing (no request is
+	 * read before serve(), when d->m is open) */
+	if (fg_metrics_start(&d->srv, d->listen, &d->m, &d->mopts))
 		return -1;
 	if (!d->cfg.n_ifaces)
 		logp(LOG_NOTICE, "%s lists no interfaces: serving the state already pinned in %s",
 		     d->config_path, fg_opts.pin_dir);
-	if (attach_all(&d->cfg, NULL) || fg_maps_open(&d->m, true))
+	if (attach_all(&d->cfg, NULL, fresh) || fg_maps_open(&d->m, true)) {
+		undo_attach(&d->cfg, fresh);
 		return -1;
+	}
 	d->maps_open = true;
 	d->hz = fg_hz(&d->m);
-	if (apply(d, &d->cfg))
-		return error("run: applying %s failed", d->config_path);
+	d->events_lost = events_lost(d); /* lost before this start are no news */
+	if (apply(d, &d->cfg)) {
+		undo_attach(&d->cfg, fresh);
+		return error("run: applying %s failed (above)", d->config_path);
+	}
 	d->rules = calloc(1, sizeof(*d->rules));
 	if (!d->rules)
 		return error("run: out of memory");
@@ -652,9 +702,7 @@ static int daemon_start(struct daemon *d)
 		return error("run: fleet: cannot set up (above)");
 	d->mopts.extra = fg_fleet_metrics;
 	d->mopts.extra_ctx = d->fleet;
-	if (fg_metrics_start(&d->srv, d->listen, &d->m, &d->mopts) || setup_loop(d))
-		return -1;
-	return 0;
+	return setup_loop(d);
 }
 
 static void daemon_stop(struct daemon *d)
@@ -673,11 +721,12 @@ static void daemon_stop(struct daemon *d)
 		fg_maps_close(&d->m);
 	if (d->have_cfg)
 		fg_config_free(&d->cfg);
+	fg_run_unlock(d->run_lock);
 }
 
 static int run_run(const struct fg_args *a)
 {
-	struct daemon d = { .ep = -1, .sigfd = -1, .timerfd = -1 };
+	struct daemon d = { .ep = -1, .sigfd = -1, .timerfd = -1, .run_lock = -1 };
 	unsigned char ss[128];
 	int ret = FG_EXIT_ERR;
 	unsigned int sl;
