@@ -301,16 +301,23 @@ test_sigterm() {
 }
 
 # the pins replaced under a running daemon
+attached_metric() { curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_interfaces_attached" { print $2 }'; }
 test_pins_replaced() {
 	daemon_up 100
+	same "floodgate_interfaces_attached: 1" 1 "$(attached_metric)"
 	fg detach --all >/dev/null 2>&1
 	check "detach --all under the daemon: it notices" \
 		poll 15 grep -q '^<4>the pins in .* are gone' "$TMP/run.err"
+	same "... and floodgate_interfaces_attached says 0" 0 "$(attached_metric)"
 	fg attach "$A" >/dev/null 2>&1
 	check "attach anew: the daemon follows the new maps" \
 		poll 15 grep -q '^<5>new maps pinned' "$TMP/run.err"
 	same "attach anew: /metrics reads the new maps" 0 \
 		"$(curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_bans_total" { print $2 }')"
+	same "... and floodgate_interfaces_attached says 1" 1 "$(attached_metric)"
+	check "attach anew (built-in rules): the daemon applies its config to the new maps" \
+		poll 5 bash -c "'$FG' --pin-dir '$PIN' -j limit list | jq -e '.[] | select(.endpoint == \"udp/9000\" and .burst == 100)' >/dev/null"
+	enforced "... which enforces it (burst 100: 200 of 300 dropped)" 198.18.0.7 200
 	check "attach anew: the daemon is still running" kill -0 $DPID
 }
 

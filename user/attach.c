@@ -43,8 +43,6 @@
 
 #define FG_GROUP "floodgate" /* members may read the pinned state (README "Security") */
 
-#define FG_MAX_LINKS 256 /* interfaces one pin directory is attached to, at most */
-
 static const char *mode_name(enum fg_mode mode)
 {
 	return mode == FG_MODE_NATIVE ? "native" : mode == FG_MODE_GENERIC ? "generic" : "auto";

@@ -103,6 +103,8 @@ int fg_map_walk(int fd, size_t ksz, size_t vsz,
 long fg_map_count_entries(int fd, size_t key_size, size_t value_size);
 /* max_entries of a map, 0 when unknown. */
 __u32 fg_map_capacity(int fd);
+/* Interfaces one pin directory is attached to, at most. */
+#define FG_MAX_LINKS 256
 /* Interfaces with a pinned link under the pin directory, sorted; how many (at most max). */
 int fg_attached_ifaces(char names[][16], int max);
 

@@ -25,6 +25,7 @@
 
 #include "util.h"
 #include "maps.h"
+#include "attach.h"
 #include "metrics.h"
 
 /* What the HTTP server keeps. */
@@ -303,6 +304,13 @@ int fg_snapshot_read(const struct fg_maps *m, struct fg_snapshot *s, bool count_
 	s->bans_active = bc.active;
 	if ((err = count_lists(m, s->list_entries)))
 		return error("read fg_lists: %s", strerror(-err)), err;
+	{
+		char ifs[FG_MAX_LINKS][16];
+		int n = fg_attached_ifaces(ifs, FG_MAX_LINKS);
+
+		while (n-- > 0)
+			s->ifaces += fg_iface_attached(ifs[n]);
+	}
 	s->sources = (__u64)-1;
 	if (count_sources) {
 		long n = fg_map_count_entries(m->sources, sizeof(struct fg_src_key),
@@ -592,6 +600,9 @@ static void render_health(FILE *f, const struct fg_snapshot *s)
 	} fails[] = { { "fg_bans", FG_C_BAN_INSERT_FAIL }, { "fg_sources", FG_C_SOURCE_INSERT_FAIL } };
 	unsigned int i;
 
+	family(f, "floodgate_interfaces_attached", "gauge",
+	       "Interfaces floodgate's XDP program runs on now (0: it protects nothing).");
+	sample(f, "floodgate_interfaces_attached", s->ifaces);
 	family(f, "floodgate_under_attack", "gauge",
 	       "1 while new sources are charged to coarse prefixes (under-attack mode), else 0.");
 	sample(f, "floodgate_under_attack", s->under_attack);

@@ -44,6 +44,7 @@ struct fg_snapshot {
 	__u32 sources_max;     /* fg_sources capacity */
 	__u32 bans_max;	       /* fg_bans capacity */
 	__u32 lists_max;       /* fg_lists capacity */
+	__u32 ifaces;	       /* interfaces our program runs on now (links that live) */
 };
 
 /*

@@ -248,10 +248,13 @@ static __u32 held_state_id(const struct fg_maps *m)
 /*
  * Someone ran `detach --all` and maybe attached again: the maps this
  * daemon holds are no longer the ones the program uses. Follow the pins,
- * so metrics and the log stay true; when there are none, say so once and
- * keep the old maps (the daemon does not attach on its own behind the
- * operator's back). Returns 0, or -errno when reopening failed.
+ * so metrics and the log stay true, and apply the config to them; when
+ * there are none, say so once and keep the old maps (the daemon does not
+ * attach on its own behind the operator's back; floodgate_interfaces_attached
+ * says 0). Returns 0, or -errno when reopening failed.
  */
+static int apply(struct daemon *d, struct fg_file_config *c);
+
 static int follow_pins(struct daemon *d)
 {
 	__u32 id = pinned_state_id();
@@ -285,12 +288,16 @@ static int follow_pins(struct daemon *d)
 	d->m = nm; /* the metrics server reads through &d->m: the next scrape sees the new maps */
 	d->state_id = id;
 	d->pins_gone = false;
-	d->events_lost = 0;
 	d->hz = fg_hz(&d->m);
-	refresh_rules(d);
 	d->events_lost = events_lost(d);
 	logp(LOG_NOTICE, "new maps pinned in %s (floodgate attached anew): following them",
 	     fg_opts.pin_dir);
+	/* an attach without --config gave them the built-in rules: the config is what runs */
+	if (apply(d, &d->cfg))
+		logp(LOG_ERR, "applying %s to the new maps failed (above)", d->config_path);
+	else
+		logp(LOG_INFO, "applied %s to the new maps", d->config_path);
+	refresh_rules(d);
 	return 0;
 }
 
