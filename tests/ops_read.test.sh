@@ -79,7 +79,7 @@ teardown_test() {
 }
 
 ALL_TESTS="test_stats test_stats_watch test_top test_top_rates test_top_order_and_usage
-	test_events test_events_follow test_group_member"
+	test_events test_events_follow test_watchers_follow test_group_member"
 
 test_stats() {
 	fg -j stats >"$TMP/stats.json"
@@ -185,6 +185,37 @@ test_events_follow() {
 	same "after kill -9 of events --follow: still enforcing (200 of 300 dropped)" 200 $((after - before))
 	fg events >"$TMP/ev2.txt"
 	check "the queued events are still there for the next reader" grep -q 'ban 198\.18\.0\.5 ' "$TMP/ev2.txt"
+}
+
+# stats --watch and events --follow across detach --all and a new attach: they say the pins
+# went, then read the new maps (their counts, their ring), not the old ones
+test_watchers_follow() {
+	local n
+	"$FG" --pin-dir "$PIN" -j stats --watch 1 >"$TMP/watch.json" 2>"$TMP/watch.err" &
+	SPID=$!
+	"$FG" --pin-dir "$PIN" -j events --follow >"$TMP/follow.json" 2>"$TMP/follow.err" &
+	FPID=$!
+	sleep 1.5
+	fg detach --all >/dev/null
+	check "stats --watch says the pins are gone" poll 5 grep -q '^warning: stats: the pins in .* are gone' "$TMP/watch.err"
+	check "events --follow says so too" poll 5 grep -q '^warning: events: the pins in .* are gone' "$TMP/follow.err"
+	if ! fg attach "$A" >"$TMP/out" 2>&1 ||
+		! fg limit set udp/9000 --pps 1 --burst 100 --action ban --ban-for 1m >>"$TMP/out" 2>&1; then
+		notok "attach anew: $(head -1 "$TMP/out")"
+		return
+	fi
+	check "stats --watch follows the new maps" poll 5 grep -q '^warning: stats: new maps pinned' "$TMP/watch.err"
+	check "events --follow too" poll 5 grep -q '^warning: events: new maps pinned' "$TMP/follow.err"
+	n=$(wc -l <"$TMP/watch.json")
+	send 198.18.0.3 9000 300
+	check "stats --watch: the new maps' drops (200 in an interval after the attach)" poll 5 bash -c \
+		"tail -n +$((n + 1)) '$TMP/watch.json' | jq -s -e 'map(.packets.dropped) | max == 200' >/dev/null"
+	check "events --follow: the ban made in the new maps" poll 5 grep -q '"address":"198.18.0.3"' "$TMP/follow.json"
+	stop_pid "$SPID"
+	SPID=
+	kill "$FPID" 2>/dev/null
+	wait "$FPID" 2>/dev/null
+	FPID=
 }
 
 # a member of the floodgate group reads, and cannot write

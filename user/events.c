@@ -267,7 +267,7 @@ static int events_run(const struct fg_args *a)
 	} ref = {};
 	struct fg_config *cfg = NULL;
 	struct ring_peek r = { .fd = -1 };
-	bool follow = a->opt[0];
+	bool follow = a->opt[0], gone = false; /* gone: the pins vanished, said once */
 	struct fg_maps m;
 	int ret = FG_EXIT_ERR, n;
 	__u64 hz;
@@ -321,6 +321,18 @@ static int events_run(const struct fg_args *a)
 		nanosleep(&nap, NULL);
 		if (stop)
 			break;
+		n = fg_maps_follow(&m, false, &gone, "events");
+		if (n == -ENOENT)
+			continue; /* the old ring holds nothing new */
+		if (n < 0)
+			goto out;
+		if (n) { /* a new ring: its events from the first */
+			peek_close(&r);
+			if (peek_open(&r))
+				goto out;
+			r.pos = 0;
+			hz = fg_hz(&m);
+		}
 	}
 	ret = FG_EXIT_OK;
 out:

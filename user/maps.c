@@ -306,6 +306,68 @@ void fg_run_unlock(int fd)
 	close(fd);
 }
 
+__u32 fg_pinned_state_id(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[4096];
+	int fd;
+
+	if (fg_pin_path(path, sizeof(path), "fg_state"))
+		return 0;
+	fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){ .sz = sizeof(struct bpf_obj_get_opts),
+								.file_flags = BPF_F_RDONLY });
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.id = 0;
+	close(fd);
+	return info.id;
+}
+
+__u32 fg_held_state_id(const struct fg_maps *m)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(m->state, &info, &len) ? 0 : info.id;
+}
+
+int fg_maps_moved(const struct fg_maps *m)
+{
+	__u32 id = fg_pinned_state_id();
+
+	if (!id)
+		return -ENOENT;
+	return id != fg_held_state_id(m);
+}
+
+int fg_maps_follow(struct fg_maps *m, bool write, bool *gone, const char *who)
+{
+	int moved = fg_maps_moved(m), err;
+	struct fg_maps nm;
+
+	if (moved == -ENOENT) {
+		if (!*gone)
+			warning("%s: the pins in %s are gone (detach --all?): waiting for "
+				"floodgate "
+				"to be attached again",
+				who, fg_opts.pin_dir);
+		*gone = true;
+		return -ENOENT;
+	}
+	if (moved <= 0)
+		return moved;
+	if ((err = fg_maps_open(&nm, write)))
+		return err;
+	fg_maps_close(m);
+	*m = nm;
+	*gone = false;
+	warning("%s: new maps pinned in %s (floodgate attached anew): following them", who,
+		fg_opts.pin_dir);
+	return 1;
+}
+
 int fg_state_layout(int fd, __u64 *layout)
 {
 	struct bpf_map_info info = {};

@@ -69,6 +69,22 @@ int fg_lock_path(char *buf, size_t len);
 int fg_run_lock(void);
 /* Remove the daemon's lock file and close fd (from fg_run_lock; -1: nothing). */
 void fg_run_unlock(int fd);
+/* Map id of the pinned fg_state, 0 when there is none. */
+__u32 fg_pinned_state_id(void);
+/* Map id of the fg_state m holds, 0 when unknown. */
+__u32 fg_held_state_id(const struct fg_maps *m);
+/*
+ * Whether the pins now hold other maps than m (a detach --all, then an
+ * attach): 1, or -ENOENT when none are pinned, 0 when m is what is pinned.
+ */
+int fg_maps_moved(const struct fg_maps *m);
+/*
+ * For a command that watches: m replaced by the maps pinned now when they
+ * moved (1, said on stderr), 0 when they did not, -ENOENT while none are
+ * pinned (said once: *gone), or another -errno after an error line. who:
+ * the command, first in its lines.
+ */
+int fg_maps_follow(struct fg_maps *m, bool write, bool *gone, const char *who);
 
 /*
  * Layout version of the fg_state map fd (its value's last word, whatever

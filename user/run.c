@@ -217,34 +217,6 @@ static __u64 events_lost(const struct daemon *d)
 	return lost.packets;
 }
 
-/* Map id of the pinned fg_state, 0 when there is none. */
-static __u32 pinned_state_id(void)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	char path[4096];
-	int fd;
-
-	if (fg_pin_path(path, sizeof(path), "fg_state"))
-		return 0;
-	fd = bpf_obj_get_opts(path, &(struct bpf_obj_get_opts){ .sz = sizeof(struct bpf_obj_get_opts),
-								.file_flags = BPF_F_RDONLY });
-	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		info.id = 0;
-	close(fd);
-	return info.id;
-}
-
-static __u32 held_state_id(const struct fg_maps *m)
-{
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(m->state, &info, &len) ? 0 : info.id;
-}
-
 /*
  * Someone ran `detach --all` and maybe attached again: the maps this
  * daemon holds are no longer the ones the program uses. Follow the pins,
@@ -257,7 +229,7 @@ static int apply(struct daemon *d, struct fg_file_config *c);
 
 static int follow_pins(struct daemon *d)
 {
-	__u32 id = pinned_state_id();
+	__u32 id = fg_pinned_state_id();
 	struct ring_buffer *rb;
 	struct fg_maps nm;
 
@@ -701,7 +673,7 @@ static int daemon_start(struct daemon *d)
 	if (!d->rules)
 		return error("run: out of memory");
 	refresh_rules(d);
-	d->state_id = held_state_id(&d->m);
+	d->state_id = fg_held_state_id(&d->m);
 	d->rb = ring_buffer__new(d->m.events, on_event, d, NULL);
 	if (!d->rb)
 		return error("read fg_events: %s", strerror(errno));

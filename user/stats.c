@@ -313,7 +313,8 @@ static int stats_run(const struct fg_args *a)
 {
 	struct fg_snapshot *s = NULL, *prev = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
-	int ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR, moved;
+	bool gone = false; /* the pins vanished under --watch: said once */
 	__u64 watch = 0;
 	struct fg_maps m;
 	double t0, t1;
@@ -353,6 +354,17 @@ static int stats_run(const struct fg_args *a)
 			;
 		if (stop)
 			break;
+		moved = fg_maps_follow(&m, false, &gone, "stats");
+		if (moved == -ENOENT)
+			continue; /* nothing to show until they are back */
+		if (moved < 0)
+			goto out;
+		if (moved) { /* new counters: rates from the next interval on */
+			if (fg_snapshot_read(&m, prev, false))
+				goto out;
+			t0 = mono_seconds();
+			continue;
+		}
 		t1 = mono_seconds();
 		if (fg_snapshot_read(&m, s, true))
 			goto out;
