@@ -29,6 +29,20 @@ exits() {
 	same "floodgate $* exits $code" "$code" "$rc"
 }
 
+# says CODE LINE ARGS...: floodgate ARGS exits CODE and its first line on stderr is LINE
+says() {
+	local code=$1 line=$2 rc first
+	shift 2
+	first=$("$FG" "$@" 2>&1 >/dev/null)
+	rc=$?
+	first=${first%%$'\n'*}
+	if [ "$rc" -eq "$code" ] && [ "$first" == "$line" ]; then
+		ok "floodgate $*: exit $code, $line"
+	else
+		notok "floodgate $*: exit $rc (want $code), first line: $first (want $line)"
+	fi
+}
+
 test_help() {
 	local c
 	exits 0 --help
@@ -69,6 +83,14 @@ test_usage_errors() {
 	exits 2 allow add                    # no CIDR
 	exits 2 config check                 # no FILE
 	exits 2 config dump extra
+	# bad options are said as every error is, the option as typed, then the usage
+	says 2 "error: limit: unknown or ambiguous option '--bogus'" limit set --bogus
+	says 2 "error: limit: unknown option '-x'" limit set tcp/1 -x
+	says 2 "error: top: option '--by' needs a value" top --by
+	says 2 "error: floodgate: unknown or ambiguous option '--bogus'" --bogus status
+	says 2 "error: floodgate: option '--pin-dir' needs a value" --pin-dir
+	check "--help names the pin directory given" bash -c \
+		"'$FG' --pin-dir /sys/fs/bpf/fgt-exit-$S-x --help | grep -q 'Pin directory: /sys/fs/bpf/fgt-exit-$S-x (--pin-dir; default /sys/fs/bpf/floodgate)'"
 }
 
 test_value_errors() {

@@ -317,6 +317,9 @@ static void test_render_top_sources(void **state)
 {
 	char *t = render(1);
 
+	/* the HELP names the config key as it is written */
+	assert_non_null(strstr(t, "# HELP floodgate_source_packets_total Packets from one of the "
+				  "busiest sources (metrics.top_sources in the config)"));
 	assert_int_equal(count_lines_starting(t, "floodgate_source_packets_total{"), 1);
 	assert_int_equal(sample_of(t, "floodgate_source_packets_total{source=\"198.18.0.2\","
 				      "endpoint=\"udp/9000\"}"),

@@ -170,10 +170,10 @@ static int getopt_tables(const struct fg_cmd *cmd, struct option *lo, char *so, 
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "pin-dir", required_argument, NULL, FG_OPT_PIN_DIR },
 	};
-	size_t n = 0, k = 4;
+	size_t n = 0, k = 5;
 	int i;
 
-	memcpy(so, "hjpv", k);
+	memcpy(so, ":hjpv", k); /* ':' first: a missing value is ':', and getopt prints nothing */
 	for (i = 0; cmd->opts && cmd->opts[i].name; i++) {
 		const struct fg_opt *o = &cmd->opts[i];
 
@@ -191,6 +191,18 @@ static int getopt_tables(const struct fg_cmd *cmd, struct option *lo, char *so, 
 	memcpy(&lo[n], common, sizeof(common));
 	memset(&lo[n + sizeof(common) / sizeof(common[0])], 0, sizeof(*lo));
 	return 0;
+}
+
+void fg_getopt_error(const char *who, int c, char **argv)
+{
+	const char *as_typed = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		error("%s: option '%s' needs a value", who, as_typed);
+	else if (optopt)
+		error("%s: unknown option '-%c'", who, optopt);
+	else
+		error("%s: unknown or ambiguous option '%s'", who, as_typed);
 }
 
 /* Index in cmd->opts of what getopt returned, -1 when none. */
@@ -289,7 +301,8 @@ int fg_cmd_exec(const struct fg_cmd *cmd, int argc, char **argv)
 			return FG_EXIT_OK;
 		}
 		i = opt_index(cmd, c);
-		if (i < 0) { /* getopt said what was wrong */
+		if (i < 0) {
+			fg_getopt_error(cmd->name, c, argv);
 			fg_cmd_usage(cmd, stderr);
 			return FG_EXIT_USAGE;
 		}

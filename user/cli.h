@@ -81,6 +81,11 @@ struct fg_args {
 
 /* The global options as getopt_long returns them; 1 when c was one, -1 after its error. */
 int fg_common_opt(int c);
+/*
+ * The error line for what getopt_long (optstring starting ':', or '+:')
+ * returned as c for a bad option: ':' a missing value, '?' an unknown one.
+ */
+void fg_getopt_error(const char *who, int c, char **argv);
 /* The usage of cmd: generated usage lines, a blank line, cmd->usage. */
 void fg_cmd_usage(const struct fg_cmd *cmd, FILE *f);
 /* Parse argv (argv[0] the command name) and run the handler; returns the exit code. */

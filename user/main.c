@@ -28,8 +28,11 @@ static void usage(FILE *f)
 		   "COMMAND ...\n\ncommands:\n");
 	for (i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i]->name, commands[i]->help);
-	fprintf(f, "\n`floodgate COMMAND --help` for a command's options. Pin directory: %s\n",
-		FG_PIN_DIR_DEFAULT);
+	fprintf(f,
+		"\n`floodgate COMMAND --help` for a command's options. Pin directory: %s "
+		"(--pin-dir; "
+		"default %s)\n",
+		fg_opts.pin_dir, FG_PIN_DIR_DEFAULT);
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -53,7 +56,8 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jpvhV", opts, NULL)) != -1) {
+	/* '+': options before the command only; ':': a missing value is ':', getopt prints nothing */
+	while ((c = getopt_long(argc, argv, "+:jpvhV", opts, NULL)) != -1) {
 		int common = fg_common_opt(c);
 
 		if (common < 0)
@@ -68,6 +72,7 @@ int main(int argc, char **argv)
 			printf("floodgate %s (layout %d)\n", FG_VERSION, FG_LAYOUT_VERSION);
 			return FG_EXIT_OK;
 		default:
+			fg_getopt_error("floodgate", c, argv);
 			usage(stderr);
 			return FG_EXIT_USAGE;
 		}

@@ -480,10 +480,9 @@ static void render_sources(FILE *f, const struct fg_snapshot *s, struct fg_top *
 		const char *name, *help;
 		size_t off;
 	} series[] = {
-		{ "floodgate_source_packets_total", "Packets from one of the busiest sources (config metrics_top), per endpoint rule.",
+		{ "floodgate_source_packets_total", "Packets from one of the busiest sources (metrics.top_sources in the config), per endpoint rule.",
 		  offsetof(struct fg_src, packets) },
-		{ "floodgate_source_bytes_total",
-		  "Bytes from one of the busiest sources (config metrics_top), per endpoint rule.",
+		{ "floodgate_source_bytes_total", "Bytes from one of the busiest sources (metrics.top_sources in the config), per endpoint rule.",
 		  offsetof(struct fg_src, bytes) },
 		{ "floodgate_source_dropped_packets_total",
 		  "Packets dropped from one of the busiest sources, per endpoint rule.",
