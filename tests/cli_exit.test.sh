@@ -89,6 +89,8 @@ test_usage_errors() {
 	says 2 "error: top: option '--by' needs a value" top --by
 	says 2 "error: floodgate: unknown or ambiguous option '--bogus'" --bogus status
 	says 2 "error: floodgate: option '--pin-dir' needs a value" --pin-dir
+	says 2 "error: floodgate: option '--json' takes no value" --json=1 stats
+	says 2 "error: stats: option '--json' takes no value" stats --json=1
 	check "--help names the pin directory given" bash -c \
 		"'$FG' --pin-dir /sys/fs/bpf/fgt-exit-$S-x --help | grep -q 'Pin directory: /sys/fs/bpf/fgt-exit-$S-x (--pin-dir; default /sys/fs/bpf/floodgate)'"
 }

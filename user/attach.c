@@ -305,35 +305,13 @@ busy : {
 }
 }
 
-/*
- * An fd of our pinned link for ifname and the ifindex it is on (0: the
- * link is defunct, its interface went away), or -errno (-ENOENT: none).
- */
-static int link_get(const char *ifname, int *ifindex)
-{
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
-	char path[4096], name[64];
-	int fd, err;
-
-	*ifindex = 0;
-	snprintf(name, sizeof(name), FG_PIN_LINK_PREFIX "%s", ifname);
-	if ((err = fg_pin_path(path, sizeof(path), name)))
-		return err;
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	*ifindex = bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : (int)info.xdp.ifindex;
-	return fd;
-}
-
 /* An fd of our pinned link for ifname, -ENOENT when none, or the link is defunct. */
 static int link_open(const char *ifname, int *ifindex_out)
 {
 	char path[4096], name[64];
 	int fd, ifindex;
 
-	fd = link_get(ifname, &ifindex);
+	fd = fg_link_get(ifname, &ifindex);
 	if (fd < 0 || ifindex)
 		goto out;
 	close(fd);
@@ -345,32 +323,6 @@ out:
 	if (fd >= 0 && ifindex_out)
 		*ifindex_out = ifindex;
 	return fd;
-}
-
-/*
- * What runs on ifname: "native" or "generic" when our link is on the
- * interface of that name now, "gone" when there is none, "detached" when
- * there is one but our link died with an earlier one of the name.
- */
-static const char *iface_state(const char *ifname)
-{
-	int ifindex = if_nametoindex(ifname), on = 0, fd = link_get(ifname, &on);
-
-	if (fd >= 0)
-		close(fd);
-	if (!ifindex)
-		return "gone";
-	/* the links are root's (a group reader of stats has only what the kernel says) */
-	if ((fd >= 0 || (fd != -EACCES && fd != -EPERM)) && on != ifindex)
-		return "detached";
-	return mode_name(query_mode(ifindex));
-}
-
-bool fg_iface_attached(const char *ifname)
-{
-	const char *s = iface_state(ifname);
-
-	return strcmp(s, "gone") && strcmp(s, "detached");
 }
 
 /*
@@ -736,7 +688,7 @@ static json_object *status_json(const struct fg_snapshot *s, const struct status
 
 		json_object_object_add(jo, "interface", json_object_new_string(t->ifs[i]));
 		json_object_object_add(jo, "ifindex", json_object_new_int(ifindex));
-		json_object_object_add(jo, "mode", json_object_new_string(iface_state(t->ifs[i])));
+		json_object_object_add(jo, "mode", json_object_new_string(fg_iface_state(t->ifs[i])));
 		json_object_array_add(ja, jo);
 	}
 	json_object_object_add(o, "interfaces", ja);
@@ -763,7 +715,7 @@ static void status_text(const struct fg_snapshot *s, const struct status *t)
 
 	printf("interfaces:");
 	for (i = 0; i < t->n_ifs; i++)
-		printf(" %s (%s)", t->ifs[i], iface_state(t->ifs[i]));
+		printf(" %s (%s)", t->ifs[i], fg_iface_state(t->ifs[i]));
 	printf("%s\n", t->n_ifs ? "" : " none");
 	printf("program:    id %u, layout %" PRIu64 ", rule set generation %" PRIu64 ", %" PRIu64
 	       " ticks/s\n",

@@ -35,8 +35,6 @@ enum fg_mode {
 int fg_attach(const char *ifname, enum fg_mode mode, const struct fg_sizes *sizes,
 	      enum fg_mode *used);
 
-/* Whether our pinned link runs on the interface named ifname now. */
-bool fg_iface_attached(const char *ifname);
 /* Detach ifname and unpin its link: 0 or -errno after an error line. */
 int fg_detach(const char *ifname);
 

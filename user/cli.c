@@ -195,14 +195,16 @@ static int getopt_tables(const struct fg_cmd *cmd, struct option *lo, char *so, 
 
 void fg_getopt_error(const char *who, int c, char **argv)
 {
-	const char *as_typed = optind > 0 ? argv[optind - 1] : "?";
+	const char *as_typed = optind > 0 ? argv[optind - 1] : "?", *eq = strchr(as_typed, '=');
 
 	if (c == ':')
 		error("%s: option '%s' needs a value", who, as_typed);
-	else if (optopt)
-		error("%s: unknown option '-%c'", who, optopt);
-	else
+	else if (!strncmp(as_typed, "--", 2) && eq && optopt) /* --json=1: known, takes none */
+		error("%s: option '%.*s' takes no value", who, (int)(eq - as_typed), as_typed);
+	else if (!strncmp(as_typed, "--", 2) || optopt <= ' ' || optopt > '~')
 		error("%s: unknown or ambiguous option '%s'", who, as_typed);
+	else
+		error("%s: unknown option '-%c'", who, optopt);
 }
 
 /* Index in cmd->opts of what getopt returned, -1 when none. */

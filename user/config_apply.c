@@ -185,12 +185,12 @@ static void rules_reset(const struct fg_maps *m, const struct fg_ruleset *live,
 
 void fg_config_warn_sizes(const struct fg_maps *m, const struct fg_sizes *want, const char *path)
 {
-	const int fds[CFG_TABLE_KEYS] = { m->sources, m->bans, m->lists }; /* cfg_table_keys' order */
 	int i;
 
 	for (i = 0; i < CFG_TABLE_KEYS; i++) {
 		__u32 w = *(const __u32 *)((const char *)want + cfg_table_keys[i].out_off);
-		__u32 live = fg_map_capacity(fds[i]);
+		__u32 live = fg_map_capacity(
+			*(const int *)((const char *)m + cfg_table_keys[i].fd_off));
 
 		if (w && live && w != live)
 			warning("%s: tables: %s: %u in the file, %u live: table sizes change only "

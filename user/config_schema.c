@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "attach.h"
+#include "maps.h"
 #include "config.h"
 #include "config_yaml.h"
 
@@ -109,10 +110,12 @@ const cyaml_schema_value_t cfg_file_schema = {
 
 /* Sizes under tables:, their ranges, and where they go. */
 const struct cfg_table_key cfg_table_keys[CFG_TABLE_KEYS] = {
-	{ "sources", offsetof(struct y_tables, sources), offsetof(struct fg_sizes, sources), 1024,
-	  1 << 26 },
-	{ "bans", offsetof(struct y_tables, bans), offsetof(struct fg_sizes, bans), 64, 1 << 24 },
-	{ "lists", offsetof(struct y_tables, lists), offsetof(struct fg_sizes, lists), 16, 1 << 24 },
+	{ "sources", offsetof(struct y_tables, sources), offsetof(struct fg_sizes, sources),
+	  offsetof(struct fg_maps, sources), 1024, 1 << 26 },
+	{ "bans", offsetof(struct y_tables, bans), offsetof(struct fg_sizes, bans),
+	  offsetof(struct fg_maps, bans), 64, 1 << 24 },
+	{ "lists", offsetof(struct y_tables, lists), offsetof(struct fg_sizes, lists),
+	  offsetof(struct fg_maps, lists), 16, 1 << 24 },
 };
 
 void y_free(struct y_file *y)

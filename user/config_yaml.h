@@ -126,6 +126,7 @@ struct cfg_table_key {
 	const char *key; /* key under tables: */
 	size_t y_off;	 /* offsetof(struct y_tables, ...) */
 	size_t out_off;	 /* offsetof(struct fg_sizes, ...) */
+	size_t fd_off;	 /* offsetof(struct fg_maps, ...): the live table's fd */
 	__u64 min, max;	 /* accepted range */
 };
 #define CFG_TABLE_KEYS 3

@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <net/if.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -265,29 +266,48 @@ static int run_lock_path(char *buf, size_t len)
 	return 0;
 }
 
+/* The pid in a daemon's lock file, for the message of the one refused; "" when unreadable. */
+static void run_lock_pid(int fd, char *pid, size_t len)
+{
+	ssize_t n = pread(fd, pid, len - 1, 0);
+
+	pid[n > 0 ? n : 0] = 0;
+	pid[strcspn(pid, "\n")] = 0;
+}
+
 int fg_run_lock(void)
 {
-	char path[4096], pid[24] = "";
+	char path[4096], pid[24];
+	struct stat held, named;
+	int fd, err, tries;
 	ssize_t n;
-	int fd, err;
 
 	if ((err = lock_dir_ready()) || (err = run_lock_path(path, sizeof(path))))
 		return err;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return error("open %s: %s", path, strerror(errno)), -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
-		err = -errno;
-		if (err == -EWOULDBLOCK && (n = pread(fd, pid, sizeof(pid) - 1, 0)) > 0) {
-			pid[n] = 0;
-			pid[strcspn(pid, "\n")] = 0;
+	for (tries = 0;; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return error("open %s: %s", path, strerror(errno)), -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			err = -errno;
+			run_lock_pid(fd, pid, sizeof(pid));
+			close(fd);
+			if (err != -EWOULDBLOCK)
+				return error("lock %s: %s", path, strerror(-err)), err;
+			return error("run: another floodgate run%s%s%s serves %s already (its "
+				     "lock: "
+				     "%s)",
+				     pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "",
+				     fg_opts.pin_dir, path),
+			       -EBUSY;
 		}
+		/* the file may be one its daemon unlinked on the way out: the path's is the lock */
+		if (!fstat(fd, &held) && !stat(path, &named) && held.st_ino == named.st_ino &&
+		    held.st_dev == named.st_dev)
+			break;
 		close(fd);
-		if (err != -EWOULDBLOCK)
-			return error("lock %s: %s", path, strerror(-err)), err;
-		return error("run: another floodgate run%s%s%s serves %s already (its lock: %s)",
-			     pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "", fg_opts.pin_dir, path),
-		       -EBUSY;
+		if (tries == 8)
+			return error("lock %s: replaced as often as it was taken", path), -EAGAIN;
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) || pwrite(fd, pid, n, 0) != n) /* only for the message above */
@@ -302,7 +322,7 @@ void fg_run_unlock(int fd)
 	if (fd < 0)
 		return;
 	if (!run_lock_path(path, sizeof(path)))
-		unlink(path); /* held: no other daemon has it open and locked */
+		unlink(path); /* one that opened it meanwhile finds it gone and takes the path's */
 	close(fd);
 }
 
@@ -333,13 +353,64 @@ __u32 fg_held_state_id(const struct fg_maps *m)
 	return bpf_obj_get_info_by_fd(m->state, &info, &len) ? 0 : info.id;
 }
 
+int fg_link_get(const char *ifname, int *ifindex)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[4096], name[64];
+	int fd, err;
+
+	*ifindex = 0;
+	snprintf(name, sizeof(name), FG_PIN_LINK_PREFIX "%s", ifname);
+	if ((err = fg_pin_path(path, sizeof(path), name)))
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	*ifindex = bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : (int)info.xdp.ifindex;
+	return fd;
+}
+
+const char *fg_iface_state(const char *ifname)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int ifindex = if_nametoindex(ifname), on = 0, fd = fg_link_get(ifname, &on);
+
+	if (fd >= 0)
+		close(fd);
+	if (!ifindex)
+		return "gone";
+	/* the links are root's: a group reader of stats has only what the kernel says */
+	if ((fd >= 0 || (fd != -EACCES && fd != -EPERM)) && on != ifindex)
+		return "detached";
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return "auto"; /* the kernel does not say */
+	return q.attach_mode == XDP_ATTACHED_DRV    ? "native"
+	       : q.attach_mode == XDP_ATTACHED_SKB  ? "generic"
+	       : q.attach_mode == XDP_ATTACHED_NONE ? "detached"
+						    : "auto";
+}
+
+bool fg_iface_attached(const char *ifname)
+{
+	const char *s = fg_iface_state(ifname);
+
+	return strcmp(s, "gone") && strcmp(s, "detached");
+}
+
 int fg_maps_moved(const struct fg_maps *m)
 {
 	__u32 id = fg_pinned_state_id();
+	char path[4096];
 
 	if (!id)
 		return -ENOENT;
-	return id != fg_held_state_id(m);
+	if (id == fg_held_state_id(m))
+		return 0;
+	/* attach pins the program last, once the state is whole */
+	if (fg_pin_path(path, sizeof(path), FG_PIN_PROG) || access(path, F_OK))
+		return -EAGAIN;
+	return 1;
 }
 
 int fg_maps_follow(struct fg_maps *m, bool write, bool *gone, const char *who)
@@ -356,6 +427,8 @@ int fg_maps_follow(struct fg_maps *m, bool write, bool *gone, const char *who)
 		*gone = true;
 		return -ENOENT;
 	}
+	if (moved == -EAGAIN)
+		return 0; /* an attach under way: its maps once it is done */
 	if (moved <= 0)
 		return moved;
 	if ((err = fg_maps_open(&nm, write)))

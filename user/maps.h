@@ -75,7 +75,8 @@ __u32 fg_pinned_state_id(void);
 __u32 fg_held_state_id(const struct fg_maps *m);
 /*
  * Whether the pins now hold other maps than m (a detach --all, then an
- * attach): 1, or -ENOENT when none are pinned, 0 when m is what is pinned.
+ * attach): 1, or -ENOENT when none are pinned, -EAGAIN while the attach
+ * that pins new ones is not done, 0 when m is what is pinned.
  */
 int fg_maps_moved(const struct fg_maps *m);
 /*
@@ -119,6 +120,21 @@ int fg_map_walk(int fd, size_t ksz, size_t vsz,
 long fg_map_count_entries(int fd, size_t key_size, size_t value_size);
 /* max_entries of a map, 0 when unknown. */
 __u32 fg_map_capacity(int fd);
+/*
+ * An fd of our pinned link for ifname (link_<ifname>) and the ifindex it
+ * is on in *ifindex (0: the link is defunct, its interface went away), or
+ * -errno (-ENOENT: none).
+ */
+int fg_link_get(const char *ifname, int *ifindex);
+/*
+ * What runs on ifname: "native" or "generic" when our link is on the
+ * interface of that name now, "gone" when there is none, "detached" when
+ * nothing of ours runs there (our link died with an earlier interface of
+ * the name, or none is pinned), "auto" when the kernel does not say.
+ */
+const char *fg_iface_state(const char *ifname);
+/* Whether our program runs on the interface named ifname now (fg_iface_state). */
+bool fg_iface_attached(const char *ifname);
 /* Interfaces one pin directory is attached to, at most. */
 #define FG_MAX_LINKS 256
 /* Interfaces with a pinned link under the pin directory, sorted; how many (at most max). */

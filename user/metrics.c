@@ -25,7 +25,6 @@
 
 #include "util.h"
 #include "maps.h"
-#include "attach.h"
 #include "metrics.h"
 
 /* What the HTTP server keeps. */
@@ -35,6 +34,7 @@ struct fg_metrics_server {
 	const struct fg_metrics_opts *o; /* per-source series and the like */
 	unsigned int port;		 /* bound port */
 	bool starting;			 /* in MHD_start_daemon: its failure is said by ours */
+	char why[160];			 /* its last line meanwhile, for when errno says nothing */
 };
 
 /*
@@ -796,12 +796,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 /* libmicrohttpd's own complaints (bad requests, full connection table): notices, one line each. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	const struct fg_metrics_server *s = cls;
+	struct fg_metrics_server *s = cls;
 	char buf[512];
 	size_t n;
 
-	if (s && s->starting) /* "Failed to bind to port 0": the port was in the address */
+	if (s && s->starting) { /* "Failed to bind to port 0": the port was in the address */
+		vsnprintf(s->why, sizeof(s->why), fmt, ap);
+		s->why[strcspn(s->why, "\r\n")] = 0;
 		return;
+	}
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -887,6 +890,7 @@ int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const s
 		flags |= MHD_USE_IPv6;
 	/* the logger first: libmicrohttpd warns (through its own logger) when it is not */
 	s->starting = true;
+	errno = 0;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
 				mhd_log, s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
 				(unsigned int)FG_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -895,8 +899,10 @@ int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const s
 	if (!s->d) {
 		int err = errno ? -errno : -EADDRINUSE;
 
+		error("metrics: listen on %s: %s", listen,
+		      errno || !s->why[0] ? strerror(-err) : s->why);
 		free(s);
-		return error("metrics: listen on %s: %s", listen, strerror(-err)), err;
+		return err;
 	}
 	s->starting = false;
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);

@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -82,6 +83,15 @@ struct daemon {
 	struct fg_fleet *fleet;	       /* bans shared through Redis, NULL without fleet: */
 	int run_lock;		       /* fg_run_lock's fd: one daemon per pin directory */
 };
+
+/*
+ * Warnings of the code the daemon shares with the commands, with the
+ * journal's priority prefix; errors stay unprefixed (SyslogLevel=err).
+ */
+static void daemon_report(void *ctx, bool warn, const char *msg)
+{
+	fprintf(stderr, "%s%s: %s\n", warn ? "<4>" : "", warn ? "warning" : "error", msg);
+}
 
 static void logp(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logp(int prio, const char *fmt, ...)
@@ -217,20 +227,21 @@ static __u64 events_lost(const struct daemon *d)
 	return lost.packets;
 }
 
+static int apply(struct daemon *d, struct fg_file_config *c);
+
 /*
  * Someone ran `detach --all` and maybe attached again: the maps this
  * daemon holds are no longer the ones the program uses. Follow the pins,
- * so metrics and the log stay true, and apply the config to them; when
- * there are none, say so once and keep the old maps (the daemon does not
+ * so metrics and the log stay true, and apply the config to them when they
+ * hold the built-in rules (a plain attach); when there are none, say so once and keep the old maps (the daemon does not
  * attach on its own behind the operator's back; floodgate_interfaces_attached
  * says 0). Returns 0, or -errno when reopening failed.
  */
-static int apply(struct daemon *d, struct fg_file_config *c);
-
 static int follow_pins(struct daemon *d)
 {
 	__u32 id = fg_pinned_state_id();
 	struct ring_buffer *rb;
+	struct fg_state st;
 	struct fg_maps nm;
 
 	if (id == d->state_id)
@@ -244,6 +255,8 @@ static int follow_pins(struct daemon *d)
 		d->pins_gone = true;
 		return 0;
 	}
+	if (fg_maps_moved(&d->m) == -EAGAIN)
+		return 0; /* an attach under way: its maps once it is done */
 	if (fg_maps_open(&nm, true))
 		return -EIO;
 	rb = ring_buffer__new(nm.events, on_event, d, NULL);
@@ -264,11 +277,21 @@ static int follow_pins(struct daemon *d)
 	d->events_lost = events_lost(d);
 	logp(LOG_NOTICE, "new maps pinned in %s (floodgate attached anew): following them",
 	     fg_opts.pin_dir);
-	/* an attach without --config gave them the built-in rules: the config is what runs */
-	if (apply(d, &d->cfg))
+	/*
+	 * An attach without --config left the built-in rules (generation 1):
+	 * the config is what should run. A rule set of their own (attach
+	 * --config, limit set) is the operator's: left as it is.
+	 */
+	if (fg_state_read(&d->m, &st) || st.generation > 1)
+		logp(LOG_NOTICE,
+		     "the new maps carry a rule set of their own: %s not applied (a reload "
+		     "applies it)",
+		     d->config_path);
+	else if (apply(d, &d->cfg))
 		logp(LOG_ERR, "applying %s to the new maps failed (above)", d->config_path);
 	else
-		logp(LOG_INFO, "applied %s to the new maps", d->config_path);
+		logp(LOG_INFO, "applied %s to the new maps (they had the built-in rules)",
+		     d->config_path);
 	refresh_rules(d);
 	return 0;
 }
@@ -337,10 +360,13 @@ static bool has_iface(const struct fg_file_config *c, const char *ifname)
 
 /*
  * Attach c's interfaces: at a reload (old, the config in force), those
- * old did not list and those it did that are not attached any more (a
- * detach by hand, an interface made anew). fresh[i]: c->ifaces[i] was
- * attached here and was not before, which undo_attach takes back when
- * what follows fails. 0 or -errno after an error line.
+ * old did not list, which must attach, and those it did that are not
+ * attached any more (a detach by hand, an interface made anew), which are
+ * tried: one that is gone or fails is logged and does not hold the reload
+ * up (a hot-plugged NIC that is down must not block a rule change).
+ * fresh[i]: c->ifaces[i] was attached here and was not before, whose link
+ * undo_attach takes back when what follows fails. 0 or -errno after an
+ * error line.
  */
 static int attach_all(const struct fg_file_config *c, const struct fg_file_config *old,
 		      bool fresh[FG_MAX_IFACES])
@@ -356,13 +382,22 @@ static int attach_all(const struct fg_file_config *c, const struct fg_file_confi
 		if (old && has_iface(old, c->ifaces[i])) {
 			if (was)
 				continue; /* attached by the config before: nothing to do */
+			if (!if_nametoindex(c->ifaces[i])) {
+				logp(LOG_WARNING, "reload: %s is in the config but gone: left out",
+				     c->ifaces[i]);
+				continue;
+			}
 			logp(LOG_WARNING,
 			     "reload: %s is in the config but not attached: attaching it",
 			     c->ifaces[i]);
-		}
-		err = fg_attach(c->ifaces[i], FG_MODE_AUTO, &c->sizes, &used);
-		if (err)
+			if (fg_attach(c->ifaces[i], FG_MODE_AUTO, &c->sizes, &used)) {
+				logp(LOG_ERR, "reload: attaching %s again failed (above)",
+				     c->ifaces[i]);
+				continue;
+			}
+		} else if ((err = fg_attach(c->ifaces[i], FG_MODE_AUTO, &c->sizes, &used))) {
 			return err;
+		}
 		fresh[i] = !was;
 		logp(LOG_INFO, "attached to %s in %s mode", c->ifaces[i],
 		     modes[used <= FG_MODE_GENERIC ? used : 0]);
@@ -370,7 +405,11 @@ static int attach_all(const struct fg_file_config *c, const struct fg_file_confi
 	return 0;
 }
 
-/* Detach what attach_all attached afresh: a start or reload that failed changes nothing. */
+/*
+ * Detach what attach_all attached afresh: a start or reload that failed
+ * leaves no interface attached that was not (the maps a first attach
+ * pinned stay, as after `floodgate detach IFACE`).
+ */
 static void undo_attach(const struct fg_file_config *c, const bool fresh[FG_MAX_IFACES])
 {
 	int i;
@@ -384,7 +423,6 @@ static int apply(struct daemon *d, struct fg_file_config *c)
 {
 	int err = fg_maps_lock(&d->m);
 
-	fg_config_warn_sizes(&d->m, &c->sizes, d->config_path); /* maps created before */
 	if (!err)
 		err = fg_config_apply(&d->m, c);
 	unlock(&d->m);
@@ -406,8 +444,8 @@ static void reload(struct daemon *d)
 			logp(LOG_ERR, "reload: %s has %d error%s (above): the running config stays",
 			     d->config_path, bad, bad == 1 ? "" : "s");
 		else
-			logp(LOG_ERR, "reload: cannot read %s: %s: the running config stays",
-			     d->config_path, strerror(-bad));
+			logp(LOG_ERR, "reload: %s cannot be read (above): the running config stays",
+			     d->config_path);
 		fg_config_free(&nc);
 		goto out;
 	}
@@ -434,8 +472,7 @@ static void reload(struct daemon *d)
 		logp(LOG_WARNING, "reload: the metrics address changes on restart only (%s stays)",
 		     d->listen);
 	if (memcmp(&nc.sizes, &d->cfg.sizes, sizeof(nc.sizes)))
-		logp(LOG_WARNING, "reload: table sizes change only with new maps (floodgate "
-				  "detach --all, then start again)");
+		fg_config_warn_sizes(&d->m, &nc.sizes, d->config_path); /* the maps keep theirs */
 	fg_config_free(&d->cfg);
 	d->cfg = nc;
 	d->mopts.top_n = nc.metrics_top;
@@ -450,8 +487,8 @@ out:
 
 /*
  * Keep only what the daemon still needs: CAP_BPF and CAP_PERFMON to load
- * the program and CAP_NET_ADMIN to attach it, both only for an interface
- * added to the config on reload (reading and writing the maps goes
+ * the program and CAP_NET_ADMIN to attach it, both only for interfaces a
+ * reload attaches (new in the config, or detached since; the maps go
  * through file descriptors already open). Everything else leaves the
  * bounding, permitted, effective, inheritable and ambient sets, and
  * no_new_privs stops any regaining through exec. Failing to drop is
@@ -616,8 +653,9 @@ static void run_usage(FILE *f)
 		"logging ban events to stderr with syslog priority prefixes, removing ended "
 		"manual\n"
 		"bans and forgetting old strikes. SIGHUP reloads the config atomically (a bad one\n"
-		"is logged and the running one stays); SIGTERM stops the daemon and leaves the\n"
-		"program attached and enforcing. Tells systemd READY=1 when metrics are served.\n"
+		"is logged and the running one stays) and attaches the config's interfaces that\n"
+		"are not; SIGTERM stops the daemon and leaves the program attached and enforcing.\n"
+		"One daemon per pin directory. Tells systemd READY=1 when metrics are served.\n"
 		"\n"
 		"  -c, --config FILE          YAML config (floodgate.example.yaml)\n"
 		"  -m, --metrics ADDR:PORT    listen here instead (127.0.0.1:9419, [::1]:9419)\n",
@@ -665,6 +703,7 @@ static int daemon_start(struct daemon *d)
 	d->maps_open = true;
 	d->hz = fg_hz(&d->m);
 	d->events_lost = events_lost(d); /* lost before this start are no news */
+	fg_config_warn_sizes(&d->m, &d->cfg.sizes, d->config_path); /* maps made before */
 	if (apply(d, &d->cfg)) {
 		undo_attach(&d->cfg, fresh);
 		return error("run: applying %s failed (above)", d->config_path);
@@ -716,6 +755,7 @@ static int run_run(const struct fg_args *a)
 	if (d.listen_opt && fg_parse_listen("run --metrics", d.listen_opt, ss, &sl))
 		return FG_EXIT_ERR;
 	(void)setvbuf(stderr, NULL, _IOLBF, 0); /* failing, stderr stays unbuffered: still fine */
+	fg_set_report(daemon_report, NULL, NULL, NULL);
 	raise_nofile();
 	d.hz = fg_kernel_hz();
 	if (daemon_start(&d))
