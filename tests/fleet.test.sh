@@ -74,7 +74,7 @@ teardown_test() {
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
-test_queue_overflow test_manual_lengths test_old_layout test_max_bans"
+test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -518,6 +518,41 @@ test_max_bans() {
 	check "... and holds it for its new end (~120 s: $got)" test "${got:-0}" -gt 100
 	same "... not refused" 1 "$(status b | jq .rejected.full)"
 	same "198.18.9.3 is not banned" 0 "$(fgb -j ban list | jq '[.[] | select(.address == "198.18.9.3")] | length')"
+}
+
+# expires_in NODE ADDR KIND: the node's ban of ADDR of that kind, seconds left ("null": none)
+expires_in() {
+	"$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j ban list |
+		jq -c --arg a "$2" --arg k "$3" '[.[] | select(.address == $a and .kind == $k) | .expires_in] | first'
+}
+
+# A fleet ban that lengthened one of the node's own, then lifted through the fleet, gives the
+# node's ban back with its own end: a del published by anyone lifts no local ban.
+test_local_kept() {
+	local left
+	redis_start
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	# manual (held in the trie: no rule bans at /24), then automatic (fg_bans, /32)
+	fgb ban add 198.18.7.0/24 --for 1h >/dev/null
+	send b "$X4" 5
+	check "node b's own automatic ban of $X4" poll 5 bash -c "[ \"\$(expires_in b $X4 automatic)\" != null ]"
+	fga ban add 198.18.7.0/24 --for 2h --fleet -c "$TMP/a.yaml" >/dev/null
+	fga ban add "$X4" --for 2h --fleet -c "$TMP/a.yaml" >/dev/null
+	check "node b applies both fleet bans over its own" poll 5 bash -c \
+		"fleet() { '$FG' --pin-dir '$PINB' -j ban list | jq -e --arg a \"\$1\" '.[] | select((.address == \$a or .address == (\$a + \"/32\")) and .kind == \"fleet\")' >/dev/null; }; fleet 198.18.7.0/24 && fleet $X4"
+	fga ban del 198.18.7.0/24 --fleet -c "$TMP/a.yaml" >/dev/null
+	fga ban del "$X4" --fleet -c "$TMP/a.yaml" >/dev/null
+	check "lifted through the fleet: node b's manual ban is back" poll 5 bash -c "[ \"\$(expires_in b 198.18.7.0/24 manual)\" != null ]"
+	left=$(expires_in b 198.18.7.0/24 manual)
+	check "... with its own end (1 h: $left s left)" test "$left" != null -a "$left" -le 3600 -a "$left" -gt 3500
+	check "node b's automatic ban of $X4 is back" poll 5 bash -c "[ \"\$(expires_in b $X4 automatic)\" != null ]"
+	left=$(expires_in b "$X4" automatic)
+	check "... with its own end (1 min: $left s left)" test "$left" != null -a "$left" -le 60 -a "$left" -gt 0
+	before=$(banned_pkts b)
+	send b "$X4" 10
+	same "... and $X4 is still dropped there" 10 $(($(banned_pkts b) - before))
 }
 
 run_tests "$@"

@@ -122,10 +122,12 @@ int fg_fleet_rec_format(char *buf, size_t len, const struct fg_fleet_rec *r);
 
 /* An applied fleet ban, value of fg_fleet (key: struct fg_ban_key). */
 struct fg_fleet_ban {
-	__u64 expires; /* tick it ends, as written to fg_bans or the trie */
-	__u64 end_ms;  /* its end in Unix ms, as received */
-	__u8 in_trie;  /* held in fg_lists (a prefix length fg_bans is not checked at) */
-	__u8 pad[7];   /* zero */
+	__u64 expires;	     /* tick it ends, as written to fg_bans or the trie */
+	__u64 end_ms;	     /* its end in Unix ms, as received */
+	__u8 in_trie;	     /* held in fg_lists (a prefix length fg_bans is not checked at) */
+	__u8 local;	     /* it lengthened a ban of this node's, restored when it is lifted */
+	__u8 pad[6];	     /* zero */
+	__u64 local_expires; /* that ban's end tick (trie: 0 never, as own_expires) */
 	char origin[FG_FLEET_NODE_MAX]; /* the node that banned */
 };
 

@@ -269,11 +269,15 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
 	if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
 		return; /* not a fleet ban here: local bans stay */
+	/* a ban of this node's it lengthened gets its own end back: a remote del lifts none */
 	if (fb.in_trie) {
-		if (fg_list_verdict(f->m, &r->cidr) >= 0)
+		if (fb.local)
+			fg_list_add(f->m, &r->cidr, FG_LIST_BAN, fb.local_expires);
+		else if (fg_list_verdict(f->m, &r->cidr) >= 0)
 			fg_list_del(f->m, &r->cidr, FG_LIST_BAN);
 	} else if (!bpf_map_lookup_elem(f->m->bans, &k, &b) && b.expires == fb.expires) {
-		b.expires = 0; /* ended: the entry keeps the strikes, as an ended local ban */
+		/* else ended: the entry keeps the strikes, as an ended local ban */
+		b.expires = fb.local ? fb.local_expires : 0;
 		bpf_map_update_elem(f->m->bans, &k, &b, BPF_EXIST);
 	}
 	bpf_map_delete_elem(f->fleet_fd, &k);
@@ -291,14 +295,20 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 	struct fg_fleet_ban fb = {}, old;
 	struct fg_ban b = {}, cur;
 	__u64 now, expires;
+	bool renewal;
 
 	if (tick_now(f, &now))
 		return -1;
 	expires = now + (r->end_ms - now_ms) * f->hz / 1000;
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
+	renewal = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
 	/* at max_bans only a ban applied already may be renewed */
-	if (f->st.active >= f->cfg.max_bans && bpf_map_lookup_elem(f->fleet_fd, &k, &old))
+	if (f->st.active >= f->cfg.max_bans && !renewal)
 		return -1;
+	if (renewal) { /* what it lengthened, if anything, is the same */
+		fb.local = old.local;
+		fb.local_expires = old.local_expires;
+	}
 	fb.expires = expires;
 	fb.end_ms = r->end_ms;
 	snprintf(fb.origin, sizeof(fb.origin), "%s", r->origin);
@@ -312,7 +322,11 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 			if (!bpf_map_lookup_elem(f->m->bans, &k, &cur)) {
 				if (cur.expires >= expires)
 					return 0; /* one as long or longer is in force: never shortened */
-				b = cur;	  /* an ended one keeps its strikes */
+				if (!renewal && cur.expires > now) { /* this node's own, in force */
+					fb.local = 1;
+					fb.local_expires = cur.expires;
+				}
+				b = cur; /* an ended one keeps its strikes */
 				b.expires = expires;
 				b.created = now;
 			}
@@ -326,12 +340,18 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 
 		if (fg_list_read(f->m, &v, &n))
 			return -1;
-		for (i = 0; i < n; i++)
-			if (v[i].kind == FG_LIST_BAN && v[i].cidr.family == k.family &&
-			    v[i].cidr.plen == k.plen &&
-			    !memcmp(v[i].cidr.addr, k.addr, sizeof(k.addr)) &&
-			    (!v[i].expires || v[i].expires >= expires))
+		for (i = 0; i < n; i++) {
+			if (v[i].kind != FG_LIST_BAN || v[i].cidr.family != k.family ||
+			    v[i].cidr.plen != k.plen ||
+			    memcmp(v[i].cidr.addr, k.addr, sizeof(k.addr)))
+				continue;
+			if (!v[i].expires || v[i].expires >= expires)
 				longer = true;
+			else if (!renewal && v[i].expires > now) { /* a manual ban of this node's */
+				fb.local = 1;
+				fb.local_expires = v[i].expires;
+			}
+		}
 		free(v);
 		if (longer)
 			return 0;
