@@ -182,6 +182,8 @@ print(s.getsockname()[1], flush=True); c, _ = s.accept(); time.sleep(10)' >"$TMP
 	fga ban add 198.18.96.0/24 --fleet -c "$TMP/silent.yaml" >"$TMP/out" 2>"$TMP/err"
 	same "ban add --fleet, Redis silent: exit 1" 1 $?
 	check "... saying it got no answer in time" grep -q "error: --fleet: 127.0.0.1:[0-9]*: no answer within 2000 ms" "$TMP/err"
+	check "... that it was sent, so the others may have it (not 'published to no other')" \
+		grep -q "error: ban add 198.18.96.0/24 --fleet: banned on this node; sent to Redis, which did not answer: the other nodes may or may not have it" "$TMP/err"
 	stop_pid "$silent"
 	fga ban del 198.18.96.0/24 --fleet -c "$TMP/down.yaml" >"$TMP/out" 2>"$TMP/err"
 	same "ban del --fleet, Redis unreachable: exit 1" 1 $?
@@ -255,6 +257,7 @@ test_bad_records() {
 	now=$(($(date +%s%3N)))
 	end=$((now + 60000)) past=$((now - 1000)) far=$((now + 40 * 86400000))
 	pub 'not json'
+	pub "$(printf 'garbage\n<0>fleet: forged line')"
 	pub '{"v":1,"op":"ban"}'
 	pub '{"v":1,"op":"ban","prefix":"198.18.9.9/32","origin":"x y","at":1,"end":'$end'}'
 	pub '{"v":2,"op":"ban","prefix":"198.18.9.9/32","origin":"node-a","at":'$now',"end":'$end'}'
@@ -268,7 +271,9 @@ test_bad_records() {
 	pub '{"v":1,"op":"ban","prefix":"2001:db8:5::/64","origin":"node-a","at":'$now',"end":'$end'}'
 	poll 3 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.received == 3'"
 	status b >"$TMP/st.json"
-	same "rejected: malformed" 3 "$(jq .rejected.malformed "$TMP/st.json")"
+	same "rejected: malformed" 4 "$(jq .rejected.malformed "$TMP/st.json")"
+	check "a record with a newline forges no log line" bash -c \
+		"! grep -q '^<0>fleet: forged' '$TMP/run-b.err' && grep -q 'garbage?<0>fleet: forged line' '$TMP/run-b.err'"
 	same "rejected: version" 1 "$(jq .rejected.version "$TMP/st.json")"
 	same "rejected: too wide (0.0.0.0/0 and ::/0)" 2 "$(jq .rejected.too_wide "$TMP/st.json")"
 	same "rejected: past" 1 "$(jq .rejected.past "$TMP/st.json")"
@@ -286,7 +291,7 @@ for i in range(10000):
     m = 'garbage %d' % i
     sys.stdout.write('*3\r\n\$7\r\nPUBLISH\r\n\$%d\r\nfgt$S:bans\r\n\$%d\r\n%s\r\n' % (len('fgt$S:bans'), len(m), m))
 " | rcli --pipe >/dev/null
-	check "10,000 malformed records counted" poll 10 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.rejected.malformed == 10003'"
+	check "10,000 malformed records counted" poll 10 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.rejected.malformed == 10004'"
 	lines=$(grep -c 'record rejected' "$TMP/run-b.err")
 	le "rejected records logged at most a few lines a second" "$lines" 40
 	check "the daemon still runs" kill -0 "$DPB"
@@ -520,11 +525,13 @@ test_max_bans() {
 	same "198.18.9.3 is not banned" 0 "$(fgb -j ban list | jq '[.[] | select(.address == "198.18.9.3")] | length')"
 }
 
-# expires_in NODE ADDR KIND: the node's ban of ADDR of that kind, seconds left ("null": none)
-expires_in() {
+# expires_of NODE ADDR KIND: the node's ban of ADDR of that kind, seconds left ("null": none)
+expires_of() {
 	"$FG" --pin-dir "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")" -j ban list |
 		jq -c --arg a "$2" --arg k "$3" '[.[] | select(.address == $a and .kind == $k) | .expires_in] | first'
 }
+# has_kind NODE ADDR KIND: the node holds a ban of ADDR of that kind
+has_kind() { [ "$(expires_of "$1" "$2" "$3")" != null ]; }
 
 # A fleet ban that lengthened one of the node's own, then lifted through the fleet, gives the
 # node's ban back with its own end: a del published by anyone lifts no local ban.
@@ -537,18 +544,18 @@ test_local_kept() {
 	# manual (held in the trie: no rule bans at /24), then automatic (fg_bans, /32)
 	fgb ban add 198.18.7.0/24 --for 1h >/dev/null
 	send b "$X4" 5
-	check "node b's own automatic ban of $X4" poll 5 bash -c "[ \"\$(expires_in b $X4 automatic)\" != null ]"
+	check "node b's own automatic ban of $X4" poll 5 has_kind b "$X4" automatic
 	fga ban add 198.18.7.0/24 --for 2h --fleet -c "$TMP/a.yaml" >/dev/null
 	fga ban add "$X4" --for 2h --fleet -c "$TMP/a.yaml" >/dev/null
 	check "node b applies both fleet bans over its own" poll 5 bash -c \
 		"fleet() { '$FG' --pin-dir '$PINB' -j ban list | jq -e --arg a \"\$1\" '.[] | select((.address == \$a or .address == (\$a + \"/32\")) and .kind == \"fleet\")' >/dev/null; }; fleet 198.18.7.0/24 && fleet $X4"
 	fga ban del 198.18.7.0/24 --fleet -c "$TMP/a.yaml" >/dev/null
 	fga ban del "$X4" --fleet -c "$TMP/a.yaml" >/dev/null
-	check "lifted through the fleet: node b's manual ban is back" poll 5 bash -c "[ \"\$(expires_in b 198.18.7.0/24 manual)\" != null ]"
-	left=$(expires_in b 198.18.7.0/24 manual)
+	check "lifted through the fleet: node b's manual ban is back" poll 5 has_kind b 198.18.7.0/24 manual
+	left=$(expires_of b 198.18.7.0/24 manual)
 	check "... with its own end (1 h: $left s left)" test "$left" != null -a "$left" -le 3600 -a "$left" -gt 3500
-	check "node b's automatic ban of $X4 is back" poll 5 bash -c "[ \"\$(expires_in b $X4 automatic)\" != null ]"
-	left=$(expires_in b "$X4" automatic)
+	check "node b's automatic ban of $X4 is back" poll 5 has_kind b "$X4" automatic
+	left=$(expires_of b "$X4" automatic)
 	check "... with its own end (1 min: $left s left)" test "$left" != null -a "$left" -le 60 -a "$left" -gt 0
 	before=$(banned_pkts b)
 	send b "$X4" 10

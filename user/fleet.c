@@ -488,9 +488,11 @@ int fg_fleet_cli_publish(const struct fg_fleet_cfg *c, const struct fg_cidr *cid
 	redisAppendCommand(rc, "PUBLISH %s:bans %s", c->ns, msg);
 	r1 = r2 = NULL;
 	if (redisGetReply(rc, (void **)&r1) != REDIS_OK || redisGetReply(rc, (void **)&r2) != REDIS_OK)
+		/* sent, unanswered: Redis may still carry it out */
 		ret = rc->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK)
-			      ? error("--fleet: %s: no answer within %d ms", c->redis,
-				      FLEET_CLI_TIMEOUT_MS)
+			      ? (error("--fleet: %s: no answer within %d ms", c->redis,
+				       FLEET_CLI_TIMEOUT_MS),
+				 -ETIMEDOUT)
 			      : error("--fleet: %s: %s", c->redis, rc->errstr);
 	else if (r1->type == REDIS_REPLY_ERROR || r2->type == REDIS_REPLY_ERROR)
 		ret = error("--fleet: %s: %s", c->redis,
@@ -498,5 +500,5 @@ int fg_fleet_cli_publish(const struct fg_fleet_cfg *c, const struct fg_cidr *cid
 	freeReplyObject(r1);
 	freeReplyObject(r2);
 	redisFree(rc);
-	return ret ? -EIO : 0;
+	return ret == -ETIMEDOUT ? ret : ret ? -EIO : 0;
 }

@@ -185,7 +185,8 @@ int fg_fleet_status_read(struct fg_fleet_status *st);
 /*
  * The CLI side of `ban add|del --fleet`: publish a ban of c until end_ms
  * (del: lift it) to the Redis of c's fleet section, synchronously with a
- * timeout. 0 or -errno after an error line.
+ * timeout. 0 or -errno after an error line: -ETIMEDOUT when the commands
+ * went out and no answer came (Redis may still carry them out).
  */
 int fg_fleet_cli_publish(const struct fg_fleet_cfg *c, const struct fg_cidr *cidr, __u64 end_ms,
 			 bool del);

@@ -102,12 +102,16 @@ struct fg_fleet {
 static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void flog(int prio, const char *fmt, ...)
 {
-	char buf[768];
+	char buf[768], *p;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* records and names come from Redis: a newline in one would forge a log line */
+	for (p = buf; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '?';
 	fprintf(stderr, "<%d>fleet: %s\n", prio, buf);
 }
 

@@ -450,7 +450,7 @@ static int ban_edit(const struct fg_args *a)
 	__u64 secs = 3600, now, now_ms;
 	struct fg_fleet_cfg fc;
 	bool published = true;
-	int ret = FG_EXIT_ERR;
+	int ret = FG_EXIT_ERR, err;
 	struct fg_cidr cidr;
 	struct fg_maps m;
 
@@ -486,10 +486,15 @@ static int ban_edit(const struct fg_args *a)
 	}
 	/* housekeeping: manual bans that ended no longer need a trie entry */
 	fg_lists_expire(&m, now);
-	if (fleet && fg_fleet_cli_publish(&fc, &cidr, now_ms + secs * 1000, !add)) {
+	if (fleet && (err = fg_fleet_cli_publish(&fc, &cidr, now_ms + secs * 1000, !add))) {
 		/* here it stands (during an attack a ban must not wait for Redis); say so */
-		error("ban %s %s --fleet: %s on this node only, published to no other", sub,
-		      a->pos[0], add ? "banned" : "lifted");
+		if (err == -ETIMEDOUT)
+			error("ban %s %s --fleet: %s on this node; sent to Redis, which did not "
+			      "answer: the other nodes may or may not have it",
+			      sub, a->pos[0], add ? "banned" : "lifted");
+		else
+			error("ban %s %s --fleet: %s on this node only, published to no other", sub,
+			      a->pos[0], add ? "banned" : "lifted");
 		published = false;
 	} else {
 		ret = FG_EXIT_OK;
