@@ -74,7 +74,8 @@ teardown_test() {
 
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
-test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept"
+test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept
+test_headroom"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -560,6 +561,27 @@ test_local_kept() {
 	before=$(banned_pkts b)
 	send b "$X4" 10
 	same "... and $X4 is still dropped there" 10 $(($(banned_pkts b) - before))
+}
+
+# Fleet bans take half of a table at most: with a list table of 64, 40 fleet bans of /31s
+# (no rule bans at /31: they go to the trie) leave 32 of it to the node's own lists.
+test_headroom() {
+	local i now end
+	redis_start
+	config b "$C" "tables: {lists: 64}"
+	start b
+	poll 5 connected b
+	now=$(date +%s%3N) end=$(($(date +%s%3N) + 600000))
+	for i in $(seq 0 39); do
+		pub '{"v":1,"op":"ban","prefix":"198.18.'$((100 + i))'.0/31","origin":"node-a","at":'$now',"end":'$end'}'
+	done
+	check "40 fleet bans: 32 applied, 8 refused as full" poll 5 bash -c \
+		"'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.received == 32 and .rejected.full == 8'"
+	same "the trie holds 32 of them" 32 "$(fgb -j ban list | jq '[.[] | select(.kind == "fleet")] | length')"
+	for i in $(seq 0 9); do
+		fgb deny add "198.18.250.$((i * 16))/28" >/dev/null || break
+	done
+	same "the node's own deny entries still fit" 10 "$(fgb -j deny list | jq length)"
 }
 
 run_tests "$@"

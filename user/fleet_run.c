@@ -97,6 +97,7 @@ struct fg_fleet {
 	size_t n_seen;		      /* entries used in seen */
 	int manual_fd;		      /* fg_fleet_q: manual bans the CLI noted */
 	int wake_fd;		      /* inotify on the writers' lock: a writer finished, -1 none */
+	__u64 in_trie;		      /* of st.active, those held in fg_lists */
 };
 
 static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -287,6 +288,8 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 	bpf_map_delete_elem(f->fleet_fd, &k);
 	if (f->st.active)
 		f->st.active--;
+	if (fb.in_trie && f->in_trie)
+		f->in_trie--;
 	__atomic_fetch_add(&f->m->st->ban_gen, 1, __ATOMIC_RELEASE);
 	flog(LOG_INFO, "fleet ban of %s lifted by %s",
 	     fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen), r->origin);
@@ -308,6 +311,11 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 	renewal = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
 	/* at max_bans only a ban applied already may be renewed */
 	if (f->st.active >= f->cfg.max_bans && !renewal)
+		return -1;
+	/* half of each table at most: the node's own bans and lists must still fit */
+	if (!renewal && (bans_checked_at(f, k.family, k.plen)
+				 ? f->st.active - f->in_trie >= fg_map_capacity(f->m->bans) / 2
+				 : f->in_trie >= fg_map_capacity(f->m->lists) / 2))
 		return -1;
 	if (renewal) { /* what it lengthened, if anything, is the same */
 		fb.local = old.local;
@@ -363,9 +371,10 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 			return -1;
 		fb.in_trie = 1;
 	}
-	if (!bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_NOEXIST))
+	if (!bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_NOEXIST)) {
 		f->st.active++;
-	else if (errno != EEXIST || bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST))
+		f->in_trie += fb.in_trie;
+	} else if (errno != EEXIST || bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST))
 		return -1;
 	return 1;
 }
@@ -856,7 +865,8 @@ static void scan_step(struct fg_fleet *f)
 	received_done(f, changed);
 	if (!strcmp(f->cursor, "0")) {
 		f->scanning = false;
-		flog(LOG_INFO, "resync done: %" PRIu64 " fleet bans applied", (uint64_t)f->st.active);
+		flog(LOG_INFO, "resync done: %" PRIu64 " fleet bans in force",
+		     (uint64_t)f->st.active);
 	}
 	freeReplyObject(r);
 }
@@ -866,7 +876,7 @@ static void sweep(struct fg_fleet *f)
 {
 	struct fg_ban_key k, next, *prev = NULL;
 	struct fg_fleet_ban fb;
-	__u64 now, active = 0;
+	__u64 now, active = 0, in_trie = 0;
 
 	if (fg_now(f->m, &now))
 		return;
@@ -875,12 +885,15 @@ static void sweep(struct fg_fleet *f)
 		prev = &k;
 		if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
 			continue;
-		if (fb.expires <= now)
+		if (fb.expires <= now) {
 			bpf_map_delete_elem(f->fleet_fd, &k);
-		else
+		} else {
 			active++;
+			in_trie += fb.in_trie;
+		}
 	}
 	f->st.active = active;
+	f->in_trie = in_trie;
 }
 
 /*
