@@ -281,7 +281,7 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 		else if (fg_list_verdict(f->m, &r->cidr) >= 0)
 			fg_list_del(f->m, &r->cidr, FG_LIST_BAN);
 	} else if (!bpf_map_lookup_elem(f->m->bans, &k, &b) && b.expires == fb.expires) {
-		/* else ended: the entry keeps the strikes, as an ended local ban */
+		/* without one, ended: the entry keeps the strikes, as an ended local ban */
 		b.expires = fb.local ? fb.local_expires : 0;
 		bpf_map_update_elem(f->m->bans, &k, &b, BPF_EXIST);
 	}
