@@ -75,7 +75,7 @@ teardown_test() {
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
 test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept
-test_headroom"
+test_headroom test_resync_del"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -582,6 +582,26 @@ test_headroom() {
 		fgb deny add "198.18.250.$((i * 16))/28" >/dev/null || break
 	done
 	same "the node's own deny entries still fit" 10 "$(fgb -j deny list | jq length)"
+}
+
+# A del published while a node was away: its resync finds the key gone and lifts the ban; a
+# fleet ban whose key is still there stays.
+test_resync_del() {
+	redis_start
+	start a
+	start b
+	poll 5 connected a && poll 5 connected b
+	fga ban add 198.18.9.0/24 --for 10m --fleet -c "$TMP/a.yaml" >/dev/null
+	fga ban add 198.18.8.0/24 --for 10m --fleet -c "$TMP/a.yaml" >/dev/null
+	check "node b applies both" poll 5 bash -c "'$FG' --pin-dir '$PINB' -j ban list | jq -e '[.[] | select(.kind == \"fleet\")] | length == 2' >/dev/null"
+	stop_pid "$DPB"
+	DPB=
+	fga ban del 198.18.9.0/24 --fleet -c "$TMP/a.yaml" >/dev/null
+	check "node b, its daemon down, still holds the ban lifted meanwhile" fleet_ban b 198.18.9.0/24
+	start b
+	check "back, its resync lifts it (the key is gone)" poll 10 bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.18.9.0/24\")' >/dev/null"
+	check "... said in the log" grep -q 'fleet ban of 198.18.9.0/24 lifted by the resync' "$TMP/run-b.err"
+	check "the other, whose key is there, stays" fleet_ban b 198.18.8.0/24
 }
 
 run_tests "$@"

@@ -126,7 +126,8 @@ struct fg_fleet_ban {
 	__u64 end_ms;	     /* its end in Unix ms, as received */
 	__u8 in_trie;	     /* held in fg_lists (a prefix length fg_bans is not checked at) */
 	__u8 local;	     /* it lengthened a ban of this node's, restored when it is lifted */
-	__u8 pad[6];	     /* zero */
+	__u8 pad[2];	     /* zero */
+	__u32 walk;	     /* the last key walk (resync) that found it, or it came during */
 	__u64 local_expires; /* that ban's end tick (trie: 0 never, as own_expires) */
 	char origin[FG_FLEET_NODE_MAX]; /* the node that banned */
 };

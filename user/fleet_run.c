@@ -98,6 +98,7 @@ struct fg_fleet {
 	int manual_fd;		      /* fg_fleet_q: manual bans the CLI noted */
 	int wake_fd;		      /* inotify on the writers' lock: a writer finished, -1 none */
 	__u64 in_trie;		      /* of st.active, those held in fg_lists */
+	__u32 walk;		      /* the key walk under way or last done (fg_fleet_ban.walk) */
 };
 
 static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -323,6 +324,7 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 	}
 	fb.expires = expires;
 	fb.end_ms = r->end_ms;
+	fb.walk = f->walk;
 	snprintf(fb.origin, sizeof(fb.origin), "%s", r->origin);
 	if (bans_checked_at(f, k.family, k.plen)) {
 		b.expires = expires;
@@ -379,6 +381,58 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 	return 1;
 }
 
+/* The fleet ban of exactly c, if any, is carried by the key walk under way (or came during it). */
+static void mark_walk(struct fg_fleet *f, const struct fg_cidr *c)
+{
+	struct fg_ban_key k = { .family = c->family, .plen = c->plen };
+	struct fg_fleet_ban fb;
+
+	memcpy(k.addr, c->addr, sizeof(k.addr));
+	if (!bpf_map_lookup_elem(f->fleet_fd, &k, &fb) && fb.walk != f->walk) {
+		fb.walk = f->walk;
+		bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST);
+	}
+}
+
+/*
+ * After a whole key walk: a fleet ban neither walk nor channel carried has
+ * no key in Redis any more (a del, or its end, while this node was away):
+ * lifted as a del would. Returns how many.
+ */
+static unsigned int lift_unwalked(struct fg_fleet *f)
+{
+	struct fg_fleet_rec r = { .del = true };
+	struct fg_ban_key *keys = NULL, cur, next;
+	size_t n = 0, cap = 0, i;
+	struct fg_fleet_ban fb;
+	void *prev = NULL;
+
+	snprintf(r.origin, sizeof(r.origin), "the resync");
+	/* the keys first, lifted after: deleting while walking a hash map restarts the walk */
+	while (!bpf_map_get_next_key(f->fleet_fd, prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (bpf_map_lookup_elem(f->fleet_fd, &cur, &fb) || fb.walk == f->walk)
+			continue;
+		if (n == cap) {
+			struct fg_ban_key *more = realloc(keys, (cap = cap * 2 + 64) * sizeof(*keys));
+
+			if (!more)
+				break;
+			keys = more;
+		}
+		keys[n++] = cur;
+	}
+	for (i = 0; i < n; i++) {
+		r.cidr.family = keys[i].family;
+		r.cidr.plen = keys[i].plen;
+		memcpy(r.cidr.addr, keys[i].addr, sizeof(r.cidr.addr));
+		apply_del(f, &r);
+	}
+	free(keys);
+	return n;
+}
+
 /* One record from the channel or a key. */
 static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed)
 {
@@ -407,6 +461,7 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 		reject(f, FG_REJ_FULL, s, len);
 		return;
 	}
+	mark_walk(f, &r.cidr);
 	if (!applied)
 		return; /* a repeat (a resync, a ban published twice): nothing new */
 	f->st.received++;
@@ -812,6 +867,7 @@ static void try_connect(struct fg_fleet *f)
 	}
 	freeReplyObject(r);
 	f->scanning = true;
+	f->walk++;
 	snprintf(f->cursor, sizeof(f->cursor), "0");
 	f->st.connected = 1;
 	f->st.since_ms = f->last_ping = fg_fleet_now_ms();
@@ -864,9 +920,13 @@ static void scan_step(struct fg_fleet *f)
 	}
 	received_done(f, changed);
 	if (!strcmp(f->cursor, "0")) {
+		unsigned int gone = lift_unwalked(f);
+
 		f->scanning = false;
-		flog(LOG_INFO, "resync done: %" PRIu64 " fleet bans in force",
-		     (uint64_t)f->st.active);
+		flog(LOG_INFO,
+		     "resync done: %" PRIu64
+		     " fleet bans in force, %u lifted (their keys are gone)",
+		     (uint64_t)f->st.active, gone);
 	}
 	freeReplyObject(r);
 }
@@ -1066,6 +1126,7 @@ struct fg_fleet *fg_fleet_start(const struct fg_fleet_cfg *cfg, struct fg_maps *
 		return NULL;
 	}
 	wake_setup(f);
+	f->walk = (__u32)now; /* not a number an earlier daemon's walk left in fg_fleet */
 	f->st.since_ms = now;
 	f->last_sweep = now;
 	f->next_pub_sweep = now + FLEET_SWEEP_EVERY;
