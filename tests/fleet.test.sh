@@ -602,6 +602,12 @@ test_resync_del() {
 	check "back, its resync lifts it (the key is gone)" poll 10 bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.18.9.0/24\")' >/dev/null"
 	check "... said in the log" grep -q 'fleet ban of 198.18.9.0/24 lifted by the resync' "$TMP/run-b.err"
 	check "the other, whose key is there, stays" fleet_ban b 198.18.8.0/24
+	# a Redis restarted empty lost every key: that lifts nothing
+	redis_stop
+	redis_start
+	check "Redis restarted empty: node b's resync keeps its fleet bans, and says why" poll 15 grep -q \
+		'resync done: Redis holds no ban at all; the 1 fleet bans here stay to their ends' "$TMP/run-b.err"
+	check "... 198.18.8.0/24 stays" fleet_ban b 198.18.8.0/24
 }
 
 run_tests "$@"

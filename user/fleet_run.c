@@ -99,6 +99,7 @@ struct fg_fleet {
 	int wake_fd;		      /* inotify on the writers' lock: a writer finished, -1 none */
 	__u64 in_trie;		      /* of st.active, those held in fg_lists */
 	__u32 walk;		      /* the key walk under way or last done (fg_fleet_ban.walk) */
+	__u64 walk_keys;	      /* keys it found */
 };
 
 static void flog(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -868,6 +869,7 @@ static void try_connect(struct fg_fleet *f)
 	freeReplyObject(r);
 	f->scanning = true;
 	f->walk++;
+	f->walk_keys = 0;
 	snprintf(f->cursor, sizeof(f->cursor), "0");
 	f->st.connected = 1;
 	f->st.since_ms = f->last_ping = fg_fleet_now_ms();
@@ -884,6 +886,7 @@ static void scan_step(struct fg_fleet *f)
 {
 	redisReply *r, *keys, *g;
 	bool changed = false;
+	unsigned int gone;
 	size_t i;
 
 	r = redisCommand(f->cmd, "SCAN %s MATCH %s:ban:* COUNT %d", f->cursor, f->cfg.ns,
@@ -914,19 +917,28 @@ static void scan_step(struct fg_fleet *f)
 			reply_ok(f, f->cmd, NULL, "get");
 			return;
 		}
-		if (g->type == REDIS_REPLY_STRING)
+		if (g->type == REDIS_REPLY_STRING) {
+			f->walk_keys++;
 			receive(f, g->str, g->len, &changed);
+		}
 		freeReplyObject(g);
 	}
 	received_done(f, changed);
 	if (!strcmp(f->cursor, "0")) {
-		unsigned int gone = lift_unwalked(f);
-
 		f->scanning = false;
-		flog(LOG_INFO,
-		     "resync done: %" PRIu64
-		     " fleet bans in force, %u lifted (their keys are gone)",
-		     (uint64_t)f->st.active, gone);
+		/* no key at all: a Redis that lost them (restarted empty) lifts nothing */
+		if (!f->walk_keys && f->st.active) {
+			flog(LOG_WARNING,
+			     "resync done: Redis holds no ban at all; the %" PRIu64 " fleet bans "
+			     "here stay to their ends (restarted empty?)",
+			     (uint64_t)f->st.active);
+		} else {
+			gone = lift_unwalked(f);
+			flog(LOG_INFO,
+			     "resync done: %" PRIu64 " fleet bans in force, %u lifted (their keys "
+			     "are gone)",
+			     (uint64_t)f->st.active, gone);
+		}
 	}
 	freeReplyObject(r);
 }
