@@ -29,7 +29,10 @@ failed=() times=()
 
 # pins, namespaces and the processes tests start present now, one per line
 leftovers() {
-	ls -A /sys/fs/bpf 2>/dev/null | sed 's|^|/sys/fs/bpf/|'
+	# maps.debug and progs.debug are the kernel's own (bpf_preload), made
+	# whenever a bpffs is mounted: not a test's
+	ls -A /sys/fs/bpf 2>/dev/null | grep -vxE '(maps|progs)\.debug' |
+		sed 's|^|/sys/fs/bpf/|'
 	ip netns list 2>/dev/null | awk '{ print "netns " $1 }'
 	# not zombies: dead, waiting for a PID 1 that may reap them late
 	ps -eo pid=,stat=,comm= | awk '$2 !~ /^Z/ && $3 ~ /^(floodgate|trafgen|redis-server|nginx|wrk|prometheus)$/ {
