@@ -198,7 +198,11 @@ static void quiet(void *ctx, bool warn, const char *msg)
 {
 }
 
-/* A JSON integer field >= 0 (json-c parses 1e3 as a double: refused). */
+/*
+ * A JSON integer field from 0 to 2^53 - 1, the integers every JSON reader
+ * keeps exact (json-c parses 1e3 as a double: refused). json-c reads a
+ * larger one as INT64_MAX without saying so: refused, not clamped.
+ */
 static bool get_u64(json_object *o, const char *key, __u64 *v)
 {
 	json_object *f;
@@ -208,7 +212,7 @@ static bool get_u64(json_object *o, const char *key, __u64 *v)
 		return false;
 	errno = 0;
 	x = json_object_get_int64(f);
-	if (errno || x < 0)
+	if (errno || x < 0 || x > FG_FLEET_INT_MAX)
 		return false;
 	*v = x;
 	return true;

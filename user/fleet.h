@@ -34,6 +34,7 @@
 #define FG_FLEET_ADDR_MAX    108     /* bytes of the redis address with its NUL (unix path) */
 #define FG_FLEET_MAX_BANS    1000000 /* max_bans at most */
 #define FG_FLEET_LONGEST_MS  (30ULL * 86400 * 1000) /* a ban ending later is refused */
+#define FG_FLEET_INT_MAX     ((1LL << 53) - 1)	    /* a record's numbers go up to this */
 #define FG_FLEET_RECORD_MAX  512		    /* bytes of a record: longer is malformed */
 #define FG_FLEET_DEFAULT_NS  "floodgate"
 #define FG_CONFIG_DEFAULT    "/etc/floodgate/floodgate.yaml" /* ban --fleet reads it */
