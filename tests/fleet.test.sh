@@ -75,7 +75,7 @@ teardown_test() {
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
 test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept
-test_headroom test_resync_del"
+test_headroom test_resync_del test_trie_flood test_trie_batch"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -608,6 +608,65 @@ test_resync_del() {
 	check "Redis restarted empty: node b's resync keeps its fleet bans, and says why" poll 15 grep -q \
 		'resync done: Redis holds no ban at all; the 1 fleet bans here stay to their ends' "$TMP/run-b.err"
 	check "... 198.18.8.0/24 stays" fleet_ban b 198.18.8.0/24
+}
+
+# list_gen NODE: fg_state.list_gen, bumped at each write of the node's trie
+list_gen() {
+	bpftool -j map dump pinned "$([ "$1" == a ] && echo "$PINA" || echo "$PINB")/fg_state" |
+		jq '.[0].formatted.value.list_gen'
+}
+
+# A flood of fleet bans of a length no rule bans at goes to the trie, which each write loads
+# whole: written once per batch of records, not once per record (2,000 records, one write
+# each, kept the daemon busy for tens of seconds and its scrapes waiting).
+test_trie_flood() {
+	local now end g0 g1
+	redis_start
+	start b
+	poll 5 connected b
+	now=$(date +%s%3N) end=$(($(date +%s%3N) + 600000))
+	g0=$(list_gen b)
+	"$PY" -c "
+import sys
+for i in range(2000):
+    m = '{\"v\":1,\"op\":\"ban\",\"prefix\":\"198.19.%d.%d/31\",\"origin\":\"node-a\",\"at\":$now,\"end\":$end}' % (i // 100 + 10, i % 100 * 2)
+    cmd = ['PUBLISH', 'fgt$S:bans', m]
+    sys.stdout.write('*%d\r\n' % len(cmd) + ''.join('\$%d\r\n%s\r\n' % (len(a), a) for a in cmd))
+" | rcli --pipe >/dev/null
+	check "2,000 /31 fleet bans applied" poll 30 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 2000'"
+	g1=$(list_gen b)
+	note "2,000 trie bans in $((g1 - g0)) trie writes"
+	check "... in fewer trie writes than half the records ($((g1 - g0)))" test "$((g1 - g0))" -lt 1000
+	same "the trie holds them" 2000 "$(fgb -j ban list | jq '[.[] | select(.kind == "fleet")] | length')"
+	check "scrapes answer" scrape b
+}
+
+# Records of one prefix in one batch act as one at a time would: the longer of two bans holds, a
+# del after a ban lifts it.
+test_trie_batch() {
+	local now e1 e2
+	redis_start
+	start b
+	poll 5 connected b
+	now=$(date +%s%3N) e1=$(($(date +%s%3N) + 300000)) e2=$(($(date +%s%3N) + 600000))
+	"$PY" -c "
+import sys
+def rec(op, p, end):
+    return '{\"v\":1,\"op\":\"%s\",\"prefix\":\"%s\",\"origin\":\"node-a\",\"at\":$now,\"end\":%d}' % (op, p, end)
+for m in (rec('ban', '198.19.1.0/31', $e1), rec('ban', '198.19.1.0/31', $e2), rec('del', '198.19.1.0/31', 1),
+          rec('ban', '198.19.2.0/31', $e1), rec('ban', '198.19.2.0/31', $e2),
+          rec('ban', '198.19.3.0/31', $e2), rec('ban', '198.19.3.0/31', $e1),
+          rec('ban', '198.19.4.0/31', $e1)):
+    cmd = ['PUBLISH', 'fgt$S:bans', m]
+    sys.stdout.write('*%d\r\n' % len(cmd) + ''.join('\$%d\r\n%s\r\n' % (len(a), a) for a in cmd))
+" | rcli --pipe >/dev/null
+	check "the last of them applied" poll 5 fleet_ban b 198.19.4.0/31
+	check "a ban, a longer one and a del: lifted" bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.19.1.0/31\")' >/dev/null"
+	check "a ban then a longer one: the longer (600 s, less the way: $(expires_in b 198.19.2.0/31))" \
+		test "$(expires_in b 198.19.2.0/31)" -gt 550
+	check "a ban then a shorter one: the longer (600 s, less the way: $(expires_in b 198.19.3.0/31))" \
+		test "$(expires_in b 198.19.3.0/31)" -gt 550
+	same "fleet status counts three" 3 "$(status b | jq .active)"
 }
 
 run_tests "$@"

@@ -62,6 +62,17 @@ struct seen {
 	__u64 created; /* its creation tick; 0 for a manual ban (forgotten at every sweep) */
 };
 
+/*
+ * A received ban for the trie, waiting for its batch's end: a trie write
+ * loads and writes the whole trie, so a flood of them is one write per
+ * batch, not per record (fg_list_apply).
+ */
+struct fleet_pend {
+	struct fg_fleet_rec r;	/* the record */
+	struct fg_fleet_ban fb; /* its fg_fleet entry, once the trie has it */
+	__u64 now_ms;		/* Unix ms it arrived at */
+};
+
 struct fg_fleet {
 	struct fg_fleet_cfg cfg;	    /* the fleet section in force */
 	struct fg_maps *m;		    /* the daemon's maps */
@@ -98,6 +109,11 @@ struct fg_fleet {
 	int manual_fd;		      /* fg_fleet_q: manual bans the CLI noted */
 	int wake_fd;		      /* inotify on the writers' lock: a writer finished, -1 none */
 	__u64 in_trie;		      /* of st.active, those held in fg_lists */
+	struct fleet_pend *pend;      /* bans for fg_lists, written at the batch's end */
+	size_t n_pend, cap_pend;      /* entries in pend, room */
+	struct fg_list_entry *lview;  /* fg_lists as the batch found it (fg_list_read) */
+	size_t n_lview;		      /* entries in lview */
+	bool lview_valid;	      /* lview holds the trie since its last write */
 	__u32 walk;		      /* the key walk under way or last done (fg_fleet_ban.walk) */
 	__u64 walk_keys;	      /* keys it found */
 };
@@ -265,44 +281,78 @@ static void hist_add(struct fg_fleet *f, __u64 age_ms)
 	f->st.ages[f->st.n_ages++ % FG_FLEET_AGES] = age_ms > UINT32_MAX ? UINT32_MAX : age_ms;
 }
 
-/* Lift the fleet ban of exactly r->cidr (op del). */
-static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
+/* The fleet ban of exactly c, if any, is carried by the key walk under way (or came during it). */
+static void mark_walk(struct fg_fleet *f, const struct fg_cidr *c)
 {
-	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
+	struct fg_ban_key k = { .family = c->family, .plen = c->plen };
 	struct fg_fleet_ban fb;
-	struct fg_ban b;
-	char a[64];
 
-	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
-	if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
-		return; /* not a fleet ban here: local bans stay */
-	/* a ban of this node's it lengthened gets its own end back: a remote del lifts none */
-	if (fb.in_trie) {
-		if (fb.local)
-			fg_list_add(f->m, &r->cidr, FG_LIST_BAN, fb.local_expires);
-		else if (fg_list_verdict(f->m, &r->cidr) >= 0)
-			fg_list_del(f->m, &r->cidr, FG_LIST_BAN);
-	} else if (!bpf_map_lookup_elem(f->m->bans, &k, &b) && b.expires == fb.expires) {
-		/* without one, ended: the entry keeps the strikes, as an ended local ban */
-		b.expires = fb.local ? fb.local_expires : 0;
-		bpf_map_update_elem(f->m->bans, &k, &b, BPF_EXIST);
+	memcpy(k.addr, c->addr, sizeof(k.addr));
+	if (!bpf_map_lookup_elem(f->fleet_fd, &k, &fb) && fb.walk != f->walk) {
+		fb.walk = f->walk;
+		bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST);
 	}
-	bpf_map_delete_elem(f->fleet_fd, &k);
-	if (f->st.active)
-		f->st.active--;
-	if (fb.in_trie && f->in_trie)
-		f->in_trie--;
-	__atomic_fetch_add(&f->m->st->ban_gen, 1, __ATOMIC_RELEASE);
-	flog(LOG_INFO, "fleet ban of %s lifted by %s",
-	     fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen), r->origin);
 }
 
-/* Apply a checked ban: 1 applied, 0 already in force as long (a repeat), -1 refused. */
+/* fg_fleet's entry of k: the ban's origin and end, counted once. 0 or -1. */
+static int fleet_put(struct fg_fleet *f, const struct fg_ban_key *k, const struct fg_fleet_ban *fb)
+{
+	if (!bpf_map_update_elem(f->fleet_fd, k, fb, BPF_NOEXIST)) {
+		f->st.active++;
+		f->in_trie += fb->in_trie;
+	} else if (errno != EEXIST || bpf_map_update_elem(f->fleet_fd, k, fb, BPF_EXIST)) {
+		return -1;
+	}
+	return 0;
+}
+
+static int lview_cmp(const void *a, const void *b)
+{
+	return fg_cidr_cmp(&((const struct fg_list_entry *)a)->cidr,
+			   &((const struct fg_list_entry *)b)->cidr);
+}
+
+/* The trie's entry at exactly c as the batch found it, NULL when none; -1 in *err when unread. */
+static const struct fg_list_entry *lview_find(struct fg_fleet *f, const struct fg_cidr *c, int *err)
+{
+	struct fg_list_entry probe = { .cidr = *c };
+
+	*err = 0;
+	if (!f->lview_valid) {
+		free(f->lview);
+		f->lview = NULL;
+		f->n_lview = 0;
+		if (fg_list_read(f->m, &f->lview, &f->n_lview)) {
+			*err = -1;
+			return NULL;
+		}
+		f->lview_valid = true;
+	}
+	return bsearch(&probe, f->lview, f->n_lview, sizeof(probe), lview_cmp);
+}
+
+static struct fleet_pend *pend_find(struct fg_fleet *f, const struct fg_cidr *c)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_pend; i++)
+		if (!fg_cidr_cmp(&f->pend[i].r.cidr, c))
+			return &f->pend[i];
+	return NULL;
+}
+
+#define FLEET_PENDING 2 /* apply_ban: waits for the batch's trie write (trie_flush) */
+
+/*
+ * Apply a checked ban: 1 applied, 0 already in force as long (a repeat),
+ * -1 refused, FLEET_PENDING waiting for the batch's trie write.
+ */
 static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now_ms)
 {
 	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
 	struct fg_fleet_ban fb = {}, old;
 	struct fg_ban b = {}, cur;
+	struct fleet_pend *p;
 	__u64 now, expires;
 	bool renewal;
 
@@ -310,14 +360,25 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 		return -1;
 	expires = now + (r->end_ms - now_ms) * f->hz / 1000;
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
+	p = pend_find(f, &r->cidr);
+	if (p) { /* again in the same batch: the longer of the two */
+		if (p->fb.expires >= expires)
+			return 0;
+		p->r = *r;
+		p->now_ms = now_ms;
+		p->fb.expires = expires;
+		p->fb.end_ms = r->end_ms;
+		snprintf(p->fb.origin, sizeof(p->fb.origin), "%s", r->origin);
+		return FLEET_PENDING;
+	}
 	renewal = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
 	/* at max_bans only a ban applied already may be renewed */
-	if (f->st.active >= f->cfg.max_bans && !renewal)
+	if (f->st.active + f->n_pend >= f->cfg.max_bans && !renewal)
 		return -1;
 	/* half of each table at most: the node's own bans and lists must still fit */
 	if (!renewal && (bans_checked_at(f, k.family, k.plen)
 				 ? f->st.active - f->in_trie >= fg_map_capacity(f->m->bans) / 2
-				 : f->in_trie >= fg_map_capacity(f->m->lists) / 2))
+				 : f->in_trie + f->n_pend >= fg_map_capacity(f->m->lists) / 2))
 		return -1;
 	if (renewal) { /* what it lengthened, if anything, is the same */
 		fb.local = old.local;
@@ -348,51 +409,111 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 			if (bpf_map_update_elem(f->m->bans, &k, &b, BPF_ANY))
 				return -1;
 		}
+		return fleet_put(f, &k, &fb) ? -1 : 1;
 	} else {
-		struct fg_list_entry *v = NULL;
-		size_t n = 0, i;
-		bool longer = false;
+		const struct fg_list_entry *e;
+		int err;
 
-		if (fg_list_read(f->m, &v, &n))
+		e = lview_find(f, &r->cidr, &err);
+		if (err)
 			return -1;
-		for (i = 0; i < n; i++) {
-			if (v[i].kind != FG_LIST_BAN || v[i].cidr.family != k.family ||
-			    v[i].cidr.plen != k.plen ||
-			    memcmp(v[i].cidr.addr, k.addr, sizeof(k.addr)))
-				continue;
-			if (!v[i].expires || v[i].expires >= expires)
-				longer = true;
-			else if (!renewal && v[i].expires > now) { /* a manual ban of this node's */
+		if (e && e->kind == FG_LIST_BAN) {
+			if (!e->expires || e->expires >= expires)
+				return 0;
+			if (!renewal && e->expires > now) { /* a manual ban of this node's */
 				fb.local = 1;
-				fb.local_expires = v[i].expires;
+				fb.local_expires = e->expires;
 			}
 		}
-		free(v);
-		if (longer)
-			return 0;
-		if (fg_list_add(f->m, &r->cidr, FG_LIST_BAN, expires))
-			return -1;
+		if (f->n_pend == f->cap_pend) {
+			size_t cap = f->cap_pend * 2 + 64;
+			struct fleet_pend *more = realloc(f->pend, cap * sizeof(*more));
+
+			if (!more)
+				return -1;
+			f->pend = more;
+			f->cap_pend = cap;
+		}
 		fb.in_trie = 1;
+		f->pend[f->n_pend++] = (struct fleet_pend){ .r = *r, .fb = fb, .now_ms = now_ms };
+		return FLEET_PENDING;
 	}
-	if (!bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_NOEXIST)) {
-		f->st.active++;
-		f->in_trie += fb.in_trie;
-	} else if (errno != EEXIST || bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST))
-		return -1;
-	return 1;
 }
 
-/* The fleet ban of exactly c, if any, is carried by the key walk under way (or came during it). */
-static void mark_walk(struct fg_fleet *f, const struct fg_cidr *c)
+/*
+ * The batch's bans for the trie, in one write: each the trie took is
+ * entered in fg_fleet and counted as received; each it refused (the table
+ * full, the prefix on the allow or deny list) is rejected as full.
+ */
+static void trie_flush(struct fg_fleet *f)
 {
-	struct fg_ban_key k = { .family = c->family, .plen = c->plen };
-	struct fg_fleet_ban fb;
+	struct fg_list_change *ch;
+	char rec[FG_FLEET_RECORD_MAX];
+	struct fleet_pend *p;
+	struct fg_ban_key k;
+	size_t i;
+	int n;
 
-	memcpy(k.addr, c->addr, sizeof(k.addr));
-	if (!bpf_map_lookup_elem(f->fleet_fd, &k, &fb) && fb.walk != f->walk) {
-		fb.walk = f->walk;
-		bpf_map_update_elem(f->fleet_fd, &k, &fb, BPF_EXIST);
+	if (!f->n_pend)
+		return;
+	ch = calloc(f->n_pend, sizeof(*ch));
+	for (i = 0; ch && i < f->n_pend; i++) {
+		ch[i].cidr = f->pend[i].r.cidr;
+		ch[i].kind = FG_LIST_BAN;
+		ch[i].expires = f->pend[i].fb.expires;
 	}
+	if (ch)
+		fg_list_apply(f->m, "fleet ban", ch, f->n_pend);
+	for (i = 0; i < f->n_pend; i++) {
+		p = &f->pend[i];
+		k = (struct fg_ban_key){ .family = p->r.cidr.family, .plen = p->r.cidr.plen };
+		memcpy(k.addr, p->r.cidr.addr, sizeof(k.addr));
+		if (!ch || ch[i].err || fleet_put(f, &k, &p->fb)) {
+			n = fg_fleet_rec_format(rec, sizeof(rec), &p->r);
+			reject(f, FG_REJ_FULL, rec, n > 0 ? (size_t)n : 0);
+			continue;
+		}
+		mark_walk(f, &p->r.cidr);
+		f->st.received++;
+		hist_add(f, p->now_ms > p->r.at_ms ? p->now_ms - p->r.at_ms : 0);
+	}
+	free(ch);
+	f->n_pend = 0;
+	f->lview_valid = false;
+}
+
+/* Lift the fleet ban of exactly r->cidr (op del). */
+static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
+{
+	struct fg_ban_key k = { .family = r->cidr.family, .plen = r->cidr.plen };
+	struct fg_fleet_ban fb;
+	struct fg_ban b;
+	char a[64];
+
+	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
+	trie_flush(f); /* the bans before it in its batch first */
+	if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
+		return; /* not a fleet ban here: local bans stay */
+	/* a ban of this node's it lengthened gets its own end back: a remote del lifts none */
+	if (fb.in_trie) {
+		f->lview_valid = false;
+		if (fb.local)
+			fg_list_add(f->m, &r->cidr, FG_LIST_BAN, fb.local_expires);
+		else if (fg_list_verdict(f->m, &r->cidr) >= 0)
+			fg_list_del(f->m, &r->cidr, FG_LIST_BAN);
+	} else if (!bpf_map_lookup_elem(f->m->bans, &k, &b) && b.expires == fb.expires) {
+		/* without one, ended: the entry keeps the strikes, as an ended local ban */
+		b.expires = fb.local ? fb.local_expires : 0;
+		bpf_map_update_elem(f->m->bans, &k, &b, BPF_EXIST);
+	}
+	bpf_map_delete_elem(f->fleet_fd, &k);
+	if (f->st.active)
+		f->st.active--;
+	if (fb.in_trie && f->in_trie)
+		f->in_trie--;
+	__atomic_fetch_add(&f->m->st->ban_gen, 1, __ATOMIC_RELEASE);
+	flog(LOG_INFO, "fleet ban of %s lifted by %s",
+	     fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen), r->origin);
 }
 
 /*
@@ -462,6 +583,8 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 		reject(f, FG_REJ_FULL, s, len);
 		return;
 	}
+	if (applied == FLEET_PENDING)
+		return; /* trie_flush counts it */
 	mark_walk(f, &r.cidr);
 	if (!applied)
 		return; /* a repeat (a resync, a ban published twice): nothing new */
@@ -472,6 +595,7 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 
 static void received_done(struct fg_fleet *f, bool changed)
 {
+	trie_flush(f);
 	if (changed) /* every bucket checks fg_bans again (buckets cache their ban state) */
 		__atomic_fetch_add(&f->m->st->ban_gen, 1, __ATOMIC_RELEASE);
 }
@@ -1176,6 +1300,8 @@ void fg_fleet_stop(struct fg_fleet *f)
 	free(f->queue);
 	free(f->rules);
 	free(f->manual);
+	free(f->pend);
+	free(f->lview);
 	free(f);
 }
 

@@ -142,16 +142,6 @@ static int lists_load(const struct fg_maps *m, struct lset *s)
 	}
 }
 
-static struct lent *lset_find(struct lset *s, const struct fg_lpm_key *k)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (s->v[i].op != LENT_GONE && !memcmp(&s->v[i].key, k, sizeof(*k)))
-			return &s->v[i];
-	return NULL;
-}
-
 /* Family, then address, then shorter prefixes first: a covering prefix sorts before what it covers. */
 static int lent_cmp(const void *pa, const void *pb)
 {
@@ -402,50 +392,134 @@ static int writable(const struct fg_maps *m)
 	return 0;
 }
 
+/* The entry of key k in s: sorted[0..n_sorted) by lent_cmp, the rest in any order; NULL none. */
+static struct lent *lset_lookup(struct lset *s, size_t n_sorted, const struct fg_lpm_key *k)
+{
+	struct lent probe = { .key = *k }, *e;
+	size_t i;
+
+	e = n_sorted ? bsearch(&probe, s->v, n_sorted, sizeof(s->v[0]), lent_cmp) : NULL;
+	for (i = n_sorted; !e && i < s->n; i++)
+		if (!memcmp(&s->v[i].key, k, sizeof(*k)))
+			e = &s->v[i];
+	return e;
+}
+
+/* Whether e is on a list now (in the trie or to be inserted, with a kind). */
+static bool listed(const struct lent *e)
+{
+	return e && present(e) && e->val.kind;
+}
+
+/* Change c on s in memory: 1 a change, 0 none (already so), -errno after an error line. */
+static int lset_change(struct lset *s, size_t n_sorted, const struct fg_list_change *c)
+{
+	const char *kind = fg_list_kind_name(c->kind);
+	struct fg_lpm_key k;
+	struct lent *e;
+	char a[64];
+
+	cidr_to_key(&c->cidr, &k);
+	key_str(a, sizeof(a), &k);
+	e = lset_lookup(s, n_sorted, &k);
+	if (c->del) {
+		if (!listed(e))
+			return error("%s: %s: not on the %s list", s->what, a, kind), -ENOENT;
+		if (e->val.kind != c->kind) {
+			const char *on = fg_list_kind_name(e->val.kind);
+
+			return error("%s: %s: on the %s list, not the %s list (%s del %s)", s->what,
+				     a, on, kind, on, a),
+			       -ENOENT;
+		}
+		e->op = e->op == LENT_NEW ? LENT_GONE : LENT_DEL;
+		return 1;
+	}
+	if (listed(e) && e->val.kind != c->kind) {
+		const char *on = fg_list_kind_name(e->val.kind);
+
+		return error("%s: %s: already on the %s list, cannot be on the %s list too (%s "
+			     "del %s first)",
+			     s->what, a, on, kind, on, a),
+		       -EEXIST;
+	}
+	if (listed(e) && (c->kind != FG_LIST_BAN || e->own_expires == c->expires))
+		return 0; /* already there: adding is idempotent */
+	if (!e) {
+		e = lset_push(s);
+		if (!e)
+			return error("%s: out of memory", s->what), -ENOMEM;
+		e->key = k;
+		e->op = LENT_NEW;
+	} else if (!present(e)) { /* taken off earlier in the batch: back */
+		e->op = e->op == LENT_DEL ? LENT_KEEP : LENT_NEW;
+	}
+	e->val.kind = c->kind; /* the kind is what lists_verdicts reads */
+	e->own_expires = c->kind == FG_LIST_BAN ? c->expires : 0;
+	return 1;
+}
+
+int fg_list_apply(const struct fg_maps *m, const char *what, struct fg_list_change *c, size_t n)
+{
+	struct lset s = { .what = what };
+	size_t i, n_sorted;
+	int err, werr = 0, changed = 0, r;
+	struct fg_lpm_key k;
+	struct lent *e;
+
+	for (i = 0; i < n; i++)
+		c[i].err = 0;
+	if ((err = writable(m)) || (err = lists_load(m, &s)))
+		goto out;
+	if (s.n)
+		qsort(s.v, s.n, sizeof(s.v[0]), lent_cmp);
+	n_sorted = s.n;
+	for (i = 0; i < n; i++) {
+		if (c[i].kind < FG_LIST_BAN || c[i].kind > FG_LIST_ALLOW) {
+			c[i].err = -EINVAL;
+			error("%s: unknown list kind %u", what, c[i].kind);
+			continue;
+		}
+		r = lset_change(&s, n_sorted, &c[i]);
+		if (r < 0)
+			c[i].err = r;
+		else
+			changed += r;
+	}
+	if (changed)
+		werr = lists_write(m, &s);
+	/* sorted again by lists_write: what each change left in the trie */
+	for (i = 0; werr && i < n; i++) {
+		if (c[i].err)
+			continue;
+		cidr_to_key(&c[i].cidr, &k);
+		e = lset_lookup(&s, s.n, &k);
+		/* a delete done leaves the entry gone, an add one in the trie holding its value */
+		if (c[i].del ? e && e->op != LENT_GONE
+			     : !e || e->op != LENT_KEEP || memcmp(&e->val, &e->want, sizeof(e->val)))
+			c[i].err = werr;
+	}
+	for (i = 0; !err && i < n; i++)
+		err = c[i].err;
+	free(s.v);
+	return err ?: werr; /* werr alone: the list filter, the trie is right */
+out:
+	for (i = 0; i < n; i++)
+		c[i].err = err;
+	free(s.v);
+	return err;
+}
+
 int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires)
 {
 	static const char *const what[] = {
 		[FG_LIST_BAN] = "ban add", [FG_LIST_DENY] = "deny add", [FG_LIST_ALLOW] = "allow add"
 	};
-	struct fg_lpm_key k;
-	struct lset s = { 0 };
-	struct lent *e;
-	char a[64];
-	int err;
+	struct fg_list_change ch = { .cidr = *c, .kind = kind, .expires = expires };
 
 	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
 		return error("fg_list_add: unknown list kind %u", kind), -EINVAL;
-	s.what = what[kind];
-	if ((err = writable(m)) || (err = lists_load(m, &s)))
-		goto out;
-	cidr_to_key(c, &k);
-	key_str(a, sizeof(a), &k);
-	e = lset_find(&s, &k);
-	if (e && e->val.kind && e->val.kind != kind) {
-		err = -EEXIST;
-		error("%s: %s: already on the %s list, cannot be on the %s list too (%s del %s "
-		      "first)",
-		      s.what, a, fg_list_kind_name(e->val.kind), fg_list_kind_name(kind),
-		      fg_list_kind_name(e->val.kind), a);
-		goto out;
-	}
-	if (e && e->val.kind == kind && (kind != FG_LIST_BAN || e->own_expires == expires))
-		goto out; /* already there: adding is idempotent */
-	if (!e) {
-		e = lset_push(&s);
-		if (!e) {
-			err = -ENOMEM;
-			goto out;
-		}
-		e->key = k;
-		e->op = LENT_NEW;
-	}
-	e->val.kind = kind; /* the kind is what lists_verdicts reads */
-	e->own_expires = kind == FG_LIST_BAN ? expires : 0;
-	err = lists_write(m, &s);
-out:
-	free(s.v);
-	return err;
+	return fg_list_apply(m, what[kind], &ch, 1);
 }
 
 int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
@@ -453,37 +527,11 @@ int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
 	static const char *const what[] = {
 		[FG_LIST_BAN] = "ban del", [FG_LIST_DENY] = "deny del", [FG_LIST_ALLOW] = "allow del"
 	};
-	struct fg_lpm_key k;
-	struct lset s = { 0 };
-	struct lent *e;
-	char a[64];
-	int err;
+	struct fg_list_change ch = { .cidr = *c, .kind = kind, .del = true };
 
 	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
 		return error("fg_list_del: unknown list kind %u", kind), -EINVAL;
-	s.what = what[kind];
-	if ((err = writable(m)) || (err = lists_load(m, &s)))
-		goto out;
-	cidr_to_key(c, &k);
-	key_str(a, sizeof(a), &k);
-	e = lset_find(&s, &k);
-	if (!e || !e->val.kind) {
-		err = -ENOENT;
-		error("%s: %s: not on the %s list", s.what, a, fg_list_kind_name(kind));
-		goto out;
-	}
-	if (e->val.kind != kind) {
-		err = -ENOENT;
-		error("%s: %s: on the %s list, not the %s list (%s del %s)", s.what, a,
-		      fg_list_kind_name(e->val.kind), fg_list_kind_name(kind),
-		      fg_list_kind_name(e->val.kind), a);
-		goto out;
-	}
-	e->op = LENT_DEL;
-	err = lists_write(m, &s);
-out:
-	free(s.v);
-	return err;
+	return fg_list_apply(m, what[kind], &ch, 1);
 }
 
 int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n)
@@ -522,7 +570,7 @@ int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v,
 {
 	struct fg_lpm_key k;
 	struct lset s = { 0 };
-	size_t i, after = 0;
+	size_t i, after = 0, n_sorted;
 	int err, bad = 0;
 	char a[64];
 
@@ -536,11 +584,14 @@ int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v,
 	for (i = 0; i < s.n; i++)
 		if (s.v[i].val.kind == kind)
 			s.v[i].op = LENT_DEL; /* unless v names it again */
+	if (s.n)
+		qsort(s.v, s.n, sizeof(s.v[0]), lent_cmp);
+	n_sorted = s.n;
 	for (i = 0; i < n; i++) {
 		struct lent *e;
 
 		cidr_to_key(&v[i], &k);
-		e = lset_find(&s, &k);
+		e = lset_lookup(&s, n_sorted, &k);
 		if (e && e->val.kind && e->val.kind != kind) {
 			bad += !!error("%s: %s: on the %s list, cannot be on the %s list too",
 				       s.what, key_str(a, sizeof(a), &k),

@@ -27,6 +27,21 @@ struct fg_list_entry {
  */
 int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires);
 int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind);
+/* One change of a batch (fg_list_apply). */
+struct fg_list_change {
+	struct fg_cidr cidr; /* the prefix */
+	__u64 expires;	     /* FG_LIST_BAN added: tick the ban ends, 0 never */
+	__u8 kind;	     /* enum fg_list_kind */
+	bool del;	     /* take the prefix off the list of `kind`, else add it */
+	int err;	     /* set: 0 done (or already so), else -errno after an error line */
+};
+/*
+ * fg_list_add and fg_list_del of each of c[0..n), in order, with one
+ * load and one write of the trie: a change another refuses (a prefix on
+ * another list, not on this one) is left out, the rest are made. `what`
+ * begins the error lines. 0, or the first change's error.
+ */
+int fg_list_apply(const struct fg_maps *m, const char *what, struct fg_list_change *c, size_t n);
 /* Every entry (own kind), sorted by family, address, length; free() *out. */
 int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n);
 /* Make the set of `kind` prefixes exactly v[0..n) (config apply). */
