@@ -102,6 +102,7 @@ struct fg_fleet {
 	__u64 hz;		      /* ticks per second (fg_hz reads all of fg_state: once) */
 	struct fg_config *rules;      /* the live rule set, read once per batch of records */
 	bool rules_valid;	      /* rules holds it for the current batch */
+	__u32 cap_bans, cap_lists;    /* fg_bans and fg_lists hold this many, read with rules */
 	struct fg_list_entry *manual; /* manual bans seen (and published) at the last sweep */
 	size_t n_manual;	      /* entries in manual */
 	struct seen seen[FLEET_SEEN]; /* bans published from events or fg_fleet_q, h 0 = free */
@@ -241,6 +242,8 @@ static bool bans_checked_at(struct fg_fleet *f, __u8 family, __u8 plen)
 		slot = st.slot & 1;
 		if (bpf_map_lookup_elem(f->m->config, &slot, f->rules))
 			return false;
+		f->cap_bans = fg_map_capacity(f->m->bans);
+		f->cap_lists = fg_map_capacity(f->m->lists);
 		f->rules_valid = true;
 	}
 	lens = family == FG_FAM_IPV4 ? cfg->ban4 : cfg->ban6;
@@ -377,8 +380,8 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 		return -1;
 	/* half of each table at most: the node's own bans and lists must still fit */
 	if (!renewal && (bans_checked_at(f, k.family, k.plen)
-				 ? f->st.active - f->in_trie >= fg_map_capacity(f->m->bans) / 2
-				 : f->in_trie + f->n_pend >= fg_map_capacity(f->m->lists) / 2))
+				 ? f->st.active - f->in_trie >= f->cap_bans / 2
+				 : f->in_trie + f->n_pend >= f->cap_lists / 2))
 		return -1;
 	if (renewal) { /* what it lengthened, if anything, is the same */
 		fb.local = old.local;
@@ -473,8 +476,7 @@ static void trie_flush(struct fg_fleet *f)
 			reject(f, FG_REJ_FULL, rec, n > 0 ? (size_t)n : 0);
 			continue;
 		}
-		mark_walk(f, &p->r.cidr);
-		f->st.received++;
+		f->st.received++; /* its fg_fleet entry has this walk's mark */
 		hist_add(f, p->now_ms > p->r.at_ms ? p->now_ms - p->r.at_ms : 0);
 	}
 	free(ch);
@@ -585,9 +587,10 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 	}
 	if (applied == FLEET_PENDING)
 		return; /* trie_flush counts it */
-	mark_walk(f, &r.cidr);
-	if (!applied)
+	if (!applied) {
+		mark_walk(f, &r.cidr); /* applied, its fg_fleet entry has the mark */
 		return; /* a repeat (a resync, a ban published twice): nothing new */
+	}
 	f->st.received++;
 	hist_add(f, now_ms > r.at_ms ? now_ms - r.at_ms : 0);
 	*changed = true;
