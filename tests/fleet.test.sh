@@ -639,6 +639,21 @@ for i in range(2000):
 	check "... in fewer trie writes than half the records ($((g1 - g0)))" test "$((g1 - g0))" -lt 1000
 	same "the trie holds them" 2000 "$(fgb -j ban list | jq '[.[] | select(.kind == "fleet")] | length')"
 	check "scrapes answer" scrape b
+	# and 2,000 dels of them
+	g0=$(list_gen b)
+	"$PY" -c "
+import sys
+for i in range(2000):
+    m = '{\"v\":1,\"op\":\"del\",\"prefix\":\"198.19.%d.%d/31\",\"origin\":\"node-a\",\"at\":$now,\"end\":1}' % (i // 100 + 10, i % 100 * 2)
+    cmd = ['PUBLISH', 'fgt$S:bans', m]
+    sys.stdout.write('*%d\r\n' % len(cmd) + ''.join('\$%d\r\n%s\r\n' % (len(a), a) for a in cmd))
+" | rcli --pipe >/dev/null
+	check "2,000 dels lift them" poll 30 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 0'"
+	check "... the trie holds none" poll 5 bash -c "'$FG' --pin-dir '$PINB' -j ban list | jq -e '[.[] | select(.kind == \"fleet\")] | length == 0'"
+	g1=$(list_gen b)
+	note "2,000 trie dels in $((g1 - g0)) trie writes"
+	check "... in fewer trie writes than half the records ($((g1 - g0)))" test "$((g1 - g0))" -lt 1000
+	check "no error line" bash -c "! grep -q 'not on the ban list' '$TMP/run-b.err'"
 }
 
 # Records of one prefix in one batch act as one at a time would: the longer of two bans holds, a

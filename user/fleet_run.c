@@ -69,8 +69,16 @@ struct seen {
  */
 struct fleet_pend {
 	struct fg_fleet_rec r;	/* the record */
-	struct fg_fleet_ban fb; /* its fg_fleet entry, once the trie has it */
+	struct fg_fleet_ban fb; /* a ban's fg_fleet entry, once the trie has it */
 	__u64 now_ms;		/* Unix ms it arrived at */
+	__u8 op;		/* enum pend_op */
+};
+
+/* What a fleet_pend does to the trie. */
+enum pend_op {
+	PEND_BAN = 0, /* a received ban: added, entered in fg_fleet and counted then */
+	PEND_LIFT,    /* a del: its prefix taken off the ban list (fg_fleet done already) */
+	PEND_RESTORE, /* a del of a ban that lengthened the node's own: that one's end back */
 };
 
 struct fg_fleet {
@@ -344,7 +352,25 @@ static struct fleet_pend *pend_find(struct fg_fleet *f, const struct fg_cidr *c)
 	return NULL;
 }
 
+/* Queue p for the batch's trie write. 0 or -1 (out of memory). */
+static int pend_push(struct fg_fleet *f, const struct fleet_pend *p)
+{
+	if (f->n_pend == f->cap_pend) {
+		size_t cap = f->cap_pend * 2 + 64;
+		struct fleet_pend *more = realloc(f->pend, cap * sizeof(*more));
+
+		if (!more)
+			return -1;
+		f->pend = more;
+		f->cap_pend = cap;
+	}
+	f->pend[f->n_pend++] = *p;
+	return 0;
+}
+
 #define FLEET_PENDING 2 /* apply_ban: waits for the batch's trie write (trie_flush) */
+
+static void trie_flush(struct fg_fleet *f);
 
 /*
  * Apply a checked ban: 1 applied, 0 already in force as long (a repeat),
@@ -364,6 +390,10 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 	expires = now + (r->end_ms - now_ms) * f->hz / 1000;
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
 	p = pend_find(f, &r->cidr);
+	if (p && p->op != PEND_BAN) { /* after a del in its batch: the del first */
+		trie_flush(f);
+		p = NULL;
+	}
 	if (p) { /* again in the same batch: the longer of the two */
 		if (p->fb.expires >= expires)
 			return 0;
@@ -379,9 +409,9 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 	if (f->st.active + f->n_pend >= f->cfg.max_bans && !renewal)
 		return -1;
 	/* half of each table at most: the node's own bans and lists must still fit */
-	if (!renewal && (bans_checked_at(f, k.family, k.plen)
-				 ? f->st.active - f->in_trie >= f->cap_bans / 2
-				 : f->in_trie + f->n_pend >= f->cap_lists / 2))
+	if (!renewal &&
+	    (bans_checked_at(f, k.family, k.plen) ? f->st.active - f->in_trie >= f->cap_bans / 2
+						  : f->in_trie + f->n_pend >= f->cap_lists / 2))
 		return -1;
 	if (renewal) { /* what it lengthened, if anything, is the same */
 		fb.local = old.local;
@@ -428,18 +458,10 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 				fb.local_expires = e->expires;
 			}
 		}
-		if (f->n_pend == f->cap_pend) {
-			size_t cap = f->cap_pend * 2 + 64;
-			struct fleet_pend *more = realloc(f->pend, cap * sizeof(*more));
-
-			if (!more)
-				return -1;
-			f->pend = more;
-			f->cap_pend = cap;
-		}
 		fb.in_trie = 1;
-		f->pend[f->n_pend++] = (struct fleet_pend){ .r = *r, .fb = fb, .now_ms = now_ms };
-		return FLEET_PENDING;
+		return pend_push(f, &(struct fleet_pend){ .r = *r, .fb = fb, .now_ms = now_ms })
+			       ? -1
+			       : FLEET_PENDING;
 	}
 }
 
@@ -450,8 +472,8 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
  */
 static void trie_flush(struct fg_fleet *f)
 {
-	struct fg_list_change *ch;
 	char rec[FG_FLEET_RECORD_MAX];
+	struct fg_list_change *ch;
 	struct fleet_pend *p;
 	struct fg_ban_key k;
 	size_t i;
@@ -461,14 +483,18 @@ static void trie_flush(struct fg_fleet *f)
 		return;
 	ch = calloc(f->n_pend, sizeof(*ch));
 	for (i = 0; ch && i < f->n_pend; i++) {
-		ch[i].cidr = f->pend[i].r.cidr;
+		p = &f->pend[i];
+		ch[i].cidr = p->r.cidr;
 		ch[i].kind = FG_LIST_BAN;
-		ch[i].expires = f->pend[i].fb.expires;
+		ch[i].del = p->op == PEND_LIFT;
+		ch[i].expires = p->op == PEND_RESTORE ? p->fb.local_expires : p->fb.expires;
 	}
 	if (ch)
 		fg_list_apply(f->m, "fleet ban", ch, f->n_pend);
 	for (i = 0; i < f->n_pend; i++) {
 		p = &f->pend[i];
+		if (p->op != PEND_BAN)
+			continue; /* a del's: its error line says what failed */
 		k = (struct fg_ban_key){ .family = p->r.cidr.family, .plen = p->r.cidr.plen };
 		memcpy(k.addr, p->r.cidr.addr, sizeof(k.addr));
 		if (!ch || ch[i].err || fleet_put(f, &k, &p->fb)) {
@@ -491,18 +517,22 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 	struct fg_fleet_ban fb;
 	struct fg_ban b;
 	char a[64];
+	int err;
 
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
-	trie_flush(f); /* the bans before it in its batch first */
+	if (pend_find(f, &r->cidr))
+		trie_flush(f); /* a ban of it earlier in its batch first */
 	if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
 		return; /* not a fleet ban here: local bans stay */
 	/* a ban of this node's it lengthened gets its own end back: a remote del lifts none */
 	if (fb.in_trie) {
-		f->lview_valid = false;
+		const struct fg_list_entry *e = lview_find(f, &r->cidr, &err);
+
+		/* in the batch's trie write, as the bans are: a flood of dels is one write too */
 		if (fb.local)
-			fg_list_add(f->m, &r->cidr, FG_LIST_BAN, fb.local_expires);
-		else if (fg_list_verdict(f->m, &r->cidr) >= 0)
-			fg_list_del(f->m, &r->cidr, FG_LIST_BAN);
+			pend_push(f, &(struct fleet_pend){ .r = *r, .fb = fb, .op = PEND_RESTORE });
+		else if (err || (e && e->kind == FG_LIST_BAN))
+			pend_push(f, &(struct fleet_pend){ .r = *r, .fb = fb, .op = PEND_LIFT });
 	} else if (!bpf_map_lookup_elem(f->m->bans, &k, &b) && b.expires == fb.expires) {
 		/* without one, ended: the entry keeps the strikes, as an ended local ban */
 		b.expires = fb.local ? fb.local_expires : 0;
@@ -553,6 +583,7 @@ static unsigned int lift_unwalked(struct fg_fleet *f)
 		memcpy(r.cidr.addr, keys[i].addr, sizeof(r.cidr.addr));
 		apply_del(f, &r);
 	}
+	trie_flush(f);
 	free(keys);
 	return n;
 }
@@ -589,7 +620,7 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 		return; /* trie_flush counts it */
 	if (!applied) {
 		mark_walk(f, &r.cidr); /* applied, its fg_fleet entry has the mark */
-		return; /* a repeat (a resync, a ban published twice): nothing new */
+		return;		       /* a repeat (a resync, a ban published twice): nothing new */
 	}
 	f->st.received++;
 	hist_add(f, now_ms > r.at_ms ? now_ms - r.at_ms : 0);
