@@ -75,7 +75,7 @@ teardown_test() {
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
 test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept
-test_headroom test_resync_del test_trie_flood test_trie_batch"
+test_headroom test_resync_del test_trie_flood test_trie_batch test_reload_narrow"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -682,6 +682,32 @@ for m in (rec('ban', '198.19.1.0/31', $e1), rec('ban', '198.19.1.0/31', $e2), re
 	check "a ban then a shorter one: the longer (600 s, less the way: $(expires_in b 198.19.3.0/31))" \
 		test "$(expires_in b 198.19.3.0/31)" -gt 550
 	same "fleet status counts three" 3 "$(status b | jq .active)"
+}
+
+# A reload that narrows the fleet section lifts the fleet bans it would now refuse: wider than
+# the new min_prefix4, then, past the new max_bans, those that end first.
+test_reload_narrow() {
+	local t
+	redis_start
+	start b
+	poll 5 connected b
+	t=$(date +%s%3N)
+	pub '{"v":1,"op":"ban","prefix":"198.18.0.0/16","origin":"node-a","at":'$t',"end":'$((t + 900000))'}'
+	pub '{"v":1,"op":"ban","prefix":"198.18.9.0/24","origin":"node-a","at":'$t',"end":'$((t + 300000))'}'
+	pub "$(rec 198.18.9.1 $((t + 60000)))"
+	pub "$(rec 198.18.9.2 $((t + 120000)))"
+	pub "$(rec 198.18.9.3 $((t + 600000)))"
+	check "five fleet bans applied" poll 5 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 5'"
+	config b "$C" "  min_prefix4: 24
+  max_bans: 2"
+	kill -HUP "$DPB"
+	check "reloaded with min_prefix4 24 and max_bans 2: two left" poll 5 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 2'"
+	same "the /16, wider than 24, is lifted" false "$(fleet_ban b 198.18.0.0/16 && echo true || echo false)"
+	same "of the other four, the two that end first are lifted" "198.18.9.0/24 198.18.9.3" \
+		"$(fgb -j ban list | jq -r '[.[] | select(.kind == "fleet") | .address | sub("/32$"; "")] | sort | join(" ")')"
+	check "... said in the log" grep -q 'reload: 3 fleet bans lifted' "$TMP/run-b.err"
+	pub '{"v":1,"op":"ban","prefix":"198.19.0.0/16","origin":"node-a","at":'$t',"end":'$((t + 60000))'}'
+	check "a record wider than the new min_prefix4 is then refused as too wide" poll 5 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.rejected.too_wide == 1'"
 }
 
 run_tests "$@"

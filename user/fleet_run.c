@@ -355,7 +355,7 @@ static struct fleet_pend *pend_find(struct fg_fleet *f, const struct fg_cidr *c)
 /* Queue p for the batch's trie write. 0 or -1 (out of memory). */
 static int pend_push(struct fg_fleet *f, const struct fleet_pend *p)
 {
-	if (f->n_pend == f->cap_pend) {
+	if (!f->pend || f->n_pend == f->cap_pend) {
 		size_t cap = f->cap_pend * 2 + 64;
 		struct fleet_pend *more = realloc(f->pend, cap * sizeof(*more));
 
@@ -548,6 +548,54 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 	     fg_format_cidr(a, sizeof(a), r->cidr.family, r->cidr.addr, r->cidr.plen), r->origin);
 }
 
+/* A fleet ban as fleet_bans lists it. */
+struct fleet_entry {
+	struct fg_ban_key k;	/* its prefix */
+	struct fg_fleet_ban fb; /* its fg_fleet entry */
+};
+
+/*
+ * Every fleet ban in fg_fleet, read before any is lifted (deleting while
+ * walking a hash map restarts the walk); free() the result. What memory
+ * refuses is left out.
+ */
+static struct fleet_entry *fleet_bans(struct fg_fleet *f, size_t *n)
+{
+	struct fleet_entry *v = NULL, *more;
+	struct fg_ban_key cur, next;
+	struct fg_fleet_ban fb;
+	void *prev = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (!bpf_map_get_next_key(f->fleet_fd, prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (bpf_map_lookup_elem(f->fleet_fd, &cur, &fb))
+			continue;
+		if (*n == cap) {
+			more = realloc(v, (cap = cap * 2 + 64) * sizeof(*v));
+			if (!more)
+				break;
+			v = more;
+		}
+		v[(*n)++] = (struct fleet_entry){ .k = cur, .fb = fb };
+	}
+	return v;
+}
+
+/* Lift the fleet ban of e as a del from `who` would. */
+static void lift(struct fg_fleet *f, const struct fleet_entry *e, const char *who)
+{
+	struct fg_fleet_rec r = { .del = true };
+
+	snprintf(r.origin, sizeof(r.origin), "%s", who);
+	r.cidr.family = e->k.family;
+	r.cidr.plen = e->k.plen;
+	memcpy(r.cidr.addr, e->k.addr, sizeof(r.cidr.addr));
+	apply_del(f, &r);
+}
+
 /*
  * After a whole key walk: a fleet ban neither walk nor channel carried has
  * no key in Redis any more (a del, or its end, while this node was away):
@@ -555,37 +603,61 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
  */
 static unsigned int lift_unwalked(struct fg_fleet *f)
 {
-	struct fg_fleet_rec r = { .del = true };
-	struct fg_ban_key *keys = NULL, cur, next;
-	size_t n = 0, cap = 0, i;
-	struct fg_fleet_ban fb;
-	void *prev = NULL;
+	struct fleet_entry *v;
+	size_t n, i;
+	unsigned int lifted = 0;
 
-	snprintf(r.origin, sizeof(r.origin), "the resync");
-	/* the keys first, lifted after: deleting while walking a hash map restarts the walk */
-	while (!bpf_map_get_next_key(f->fleet_fd, prev, &next)) {
-		cur = next;
-		prev = &cur;
-		if (bpf_map_lookup_elem(f->fleet_fd, &cur, &fb) || fb.walk == f->walk)
-			continue;
-		if (n == cap) {
-			struct fg_ban_key *more = realloc(keys, (cap = cap * 2 + 64) * sizeof(*keys));
-
-			if (!more)
-				break;
-			keys = more;
-		}
-		keys[n++] = cur;
-	}
+	v = fleet_bans(f, &n);
 	for (i = 0; i < n; i++) {
-		r.cidr.family = keys[i].family;
-		r.cidr.plen = keys[i].plen;
-		memcpy(r.cidr.addr, keys[i].addr, sizeof(r.cidr.addr));
-		apply_del(f, &r);
+		if (v[i].fb.walk == f->walk)
+			continue;
+		lift(f, &v[i], "the resync");
+		lifted++;
 	}
 	trie_flush(f);
-	free(keys);
-	return n;
+	free(v);
+	return lifted;
+}
+
+static int ends_first(const void *a, const void *b)
+{
+	__u64 x = ((const struct fleet_entry *)a)->fb.expires,
+	      y = ((const struct fleet_entry *)b)->fb.expires;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A reload that narrows the fleet section: the fleet bans it would now
+ * refuse are lifted, those wider than min_prefix4/min_prefix6, then, past
+ * max_bans, those that end first. Returns how many.
+ */
+static unsigned int lift_narrowed(struct fg_fleet *f)
+{
+	struct fleet_entry *v;
+	size_t n, i, left = 0;
+	unsigned int lifted = 0;
+
+	v = fleet_bans(f, &n);
+	for (i = 0; i < n; i++) {
+		if (v[i].k.plen >=
+		    (v[i].k.family == FG_FAM_IPV4 ? f->cfg.min_prefix4 : f->cfg.min_prefix6)) {
+			v[left++] = v[i];
+			continue;
+		}
+		lift(f, &v[i], "the reload (wider than min_prefix)");
+		lifted++;
+	}
+	if (left > f->cfg.max_bans) {
+		qsort(v, left, sizeof(*v), ends_first);
+		for (i = 0; i < left - f->cfg.max_bans; i++) {
+			lift(f, &v[i], "the reload (over max_bans)");
+			lifted++;
+		}
+	}
+	trie_flush(f);
+	free(v);
+	return lifted;
 }
 
 /* One record from the channel or a key. */
@@ -1342,6 +1414,7 @@ void fg_fleet_stop(struct fg_fleet *f)
 void fg_fleet_reconfig(struct fg_fleet **pf, const struct fg_fleet_cfg *cfg, struct fg_maps *m)
 {
 	struct fg_fleet *f = *pf;
+	unsigned int n;
 
 	if (!f) {
 		*pf = fg_fleet_start(cfg, m);
@@ -1371,6 +1444,11 @@ void fg_fleet_reconfig(struct fg_fleet **pf, const struct fg_fleet_cfg *cfg, str
 	}
 	f->m = m;
 	f->hz = fg_hz(m);
+	f->rules_valid = false;
+	n = lift_narrowed(f);
+	if (n)
+		flog(LOG_NOTICE,
+		     "reload: %u fleet bans lifted (the fleet section refuses them now)", n);
 	status_write(f);
 }
 
