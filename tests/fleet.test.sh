@@ -682,6 +682,15 @@ for m in (rec('ban', '198.19.1.0/31', $e1), rec('ban', '198.19.1.0/31', $e2), re
 	check "a ban then a shorter one: the longer (600 s, less the way: $(expires_in b 198.19.3.0/31))" \
 		test "$(expires_in b 198.19.3.0/31)" -gt 550
 	same "fleet status counts three" 3 "$(status b | jq .active)"
+	# a manual ban made between two batches is seen by the second: never shortened
+	pub "$(echo "$(rec 198.19.4.0 "$e1")" | sed 's|/32|/31|')"
+	fgb ban add 198.19.5.0/31 --for 2h >/dev/null
+	pub "$(echo "$(rec 198.19.5.0 "$e1")" | sed 's|/32|/31|')"
+	pub "$(echo "$(rec 198.19.6.0 "$e1")" | sed 's|/32|/31|')"
+	check "a repeat, a manual ban, a shorter fleet ban of it, another: the last applied" poll 5 fleet_ban b 198.19.6.0/31
+	same "... the one before it taken as a repeat" 5 "$(status b | jq .received)"
+	same "... the manual ban stays, as it was" manual "$(fgb -j ban list | jq -r '.[] | select(.address == "198.19.5.0/31") | .kind')"
+	check "... with its own end (2 h: $(expires_of b 198.19.5.0/31 manual) s left)" test "$(expires_of b 198.19.5.0/31 manual)" -gt 7000
 }
 
 # A reload that narrows the fleet section lifts the fleet bans it would now refuse: wider than

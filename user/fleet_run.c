@@ -62,6 +62,13 @@ struct seen {
 	__u64 created; /* its creation tick; 0 for a manual ban (forgotten at every sweep) */
 };
 
+/* What a fleet_pend does to the trie. */
+enum pend_op {
+	PEND_BAN = 0, /* a received ban: added, entered in fg_fleet and counted then */
+	PEND_LIFT,    /* a del: its prefix taken off the ban list (fg_fleet done already) */
+	PEND_RESTORE, /* a del of a ban that lengthened the node's own: that one's end back */
+};
+
 /*
  * A received ban for the trie, waiting for its batch's end: a trie write
  * loads and writes the whole trie, so a flood of them is one write per
@@ -72,13 +79,6 @@ struct fleet_pend {
 	struct fg_fleet_ban fb; /* a ban's fg_fleet entry, once the trie has it */
 	__u64 now_ms;		/* Unix ms it arrived at */
 	__u8 op;		/* enum pend_op */
-};
-
-/* What a fleet_pend does to the trie. */
-enum pend_op {
-	PEND_BAN = 0, /* a received ban: added, entered in fg_fleet and counted then */
-	PEND_LIFT,    /* a del: its prefix taken off the ban list (fg_fleet done already) */
-	PEND_RESTORE, /* a del of a ban that lengthened the node's own: that one's end back */
 };
 
 struct fg_fleet {
@@ -110,7 +110,8 @@ struct fg_fleet {
 	__u64 hz;		      /* ticks per second (fg_hz reads all of fg_state: once) */
 	struct fg_config *rules;      /* the live rule set, read once per batch of records */
 	bool rules_valid;	      /* rules holds it for the current batch */
-	__u32 cap_bans, cap_lists;    /* fg_bans and fg_lists hold this many, read with rules */
+	__u32 cap_bans;		      /* fg_bans holds this many, read with rules */
+	__u32 cap_lists;	      /* fg_lists holds this many, read with rules */
 	struct fg_list_entry *manual; /* manual bans seen (and published) at the last sweep */
 	size_t n_manual;	      /* entries in manual */
 	struct seen seen[FLEET_SEEN]; /* bans published from events or fg_fleet_q, h 0 = free */
@@ -119,7 +120,10 @@ struct fg_fleet {
 	int wake_fd;		      /* inotify on the writers' lock: a writer finished, -1 none */
 	__u64 in_trie;		      /* of st.active, those held in fg_lists */
 	struct fleet_pend *pend;      /* bans for fg_lists, written at the batch's end */
-	size_t n_pend, cap_pend;      /* entries in pend, room */
+	size_t n_pend;		      /* entries in pend */
+	size_t cap_pend;	      /* entries pend has room for */
+	size_t n_pend_bans;	      /* of n_pend, PEND_BAN */
+	size_t n_pend_new;	      /* of those, bans of prefixes not in fg_fleet yet */
 	struct fg_list_entry *lview;  /* fg_lists as the batch found it (fg_list_read) */
 	size_t n_lview;		      /* entries in lview */
 	bool lview_valid;	      /* lview holds the trie since its last write */
@@ -262,6 +266,13 @@ static bool bans_checked_at(struct fg_fleet *f, __u8 family, __u8 plen)
 	return false;
 }
 
+/* A batch of records begins: the rule set and the trie are read again when needed. */
+static void batch_start(struct fg_fleet *f)
+{
+	f->rules_valid = false;
+	f->lview_valid = false;
+}
+
 /*
  * The data path's tick now: read (one run of the clock program) at most
  * every FLEET_TICK_MS and carried on by the wall clock in between, so a
@@ -401,17 +412,18 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 		p->now_ms = now_ms;
 		p->fb.expires = expires;
 		p->fb.end_ms = r->end_ms;
+		p->fb.walk = f->walk;
 		snprintf(p->fb.origin, sizeof(p->fb.origin), "%s", r->origin);
 		return FLEET_PENDING;
 	}
 	renewal = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
 	/* at max_bans only a ban applied already may be renewed */
-	if (f->st.active + f->n_pend >= f->cfg.max_bans && !renewal)
+	if (f->st.active + f->n_pend_new >= f->cfg.max_bans && !renewal)
 		return -1;
 	/* half of each table at most: the node's own bans and lists must still fit */
 	if (!renewal &&
 	    (bans_checked_at(f, k.family, k.plen) ? f->st.active - f->in_trie >= f->cap_bans / 2
-						  : f->in_trie + f->n_pend >= f->cap_lists / 2))
+						  : f->in_trie + f->n_pend_new >= f->cap_lists / 2))
 		return -1;
 	if (renewal) { /* what it lengthened, if anything, is the same */
 		fb.local = old.local;
@@ -459,9 +471,11 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 			}
 		}
 		fb.in_trie = 1;
-		return pend_push(f, &(struct fleet_pend){ .r = *r, .fb = fb, .now_ms = now_ms })
-			       ? -1
-			       : FLEET_PENDING;
+		if (pend_push(f, &(struct fleet_pend){ .r = *r, .fb = fb, .now_ms = now_ms }))
+			return -1;
+		f->n_pend_bans++;
+		f->n_pend_new += !renewal;
+		return FLEET_PENDING;
 	}
 }
 
@@ -506,7 +520,7 @@ static void trie_flush(struct fg_fleet *f)
 		hist_add(f, p->now_ms > p->r.at_ms ? p->now_ms - p->r.at_ms : 0);
 	}
 	free(ch);
-	f->n_pend = 0;
+	f->n_pend = f->n_pend_bans = f->n_pend_new = 0;
 	f->lview_valid = false;
 }
 
@@ -520,7 +534,7 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 	int err;
 
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
-	if (pend_find(f, &r->cidr))
+	if (f->n_pend_bans && pend_find(f, &r->cidr))
 		trie_flush(f); /* a ban of it earlier in its batch first */
 	if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
 		return; /* not a fleet ban here: local bans stay */
@@ -1133,7 +1147,7 @@ static void scan_step(struct fg_fleet *f)
 	}
 	snprintf(f->cursor, sizeof(f->cursor), "%s", r->element[0]->str);
 	keys = r->element[1];
-	f->rules_valid = false;
+	batch_start(f);
 	for (i = 0; i < keys->elements; i++)
 		if (keys->element[i]->type == REDIS_REPLY_STRING)
 			redisAppendCommand(f->cmd, "GET %b", keys->element[i]->str,
@@ -1145,6 +1159,7 @@ static void scan_step(struct fg_fleet *f)
 		if (redisGetReply(f->cmd, (void **)&g) != REDIS_OK) {
 			freeReplyObject(r);
 			reply_ok(f, f->cmd, NULL, "get");
+			received_done(f, changed); /* what came before it */
 			return;
 		}
 		if (g->type == REDIS_REPLY_STRING) {
@@ -1290,7 +1305,7 @@ void fg_fleet_read(struct fg_fleet *f)
 
 	if (!f || !f->sub)
 		return;
-	f->rules_valid = false;
+	batch_start(f);
 	if (redisBufferRead(f->sub) != REDIS_OK) {
 		disconnect(f, f->sub->errstr[0] ? f->sub->errstr : "connection closed");
 		return;
@@ -1387,6 +1402,7 @@ void fg_fleet_stop(struct fg_fleet *f)
 {
 	if (!f)
 		return;
+	trie_flush(f);
 	if (f->status_fd >= 0) {
 		f->st.connected = 0;
 		f->st.since_ms = fg_fleet_now_ms();
@@ -1444,7 +1460,7 @@ void fg_fleet_reconfig(struct fg_fleet **pf, const struct fg_fleet_cfg *cfg, str
 	}
 	f->m = m;
 	f->hz = fg_hz(m);
-	f->rules_valid = false;
+	batch_start(f);
 	n = lift_narrowed(f);
 	if (n)
 		flog(LOG_NOTICE,

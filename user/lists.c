@@ -451,8 +451,9 @@ static int lset_change(struct lset *s, size_t n_sorted, const struct fg_list_cha
 			return error("%s: out of memory", s->what), -ENOMEM;
 		e->key = k;
 		e->op = LENT_NEW;
-	} else if (!present(e)) { /* taken off earlier in the batch: back */
+	} else if (!present(e)) { /* taken off earlier in the batch: back, written whole */
 		e->op = e->op == LENT_DEL ? LENT_KEEP : LENT_NEW;
+		memset(&e->val, 0, sizeof(e->val));
 	}
 	e->val.kind = c->kind; /* the kind is what lists_verdicts reads */
 	e->own_expires = c->kind == FG_LIST_BAN ? c->expires : 0;

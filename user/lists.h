@@ -39,7 +39,9 @@ struct fg_list_change {
  * fg_list_add and fg_list_del of each of c[0..n), in order, with one
  * load and one write of the trie: a change another refuses (a prefix on
  * another list, not on this one) is left out, the rest are made. `what`
- * begins the error lines. 0, or the first change's error.
+ * begins the error lines. 0, or the first change's error. When the write
+ * fails part way, a change's err says whether its prefix ended as it
+ * asked: of two changes of one prefix, both say what the last one got.
  */
 int fg_list_apply(const struct fg_maps *m, const char *what, struct fg_list_change *c, size_t n);
 /* Every entry (own kind), sorted by family, address, length; free() *out. */
