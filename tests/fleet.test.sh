@@ -616,6 +616,17 @@ list_gen() {
 		jq '.[0].formatted.value.list_gen'
 }
 
+# publish_31s OP AT END: 2,000 records of OP, one pipelined burst, for 198.19.10.0/31 and on
+publish_31s() {
+	"$PY" -c "
+import sys
+for i in range(2000):
+    m = '{\"v\":1,\"op\":\"$1\",\"prefix\":\"198.19.%d.%d/31\",\"origin\":\"node-a\",\"at\":$2,\"end\":$3}' % (i // 100 + 10, i % 100 * 2)
+    cmd = ['PUBLISH', 'fgt$S:bans', m]
+    sys.stdout.write('*%d\r\n' % len(cmd) + ''.join('\$%d\r\n%s\r\n' % (len(a), a) for a in cmd))
+" | rcli --pipe >/dev/null
+}
+
 # A flood of fleet bans of a length no rule bans at goes to the trie, which each write loads
 # whole: written once per batch of records, not once per record (2,000 records, one write
 # each, kept the daemon busy for tens of seconds and its scrapes waiting).
@@ -626,13 +637,7 @@ test_trie_flood() {
 	poll 5 connected b
 	now=$(date +%s%3N) end=$(($(date +%s%3N) + 600000))
 	g0=$(list_gen b)
-	"$PY" -c "
-import sys
-for i in range(2000):
-    m = '{\"v\":1,\"op\":\"ban\",\"prefix\":\"198.19.%d.%d/31\",\"origin\":\"node-a\",\"at\":$now,\"end\":$end}' % (i // 100 + 10, i % 100 * 2)
-    cmd = ['PUBLISH', 'fgt$S:bans', m]
-    sys.stdout.write('*%d\r\n' % len(cmd) + ''.join('\$%d\r\n%s\r\n' % (len(a), a) for a in cmd))
-" | rcli --pipe >/dev/null
+	publish_31s ban "$now" "$end"
 	check "2,000 /31 fleet bans applied" poll 30 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 2000'"
 	g1=$(list_gen b)
 	note "2,000 trie bans in $((g1 - g0)) trie writes"
@@ -641,13 +646,7 @@ for i in range(2000):
 	check "scrapes answer" scrape b
 	# and 2,000 dels of them
 	g0=$(list_gen b)
-	"$PY" -c "
-import sys
-for i in range(2000):
-    m = '{\"v\":1,\"op\":\"del\",\"prefix\":\"198.19.%d.%d/31\",\"origin\":\"node-a\",\"at\":$now,\"end\":1}' % (i // 100 + 10, i % 100 * 2)
-    cmd = ['PUBLISH', 'fgt$S:bans', m]
-    sys.stdout.write('*%d\r\n' % len(cmd) + ''.join('\$%d\r\n%s\r\n' % (len(a), a) for a in cmd))
-" | rcli --pipe >/dev/null
+	publish_31s del "$now" 1
 	check "2,000 dels lift them" poll 30 bash -c "'$FG' --pin-dir '$PINB' -j fleet status | jq -e '.active == 0'"
 	check "... the trie holds none" poll 5 bash -c "'$FG' --pin-dir '$PINB' -j ban list | jq -e '[.[] | select(.kind == \"fleet\")] | length == 0'"
 	g1=$(list_gen b)

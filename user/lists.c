@@ -511,28 +511,29 @@ out:
 	return err;
 }
 
-int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires)
+/* fg_list_add (del false) and fg_list_del (del true): one change. */
+static int list_one(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, bool del,
+		    __u64 expires)
 {
-	static const char *const what[] = {
-		[FG_LIST_BAN] = "ban add", [FG_LIST_DENY] = "deny add", [FG_LIST_ALLOW] = "allow add"
+	static const char *const what[2][FG_LIST_ALLOW + 1] = {
+		{ [FG_LIST_BAN] = "ban add", [FG_LIST_DENY] = "deny add", [FG_LIST_ALLOW] = "allow add" },
+		{ [FG_LIST_BAN] = "ban del", [FG_LIST_DENY] = "deny del", [FG_LIST_ALLOW] = "allow del" },
 	};
-	struct fg_list_change ch = { .cidr = *c, .kind = kind, .expires = expires };
+	struct fg_list_change ch = { .cidr = *c, .kind = kind, .del = del, .expires = expires };
 
 	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
-		return error("fg_list_add: unknown list kind %u", kind), -EINVAL;
-	return fg_list_apply(m, what[kind], &ch, 1);
+		return error("fg_list_%s: unknown list kind %u", del ? "del" : "add", kind), -EINVAL;
+	return fg_list_apply(m, what[del][kind], &ch, 1);
+}
+
+int fg_list_add(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind, __u64 expires)
+{
+	return list_one(m, c, kind, false, expires);
 }
 
 int fg_list_del(const struct fg_maps *m, const struct fg_cidr *c, __u8 kind)
 {
-	static const char *const what[] = {
-		[FG_LIST_BAN] = "ban del", [FG_LIST_DENY] = "deny del", [FG_LIST_ALLOW] = "allow del"
-	};
-	struct fg_list_change ch = { .cidr = *c, .kind = kind, .del = true };
-
-	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
-		return error("fg_list_del: unknown list kind %u", kind), -EINVAL;
-	return fg_list_apply(m, what[kind], &ch, 1);
+	return list_one(m, c, kind, true, 0);
 }
 
 int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n)
