@@ -75,7 +75,7 @@ teardown_test() {
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
 test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept
-test_headroom test_resync_del test_trie_flood test_trie_batch test_reload_narrow"
+test_headroom test_resync_del test_trie_flood test_trie_batch test_trie_locked test_reload_narrow"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -690,6 +690,28 @@ for m in (rec('ban', '198.19.1.0/31', $e1), rec('ban', '198.19.1.0/31', $e2), re
 	same "... the one before it taken as a repeat" 5 "$(status b | jq .received)"
 	same "... the manual ban stays, as it was" manual "$(fgb -j ban list | jq -r '.[] | select(.address == "198.19.5.0/31") | .kind')"
 	check "... with its own end (2 h: $(expires_of b 198.19.5.0/31 manual) s left)" test "$(expires_of b 198.19.5.0/31 manual)" -gt 7000
+}
+
+# A batch's trie write holds the writers' lock, as the CLI's writes do: a `deny add` between its
+# read of the trie and its write lost one or the other's derived state. Held by another writer
+# (flock(1) here), the write waits for it.
+test_trie_locked() {
+	local t lock holder
+	redis_start
+	start b
+	poll 5 connected b
+	lock=/run/floodgate/$(echo "$PINB" | tr / _).lock
+	flock -x "$lock" -c "touch '$TMP/held'; sleep 3" &
+	holder=$!
+	poll 5 test -e "$TMP/held"
+	t=$(date +%s%3N)
+	pub '{"v":1,"op":"ban","prefix":"198.19.1.0/31","origin":"node-a","at":'$t',"end":'$((t + 600000))'}'
+	sleep 1
+	check "while another writer holds the lock, the fleet ban is not in the trie" \
+		bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.19.1.0/31\")' >/dev/null"
+	wait "$holder"
+	check "... and is once it is released" poll 5 fleet_ban b 198.19.1.0/31
+	same "fleet status counts it received" 1 "$(status b | jq .received)"
 }
 
 # A reload that narrows the fleet section lifts the fleet bans it would now refuse: wider than

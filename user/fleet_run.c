@@ -482,12 +482,17 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 /*
  * The batch's bans for the trie, in one write: each the trie took is
  * entered in fg_fleet and counted as received; each it refused (the table
- * full, the prefix on the allow or deny list) is rejected as full.
+ * full, the prefix on the allow or deny list) is rejected as full. The
+ * write holds the writers' lock, as the CLI's do: a `deny add` between
+ * its read of the trie and its write would lose one or the other's
+ * derived state (the list filter, the lists' generation). A lock not had
+ * in FG_LOCK_WAIT_MS (a hung writer) rejects the batch, said by its line.
  */
 static void trie_flush(struct fg_fleet *f)
 {
 	char rec[FG_FLEET_RECORD_MAX];
 	struct fg_list_change *ch;
+	bool mine = f->m->lock < 0, written = false;
 	struct fleet_pend *p;
 	struct fg_ban_key k;
 	size_t i;
@@ -503,15 +508,19 @@ static void trie_flush(struct fg_fleet *f)
 		ch[i].del = p->op == PEND_LIFT;
 		ch[i].expires = p->op == PEND_RESTORE ? p->fb.local_expires : p->fb.expires;
 	}
-	if (ch)
+	if (ch && !fg_maps_lock(f->m)) {
 		fg_list_apply(f->m, "fleet ban", ch, f->n_pend);
+		written = true;
+	}
+	if (mine)
+		fg_maps_unlock(f->m); /* not a caller's that held it already */
 	for (i = 0; i < f->n_pend; i++) {
 		p = &f->pend[i];
 		if (p->op != PEND_BAN)
 			continue; /* a del's: its error line says what failed */
 		k = (struct fg_ban_key){ .family = p->r.cidr.family, .plen = p->r.cidr.plen };
 		memcpy(k.addr, p->r.cidr.addr, sizeof(k.addr));
-		if (!ch || ch[i].err || fleet_put(f, &k, &p->fb)) {
+		if (!written || ch[i].err || fleet_put(f, &k, &p->fb)) {
 			n = fg_fleet_rec_format(rec, sizeof(rec), &p->r);
 			reject(f, FG_REJ_FULL, rec, n > 0 ? (size_t)n : 0);
 			continue;

@@ -184,9 +184,15 @@ void fg_maps_close(struct fg_maps *m)
 	m->st = NULL;
 	if (m->clock >= 0)
 		close(m->clock);
+	m->clock = -1;
+	fg_maps_unlock(m);
+}
+
+void fg_maps_unlock(struct fg_maps *m)
+{
 	if (m->lock >= 0)
 		close(m->lock); /* releases the flock */
-	m->clock = m->lock = -1;
+	m->lock = -1;
 }
 
 /*

@@ -57,8 +57,13 @@ int fg_bpffs_ensure(void);
  */
 int fg_maps_open(struct fg_maps *m, bool write);
 void fg_maps_close(struct fg_maps *m);
-/* Writers hold an exclusive flock on a root-only lock file per pin directory. 0 or -errno. */
+/*
+ * Writers hold an exclusive flock on a root-only lock file per pin
+ * directory. 0 (at once when m holds it already) or -errno.
+ */
 int fg_maps_lock(struct fg_maps *m);
+/* Release the writers' lock that m holds, if any (fg_maps_close does too). */
+void fg_maps_unlock(struct fg_maps *m);
 /* Path of that lock file for the current pin directory. 0 or -ENAMETOOLONG. */
 int fg_lock_path(char *buf, size_t len);
 /*

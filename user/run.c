@@ -131,13 +131,6 @@ static void notify(const char *msg)
 	close(fd);
 }
 
-static void unlock(struct fg_maps *m)
-{
-	if (m->lock >= 0)
-		close(m->lock); /* releases the flock */
-	m->lock = -1;
-}
-
 static void refresh_rules(struct daemon *d)
 {
 	__u32 slot;
@@ -343,7 +336,7 @@ static void housekeeping(struct daemon *d)
 		else if (n < 0)
 			logp(LOG_ERR, "bans: forgetting old strikes failed: %s", strerror(-n));
 	}
-	unlock(&d->m);
+	fg_maps_unlock(&d->m);
 }
 
 /* --- setup, reload --- */
@@ -425,7 +418,7 @@ static int apply(struct daemon *d, struct fg_file_config *c)
 
 	if (!err)
 		err = fg_config_apply(&d->m, c);
-	unlock(&d->m);
+	fg_maps_unlock(&d->m);
 	return err;
 }
 
