@@ -75,7 +75,7 @@ teardown_test() {
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
 test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept
-test_headroom test_resync_del test_trie_flood test_trie_batch test_trie_locked test_reload_narrow"
+test_headroom test_resync_del test_trie_flood test_trie_batch test_trie_locked test_denied test_reload_narrow"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -712,6 +712,26 @@ test_trie_locked() {
 	wait "$holder"
 	check "... and is once it is released" poll 5 fleet_ban b 198.19.1.0/31
 	same "fleet status counts it received" 1 "$(status b | jq .received)"
+}
+
+# A fleet ban of a prefix this node denies is in force already (the deny drops it all, always):
+# taken as a repeat, not one error line per record (a node publishing it again and again wrote
+# "already on the deny list" once per batch, without the rate limit of rejected records).
+test_denied() {
+	local t i
+	redis_start
+	start b
+	poll 5 connected b
+	fgb deny add 198.19.7.0/31 >/dev/null
+	t=$(date +%s%3N)
+	for i in $(seq 20); do
+		pub '{"v":1,"op":"ban","prefix":"198.19.7.0/31","origin":"node-a","at":'$t',"end":'$((t + 600000 + i))'}'
+	done
+	pub "$(rec 198.19.8.1 $((t + 600000)))"
+	check "a ban published after them is applied" poll 5 fleet_ban b 198.19.8.1
+	same "no error line about the denied prefix" 0 "$(grep -c 'deny list' "$TMP/run-b.err")"
+	same "... it stays denied" 198.19.7.0/31 "$(fgb -j deny list | jq -r '.[].address')"
+	same "... nothing rejected" 0 "$(status b | jq '[.rejected[]] | add')"
 }
 
 # A reload that narrows the fleet section lifts the fleet bans it would now refuse: wider than

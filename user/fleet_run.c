@@ -462,7 +462,9 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 		e = lview_find(f, &r->cidr, &err);
 		if (err)
 			return -1;
-		if (e && e->kind == FG_LIST_BAN) {
+		if (e && e->kind != FG_LIST_BAN)
+			return 0; /* the prefix is denied (allowed: refused before), as long as any ban */
+		if (e) {
 			if (!e->expires || e->expires >= expires)
 				return 0;
 			if (!renewal && e->expires > now) { /* a manual ban of this node's */
