@@ -103,7 +103,7 @@ reach() {
 
 ALL_TESTS="test_check_good test_check_bad test_check_json test_usage test_dump_not_attached
 	test_apply_dump test_apply_bad test_apply_ban_conflict test_apply_data_path test_attach_config
-	test_apply_interfaces test_apply_sizes test_apply_restores"
+	test_apply_interfaces test_apply_sizes test_apply_swap_full test_apply_restores"
 
 # ---- config check: no kernel state needed -------------------------------
 
@@ -244,6 +244,12 @@ test_apply_data_path() {
 	den2=$(counter denied)
 	check "allowed peer: its 5 datagrams counted allowed ($all0 -> $all1), none denied ($den1 -> $den2)" \
 		[ "$all1" -ge $((all0 + 5)) -a "$den2" -eq "$den1" ]
+	# and back: allow to deny was refused ("on the allow list, cannot be on the deny list too")
+	check "a prefix moves from allow to deny in one apply" q fg config apply "$TMP/deny-peer.yaml"
+	same "... config dump says so" "[] [\"$P4\"]" "$(fg -j config dump | jq -c '.allow, .deny' | tr '\n' ' ' | sed 's/ $//')"
+	send 5
+	den2=$(reach denied $((den2 + 5)))
+	check "denied again: its 5 datagrams counted denied ($den1 -> $den2)" [ "$den2" -ge $((den1 + 5)) ]
 }
 
 # attach --config applies the file too (here: an in-place upgrade of $A)
@@ -278,6 +284,20 @@ test_apply_sizes() {
 			bash -c "[ $rc -eq 0 ] && grep -qE '^warning: $TMP/sizes.yaml: tables: lists: 64 in the file, [0-9]+ live: table sizes change only when the maps are created' '$TMP/err'"
 	done
 	check "... the rest applied" bash -c "'$FG' --pin-dir '$PIN' -j config dump | jq -e '.default.pps == 777' >/dev/null"
+}
+
+# lists that fit the table each, swapped in one apply: written in one go, not the new deny list
+# beside the old allow list (12 and 12 in a table of 16 was "would not fit")
+test_apply_swap_full() {
+	attached
+	q fg detach --all
+	printf 'tables: {lists: 16}\nallow: [%s]\n' "$(seq -s, -f '198.19.%g.0/24' 1 12)" >"$TMP/allow12.yaml"
+	printf 'tables: {lists: 16}\ndeny: [%s]\n' "$(seq -s, -f '198.19.%g.0/24' 101 112)" >"$TMP/deny12.yaml"
+	check "attach with tables: lists: 16 and 12 allowed prefixes" q fg attach "$A" --config "$TMP/allow12.yaml"
+	check "config apply of 12 other prefixes to deny, none allowed" q fg config apply "$TMP/deny12.yaml"
+	same "... config dump: none allowed, 12 denied" "0 12" "$(fg -j config dump | jq -r '"\(.allow | length) \(.deny | length)"')"
+	check "and back" q fg config apply "$TMP/allow12.yaml"
+	same "... config dump: 12 allowed, none denied" "12 0" "$(fg -j config dump | jq -r '"\(.allow | length) \(.deny | length)"')"
 }
 
 # after other changes, the first dump applied gives back exactly the same state

@@ -88,42 +88,6 @@ static struct fg_cidr *kind_of(const struct fg_list_entry *e, size_t n, __u8 kin
 }
 
 /*
- * Make the allow and deny lists exactly a and d without a prefix ever being
- * on both (fg_list_replace refuses that): when a prefix moves from deny to
- * allow, allow first gets only what is not denied now.
- */
-static int lists_set(const struct fg_maps *m, const struct fg_cidr *a, size_t na,
-		     const struct fg_cidr *d, size_t nd)
-{
-	struct fg_list_entry *cur = NULL;
-	struct fg_cidr *cur_deny = NULL, *tmp = NULL;
-	size_t n_cur = 0, n_deny = 0, nt = 0, i;
-	int err;
-
-	if ((err = fg_list_read(m, &cur, &n_cur)))
-		return err;
-	cur_deny = kind_of(cur, n_cur, FG_LIST_DENY, &n_deny);
-	tmp = calloc(na ?: 1, sizeof(*tmp));
-	if (!cur_deny || !tmp) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < na; i++)
-		if (!in_list(cur_deny, n_deny, &a[i]))
-			tmp[nt++] = a[i];
-	if (nt < na && (err = fg_list_replace(m, FG_LIST_ALLOW, tmp, nt)))
-		goto out;
-	if ((err = fg_list_replace(m, FG_LIST_DENY, d, nd)))
-		goto out;
-	err = fg_list_replace(m, FG_LIST_ALLOW, a, na);
-out:
-	free(cur);
-	free(cur_deny);
-	free(tmp);
-	return err;
-}
-
-/*
  * What could refuse the new lists, checked before anything changes: a
  * manual ban on a prefix the file allows or denies, and room in fg_lists
  * for both lists and the manual bans. 0 or -errno after an error.
@@ -228,7 +192,7 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 		err = -ENOMEM;
 		goto out;
 	}
-	err = lists_set(m, c->allow, c->n_allow, c->deny, c->n_deny);
+	err = fg_list_replace(m, c->allow, c->n_allow, c->deny, c->n_deny);
 	if (!err) {
 		for (k = 1; k < FG_MAX_RULES; k++) /* a new rule must not inherit a slot's leftovers */
 			if (next->cfg.rules[k].used &&
@@ -237,7 +201,7 @@ int fg_config_apply(const struct fg_maps *m, struct fg_file_config *c)
 		err = fg_ruleset_commit_proxied(m, next);
 	}
 	if (err) {
-		if (lists_set(m, old_a, n_oa, old_d, n_od))
+		if (fg_list_replace(m, old_a, n_oa, old_d, n_od))
 			error("config apply: the allow and deny lists could not be restored");
 		goto out;
 	}

@@ -568,53 +568,67 @@ out:
 	return err;
 }
 
-int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v, size_t n)
+/*
+ * fg_list_replace's claim of prefix k for the list of `kind`: 0, 1 after
+ * an error line when it is on the ban list or named by both lists, or
+ * -ENOMEM. Entries of the old allow and deny lists are LENT_DEL until
+ * claimed.
+ */
+static int lset_claim(struct lset *s, size_t n_sorted, const struct fg_lpm_key *k, __u8 kind)
 {
-	struct fg_lpm_key k;
-	struct lset s = { 0 };
-	size_t i, after = 0, n_sorted;
-	int err, bad = 0;
+	const char *name = fg_list_kind_name(kind);
+	struct lent *e = lset_lookup(s, n_sorted, k);
 	char a[64];
 
-	if (kind < FG_LIST_BAN || kind > FG_LIST_ALLOW)
-		return error("fg_list_replace: unknown list kind %u", kind), -EINVAL;
-	s.what = kind == FG_LIST_ALLOW	? "allow list"
-		 : kind == FG_LIST_DENY ? "deny list"
-					: "ban list";
+	if (e && e->val.kind != kind && (e->val.kind == FG_LIST_BAN || e->op != LENT_DEL))
+		return !!error("%s list: %s: on the %s list, cannot be on the %s list too", name,
+			       key_str(a, sizeof(a), k), fg_list_kind_name(e->val.kind), name);
+	if (e) {
+		if (e->op == LENT_DEL)
+			e->op = LENT_KEEP;
+		if (e->val.kind != kind) { /* from the other list: written whole, in place */
+			memset(&e->val, 0, sizeof(e->val));
+			e->val.kind = kind;
+		}
+		return 0;
+	}
+	e = lset_push(s);
+	if (!e)
+		return error("%s list: out of memory", name), -ENOMEM;
+	e->key = *k;
+	e->val.kind = kind;
+	e->op = LENT_NEW;
+	return 0;
+}
+
+int fg_list_replace(const struct fg_maps *m, const struct fg_cidr *allow, size_t n_allow,
+		    const struct fg_cidr *deny, size_t n_deny)
+{
+	const struct {
+		const struct fg_cidr *v; /* the prefixes */
+		size_t n;		 /* how many */
+		__u8 kind;		 /* of which list */
+	} lists[] = { { deny, n_deny, FG_LIST_DENY }, { allow, n_allow, FG_LIST_ALLOW } };
+	struct lset s = { .what = "allow and deny lists" };
+	size_t i, j, after = 0, n_sorted;
+	struct fg_lpm_key k;
+	int err, bad = 0;
+
 	if ((err = writable(m)) || (err = lists_load(m, &s)))
 		goto out;
 	for (i = 0; i < s.n; i++)
-		if (s.v[i].val.kind == kind)
-			s.v[i].op = LENT_DEL; /* unless v names it again */
+		if (s.v[i].val.kind == FG_LIST_ALLOW || s.v[i].val.kind == FG_LIST_DENY)
+			s.v[i].op = LENT_DEL; /* unless claimed again */
 	if (s.n)
 		qsort(s.v, s.n, sizeof(s.v[0]), lent_cmp);
 	n_sorted = s.n;
-	for (i = 0; i < n; i++) {
-		struct lent *e;
-
-		cidr_to_key(&v[i], &k);
-		e = lset_lookup(&s, n_sorted, &k);
-		if (e && e->val.kind && e->val.kind != kind) {
-			bad += !!error("%s: %s: on the %s list, cannot be on the %s list too",
-				       s.what, key_str(a, sizeof(a), &k),
-				       fg_list_kind_name(e->val.kind), fg_list_kind_name(kind));
-			continue;
+	for (j = 0; j < sizeof(lists) / sizeof(lists[0]); j++)
+		for (i = 0; i < lists[j].n; i++) {
+			cidr_to_key(&lists[j].v[i], &k);
+			if ((err = lset_claim(&s, n_sorted, &k, lists[j].kind)) < 0)
+				goto out;
+			bad += err;
 		}
-		if (e) {
-			if (e->op == LENT_DEL)
-				e->op = LENT_KEEP;
-			e->val.kind = kind;
-			continue;
-		}
-		e = lset_push(&s);
-		if (!e) {
-			err = -ENOMEM;
-			goto out;
-		}
-		e->key = k;
-		e->val.kind = kind;
-		e->op = LENT_NEW;
-	}
 	if (bad) {
 		err = -EEXIST;
 		goto out;

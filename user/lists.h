@@ -46,8 +46,15 @@ struct fg_list_change {
 int fg_list_apply(const struct fg_maps *m, const char *what, struct fg_list_change *c, size_t n);
 /* Every entry (own kind), sorted by family, address, length; free() *out. */
 int fg_list_read(const struct fg_maps *m, struct fg_list_entry **out, size_t *n);
-/* Make the set of `kind` prefixes exactly v[0..n) (config apply). */
-int fg_list_replace(const struct fg_maps *m, __u8 kind, const struct fg_cidr *v, size_t n);
+/*
+ * Make the allow and deny lists exactly allow[0..n_allow) and
+ * deny[0..n_deny) (config apply), in one write of the trie: a prefix may
+ * move from one list to the other. Nothing changes when a prefix is on
+ * the ban list or on both lists (-EEXIST), or the whole would not fit
+ * (-ENOSPC), after an error line each.
+ */
+int fg_list_replace(const struct fg_maps *m, const struct fg_cidr *allow, size_t n_allow,
+		    const struct fg_cidr *deny, size_t n_deny);
 /* "allow", "deny", "ban" for enum fg_list_kind. */
 const char *fg_list_kind_name(__u8 kind);
 /* The trie's verdict (enum fg_list_kind) at exactly prefix c, -1 when c is not in it. */
