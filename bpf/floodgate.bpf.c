@@ -1074,17 +1074,33 @@ static __always_inline int fg_stage_lists(struct fg_judge *j)
 }
 
 /*
+ * Whether a verdict cache entry of the source's own bucket (j->key) may
+ * decide for every address in it: fg_stage_cache finds it before the
+ * lists, which judge addresses, so no list entry of the family may be
+ * longer than the bucket (each then covers the bucket whole or none of
+ * it). A list change moves fg_state.list_gen after list_plen4/6, and
+ * voids the entries made before it.
+ */
+static __always_inline int fg_vc_lists_alike(const struct fg_judge *j)
+{
+	const struct fg_state *st = j->st;
+
+	return j->key.plen >= (j->p.family == FG_FAM_IPV4 ? st->list_plen4 : st->list_plen6);
+}
+
+/*
  * Whether the source's packets may pass on a lease (struct fg_verdict):
- * its own bucket and a rule whose packet limit is the only one a lease
- * spends for every packet (the caller adds: no ban finer than the
- * bucket, which every packet must check).
+ * its own bucket, no list entry longer than it (fg_vc_lists_alike) and a
+ * rule whose packet limit is the only one a lease spends for every packet
+ * (the caller adds: no ban finer than the bucket, which every packet must
+ * check).
  */
 static __always_inline int fg_vc_leasable(const struct fg_judge *j)
 {
 	const struct fg_rule *r = j->rule;
 
 	return j->prefix.plen == j->key.plen && r->pps.rate && r->pps.burst >= FG_VC_LEASE_BURST &&
-	       !r->bps.rate && !r->total.rate && !r->syn_proxy;
+	       !r->bps.rate && !r->total.rate && !r->syn_proxy && fg_vc_lists_alike(j);
 }
 
 /* Whether entry v is of the bucket key k, whatever its tick. */
@@ -1259,8 +1275,10 @@ static __always_inline int fg_stage_endpoint(struct fg_judge *j, int reason)
 /*
  * A bucket banned as a whole, or over its packet limit, stays so for the
  * rest of the tick: this CPU drops the tick's next packets from it from
- * the verdict cache. A coarse prefix's too (fg_vc_coarse), unless bans
- * may be keyed longer than it: a source's own ban must name its drops.
+ * the verdict cache, unless a list entry is longer than the bucket
+ * (fg_vc_lists_alike). A coarse prefix's too (fg_vc_coarse, after the
+ * lists), unless bans may be keyed longer than it: a source's own ban
+ * must name its drops.
  */
 static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 {
@@ -1272,7 +1290,8 @@ static __always_inline void fg_vc_put(struct fg_judge *j, int reason)
 		why = FG_R_BANNED;
 	else if (reason == FG_R_RATE_PPS)
 		why = FG_R_RATE_PPS;
-	if (!why || j->stale || !v || (coarse && fg_bans_finer(j->cfg, j->p.family, j->prefix.plen)))
+	if (!why || j->stale || !v ||
+	    (coarse ? fg_bans_finer(j->cfg, j->p.family, j->prefix.plen) : !fg_vc_lists_alike(j)))
 		return;
 	if (v->packets | v->credit)
 		fg_vc_settle(v, j->cfg, NULL);

@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define FG_LAYOUT_VERSION 16
+#define FG_LAYOUT_VERSION 17
 
 /* Pin layout under the pin directory (default /sys/fs/bpf/floodgate). */
 #define FG_PIN_DIR_DEFAULT "/sys/fs/bpf/floodgate"
@@ -299,11 +299,15 @@ struct fg_state {
 	__u32 lists6;	/* IPv6 prefixes in fg_lists; 0 skips the lookup */
 	__u32 lf_slot;	/* live list filters: fg_lfilter[lf_slot * 2 + 0 (IPv4) or 1 (IPv6)] */
 	__u32 list_gen; /* bumped after every change of fg_lists: older verdict cache entries void */
+	/* set before list_gen moves: the verdict caches hold no bucket shorter (fg_vc_lists_alike) */
+	__u8 list_plen4;  /* the longest IPv4 prefix in fg_lists, 0 when none */
+	__u8 list_plen6;  /* the longest IPv6 prefix in fg_lists, 0 when none */
+	__u8 pad0[6];	  /* zero */
 	__u64 test_now;	  /* test clock: current tick (only read when loaded with fg_test_clock) */
 	__u64 events_tat; /* GCRA state of the ban event rate limit (rate units) */
 	__u64 generation; /* bumped on every rule-set swap, for `status` */
 	__u64 hz;	  /* ticks per second, written by the loader for userspace */
-	__u64 pad1[3];	  /* to the end of the cache line every packet reads */
+	__u64 pad1[2];	  /* to the end of the cache line every packet reads */
 	__u32 ban_gens[FG_BAN_GEN_SLOTS]; /* per group: bumped by the data path on every ban */
 	__u64 layout; /* FG_LAYOUT_VERSION of whoever created the maps (last: tests patch it) */
 };
@@ -424,7 +428,9 @@ struct fg_src {
  * bucket's counters when the entry is reused, or within a second (each
  * CPU sweeps its entries once a second).
  * A new rule set (epoch) or a change of the lists (fg_state.list_gen)
- * empties it, so it is checked before the lists.
+ * empties it, so it is checked before the lists; and it holds no bucket
+ * shorter than a list entry of its family (fg_state.list_plen4/6), which
+ * could judge the bucket's addresses apart.
  * fg_verdicts, per CPU, pinned; readers of fg_sources add what it holds
  * (fg_sources_walk).
  */

@@ -69,6 +69,7 @@ static int clear_state(void **state)
 	assert_int_equal(fx_seen_clear(&fx), 0);
 	assert_int_equal(fx_lfilter_open(&fx), 0);
 	fx.m.st->lists4 = fx.m.st->lists6 = 0;
+	fx.m.st->list_plen4 = fx.m.st->list_plen6 = 0;
 	fx.m.st->events_tat = 0; /* the clock goes back to T0: the event limit starts full */
 	__atomic_fetch_add(&fx.m.st->ban_gen, 1, __ATOMIC_RELEASE);
 	fx_set_now(&fx, T0);
@@ -711,21 +712,26 @@ static void list_put(const char *cidr, __u8 kind, __u8 verdict, __u64 expires)
 		k.family = FG_FAM_IPV6;
 		assert_int_equal(inet_pton(AF_INET6, addr, k.addr), 1);
 		fx.m.st->lists6++;
+		if (plen > fx.m.st->list_plen6)
+			fx.m.st->list_plen6 = (__u8)plen;
 	} else {
 		k.family = FG_FAM_IPV4;
 		assert_int_equal(inet_pton(AF_INET, addr, k.addr), 1);
 		fx.m.st->lists4++;
+		if (plen > fx.m.st->list_plen4)
+			fx.m.st->list_plen4 = (__u8)plen;
 	}
 	k.prefixlen = FG_LPM_HDR_BITS + plen;
 	assert_int_equal(bpf_map_update_elem(fx.m.lists, &k, &v, BPF_ANY), 0);
 	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE); /* as lists_write does */
 }
 
-/* Empty the IPv4 lists as lists_write does: the trie, the count, the generation. */
+/* Empty the lists as lists_write does: the trie, the counts, the generation. */
 static void lists_clear(void)
 {
 	map_clear(fx.m.lists, sizeof(struct fg_lpm_key));
-	fx.m.st->lists4 = 0;
+	fx.m.st->lists4 = fx.m.st->lists6 = 0;
+	fx.m.st->list_plen4 = fx.m.st->list_plen6 = 0;
 	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE);
 }
 
@@ -1390,6 +1396,65 @@ static void test_verdict_cache_lease(void **state)
 	passed += drain_on(0, "198.18.4.2", 30, 0);
 	passed += drain_on(1, "198.18.4.2", 30, 0);
 	assert_int_equal(passed, 1024);
+}
+
+/*
+ * A cache entry holds a whole bucket, but the lists judge addresses:
+ * while a list entry is longer than a rule's buckets, the cache holds
+ * none of that rule's buckets of the family, so an address the lists
+ * allow (or deny) in a bucket another address drove over its limit (or
+ * holds a lease of) gets the lists' verdict. Entries no longer than the
+ * buckets (each covers a bucket whole or none of it) leave the cache on.
+ */
+static void test_verdict_cache_lists(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	__u64 reason0, rule0, reason, rule;
+	struct fg_rule *r;
+	int i;
+
+	r = rule_add(rs, 1, FX_IP_TCP, 32, 32);
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->plen4 = 24;
+	r->plen6 = 64;
+	r = rule_add(rs, 2, FX_IP_TCP, 33, 33);
+	r->pps = (struct fg_limit){ 1000, 1024 }; /* leases of 16 */
+	r->plen4 = 24;
+	ruleset_commit(rs);
+	list_put("198.18.5.7/32", FG_LIST_ALLOW, FG_LIST_ALLOW, 0);
+	list_put("198.18.6.66/32", FG_LIST_DENY, FG_LIST_DENY, 0);
+	list_put("2001:db8:5::7/128", FG_LIST_ALLOW, FG_LIST_ALLOW, 0);
+
+	/* .1 drives its /24 over the limit; .7 in it is allowed */
+	for (i = 0; i < 2; i++)
+		send_tcp("198.18.5.1", 32, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	for (i = 0; i < 3; i++)
+		send_tcp("198.18.5.1", 32, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("198.18.5.7", 32, FX_TCP_ACK, PASS, FG_R_ALLOW, -1, F_PASSED);
+	/* .1 takes leases of its /24; .66 in it stays denied */
+	for (i = 0; i < 3; i++)
+		send_tcp("198.18.6.1", 33, FX_TCP_ACK, PASS, FG_R_PASS, 2, F_PASSED);
+	send_tcp("198.18.6.66", 33, FX_TCP_ACK, DROP, FG_R_DENY, -1, F_DROPPED);
+	/* IPv6, a /64 bucket and a /128 on the allow list */
+	for (i = 0; i < 2; i++)
+		send_tcp("2001:db8:5::1", 32, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	for (i = 0; i < 3; i++)
+		send_tcp("2001:db8:5::1", 32, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	send_tcp("2001:db8:5::7", 32, FX_TCP_ACK, PASS, FG_R_ALLOW, -1, F_PASSED);
+
+	/* a /24 entry covers a /24 bucket whole or not at all: the drops are cached again */
+	lists_clear();
+	list_put("198.18.200.0/24", FG_LIST_DENY, FG_LIST_DENY, 0);
+	fx_set_now(&fx, T0 + 10 * HZ);
+	for (i = 0; i < 2; i++)
+		send_tcp("198.18.5.1", 32, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED);
+	raw_drops(&reason0, &rule0);
+	for (i = 0; i < 5; i++)
+		send_tcp("198.18.5.1", 32, FX_TCP_ACK, DROP, FG_R_RATE_PPS, 1, F_DROPPED);
+	raw_drops(&reason, &rule);
+	assert_int_equal(reason - reason0, 1); /* the first counted, the next 4 in the cache */
+	assert_int_equal(rule - rule0, 1);
+	lists_clear();
 }
 
 static void test_action_monitor(void **state)
@@ -2666,6 +2731,7 @@ int main(void)
 		cmocka_unit_test_setup(test_verdict_cache_rules, clear_state),
 		cmocka_unit_test_setup(test_verdict_cache_lease, clear_state),
 		cmocka_unit_test_setup(test_verdict_cache_lease_ban_unrecorded, clear_state),
+		cmocka_unit_test_setup(test_verdict_cache_lists, clear_state),
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
 		cmocka_unit_test_setup(test_ban_groups, clear_state),

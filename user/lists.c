@@ -340,6 +340,7 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 {
 	char a[64];
 	__u32 n4 = 0, n6 = 0;
+	__u8 plen4 = 0, plen6 = 0, plen;
 	size_t i, added = 0, removed = 0;
 	int err = 0, ferr = 0;
 
@@ -360,7 +361,14 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 
 		if (e->op != LENT_KEEP)
 			continue;
-		e->key.family == FG_FAM_IPV4 ? n4++ : n6++;
+		plen = (__u8)(e->key.prefixlen - FG_LPM_HDR_BITS);
+		if (e->key.family == FG_FAM_IPV4) {
+			n4++;
+			plen4 = plen > plen4 ? plen : plen4;
+		} else {
+			n6++;
+			plen6 = plen > plen6 ? plen : plen6;
+		}
 		if (!memcmp(&e->want, &e->val, sizeof(e->val)))
 			continue;
 		if (bpf_map_update_elem(m->lists, &e->key, &e->want, BPF_EXIST)) {
@@ -377,6 +385,9 @@ static int lists_write(const struct fg_maps *m, struct lset *s)
 		__atomic_store_n(&m->st->lists4, n4, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&m->st->lists6, __ATOMIC_ACQUIRE) != n6)
 		__atomic_store_n(&m->st->lists6, n6, __ATOMIC_RELEASE);
+	/* before the generation: the verdict caches it voids hold no bucket shorter */
+	__atomic_store_n(&m->st->list_plen4, plen4, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->st->list_plen6, plen6, __ATOMIC_RELEASE);
 	/* the verdict caches hold drops of sources the lists let through: void them */
 	__atomic_fetch_add(&m->st->list_gen, 1, __ATOMIC_RELEASE);
 	/* entries gone stay in the live filter (a wasted lookup, never a missed one) if this fails */
