@@ -1350,8 +1350,10 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
  * refused by the SYN proxy (drop, monitor: pass as would-drop, ban: drop
  * and ban its prefix), and the rule's and bucket's counters. A banned
  * source is dropped whatever the action; a refused segment bans no one
- * (its source address may be anyone's); a SYN the proxy answered counts
- * as passed. Returns the final reason.
+ * (its source address may be anyone's), nor does a coarse bucket under
+ * attack (new sources of a whole prefix, spoofed as like as not: a ban
+ * of it would take in the prefix's known clients); a SYN the proxy
+ * answered counts as passed. Returns the final reason.
  */
 static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 {
@@ -1374,7 +1376,8 @@ static __always_inline int fg_stage_action(struct fg_judge *j, int reason)
 		return FG_R_MONITOR;
 	}
 	if (reason != FG_R_BANNED && reason != FG_R_ENDPOINT && reason != FG_R_SP_REFUSED &&
-	    reason != FG_R_SP_EXPIRED && rule->action == FG_ACT_BAN && j->b)
+	    reason != FG_R_SP_EXPIRED && rule->action == FG_ACT_BAN && j->b &&
+	    j->prefix.plen == j->key.plen)
 		j->b->ban_until = fg_ban(j->st, j->cfg, j->ridx, &j->p, &j->prefix);
 	if (j->b) {
 		j->b->drops++;

@@ -2367,6 +2367,52 @@ static void test_under_attack_cached(void **state)
  * touched for longer than 2^63 rate units. After the ban the bucket must
  * be full again, not wrapped into "far ahead".
  */
+/*
+ * Under attack, a coarse bucket over its limit under a ban rule drops and
+ * bans no one: its packets are new sources' of the whole prefix, spoofed
+ * as like as not. A ban of the prefix took in its known clients on fleet
+ * peers (which enforce it whole), and here it outlived the attack only in
+ * `ban list`: new buckets after it never checked a coarse length.
+ */
+static void test_under_attack_ban(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct fg_rule *r = &rs->cfg.rules[R_DEF];
+	const __u32 new = FX_NOTE(FG_C_ATTACK_NEW);
+	char src[32];
+	struct fg_ban b;
+	int n;
+
+	r->pps = (struct fg_limit){ 1, 2 };
+	r->action = FG_ACT_BAN;
+	r->ban_ticks = r->ban_max_ticks = 60 * HZ;
+	r->ban_mult = 1;
+	rs->cfg.attack_new_per_sec = 5;
+	ruleset_commit(rs);
+	fx_set_now(&fx, T0 - 2 * HZ);
+	send_tcp_notes("198.18.81.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       NOTE_CREATED | NOTE_STRICT);
+	fx_set_now(&fx, T0);
+	for (n = 2; n <= 6; n++) {
+		snprintf(src, sizeof(src), "198.18.81.%d", n);
+		send_tcp(src, 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	}
+	send_tcp_notes("198.18.81.7", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED,
+		       FX_NOTE(FG_C_ATTACK_ENTER) | new | NOTE_CREATED);
+	send_tcp_notes("198.18.81.8", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED, new);
+	/* over the /24's limit: dropped, no ban (no FG_C_BANS note), none in fg_bans */
+	send_tcp_notes("198.18.81.9", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED, new);
+	send_tcp_notes("198.18.81.10", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED, new);
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.81.0", 24, &b), -ENOENT);
+	/* a known source's own bucket over its limit is banned as ever (refilled in two seconds) */
+	send_tcp("198.18.81.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	send_tcp("198.18.81.1", 80, FX_TCP_ACK, PASS, FG_R_PASS, R_DEF, F_PASSED);
+	send_tcp_notes("198.18.81.1", 80, FX_TCP_ACK, DROP, FG_R_RATE_PPS, R_DEF, F_DROPPED,
+		       FX_NOTE(FG_C_BANS));
+	assert_int_equal(ban_get(FG_FAM_IPV4, "198.18.81.1", 32, &b), 0);
+	send_tcp("198.18.81.1", 80, FX_TCP_ACK, DROP, FG_R_BANNED, R_DEF, F_DROPPED);
+}
+
 static void test_long_ban_high_rate(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();
@@ -2747,6 +2793,7 @@ int main(void)
 		cmocka_unit_test_setup(test_under_attack_churn, clear_state),
 		cmocka_unit_test_setup(test_under_attack_seen, clear_state),
 		cmocka_unit_test_setup(test_under_attack_cached, clear_state),
+		cmocka_unit_test_setup(test_under_attack_ban, clear_state),
 		cmocka_unit_test_setup(test_long_ban_high_rate, clear_state),
 		cmocka_unit_test_setup(test_syn_after_long_quiet, clear_state),
 		cmocka_unit_test_setup(test_ban_escalation_overflow, clear_state),
