@@ -22,6 +22,8 @@ const volatile __u64 fg_hz = 250;      /* clock ticks per second (kernel HZ, or 
 const volatile __u8 fg_test_clock = 0; /* 1: read the time from fg_state.test_now (tests only) */
 const volatile __u8 fg_test_lose = 0;  /* 1: every compare-and-swap of a limit loses (tests only) */
 const volatile __u8 fg_test_moved = 0; /* 1: a bucket moves to newer units mid-packet (tests only) */
+/* 1: right after a packet's ban check, another CPU's bans its bucket (tests only) */
+const volatile __u8 fg_test_banned = 0;
 /* fg_seen: log2 of its stamps (8 per entry) and the period shift; set from the pinned map and HZ */
 const volatile __u32 fg_seen_bits = 19; /* FG_DEF_SOURCES / FG_SEEN_SOURCES_PER_SLOT */
 const volatile __u8 fg_period_shift = 14;
@@ -718,6 +720,8 @@ struct fg_judge {
 	struct fg_pressure *pr;	     /* this CPU's fg_pressure[0] */
 	struct fg_verdict *vc;	     /* its verdict cache entry, when free for it (else NULL) */
 	__u32 lists;		     /* fg_state.list_gen, read once */
+	__u32 ban_group;	     /* the bucket's ban group, as its ban check used it */
+	__u32 ban_gen;		     /* that group's generation the check read: a lease's */
 	__u32 slot;		     /* the rule set's slot, read once */
 	__u32 ridx;		     /* the rule's index */
 	int stale;		     /* judged under a rule set the bucket is not in (fg_rebase) */
@@ -1162,7 +1166,8 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 	b->packets++;
 	b->bytes += j->p.len;
 
-	gen = fg_ban_gen(j->st, j->cfg, b->ban_group);
+	group = b->ban_group;
+	gen = fg_ban_gen(j->st, j->cfg, group);
 	if (b->ban_gen != gen) {
 		__u64 until;
 
@@ -1178,6 +1183,9 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 		    (b->ban_until & ~FG_BAN_UNRECORDED) <= (until > now ? until : now))
 			b->ban_until = until;
 	}
+	/* what a lease keeps: a ban checked by another CPU since moves the group past it */
+	j->ban_group = group;
+	j->ban_gen = gen;
 	finer = fg_bans_finer(j->cfg, j->p.family, j->prefix.plen);
 	if ((b->ban_until & ~FG_BAN_UNRECORDED) > now ||
 	    (finer && fg_ban_check(j->cfg, &j->p, &j->prefix, 1) > now)) {
@@ -1188,6 +1196,11 @@ static __always_inline int fg_stage_source(struct fg_judge *j)
 			fg_tat_in_range(&b->tat_syn, now, rule->syn.rate, last);
 		}
 		return FG_R_BANNED;
+	}
+	if (fg_test_banned) { /* a ban and its recheck, on another CPU */
+		__sync_fetch_and_add(&j->st->ban_gens[group & (FG_BAN_GEN_SLOTS - 1)], 1);
+		b->ban_until = now + fg_hz;
+		b->ban_gen = fg_ban_gen(j->st, j->cfg, group);
 	}
 	if (stale)
 		return FG_R_PASS; /* for one packet per CPU at a flip */
@@ -1339,8 +1352,8 @@ static __always_inline void fg_vc_lease(struct fg_judge *j)
 	v->tick = now;
 	v->reason = FG_R_PASS;
 	v->credit = (__u8)k;
-	v->ban_group = (__u16)b->ban_group;
-	v->ban_gen = b->ban_gen;
+	v->ban_group = (__u16)j->ban_group;
+	v->ban_gen = j->ban_gen;
 	v->born = (__u32)b->first_seen;
 	v->fulls = fulls;
 }

@@ -452,7 +452,7 @@ struct fg_verdict {
 	__u8 reason;	 /* FG_R_RATE_PPS or FG_R_BANNED (drops), FG_R_PASS (a lease) */
 	__u8 credit;	 /* a lease: packets it may still pass */
 	__u16 ban_group; /* a lease: the bucket's ban group (fg_src.ban_group) */
-	__u32 ban_gen;	 /* a lease: that group's generation when it was taken */
+	__u32 ban_gen;	 /* a lease: that group's generation its ban check read */
 	__u32 born;	 /* a lease: its bucket's first_seen (low half), to refund that one only */
 	__u32 fulls;	 /* a lease: its bucket's fulls when it was taken */
 	__u32 pad;	 /* to 64 bytes */

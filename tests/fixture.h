@@ -117,11 +117,14 @@ static inline void fx_close(struct fx *f);
  * FX_LOSE, every compare-and-swap of a limit loses (fg_test_lose), as when
  * other CPUs keep winning the race; FX_MOVED, every bucket is moved to
  * newer units between the packet's read of a tat and its compare-and-swap
- * (fg_test_moved), as when another CPU applies a new rule set just then.
+ * (fg_test_moved), as when another CPU applies a new rule set just then;
+ * FX_BANNED, right after a packet's ban check another CPU bans its bucket
+ * and moves its ban group on (fg_test_banned).
  */
 enum fx_knob {
 	FX_LOSE = 1,
 	FX_MOVED = 2,
+	FX_BANNED = 4,
 };
 
 static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, unsigned int knobs)
@@ -139,6 +142,7 @@ static inline int fx_open_knobs(struct fx *f, __u64 hz, __u32 sources, unsigned 
 	f->skel->rodata->fg_test_clock = 1;
 	f->skel->rodata->fg_test_lose = !!(knobs & FX_LOSE);
 	f->skel->rodata->fg_test_moved = !!(knobs & FX_MOVED);
+	f->skel->rodata->fg_test_banned = !!(knobs & FX_BANNED);
 	f->skel->rodata->fg_hz = hz;
 	bpf_map__set_max_entries(f->skel->maps.fg_sources, sources ? sources : 65536);
 	fg_seen_knobs(f->skel, hz, true); /* as attach sets them */

@@ -1576,6 +1576,23 @@ static void test_lost_races(void **state)
 }
 
 /*
+ * A lease keeps the ban generation its packet's ban check read, not the
+ * bucket's when the lease is taken: another CPU that banned the source in
+ * between moved the bucket's on, and a lease of the newer one would pass
+ * the banned source's next packets on this CPU for the rest of the tick.
+ */
+static void test_verdict_cache_lease_ban_race(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+
+	knobs_open(FX_BANNED);
+	rule_add(rs, 1, FX_IP_TCP, 30, 30)->pps = (struct fg_limit){ 1000, 1024 }; /* leases of 16 */
+	ruleset_commit(rs);
+	send_tcp("198.18.4.9", 30, FX_TCP_ACK, PASS, FG_R_PASS, 1, F_PASSED); /* checked, leased */
+	send_tcp("198.18.4.9", 30, FX_TCP_ACK, DROP, FG_R_BANNED, 1, F_DROPPED);
+}
+
+/*
  * A ban the full ban table cannot hold still ends the source's leases on
  * other CPUs within the tick: it moves its group's generation.
  */
@@ -2778,6 +2795,8 @@ int main(void)
 		cmocka_unit_test_setup(test_verdict_cache_lease, clear_state),
 		cmocka_unit_test_setup(test_verdict_cache_lease_ban_unrecorded, clear_state),
 		cmocka_unit_test_setup(test_verdict_cache_lists, clear_state),
+		cmocka_unit_test_setup_teardown(test_verdict_cache_lease_ban_race, clear_state,
+						knobs_close),
 		cmocka_unit_test_setup(test_action_monitor, clear_state),
 		cmocka_unit_test_setup(test_action_ban, clear_state),
 		cmocka_unit_test_setup(test_ban_groups, clear_state),
