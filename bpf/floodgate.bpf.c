@@ -495,7 +495,9 @@ __noinline int fg_attack_roll(struct fg_state *st, const struct fg_config *cfg,
 		pr->pending = 0;
 	}
 	w = *(volatile __u64 *)&at->window;
-	if (now - w >= fg_hz && __sync_val_compare_and_swap(&at->window, w, now) == w) {
+	/* signed: a tick read just before another CPU moved the window on is behind it */
+	if ((__s64)(now - w) >= (__s64)fg_hz &&
+	    __sync_val_compare_and_swap(&at->window, w, now) == w) {
 		windows = (now - w) / fg_hz;
 		n = __sync_lock_test_and_set(&at->inserts, 0);
 		at->last = windows == 1 ? n : 0; /* several windows passed: the last had none */
@@ -786,7 +788,7 @@ static __always_inline int fg_bucket(struct fg_judge *j)
 	at = bpf_map_lookup_elem(&fg_attack, &zero);
 	if (!pr || !at)
 		return FG_VC_MISS;
-	if (p->now - pr->window >= fg_hz) {
+	if ((__s64)(p->now - pr->window) >= (__s64)fg_hz) { /* signed: see fg_attack_roll */
 		fg_attack_roll(j->st, cfg, at, pr, p->now);
 		fg_vc_sweep(p->now, j->slot);
 	}

@@ -2137,6 +2137,37 @@ static void *send_new_sources(void *arg)
 }
 
 /*
+ * A packet whose tick is behind the window (read just before another CPU
+ * moved the window on) leaves the window and the mode alone: compared
+ * unsigned, it wrapped into some 10^16 windows, moved the window back and
+ * counted calm windows towards ending the mode.
+ */
+static void test_under_attack_clock_behind(void **state)
+{
+	struct fg_ruleset *rs = ruleset_new();
+	struct new_sources a = { .cpu = 0, .base = 110, .n = 12 },
+			   b = { .cpu = 0, .base = 111, .n = 1 };
+	struct fg_attack at;
+	int i;
+
+	rs->cfg.attack_new_per_sec = 10;
+	ruleset_commit(rs);
+	send_new_sources(&a);
+	assert_int_equal(a.err, 0);
+	at = attack_state();
+	assert_int_equal(at.on, 1);
+	for (i = 0; i < 3; i++) { /* three times: FG_CALM_WINDOWS of calm would end the mode */
+		fx_set_now(&fx, at.window - 1);
+		send_new_sources(&b);
+		assert_int_equal(b.err, 0);
+		assert_int_equal(attack_state().window, at.window);
+		assert_int_equal(attack_state().on, 1);
+		assert_int_equal(attack_state().calm, 0);
+		b.base++;
+	}
+}
+
+/*
  * The mode judges the machine's new-source rate, not each CPU's: a flood
  * spread over two CPUs at 0.6 times the threshold each engages it.
  */
@@ -2809,6 +2840,7 @@ int main(void)
 		cmocka_unit_test_setup(test_limit_order, clear_state),
 		cmocka_unit_test_setup(test_under_attack, clear_state),
 		cmocka_unit_test_setup(test_under_attack_machine, clear_state),
+		cmocka_unit_test_setup(test_under_attack_clock_behind, clear_state),
 		cmocka_unit_test_setup(test_under_attack_churn, clear_state),
 		cmocka_unit_test_setup(test_under_attack_seen, clear_state),
 		cmocka_unit_test_setup(test_under_attack_cached, clear_state),
