@@ -387,7 +387,11 @@ static inline __u32 fg_key_head(__u16 rule, __u8 family, __u8 plen)
  * rest. The fields every packet of a flood touches come first, so no
  * element needs more; units sits next to tat_pps, since every
  * compare-and-swap of tat_pps reads it just after (see bpf/rate.h). tat_bps and tat_syn are read only when consulted
- * (fg_keep checks unconsulted ones every 4096 ticks).
+ * (fg_keep checks unconsulted ones every 4096 ticks). packets, bytes and
+ * drops are plain increments (atomic ones cost a 64k-source flood 17%
+ * more per packet, `scripts/ab.sh` on the AMD EPYC VM): CPUs counting one
+ * source at once can lose an update; the daemon's /metrics never shows
+ * one going back (struct fg_metrics_memo).
  */
 struct fg_src {
 	__u64 tat_pps;	 /* GCRA theoretical arrival time, packet limit (rate units) */

@@ -474,6 +474,51 @@ static int render_source(const struct fg_src_key *k, const struct fg_src *v, voi
 	return 0;
 }
 
+static int memo_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct fg_source_entry *)a)->key,
+		      &((const struct fg_source_entry *)b)->key, sizeof(struct fg_src_key));
+}
+
+void fg_metrics_memo_free(struct fg_metrics_memo *memo)
+{
+	if (!memo)
+		return;
+	free(memo->v);
+	memo->v = NULL;
+	memo->n = 0;
+}
+
+/*
+ * The busiest sources' counters no lower than the last scrape said of the
+ * same bucket (struct fg_metrics_memo); then the memo is what this one
+ * says. Without memory for a new memo the old one goes: no clamp once.
+ */
+static void memo_apply(struct fg_metrics_memo *memo, struct fg_top *t)
+{
+	struct fg_source_entry *next = calloc(t->n ?: 1, sizeof(*next)), *old;
+	struct fg_src *v;
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		v = &t->v[i].e.val;
+		old = memo->n ? bsearch(&t->v[i].e, memo->v, memo->n, sizeof(*memo->v), memo_cmp)
+			      : NULL;
+		if (old && old->val.first_seen == v->first_seen) {
+			v->packets = v->packets > old->val.packets ? v->packets : old->val.packets;
+			v->bytes = v->bytes > old->val.bytes ? v->bytes : old->val.bytes;
+			v->drops = v->drops > old->val.drops ? v->drops : old->val.drops;
+		}
+		if (next)
+			next[i] = t->v[i].e;
+	}
+	free(memo->v);
+	memo->v = next;
+	memo->n = next ? t->n : 0;
+	if (memo->n)
+		qsort(memo->v, memo->n, sizeof(*memo->v), memo_cmp);
+}
+
 static void render_sources(FILE *f, const struct fg_snapshot *s, struct fg_top *t)
 {
 	static const struct {
@@ -682,6 +727,8 @@ int fg_metrics_render(const struct fg_maps *m, const struct fg_metrics_opts *o, 
 	render_counters(f, s);
 	render_tables(f, s, w.count);
 	render_health(f, s);
+	if (o && o->memo)
+		memo_apply(o->memo, &w.top);
 	if (w.top.n)
 		render_sources(f, s, &w.top);
 	if (o && o->extra)

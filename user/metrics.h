@@ -128,10 +128,25 @@ char *fg_event_line(char *buf, size_t len, const struct fg_event *ev, const stru
 const char *fg_event_type_name(__u32 type);
 
 /* What /metrics shows beyond the fixed series. */
+/*
+ * What the last scrape said of each of the busiest sources, so that their
+ * counters never go back from one scrape to the next: a bucket is read in
+ * two parts (this CPU's verdict cache entries, then the bucket), which a
+ * settle between the two reads counts twice, and CPUs' plain increments
+ * of one bucket can overwrite each other's. A bucket made again (its
+ * first_seen moved) starts over, as a counter reset does.
+ */
+struct fg_metrics_memo {
+	struct fg_source_entry *v; /* sorted by key (memcmp) */
+	size_t n;		   /* entries */
+};
+void fg_metrics_memo_free(struct fg_metrics_memo *memo);
+
 struct fg_metrics_opts {
 	__u32 top_n; /* per-source series for the N busiest sources, 0 = none */
 	void (*extra)(void *ctx, FILE *f); /* more series of the daemon (the fleet), NULL none */
 	void *extra_ctx;		   /* its argument */
+	struct fg_metrics_memo *memo;	   /* kept across scrapes (the daemon's), NULL none */
 };
 
 /*
