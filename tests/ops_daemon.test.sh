@@ -326,6 +326,13 @@ test_pins_replaced() {
 	check "attach --config anew: the daemon leaves that rule set" \
 		poll 15 grep -q '^<5>the new maps carry a rule set of their own' "$TMP/run.err"
 	same "... udp/9000 keeps burst 7" 7 "$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
+	# a reload right after an attach anew (before the daemon's look every few seconds) is for
+	# the new maps: it applied to the old ones, and the look after it left the new ones alone
+	fg detach --all >/dev/null 2>&1
+	fg attach "$A" --config "$TMP/own.yaml" >/dev/null 2>&1
+	kill -HUP "$DPID"
+	check "reload at once after an attach anew: the config applies to the new maps (burst 100)" \
+		poll 5 bash -c "'$FG' --pin-dir '$PIN' -j limit list | jq -e '.[] | select(.endpoint == \"udp/9000\" and .burst == 100)' >/dev/null"
 }
 
 # The unit's ProtectSystem=strict leaves /run read-only but for its RuntimeDirectory:

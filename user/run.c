@@ -430,6 +430,9 @@ static void reload(struct daemon *d)
 	int bad, i;
 
 	notify("RELOADING=1");
+	/* maps pinned anew since the last look (every few seconds): the reload is for them */
+	if (follow_pins(d))
+		logp(LOG_ERR, "reload: the new maps in %s cannot be opened (above)", fg_opts.pin_dir);
 	logp(LOG_INFO, "reload: reading %s", d->config_path);
 	memset(&nc, 0, sizeof(nc));
 	bad = fg_config_load(d->config_path, d->hz, &nc);
