@@ -143,7 +143,8 @@ daemon_up() {
 }
 
 ALL_TESTS="test_ready test_metrics test_hardening test_prometheus test_sighup test_sigterm
-	test_pins_replaced test_unit_sandbox test_one_daemon test_reload_attach test_events_lost"
+	test_pins_replaced test_unit_sandbox test_one_daemon test_reload_attach test_events_lost
+	test_signal_at_start"
 
 # readiness, the log, the capabilities left
 test_ready() {
@@ -431,6 +432,30 @@ test_events_lost() {
 	check "after a restart, the reports add up to the events lost since ($lost0 lost before)" \
 		poll 10 bash -c "n=\$('$FG' --pin-dir '$PIN' -j stats | jq .pressure.events_lost); [ \$n -gt $lost0 ] &&
 			[ \$(tail -n +$from '$TMP/run.err' | grep -o '[0-9]* ban events not recorded' | awk '{ n += \$1 } END { print n + 0 }') -eq \$((n - $lost0)) ]"
+}
+
+# A SIGTERM that lands during start-up, just after the attach, waits for the start to finish:
+# it killed the daemon there, before the config was applied, and left the interface enforcing
+# the built-in rules instead of the file's.
+test_signal_at_start() {
+	local i pid st killed=0 applied=0
+	config 100
+	for i in 1 2 3 4 5; do
+		: >"$TMP/start.err"
+		"$FG" --pin-dir "$PIN" run --config "$TMP/floodgate.yaml" --metrics 127.0.0.1:0 \
+			>/dev/null 2>"$TMP/start.err" &
+		pid=$!
+		timeout 10 bash -c "until grep -q '^<6>attached to' '$TMP/start.err'; do :; done"
+		kill -TERM "$pid"
+		wait "$pid"
+		st=$?
+		[ "$st" -ge 128 ] && killed=$((killed + 1))
+		fg -j limit list | jq -e '.[] | select(.endpoint == "udp/9000" and .burst == 100)' \
+			>/dev/null && applied=$((applied + 1))
+		fg detach --all >/dev/null 2>&1
+	done
+	same "SIGTERM just after the attach, 5 starts: none killed by it" 0 "$killed"
+	same "... each applied the config before it stopped" 5 "$applied"
 }
 
 run_tests "$@"

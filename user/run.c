@@ -534,19 +534,39 @@ static void drop_caps(void)
 		logp(LOG_WARNING, "no_new_privs: %s", strerror(errno));
 }
 
+/* The signals the loop reads from its signalfd, in *set. */
+static void loop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/*
+ * Blocked before the start's first change: a SIGTERM or SIGHUP while it
+ * attaches and applies waits for the loop (the start finishes, the config
+ * applied), instead of killing the daemon between the attach and the
+ * apply with the interface on the built-in rules.
+ */
+static int block_signals(void)
+{
+	sigset_t set;
+
+	loop_signals(&set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return error("block signals: %s", strerror(errno)), -errno;
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* a client gone mid-reply is not our death */
+		return error("ignore SIGPIPE: %s", strerror(errno)), -errno;
+	return 0;
+}
+
 static int setup_loop(struct daemon *d)
 {
 	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return error("block signals: %s", strerror(errno)), -errno;
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* a client gone mid-reply is not our death */
-		return error("ignore SIGPIPE: %s", strerror(errno)), -errno;
+	loop_signals(&set);
 	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -757,7 +777,7 @@ static int run_run(const struct fg_args *a)
 	fg_set_report(daemon_report, NULL, NULL, NULL);
 	raise_nofile();
 	d.hz = fg_kernel_hz();
-	if (daemon_start(&d))
+	if (block_signals() || daemon_start(&d))
 		goto out;
 	drop_caps();
 	consume_events(&d); /* what piled up while no daemon ran */
