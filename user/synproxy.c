@@ -62,6 +62,8 @@ static int nft_run(const char *arg, const char *script, char *err, size_t errlen
 	const char *argv[] = { "nft", arg ? arg : "-f", arg ? NULL : "-", NULL };
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, st, ret;
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, dflt;
 	size_t got = 0, len = script ? strlen(script) : 0;
 	ssize_t n;
 	pid_t pid;
@@ -78,7 +80,16 @@ static int nft_run(const char *arg, const char *script, char *err, size_t errlen
 		posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	else
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	ret = -posix_spawnp(&pid, "nft", &fa, NULL, (char *const *)argv, environ);
+	/* not the daemon's blocked signals nor its ignored SIGPIPE: nft as from a shell */
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	posix_spawnattr_init(&sa);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &dflt);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	ret = -posix_spawnp(&pid, "nft", &fa, &sa, (char *const *)argv, environ);
+	posix_spawnattr_destroy(&sa);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
