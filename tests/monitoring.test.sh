@@ -192,8 +192,10 @@ test_live() {
 	# a manual ban too, so that every line of the bans panel moves
 	check "a manual ban" "$FG" --pin-dir "$PIN" ban add 198.19.250.1 --for 10m
 
-	# the floods
+	# the floods: 200 abusers of udp/53 first, known (and banned, each its own /32) before the
+	# spoofed flood engages the under-attack mode, which bans no coarse prefix
 	flood --dport 53 --src 198.19.0.0 --sources 200 --rate 50000 --count 300000 --duration 8
+	sleep 2
 	flood --dport 9 --src 198.19.128.0 --sources 32768 --rate 20000 --count 120000 --duration 8
 	flood --dport 9 --src 198.18.254.1 --rate 1000 --count 6000 --duration 8
 	pending=
