@@ -485,6 +485,49 @@ static void test_http(void **state)
 	free(r.body);
 }
 
+/* The value of counter reason `rate_pps` in a /metrics body. */
+static long long rate_pps_in(const char *body)
+{
+	return sample_of(body, "floodgate_packets_total{action=\"drop\",reason=\"rate_pps\"}");
+}
+
+/*
+ * With the daemon's cache, scrapes within its time to live get the body
+ * the first one rendered (one walk of the tables for a crowd of them),
+ * and the first scrape after it a fresh one.
+ */
+static void test_http_cache(void **state)
+{
+	struct fg_metrics_cache c = {};
+	struct fg_metrics_opts o = { .cache = &c };
+	struct fg_http_reply r;
+	long long first;
+	__u32 key = FG_R_RATE_PPS;
+	int ncpus = libbpf_num_possible_cpus();
+	struct fg_count *pc = calloc(ncpus, sizeof(*pc));
+
+	assert_non_null(pc);
+	assert_int_equal(fg_http_handle(&wm, &o, "GET", "/metrics", 0, &r), 0);
+	first = rate_pps_in(r.body);
+	free(r.body);
+	assert_true(c.ttl_ms >= FG_METRICS_TTL_MS && c.ttl_ms <= FG_METRICS_TTL_MAX_MS);
+	/* a counter moves: the cached body does not, until it expires */
+	assert_int_equal(bpf_map_lookup_elem(wm.counters, &key, pc), 0);
+	pc[0].packets += 7;
+	assert_int_equal(bpf_map_update_elem(wm.counters, &key, pc, BPF_EXIST), 0);
+	assert_int_equal(fg_http_handle(&wm, &o, "GET", "/metrics", 0, &r), 0);
+	assert_int_equal(rate_pps_in(r.body), first);
+	free(r.body);
+	c.at_ms -= c.ttl_ms;
+	assert_int_equal(fg_http_handle(&wm, &o, "GET", "/metrics", 0, &r), 0);
+	assert_int_equal(rate_pps_in(r.body), first + 7);
+	free(r.body);
+	pc[0].packets -= 7;
+	assert_int_equal(bpf_map_update_elem(wm.counters, &key, pc, BPF_EXIST), 0);
+	free(pc);
+	fg_metrics_cache_free(&c);
+}
+
 static void test_parse_listen(void **state)
 {
 	static const char *const bad[] = {
@@ -679,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_new_sources_window),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_http_cache),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_event_lines),
 		cmocka_unit_test(test_top_heap),

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <microhttpd.h>
@@ -768,6 +769,55 @@ static int reply_text(struct fg_http_reply *r, unsigned int status, const char *
 	return r->body ? 0 : -ENOMEM;
 }
 
+void fg_metrics_cache_free(struct fg_metrics_cache *c)
+{
+	if (!c)
+		return;
+	free(c->body);
+	memset(c, 0, sizeof(*c));
+}
+
+static __u64 mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000 + (__u64)ts.tv_nsec / 1000000;
+}
+
+/* The /metrics body (malloc()ed): o->cache's while it lives, else rendered (and kept). */
+static int metrics_body(const struct fg_maps *m, const struct fg_metrics_opts *o, char **text,
+			size_t *len)
+{
+	struct fg_metrics_cache *c = o ? o->cache : NULL;
+	__u64 t0 = mono_ms(), took;
+	int err;
+
+	if (c && c->body && t0 - c->at_ms < c->ttl_ms) {
+		*text = malloc(c->len + 1);
+		if (!*text)
+			return -ENOMEM;
+		memcpy(*text, c->body, c->len + 1);
+		*len = c->len;
+		return 0;
+	}
+	err = fg_metrics_render(m, o, text, len);
+	if (err || !c)
+		return err;
+	fg_metrics_cache_free(c);
+	c->body = malloc(*len + 1);
+	if (!c->body)
+		return 0; /* not kept: the next scrape renders */
+	memcpy(c->body, *text, *len + 1);
+	c->len = *len;
+	c->at_ms = t0;
+	took = mono_ms() - t0;
+	c->ttl_ms = took * 4 > FG_METRICS_TTL_MS ? took * 4 : FG_METRICS_TTL_MS;
+	if (c->ttl_ms > FG_METRICS_TTL_MAX_MS)
+		c->ttl_ms = FG_METRICS_TTL_MAX_MS;
+	return 0;
+}
+
 int fg_http_handle(const struct fg_maps *m, const struct fg_metrics_opts *o, const char *method,
 		   const char *url, size_t header_bytes, struct fg_http_reply *r)
 {
@@ -793,7 +843,7 @@ int fg_http_handle(const struct fg_maps *m, const struct fg_metrics_opts *o, con
 				  "<!DOCTYPE html>\n<html><head><title>floodgate</title></head>"
 				  "<body><h1>floodgate</h1><p><a href=\"/metrics\">Metrics</a></p>"
 				  "</body></html>\n");
-	err = fg_metrics_render(m, o, &text, &len);
+	err = metrics_body(m, o, &text, &len);
 	if (err)
 		return reply_text(r, 500, "text/plain", "error: reading the floodgate maps failed\n");
 	r->status = 200;

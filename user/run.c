@@ -68,6 +68,7 @@ struct daemon {
 	struct fg_config *rules;       /* live rule set, for endpoint names in the log */
 	struct fg_metrics_opts mopts;  /* what /metrics adds (top_n) */
 	struct fg_metrics_memo memo;   /* mopts.memo: per-source series never go back */
+	struct fg_metrics_cache body;  /* mopts.cache: one walk of the tables serves a crowd */
 	struct fg_metrics_server *srv; /* the HTTP server */
 	struct ring_buffer *rb;	       /* fg_events consumer */
 	int ep, sigfd, timerfd;	       /* event loop */
@@ -705,6 +706,7 @@ static int daemon_start(struct daemon *d)
 				     : FG_METRICS_DEFAULT);
 	d->mopts.top_n = d->cfg.metrics_top;
 	d->mopts.memo = &d->memo;
+	d->mopts.cache = &d->body;
 	if (fg_bpffs_ensure() || (d->run_lock = fg_run_lock()) < 0)
 		return -1;
 	/* the port before any change: a daemon that cannot serve changes nothing (no request is
@@ -746,6 +748,7 @@ static void daemon_stop(struct daemon *d)
 	fg_fleet_stop(d->fleet);
 	fg_metrics_stop(d->srv);
 	fg_metrics_memo_free(&d->memo);
+	fg_metrics_cache_free(&d->body);
 	ring_buffer__free(d->rb);
 	if (d->ep >= 0)
 		close(d->ep);
