@@ -219,7 +219,7 @@ test_apply_ban_conflict() {
 	fg config apply "$TMP/conflict.yaml" >/dev/null 2>"$TMP/err"
 	rc=$?
 	check "config apply with a manually banned prefix on allow: exit 1, names it" \
-		bash -c "[ $rc -eq 1 ] && grep -q '$BANNED' '$TMP/err'"
+		bash -c "[ $rc -eq 1 ] && grep -q '^error: $BANNED: on the ban list (a manual or fleet ban), so it cannot go on the allow list (ban del $BANNED first)' '$TMP/err'"
 	check "... and config dump is unchanged" bash -c "'$FG' --pin-dir '$PIN' config dump | diff -q '$TMP/a.yaml' - >/dev/null"
 	fg ban del "$BANNED" >/dev/null && BANNED=
 }

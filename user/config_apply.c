@@ -89,8 +89,9 @@ static struct fg_cidr *kind_of(const struct fg_list_entry *e, size_t n, __u8 kin
 
 /*
  * What could refuse the new lists, checked before anything changes: a
- * manual ban on a prefix the file allows or denies, and room in fg_lists
- * for both lists and the manual bans. 0 or -errno after an error.
+ * ban in the trie (manual, or a fleet ban of a length no rule bans at) on
+ * a prefix the file allows or denies, and room in fg_lists for both lists
+ * and those bans. 0 or -errno after an error.
  */
 static int lists_fit(const struct fg_maps *m, const struct fg_file_config *c,
 		     const struct fg_list_entry *cur, size_t n_cur)
@@ -109,14 +110,15 @@ static int lists_fit(const struct fg_maps *m, const struct fg_file_config *c,
 		if (on_allow || in_list(c->deny, c->n_deny, &cur[i].cidr)) {
 			fg_format_cidr(buf, sizeof(buf), cur[i].cidr.family, cur[i].cidr.addr,
 				       cur[i].cidr.plen);
-			return error("%s: manually banned, so it cannot go on the %s list (ban del "
-				     "%s first)",
+			return error("%s: on the ban list (a manual or fleet ban), so it cannot go "
+				     "on "
+				     "the %s list (ban del %s first)",
 				     buf, on_allow ? "allow" : "deny", buf),
 			       -EEXIST;
 		}
 	}
 	if (cap && c->n_allow + c->n_deny + n_bans > cap)
-		return error("allow and deny: %zu prefixes and %zu manual bans do not fit fg_lists "
+		return error("allow and deny: %zu prefixes and %zu bans do not fit fg_lists "
 			     "(%u)",
 			     c->n_allow + c->n_deny, n_bans, cap),
 		       -ENOSPC;
