@@ -273,6 +273,15 @@ test_sighup() {
 	check "SIGHUP, other table sizes: a warning that the live maps keep theirs" \
 		poll 10 grep -q 'tables: lists: 64 in the file, [0-9]* live: table sizes change only' "$TMP/run.err"
 	check "the daemon still serves metrics after reloads" test "$(code "$URL/metrics")" == 200
+	# the scrape right after a reload shows its rules, not a body kept from before it
+	code "$URL/metrics" >/dev/null
+	printf '  - {endpoint: udp/9001, pps: 5}\n' >"$TMP/more"
+	sed -i "/^endpoints:/r $TMP/more" "$TMP/floodgate.yaml"
+	: >"$TMP/run.err.mark" && cp "$TMP/run.err" "$TMP/run.err.mark"
+	kill -HUP $DPID
+	poll 10 bash -c "[ \$(grep -c '^<6>reload: .* applied' '$TMP/run.err') -gt \$(grep -c '^<6>reload: .* applied' '$TMP/run.err.mark') ]"
+	check "the first scrape after the reload shows its new endpoint" \
+		grep -q 'endpoint="udp/9001"' <<<"$(curl -s --max-time 10 "$URL/metrics")"
 }
 
 # SIGTERM and kill -9 leave the program enforcing (burst 50: 250 of 300 dropped)
@@ -304,6 +313,7 @@ test_sigterm() {
 # the pins replaced under a running daemon
 attached_metric() { curl -s --max-time 10 "$URL/metrics" | awk '$1 == "floodgate_interfaces_attached" { print $2 }'; }
 test_pins_replaced() {
+	local gone applied
 	daemon_up 100
 	same "floodgate_interfaces_attached: 1" 1 "$(attached_metric)"
 	fg detach --all >/dev/null 2>&1
@@ -327,6 +337,16 @@ test_pins_replaced() {
 	check "attach --config anew: the daemon leaves that rule set" \
 		poll 15 grep -q '^<5>the new maps carry a rule set of their own' "$TMP/run.err"
 	same "... udp/9000 keeps burst 7" 7 "$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
+	# a reload while the pins are gone attaches the interface anew: its config is for those
+	# new maps (it went to the old ones, and the new ran the built-in rules until the next look)
+	gone=$(grep -c 'the pins in .* are gone' "$TMP/run.err")
+	applied=$(grep -c '^<6>reload: .* applied' "$TMP/run.err")
+	fg detach --all >/dev/null 2>&1
+	poll 15 bash -c "[ \$(grep -c 'the pins in .* are gone' '$TMP/run.err') -gt $gone ]"
+	kill -HUP "$DPID"
+	poll 10 bash -c "[ \$(grep -c '^<6>reload: .* applied' '$TMP/run.err') -gt $applied ]"
+	same "reload with the pins gone: the interface attached anew runs the config (burst 100)" 100 \
+		"$(fg -j limit list | jq '.[] | select(.endpoint == "udp/9000") | .burst')"
 	# a reload right after an attach anew (before the daemon's look every few seconds) is for
 	# the new maps: it applied to the old ones, and the look after it left the new ones alone
 	fg detach --all >/dev/null 2>&1

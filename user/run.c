@@ -266,6 +266,7 @@ static int follow_pins(struct daemon *d)
 		logp(LOG_ERR, "events: cannot watch the new ring buffer");
 	fg_maps_close(&d->m);
 	d->m = nm; /* the metrics server reads through &d->m: the next scrape sees the new maps */
+	fg_metrics_cache_free(&d->body); /* not the old maps' body */
 	d->state_id = id;
 	d->pins_gone = false;
 	d->hz = fg_hz(&d->m);
@@ -454,6 +455,9 @@ static void reload(struct daemon *d)
 		fg_config_free(&nc);
 		goto out;
 	}
+	/* after a detach --all the attach pinned fresh maps: the config is for them */
+	if (follow_pins(d))
+		logp(LOG_ERR, "reload: the new maps in %s cannot be opened (above)", fg_opts.pin_dir);
 	if (apply(d, &nc)) {
 		undo_attach(&nc, fresh);
 		logp(LOG_ERR, "reload: applying %s failed (above): the running config stays",
@@ -477,6 +481,7 @@ static void reload(struct daemon *d)
 	fg_fleet_reconfig(&d->fleet, &d->cfg.fleet, &d->m);
 	d->mopts.extra_ctx = d->fleet;
 	refresh_rules(d);
+	fg_metrics_cache_free(&d->body); /* the next scrape shows the new rules */
 	logp(LOG_INFO, "reload: %s applied (rule set generation %" PRIu64 ")", d->config_path,
 	     (uint64_t)d->m.st->generation);
 out:
