@@ -658,7 +658,7 @@ test_trie_flood() {
 # Records of one prefix in one batch act as one at a time would: the longer of two bans holds, a
 # del after a ban lifts it.
 test_trie_batch() {
-	local now e1 e2
+	local now e1 e2 r0
 	redis_start
 	start b
 	poll 5 connected b
@@ -681,27 +681,34 @@ for m in (rec('ban', '198.19.1.0/31', $e1), rec('ban', '198.19.1.0/31', $e2), re
 	check "a ban then a shorter one: the longer (600 s, less the way: $(expires_in b 198.19.3.0/31))" \
 		test "$(expires_in b 198.19.3.0/31)" -gt 550
 	same "fleet status counts three" 3 "$(status b | jq .active)"
+	# (received so far depends on how the burst split into batches: a renewal counts)
+	r0=$(status b | jq .received)
 	# a manual ban made between two batches is seen by the second: never shortened
 	pub "$(echo "$(rec 198.19.4.0 "$e1")" | sed 's|/32|/31|')"
 	fgb ban add 198.19.5.0/31 --for 2h >/dev/null
 	pub "$(echo "$(rec 198.19.5.0 "$e1")" | sed 's|/32|/31|')"
 	pub "$(echo "$(rec 198.19.6.0 "$e1")" | sed 's|/32|/31|')"
 	check "a repeat, a manual ban, a shorter fleet ban of it, another: the last applied" poll 5 fleet_ban b 198.19.6.0/31
-	same "... the one before it taken as a repeat" 5 "$(status b | jq .received)"
+	same "... the one before it taken as a repeat: one received of the three" $((r0 + 1)) \
+		"$(status b | jq .received)"
 	same "... the manual ban stays, as it was" manual "$(fgb -j ban list | jq -r '.[] | select(.address == "198.19.5.0/31") | .kind')"
 	check "... with its own end (2 h: $(expires_of b 198.19.5.0/31 manual) s left)" test "$(expires_of b 198.19.5.0/31 manual)" -gt 7000
 }
 
 # A batch's trie write holds the writers' lock, as the CLI's writes do: a `deny add` between its
 # read of the trie and its write lost one or the other's derived state. Held by another writer
-# (flock(1) here), the write waits for it.
+# (a shell holding it open for writing, as the CLI does), the write waits for the writer's close,
+# and the daemon serves meanwhile.
 test_trie_locked() {
 	local t lock holder
 	redis_start
 	start b
 	poll 5 connected b
 	lock=/run/floodgate/$(echo "$PINB" | tr / _).lock
-	flock -x "$lock" -c "touch '$TMP/held'; sleep 3" &
+	(
+		exec 9<>"$lock"
+		flock -x 9 && touch "$TMP/held" && sleep 3
+	) &
 	holder=$!
 	poll 5 test -e "$TMP/held"
 	t=$(date +%s%3N)
@@ -709,6 +716,7 @@ test_trie_locked() {
 	sleep 1
 	check "while another writer holds the lock, the fleet ban is not in the trie" \
 		bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.19.1.0/31\")' >/dev/null"
+	check "... and the daemon answers scrapes meanwhile" scrape b
 	wait "$holder"
 	check "... and is once it is released" poll 5 fleet_ban b 198.19.1.0/31
 	same "fleet status counts it received" 1 "$(status b | jq .received)"

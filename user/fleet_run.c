@@ -381,7 +381,7 @@ static int pend_push(struct fg_fleet *f, const struct fleet_pend *p)
 
 #define FLEET_PENDING 2 /* apply_ban: waits for the batch's trie write (trie_flush) */
 
-static void trie_flush(struct fg_fleet *f);
+static void trie_flush(struct fg_fleet *f, bool wait);
 
 /*
  * Apply a checked ban: 1 applied, 0 already in force as long (a repeat),
@@ -402,7 +402,7 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
 	p = pend_find(f, &r->cidr);
 	if (p && p->op != PEND_BAN) { /* after a del in its batch: the del first */
-		trie_flush(f);
+		trie_flush(f, true);
 		p = NULL;
 	}
 	if (p) { /* again in the same batch: the longer of the two */
@@ -462,8 +462,9 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 		e = lview_find(f, &r->cidr, &err);
 		if (err)
 			return -1;
+		/* denied (allowed: refused before): dropped as by any ban, while the deny stays */
 		if (e && e->kind != FG_LIST_BAN)
-			return 0; /* the prefix is denied (allowed: refused before), as long as any ban */
+			return 0;
 		if (e) {
 			if (!e->expires || e->expires >= expires)
 				return 0;
@@ -482,19 +483,23 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 }
 
 /*
- * The batch's bans for the trie, in one write: each the trie took is
- * entered in fg_fleet and counted as received; each it refused (the table
- * full, the prefix on the allow or deny list) is rejected as full. The
+ * The queued bans and lifts for the trie, in one write: each ban the trie
+ * took is entered in fg_fleet and counted as received; each it refused
+ * (the table full, the prefix on the allow list) is rejected as full. The
  * write holds the writers' lock, as the CLI's do: a `deny add` between
  * its read of the trie and its write would lose one or the other's
- * derived state (the list filter, the lists' generation). A lock not had
- * in FG_LOCK_WAIT_MS (a hung writer) rejects the batch, said by its line.
+ * derived state (the list filter, the lists' generation). Without `wait`
+ * (the end of a batch), a lock another writer holds leaves the queue for
+ * later: the writer's close wakes the daemon (fg_fleet_wake), and each
+ * tick tries again. With it (a record that must see the queue written
+ * first, a reload, the stop), it waits FG_LOCK_WAIT_MS, then writes
+ * without the lock, logged: a hung writer must not cost received lifts.
  */
-static void trie_flush(struct fg_fleet *f)
+static void trie_flush(struct fg_fleet *f, bool wait)
 {
 	char rec[FG_FLEET_RECORD_MAX];
 	struct fg_list_change *ch;
-	bool mine = f->m->lock < 0, written = false;
+	bool mine = f->m->lock < 0;
 	struct fleet_pend *p;
 	struct fg_ban_key k;
 	size_t i;
@@ -502,6 +507,14 @@ static void trie_flush(struct fg_fleet *f)
 
 	if (!f->n_pend)
 		return;
+	if (mine && (wait ? fg_maps_lock(f->m) : fg_maps_trylock(f->m))) {
+		if (!wait)
+			return; /* held by a writer, or an error line: the next tick tries again */
+		flog(LOG_WARNING,
+		     "fleet: writing %zu queued trie changes without the writers' lock "
+		     "(above)",
+		     f->n_pend);
+	}
 	ch = calloc(f->n_pend, sizeof(*ch));
 	for (i = 0; ch && i < f->n_pend; i++) {
 		p = &f->pend[i];
@@ -510,10 +523,8 @@ static void trie_flush(struct fg_fleet *f)
 		ch[i].del = p->op == PEND_LIFT;
 		ch[i].expires = p->op == PEND_RESTORE ? p->fb.local_expires : p->fb.expires;
 	}
-	if (ch && !fg_maps_lock(f->m)) {
+	if (ch)
 		fg_list_apply(f->m, "fleet ban", ch, f->n_pend);
-		written = true;
-	}
 	if (mine)
 		fg_maps_unlock(f->m); /* not a caller's that held it already */
 	for (i = 0; i < f->n_pend; i++) {
@@ -522,7 +533,7 @@ static void trie_flush(struct fg_fleet *f)
 			continue; /* a del's: its error line says what failed */
 		k = (struct fg_ban_key){ .family = p->r.cidr.family, .plen = p->r.cidr.plen };
 		memcpy(k.addr, p->r.cidr.addr, sizeof(k.addr));
-		if (!written || ch[i].err || fleet_put(f, &k, &p->fb)) {
+		if (!ch || ch[i].err || fleet_put(f, &k, &p->fb)) {
 			n = fg_fleet_rec_format(rec, sizeof(rec), &p->r);
 			reject(f, FG_REJ_FULL, rec, n > 0 ? (size_t)n : 0);
 			continue;
@@ -546,7 +557,7 @@ static void apply_del(struct fg_fleet *f, const struct fg_fleet_rec *r)
 
 	memcpy(k.addr, r->cidr.addr, sizeof(k.addr));
 	if (f->n_pend_bans && pend_find(f, &r->cidr))
-		trie_flush(f); /* a ban of it earlier in its batch first */
+		trie_flush(f, true); /* a ban of it earlier in its batch first */
 	if (bpf_map_lookup_elem(f->fleet_fd, &k, &fb))
 		return; /* not a fleet ban here: local bans stay */
 	/* a ban of this node's it lengthened gets its own end back: a remote del lifts none */
@@ -639,7 +650,7 @@ static unsigned int lift_unwalked(struct fg_fleet *f)
 		lift(f, &v[i], "the resync");
 		lifted++;
 	}
-	trie_flush(f);
+	trie_flush(f, true);
 	free(v);
 	return lifted;
 }
@@ -680,7 +691,7 @@ static unsigned int lift_narrowed(struct fg_fleet *f)
 			lifted++;
 		}
 	}
-	trie_flush(f);
+	trie_flush(f, true);
 	free(v);
 	return lifted;
 }
@@ -726,7 +737,7 @@ static void receive(struct fg_fleet *f, const char *s, size_t len, bool *changed
 
 static void received_done(struct fg_fleet *f, bool changed)
 {
-	trie_flush(f);
+	trie_flush(f, false);
 	if (changed) /* every bucket checks fg_bans again (buckets cache their ban state) */
 		__atomic_fetch_add(&f->m->st->ban_gen, 1, __ATOMIC_RELEASE);
 }
@@ -1255,6 +1266,7 @@ int fg_fleet_tick(struct fg_fleet *f)
 		f->last_sweep = now;
 		sweep(f);
 	}
+	trie_flush(f, false); /* a queue a writer's lock held up (a writer's close wakes it sooner) */
 	events_lost_check(f, now);
 	if (now >= f->next_pub_sweep) {
 		publish_sweep(f);
@@ -1299,7 +1311,8 @@ void fg_fleet_wake(struct fg_fleet *f)
 	if (!f || f->wake_fd < 0)
 		return;
 	while (read(f->wake_fd, buf, sizeof(buf)) > 0)
-		; /* one look covers every writer that finished */
+		;	      /* one look covers every writer that finished */
+	trie_flush(f, false); /* what waited for that writer's lock */
 	manual_drain(f);
 	status_write(f);
 }
@@ -1413,7 +1426,7 @@ void fg_fleet_stop(struct fg_fleet *f)
 {
 	if (!f)
 		return;
-	trie_flush(f);
+	trie_flush(f, true);
 	if (f->status_fd >= 0) {
 		f->st.connected = 0;
 		f->st.since_ms = fg_fleet_now_ms();

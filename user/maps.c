@@ -260,6 +260,31 @@ int fg_maps_lock(struct fg_maps *m)
 	return 0;
 }
 
+int fg_maps_trylock(struct fg_maps *m)
+{
+	char path[4096];
+	int fd, ret;
+
+	if (m->lock >= 0)
+		return 0;
+	if ((ret = lock_dir_ready()) || (ret = fg_lock_path(path, sizeof(path))))
+		return ret;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) /* made once; its close wakes watchers once */
+		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error("open %s: %s", path, strerror(errno)), -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		ret = -errno;
+		close(fd);
+		if (ret != -EWOULDBLOCK)
+			error("lock %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	m->lock = fd;
+	return 0;
+}
+
 /* The daemon's lock file: the writers' with .run for .lock. 0 or -ENAMETOOLONG. */
 static int run_lock_path(char *buf, size_t len)
 {

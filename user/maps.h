@@ -62,6 +62,13 @@ void fg_maps_close(struct fg_maps *m);
  * directory. 0 (at once when m holds it already) or -errno.
  */
 int fg_maps_lock(struct fg_maps *m);
+/*
+ * fg_maps_lock without waiting, for the daemon's loop: 0, -EWOULDBLOCK
+ * while a writer holds it (no error line), or -errno after one. The file
+ * is opened read-only when it exists: closing it wakes no one watching
+ * for writers that finished (IN_CLOSE_WRITE), the daemon itself included.
+ */
+int fg_maps_trylock(struct fg_maps *m);
 /* Release the writers' lock that m holds, if any (fg_maps_close does too). */
 void fg_maps_unlock(struct fg_maps *m);
 /* Path of that lock file for the current pin directory. 0 or -ENAMETOOLONG. */
