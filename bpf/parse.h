@@ -26,6 +26,7 @@
 
 #define FG_IP4_FRAG_OFFSET 0x1fff /* fragment offset bits of frag_off */
 #define FG_IP6_FRAG_OFFSET 0xfff8 /* fragment offset bits of the fragment header */
+#define FG_IP6_FRAG_MORE   0x0001 /* its M flag: more fragments follow */
 #define FG_ND_FIRST	   133	  /* ICMPv6 router solicitation: first neighbour discovery type */
 #define FG_ND_LAST	   137	  /* ICMPv6 redirect: last neighbour discovery type */
 
@@ -43,7 +44,7 @@ struct fg_pkt {
 	__u8 has_ports;	 /* 1 for TCP/UDP in an unfragmented packet or first fragment */
 	__u8 syn;	 /* 1 for a TCP SYN without ACK */
 	__u8 also_count; /* a counter to bump besides the verdict's (FG_C_FRAGMENT, ...), or 0 */
-	__u8 pad;	 /* zero */
+	__u8 first_frag; /* 1: IPv6, the first fragment of more (IPv4 says so in its header) */
 	__u16 l3;	 /* offset of the IP header in the frame */
 	__u16 l4;	 /* offset of the TCP or UDP header (valid when has_ports) */
 };
@@ -265,6 +266,7 @@ __noinline int fg_parse_ip6_ext(struct xdp_md *ctx, struct fg_pkt *p, __u32 off,
 				p->also_count = FG_C_FRAGMENT;
 				return FG_R_PASS; /* non-first fragment: no ports */
 			}
+			p->first_frag = !!(ext->frag & bpf_htons(FG_IP6_FRAG_MORE));
 		} else if (nh == IPPROTO_AH) {
 			elen = ((__u32)ext->hdrlen + 2) * 4;
 		} else {

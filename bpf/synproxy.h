@@ -21,7 +21,9 @@
  * The timestamp's other bits are the data path's clock in milliseconds, so
  * the timestamp an ACK echoes tells its cookie's age: past FG_SP_COOKIE_MS
  * the ACK is refused as expired, a replay (the kernel's own check would
- * take the cookie for one to two minutes).
+ * take the cookie for one to two minutes). Only against replays that keep
+ * the echo: an ACK without timestamps, or with its echo rewritten, is
+ * left to the kernel's check (README, SYN proxy limits).
  * Headers are copied to the stack with bpf_xdp_load_bytes and the reply
  * is written with bpf_xdp_store_bytes, so VLAN tags, IPv4 options, IPv6
  * extension headers and multi-buffer frames need no pointer juggling: the
@@ -370,10 +372,42 @@ static __always_inline int fg_sp_reply(struct xdp_md *ctx, const struct fg_pkt *
 }
 
 /*
+ * Whether a SYN's addresses may be answered: no group MAC at either end (a
+ * SYN to a broadcast frame would get a SYN-ACK from every proxy on the
+ * segment), neither address multicast, broadcast (reserved) or
+ * unspecified, and no IPv4-mapped IPv6 source, all of which the kernel
+ * drops (ip_route_input, tcp_v4/v6_conn_request). Loopback addresses are
+ * left to the kernel's martian checks: no NIC delivers them, and the
+ * tests' conntrack connections are on lo. 1 yes.
+ */
+static __always_inline int fg_sp_addrs_ok(struct xdp_md *ctx, const struct fg_pkt *p,
+					  const struct fg_sp_hdrs *h)
+{
+	const __u8 *mac = (const __u8 *)(long)ctx->data;
+
+	if ((const void *)(mac + 12) > (const void *)(long)ctx->data_end || ((mac[0] | mac[6]) & 1))
+		return 0;
+	if (p->family == FG_FAM_IPV4) {
+		__u32 s = bpf_ntohl(h->ip4.saddr), d = bpf_ntohl(h->ip4.daddr);
+
+		/* neither in 0/8 nor in 224/3 (multicast, reserved, 255.255.255.255) */
+		return s >> 24 && s >> 29 != 7 && d >> 24 && d >> 29 != 7;
+	} else {
+		const __u32 *s = h->ip6.saddr.s6_addr32, *d = h->ip6.daddr.s6_addr32;
+
+		/* neither in ff00::/8 nor ::, and the source not in ::ffff:0:0/96 */
+		return h->ip6.saddr.s6_addr[0] != 0xff && h->ip6.daddr.s6_addr[0] != 0xff &&
+		       (s[0] | s[1] | s[2] | s[3]) && (d[0] | d[1] | d[2] | d[3]) &&
+		       (s[0] | s[1] || s[2] != bpf_htonl(0xffff));
+	}
+}
+
+/*
  * A SYN: whether the proxy answers it, and (unless monitor) the answer.
  * It answers a SYN that is whole and checksummed (it would reflect
- * anything else) and carries no data (its checksum would need the payload,
- * and a cookie cannot keep data; a TCP Fast Open client sends it again).
+ * anything else), carries no data (its checksum would need the payload,
+ * and a cookie cannot keep data; a TCP Fast Open client sends it again)
+ * and is between addresses the kernel would answer (fg_sp_addrs_ok).
  * Returns FG_R_SP_SYNACK (answered, or would be) or FG_R_SP_REFUSED.
  */
 static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
@@ -384,7 +418,7 @@ static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
 
 	/* the bounds must hold on the register the helpers get, not on a recomputed copy */
 	asm volatile("" : "+r"(thl));
-	if (thl < sizeof(struct tcphdr) || thl > 60)
+	if (thl < sizeof(struct tcphdr) || thl > 60 || !fg_sp_addrs_ok(ctx, p, h))
 		return FG_R_SP_REFUSED;
 	if (p->family == FG_FAM_IPV4) {
 		iphl = (__u32)h->ip4.ihl * 4;
@@ -403,6 +437,8 @@ static __always_inline int fg_sp_syn(struct xdp_md *ctx, const struct fg_pkt *p,
 		}
 		l4len = bpf_ntohs(h->ip4.tot_len) - iphl;
 	} else {
+		if (p->first_frag)
+			return FG_R_SP_REFUSED; /* as IPv4's: the rest is not here */
 		/* the chain between the headers, as the parser walked it */
 		l4len = bpf_ntohs(h->ip6.payload_len) - (p->l4 - p->l3 - sizeof(struct ipv6hdr));
 	}

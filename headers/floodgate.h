@@ -43,8 +43,9 @@
 #define FG_CHURN_SECONDS 60 /* new sources that would replace the source table this fast: attack */
 
 /*
- * What the XDP SYN proxy advertises in its SYN-ACKs, and the nftables
- * SYNPROXY rules too (they answer when XDP does not: monitor rules). The
+ * What the XDP SYN proxy advertises in its SYN-ACKs, and what the
+ * nftables SYNPROXY rules that complete its handshakes are told (a
+ * monitor rule's SYNs go to the server itself, which answers them). The
  * window scale must not exceed the server's own (Linux: log2(max(tcp_rmem[2],
  * rmem_max)) - 15, 7 or more with the defaults): SYNPROXY does not rewrite it.
  */

@@ -84,7 +84,8 @@ struct seg {
 	__u16 payload;	    /* data bytes */
 	__u8 vlans;	    /* VLAN tags */
 	__u8 ip4_opt_words; /* IPv4 option words */
-	__u8 n_ext;	    /* IPv6 destination options headers */
+	__u8 n_ext;	    /* IPv6 destination options headers (the first a Fragment one: frag6) */
+	int frag6;	    /* 1: IPv6, the first of more fragments */
 	int bad_ipsum;	    /* 1: IPv4 header checksum off by one */
 	int bad_tcpsum;	    /* 1: TCP checksum off by one */
 };
@@ -154,6 +155,10 @@ static void seg_build(struct fx_pkt *p, const struct seg *g)
 
 	for (i = 0; i < g->n_ext; i++)
 		s.ext[i] = FX_IP_DSTOPTS;
+	if (g->frag6) {
+		s.ext[0] = FX_IP_FRAGMENT;
+		s.frag = FX_FRAG_FIRST;
+	}
 	assert_true(fx_build(p, &s) > 0);
 	t = p->b + p->l4;
 	t[12] = (__u8)((5 + g->optlen / 4) << 4);
@@ -616,6 +621,65 @@ static void test_refused(void **state)
 	free(o);
 }
 
+/*
+ * SYNs the kernel would never answer get no SYN-ACK from XDP either: a
+ * source or destination that is multicast, broadcast or unspecified, an
+ * IPv4-mapped IPv6 source, a frame sent to or from a group MAC address.
+ * The proxy answered each (to a broadcast: every proxy on the segment, N
+ * replies per SYN).
+ */
+static void test_refused_addresses(void **state)
+{
+	static const struct {
+		const char *name;
+		__u8 family;
+		const char *src, *dst;
+		__u32 mac_off; /* 1 + the MAC byte whose group bit is set, 0 none */
+	} rows[] = {
+		{ "to 255.255.255.255", 4, NULL, "255.255.255.255", 0 },
+		{ "to multicast 224.0.0.1", 4, NULL, "224.0.0.1", 0 },
+		{ "to 0.0.0.0", 4, NULL, "0.0.0.0", 0 },
+		{ "from multicast 224.0.0.5", 4, "224.0.0.5", NULL, 0 },
+		{ "from 255.255.255.255", 4, "255.255.255.255", NULL, 0 },
+		{ "from 0.0.0.0", 4, "0.0.0.0", NULL, 0 },
+		{ "to a broadcast MAC", 4, NULL, NULL, 1 },
+		{ "from a group MAC", 4, NULL, NULL, 7 },
+		{ "ipv6 to ff02::1", 6, NULL, "ff02::1", 0 },
+		{ "ipv6 from ff02::1", 6, "ff02::1", NULL, 0 },
+		{ "ipv6 from ::", 6, "::", NULL, 0 },
+		{ "ipv6 to ::", 6, NULL, "::", 0 },
+		{ "ipv6 from ::ffff:198.18.0.9", 6, "::ffff:198.18.0.9", NULL, 0 },
+		{ "ipv6 to a multicast MAC", 6, NULL, NULL, 1 },
+	};
+	struct out *o = malloc(sizeof(*o));
+	struct fx_pkt p;
+	unsigned int i;
+
+	assert_non_null(o);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct seg g = { .family = rows[i].family,
+				 .src = rows[i].src,
+				 .dst = rows[i].dst,
+				 .dport = P_PROXY,
+				 .flags = FX_TCP_SYN,
+				 .seq = 1000 };
+
+		seg_build(&p, &g);
+		if (rows[i].mac_off)
+			p.b[rows[i].mac_off - 1] |= 1;
+		run(&p, o);
+		if (o->xdp != DROP || o->reason != FG_R_SP_REFUSED) {
+			print_error("%s: got xdp %u reason %s, expected a refusal\n", rows[i].name,
+				    o->xdp, fx_name(o->reason));
+			fail();
+		}
+	}
+	/* and a plain one is answered, from the same builder */
+	expect("a plain syn", &(struct seg){ .family = 4, .dport = P_PROXY, .flags = FX_TCP_SYN },
+	       TX, FG_R_SP_SYNACK, o);
+	free(o);
+}
+
 /* A first fragment of a SYN is not answered: its checksum covers what is not there. */
 static void test_syn_fragment(void **state)
 {
@@ -631,6 +695,15 @@ static void test_syn_fragment(void **state)
 	run(&p, o);
 	assert_int_equal(o->xdp, DROP);
 	assert_int_equal(o->reason, FG_R_SP_REFUSED);
+	/* IPv6: behind a Fragment header saying more follow (it was answered) */
+	expect("ipv6 first fragment",
+	       &(struct seg){ .family = 6,
+			      .dport = P_PROXY,
+			      .flags = FX_TCP_SYN,
+			      .seq = 5,
+			      .n_ext = 1,
+			      .frag6 = 1 },
+	       DROP, FG_R_SP_REFUSED, o);
 	free(o);
 }
 
@@ -1442,6 +1515,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_synack_table, fresh),
 		cmocka_unit_test_setup(test_refused, fresh),
+		cmocka_unit_test_setup(test_refused_addresses, fresh),
 		cmocka_unit_test_setup(test_syn_fragment, fresh),
 		cmocka_unit_test_setup(test_malformed_options, fresh),
 		cmocka_unit_test_setup(test_unprotected, fresh),

@@ -366,7 +366,11 @@ int fg_ruleset_commit_proxied(const struct fg_maps *m, struct fg_ruleset *rs)
 				NFT_TABLE);
 		goto out;
 	}
-	/* XDP no longer answers: what it answered before finds SYNPROXY gone, the client retries */
+	/*
+	 * XDP no longer answers: the ACK of a handshake it answered just before
+	 * finds SYNPROXY gone and the server resets it (unless its own cookies
+	 * take it): those few connections fail, the client's next one works
+	 */
 	if (!now)
 		remove_after();
 out:
