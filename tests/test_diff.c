@@ -756,11 +756,18 @@ static void setup_rules(void)
 		k.family = mlist_pfx[i].family;
 		memcpy(k.addr, mlist_pfx[i].addr, 16);
 		assert_int_equal(bpf_map_update_elem(fx.m.lists, &k, &v, BPF_ANY), 0);
-		if (k.family == 4)
+		/* the counts and the longest prefix per family, as lists_write keeps them */
+		if (k.family == 4) {
 			fx.m.st->lists4++;
-		else
+			if (mlist_pfx[i].plen > fx.m.st->list_plen4)
+				fx.m.st->list_plen4 = mlist_pfx[i].plen;
+		} else {
 			fx.m.st->lists6++;
+			if (mlist_pfx[i].plen > fx.m.st->list_plen6)
+				fx.m.st->list_plen6 = mlist_pfx[i].plen;
+		}
 	}
+	__atomic_fetch_add(&fx.m.st->list_gen, 1, __ATOMIC_RELEASE);
 }
 
 static int on_event(void *ctx, void *data, size_t size)

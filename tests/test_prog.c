@@ -2147,20 +2147,20 @@ static void test_under_attack_clock_behind(void **state)
 	struct fg_ruleset *rs = ruleset_new();
 	struct new_sources a = { .cpu = 0, .base = 110, .n = 12 },
 			   b = { .cpu = 0, .base = 111, .n = 1 };
-	struct fg_attack at;
+	struct fg_attack was;
 	int i;
 
 	rs->cfg.attack_new_per_sec = 10;
 	ruleset_commit(rs);
 	send_new_sources(&a);
 	assert_int_equal(a.err, 0);
-	at = attack_state();
-	assert_int_equal(at.on, 1);
+	was = attack_state();
+	assert_int_equal(was.on, 1);
 	for (i = 0; i < 3; i++) { /* three times: FG_CALM_WINDOWS of calm would end the mode */
-		fx_set_now(&fx, at.window - 1);
+		fx_set_now(&fx, was.window - 1);
 		send_new_sources(&b);
 		assert_int_equal(b.err, 0);
-		assert_int_equal(attack_state().window, at.window);
+		assert_int_equal(attack_state().window, was.window);
 		assert_int_equal(attack_state().on, 1);
 		assert_int_equal(attack_state().calm, 0);
 		b.base++;
@@ -2407,14 +2407,6 @@ static void test_under_attack_cached(void **state)
 	}
 }
 
-/* ---- 8. clock range: state that outlives 2^63 rate units ---- */
-
-/*
- * A long ban at a high byte rate: while banned the source keeps sending,
- * so its bucket stays "recently seen" but its byte-limit state is not
- * touched for longer than 2^63 rate units. After the ban the bucket must
- * be full again, not wrapped into "far ahead".
- */
 /*
  * Under attack, a coarse bucket over its limit under a ban rule drops and
  * bans no one: its packets are new sources' of the whole prefix, spoofed
@@ -2461,6 +2453,14 @@ static void test_under_attack_ban(void **state)
 	send_tcp("198.18.81.1", 80, FX_TCP_ACK, DROP, FG_R_BANNED, R_DEF, F_DROPPED);
 }
 
+/* ---- 8. clock range: state that outlives 2^63 rate units ---- */
+
+/*
+ * A long ban at a high byte rate: while banned the source keeps sending,
+ * so its bucket stays "recently seen" but its byte-limit state is not
+ * touched for longer than 2^63 rate units. After the ban the bucket must
+ * be full again, not wrapped into "far ahead".
+ */
 static void test_long_ban_high_rate(void **state)
 {
 	struct fg_ruleset *rs = ruleset_new();

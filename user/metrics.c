@@ -810,8 +810,8 @@ static int metrics_body(const struct fg_maps *m, const struct fg_metrics_opts *o
 		return 0; /* not kept: the next scrape renders */
 	memcpy(c->body, *text, *len + 1);
 	c->len = *len;
-	c->at_ms = t0;
-	took = mono_ms() - t0;
+	c->at_ms = mono_ms(); /* from the walk's end: then scrapes take a fifth at most */
+	took = c->at_ms - t0;
 	c->ttl_ms = took * 4 > FG_METRICS_TTL_MS ? took * 4 : FG_METRICS_TTL_MS;
 	if (c->ttl_ms > FG_METRICS_TTL_MAX_MS)
 		c->ttl_ms = FG_METRICS_TTL_MAX_MS;
