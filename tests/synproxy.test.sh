@@ -357,6 +357,34 @@ test_two_instances() {
 	same "the last instance's detach --all removes the table" "" "$(tables)"
 }
 
+# Two instances changing the table at once: one removing its last chain (through a slow nft,
+# between its look for other chains and its delete of the table) and the other installing its
+# own. The install waits for the removal (a host-wide lock): the chain it made in between went
+# with the table.
+test_two_instances_race() {
+	local if2=fgsp${ID}c real off
+	fg2() { S "$FG" --pin-dir "$PIN2" "$@"; }
+	S ip link add "$if2" type veth peer name "fgsp${ID}d" && S ip link set "$if2" up
+	check "a second instance attached" fg2 attach "$if2"
+	real=$(command -v nft)
+	mkdir -p "$TMP/slow"
+	cat >"$TMP/slow/nft" <<-EOF
+		#!/bin/sh
+		case "\$*" in "delete table"*) touch "$TMP/slow/deleting"; sleep 2 ;; esac
+		exec $real "\$@"
+	EOF
+	chmod +x "$TMP/slow/nft"
+	fg limit set tcp/80 --syn-proxy on
+	S env PATH="$TMP/slow:$PATH" "$FG" --pin-dir "$PIN" limit set tcp/80 --syn-proxy off \
+		>/dev/null 2>&1 &
+	off=$!
+	poll 10 test -e "$TMP/slow/deleting"
+	check "the second instance proxies tcp/443 meanwhile" fg2 limit set tcp/443 --syn-proxy on
+	wait "$off"
+	check "... and its chain is there once the first removed its own" \
+		bash -c "ip netns exec $NS_S nft list table inet floodgate 2>/dev/null | grep -q 'dport 443 '"
+}
+
 test_no_synproxy_support() {
 	local out
 	fg limit set tcp/80 --pps 1000
@@ -477,6 +505,7 @@ test_port_reuse() {
 ALL_TESTS="test_rule_field test_handshake_ipv4 test_handshake_ipv6 test_server_speaks_first
 	test_forged_cookies test_cost_harness test_port_reuse
 	test_monitor test_config_metrics test_rules_removed test_remove_fails test_two_instances
+	test_two_instances_race
 	test_no_synproxy_support
 	test_flood"
 run_tests "$@"

@@ -229,25 +229,26 @@ static int lock_dir_ready(void)
 	return 0;
 }
 
-int fg_maps_lock(struct fg_maps *m)
+/*
+ * The lock file at path (in FG_LOCK_DIR, made when missing) opened for
+ * writing and locked exclusively, waiting FG_LOCK_WAIT_MS at most: its
+ * fd, or -errno after an error line.
+ */
+static int lock_open_wait(const char *path)
 {
 	static const struct timespec retry = { .tv_nsec = 10 * 1000000L }; /* 10 ms, as waited counts */
-	char path[4096];
-	int waited, ret;
+	int fd, waited, ret;
 
-	if (m->lock >= 0)
-		return 0;
-	if ((ret = lock_dir_ready()) || (ret = fg_lock_path(path, sizeof(path))))
+	if ((ret = lock_dir_ready()))
 		return ret;
-	m->lock = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (m->lock < 0)
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return error("open %s: %s", path, strerror(errno)), -errno;
-	for (waited = 0; flock(m->lock, LOCK_EX | LOCK_NB); waited += 10) {
+	for (waited = 0; flock(fd, LOCK_EX | LOCK_NB); waited += 10) {
 		int err = -errno;
 
 		if (err != -EWOULDBLOCK || waited >= FG_LOCK_WAIT_MS) {
-			close(m->lock);
-			m->lock = -1;
+			close(fd);
 			if (err == -EWOULDBLOCK)
 				return error("lock %s: another floodgate command has held it for "
 					     "%d s",
@@ -257,7 +258,31 @@ int fg_maps_lock(struct fg_maps *m)
 		}
 		nanosleep(&retry, NULL);
 	}
+	return fd;
+}
+
+int fg_maps_lock(struct fg_maps *m)
+{
+	char path[4096];
+	int fd, ret;
+
+	if (m->lock >= 0)
+		return 0;
+	if ((ret = fg_lock_path(path, sizeof(path))))
+		return ret;
+	fd = lock_open_wait(path);
+	if (fd < 0)
+		return fd;
+	m->lock = fd;
 	return 0;
+}
+
+int fg_host_lock(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), FG_LOCK_DIR "/%s", name);
+	return lock_open_wait(path);
 }
 
 int fg_maps_trylock(struct fg_maps *m)

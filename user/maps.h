@@ -71,6 +71,12 @@ int fg_maps_lock(struct fg_maps *m);
 int fg_maps_trylock(struct fg_maps *m);
 /* Release the writers' lock that m holds, if any (fg_maps_close does too). */
 void fg_maps_unlock(struct fg_maps *m);
+/*
+ * A lock of the whole host, not of one pin directory: FG_LOCK_DIR/name
+ * locked exclusively (waiting as fg_maps_lock does). Its fd (close it to
+ * release), or -errno after an error line.
+ */
+int fg_host_lock(const char *name);
 /* Path of that lock file for the current pin directory. 0 or -ENAMETOOLONG. */
 int fg_lock_path(char *buf, size_t len);
 /*

@@ -221,7 +221,15 @@ static int table_chains(void)
 	return n;
 }
 
-int fg_synproxy_remove(void)
+/*
+ * Every instance's changes of the table hold one host-wide lock: the one
+ * that removes its last chain looks whether another chain is left and
+ * then deletes the table, and another's chain made between the two went
+ * with it.
+ */
+#define NFT_LOCK "synproxy-nft.lock"
+
+static int remove_locked(void)
 {
 	char err[NFT_ERR], cmd[64], chain[16];
 	int r;
@@ -259,7 +267,18 @@ static bool missing_feature(const char *err)
 	return strstr(err, "No such file or directory") || strstr(err, "not supported");
 }
 
-int fg_synproxy_install(const struct fg_ruleset *rs)
+int fg_synproxy_remove(void)
+{
+	int fd = fg_host_lock(NFT_LOCK), err;
+
+	if (fd < 0)
+		return fd;
+	err = remove_locked();
+	close(fd);
+	return err;
+}
+
+static int install_locked(const struct fg_ruleset *rs)
 {
 	char ports[FG_MAX_RULES * 14], err[NFT_ERR], chain[16], *script = NULL;
 	int n = proxy_ports(rs, ports, sizeof(ports)), r;
@@ -268,7 +287,7 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 	if (n < 0)
 		return error("syn proxy: too many ports for one rule"), n;
 	if (!n)
-		return fg_synproxy_remove();
+		return remove_locked();
 	chain_name(chain, sizeof(chain));
 	/* add, then flush: the chain is written anew whether it was there or not */
 	if (asprintf(&script,
@@ -309,6 +328,17 @@ int fg_synproxy_install(const struct fg_ruleset *rs)
 				  : ""),
 		       -EIO;
 	return 0;
+}
+
+int fg_synproxy_install(const struct fg_ruleset *rs)
+{
+	int fd = fg_host_lock(NFT_LOCK), err;
+
+	if (fd < 0)
+		return fd;
+	err = install_locked(rs);
+	close(fd);
+	return err;
 }
 
 /*
