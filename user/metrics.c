@@ -36,6 +36,9 @@ struct fg_metrics_server {
 	unsigned int port;		 /* bound port */
 	bool starting;			 /* in MHD_start_daemon: its failure is said by ours */
 	char why[160];			 /* its last line meanwhile, for when errno says nothing */
+	__u64 log_sec;			 /* second of the lines mhd_log counts in logged */
+	unsigned int logged;		 /* lines of libmicrohttpd logged in that second */
+	unsigned long long unlogged;	 /* lines left out since the last logged one */
 };
 
 /*
@@ -890,10 +893,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ret;
 }
 
-/* libmicrohttpd's own complaints (bad requests, full connection table): notices, one line each. */
+/*
+ * libmicrohttpd's own complaints (bad requests, a full connection table, a
+ * client over its connections): notices, FG_HTTP_LOG_PER_SEC lines a second
+ * at most, the next one saying how many were left out (a client opening
+ * connections by the thousand must not flood the log).
+ */
+#define FG_HTTP_LOG_PER_SEC 5
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct fg_metrics_server *s = cls;
+	__u64 sec = mono_ms() / 1000;
 	char buf[512];
 	size_t n;
 
@@ -902,11 +912,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 		s->why[strcspn(s->why, "\r\n")] = 0;
 		return;
 	}
+	if (s && sec != s->log_sec) {
+		s->log_sec = sec;
+		s->logged = 0;
+	}
+	if (s && s->logged >= FG_HTTP_LOG_PER_SEC) {
+		s->unlogged++;
+		return;
+	}
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	fprintf(stderr, "<5>metrics: %s\n", buf);
+	if (s && s->unlogged)
+		fprintf(stderr, "<5>metrics: %s (and %llu more lines left out)\n", buf, s->unlogged);
+	else
+		fprintf(stderr, "<5>metrics: %s\n", buf);
+	if (s) {
+		s->logged++;
+		s->unlogged = 0;
+	}
+}
+
+void fg_metrics_tick(struct fg_metrics_server *s)
+{
+	if (!s || !s->unlogged || mono_ms() / 1000 == s->log_sec)
+		return;
+	fprintf(stderr, "<5>metrics: %llu more lines left out\n", s->unlogged);
+	s->unlogged = 0;
 }
 
 int fg_parse_listen(const char *what, const char *s, void *sockaddr, unsigned int *socklen)
@@ -960,9 +993,12 @@ int fg_parse_listen(const char *what, const char *s, void *sockaddr, unsigned in
 /*
  * Limits against slow or many clients: a scrape must get through while
  * hundreds of idle connections are held open, so the connection limit is
- * well above that and idle ones are closed after a timeout.
+ * well above that, one address may hold only a few of them (a client
+ * holding a thousand would keep every other one out), and idle ones are
+ * closed after a timeout.
  */
 #define FG_HTTP_CONNECTIONS 1000       /* open connections at most */
+#define FG_HTTP_PER_IP	    64	       /* of them from one address */
 #define FG_HTTP_TIMEOUT	    10	       /* seconds a connection may stay silent */
 #define FG_HTTP_POOL	    (32 << 10) /* per-connection memory: headers beyond it get 431 */
 
@@ -990,7 +1026,8 @@ int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const s
 	errno = 0;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
 				mhd_log, s, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
-				(unsigned int)FG_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+				(unsigned int)FG_HTTP_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				(unsigned int)FG_HTTP_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
 				(unsigned int)FG_HTTP_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)FG_HTTP_POOL, MHD_OPTION_END);
 	if (!s->d) {

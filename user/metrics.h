@@ -207,6 +207,8 @@ int fg_metrics_start(struct fg_metrics_server **out, const char *listen, const s
 int fg_metrics_fd(const struct fg_metrics_server *s);
 /* The port it listens on (useful with port 0). */
 unsigned int fg_metrics_port(const struct fg_metrics_server *s);
+/* Once a second: how many of libmicrohttpd's lines the last second left out, if any. */
+void fg_metrics_tick(struct fg_metrics_server *s);
 /* Serve what is ready; returns the longest wait in ms before the next call (-1 none). */
 int fg_metrics_run(struct fg_metrics_server *s);
 void fg_metrics_stop(struct fg_metrics_server *s);

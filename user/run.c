@@ -300,6 +300,7 @@ static void housekeeping(struct daemon *d)
 	int n;
 
 	d->ticks++;
+	fg_metrics_tick(d->srv);
 	if (d->suppressed)
 		logp(LOG_WARNING,
 		     "bans: %" PRIu64 " more in the last second not logged one by one (limit %d/s; "
