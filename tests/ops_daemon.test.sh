@@ -144,7 +144,7 @@ daemon_up() {
 
 ALL_TESTS="test_ready test_metrics test_hardening test_prometheus test_sighup test_sigterm
 	test_pins_replaced test_unit_sandbox test_one_daemon test_reload_attach test_events_lost
-	test_signal_at_start"
+	test_signal_at_start test_lock_held"
 
 # readiness, the log, the capabilities left
 test_ready() {
@@ -482,6 +482,31 @@ test_signal_at_start() {
 	done
 	same "SIGTERM just after the attach, 5 starts: none killed by it" 0 "$killed"
 	same "... each applied the config before it stopped" 5 "$applied"
+}
+
+# A writer holding the lock for seconds (a hung or slow command) does not stall the daemon: its
+# housekeeping tries the lock, and what is due waits for a later second; it waited up to 10 s
+# for the lock, serving nothing meanwhile.
+test_lock_held() {
+	local lock holder n=0 failed=0
+	daemon_up 100
+	fg ban add 198.18.0.9 --for 1s >/dev/null
+	lock=/run/floodgate/$(echo "$PIN" | tr / _).lock
+	(
+		exec 9<>"$lock"
+		flock -x 9 && touch "$TMP/held" && sleep 7
+	) &
+	holder=$!
+	poll 5 test -e "$TMP/held"
+	while kill -0 "$holder" 2>/dev/null && [ $n -lt 40 ]; do
+		[ "$(code --max-time 1.5 "$URL/metrics")" = 200 ] || failed=$((failed + 1))
+		n=$((n + 1))
+		sleep 0.2
+	done
+	wait "$holder"
+	same "scrapes while a writer holds the lock for 7 s: none failed (of $n)" 0 "$failed"
+	check "... and the ended manual ban is removed once it is released" \
+		poll 10 grep -q 'bans: 1 manual bans ended and were removed' "$TMP/run.err"
 }
 
 run_tests "$@"

@@ -49,6 +49,7 @@
 #define FG_LOG_BANS_PER_SEC 20	  /* ban lines per second; the rest go into a summary */
 #define FG_EXPIRE_EVERY	    5	  /* seconds between removals of ended manual bans */
 #define FG_FORGET_EVERY	    60	  /* seconds between sweeps of old strike records */
+#define FG_LOCK_BUSY_WARN   30	  /* seconds a writer holds the lock before the log says so */
 #define FG_FORGET_DEFAULT   86400 /* seconds, when the config does not say */
 
 /* syslog priorities, as journald reads them from a "<N>" line prefix */
@@ -80,6 +81,9 @@ struct daemon {
 	__u64 suppressed_total;	       /* since start */
 	__u64 events_lost;	       /* FG_C_EVENTS_LOST at the last look */
 	__u64 ticks;		       /* housekeeping seconds since start */
+	bool expire_due;	       /* ended manual bans to remove (every FG_EXPIRE_EVERY s) */
+	bool forget_due;	       /* old strikes to forget (every FG_FORGET_EVERY s) */
+	unsigned int lock_busy;	       /* seconds those waited for a writer's lock */
 	__u32 state_id;		       /* map id of the fg_state held, to notice new maps */
 	bool pins_gone;		       /* the pins vanished (detach --all): said once */
 	struct fg_fleet *fleet;	       /* bans shared through Redis, NULL without fleet: */
@@ -315,15 +319,30 @@ static void housekeeping(struct daemon *d)
 		     "event rate limit, ban_policy.events_per_second, or a full ring)",
 		     (uint64_t)(lost - d->events_lost));
 	d->events_lost = lost;
-	if (d->ticks % FG_EXPIRE_EVERY && d->ticks % FG_FORGET_EVERY)
+	d->expire_due |= d->ticks % FG_EXPIRE_EVERY == 0;
+	d->forget_due |= d->ticks % FG_FORGET_EVERY == 0;
+	if (!d->expire_due && !d->forget_due)
 		return;
 	if (follow_pins(d) || d->pins_gone)
 		return;
 	if (fg_now(&d->m, &now))
 		return;
-	if (fg_maps_lock(&d->m))
+	/*
+	 * Not waiting for a writer (the loop would serve nothing meanwhile):
+	 * what is due waits for the next second, said once a writer has held
+	 * the lock for FG_LOCK_BUSY_WARN seconds
+	 */
+	if ((n = fg_maps_trylock(&d->m))) {
+		if (n == -EWOULDBLOCK && ++d->lock_busy == FG_LOCK_BUSY_WARN)
+			logp(LOG_WARNING,
+			     "another floodgate command has held the writers' lock for %d s: "
+			     "ended manual bans and old strikes wait for it",
+			     FG_LOCK_BUSY_WARN);
 		return;
-	if (d->ticks % FG_EXPIRE_EVERY == 0) {
+	}
+	d->lock_busy = 0;
+	if (d->expire_due) {
+		d->expire_due = false;
 		n = fg_lists_expire(&d->m, now);
 		if (n > 0)
 			logp(LOG_INFO, "bans: %d manual bans ended and were removed", n);
@@ -331,7 +350,8 @@ static void housekeeping(struct daemon *d)
 			logp(LOG_ERR, "bans: removing ended manual bans failed: %s", strerror(-n));
 	}
 	forget = d->cfg.forget_after ? d->cfg.forget_after : FG_FORGET_DEFAULT;
-	if (d->ticks % FG_FORGET_EVERY == 0) {
+	if (d->forget_due) {
+		d->forget_due = false;
 		n = fg_bans_forget(&d->m, now, forget * d->hz);
 		if (n > 0)
 			logp(LOG_INFO,
