@@ -405,8 +405,12 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 		trie_flush(f, true);
 		p = NULL;
 	}
+	/*
+	 * A repeat is told by the record's own end in ms: its end in ticks,
+	 * computed from the clock at each record, moves by a tick either way
+	 */
 	if (p) { /* again in the same batch: the longer of the two */
-		if (p->fb.expires >= expires)
+		if (p->fb.end_ms >= r->end_ms)
 			return 0;
 		p->r = *r;
 		p->now_ms = now_ms;
@@ -417,6 +421,8 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
 		return FLEET_PENDING;
 	}
 	renewal = !bpf_map_lookup_elem(f->fleet_fd, &k, &old);
+	if (renewal && old.end_ms >= r->end_ms)
+		return 0; /* applied already, as long (a ban lifted here by hand stays lifted) */
 	/* at max_bans only a ban applied already may be renewed */
 	if (f->st.active + f->n_pend_new >= f->cfg.max_bans && !renewal)
 		return -1;
@@ -492,8 +498,9 @@ static int apply_ban(struct fg_fleet *f, const struct fg_fleet_rec *r, __u64 now
  * (the end of a batch), a lock another writer holds leaves the queue for
  * later: the writer's close wakes the daemon (fg_fleet_wake), and each
  * tick tries again. With it (a record that must see the queue written
- * first, a reload, the stop), it waits FG_LOCK_WAIT_MS, then writes
- * without the lock, logged: a hung writer must not cost received lifts.
+ * first, a reload, the stop), it waits FG_LOCK_WAIT_MS. A lock not had
+ * (that wait over, or an error) writes without it, logged: a hung writer
+ * must not cost received lifts.
  */
 static void trie_flush(struct fg_fleet *f, bool wait)
 {
@@ -507,13 +514,16 @@ static void trie_flush(struct fg_fleet *f, bool wait)
 
 	if (!f->n_pend)
 		return;
-	if (mine && (wait ? fg_maps_lock(f->m) : fg_maps_trylock(f->m))) {
-		if (!wait)
-			return; /* held by a writer, or an error line: the next tick tries again */
-		flog(LOG_WARNING,
-		     "fleet: writing %zu queued trie changes without the writers' lock "
-		     "(above)",
-		     f->n_pend);
+	if (mine) {
+		int err = wait ? fg_maps_lock(f->m) : fg_maps_trylock(f->m);
+
+		if (err == -EWOULDBLOCK)
+			return; /* a writer holds it: its close wakes us, and each tick tries again */
+		if (err) /* a hung writer, or no lock file to be had: once per queue, not per tick */
+			flog(LOG_WARNING,
+			     "fleet: writing %zu queued trie changes without the writers' lock "
+			     "(above)",
+			     f->n_pend);
 	}
 	ch = calloc(f->n_pend, sizeof(*ch));
 	for (i = 0; ch && i < f->n_pend; i++) {
