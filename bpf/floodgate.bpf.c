@@ -1278,8 +1278,11 @@ static __always_inline int fg_stage_endpoint(struct fg_judge *j, int reason)
 		return reason;
 	last = tot->seen;
 	tot->seen = now; /* before the CAS, as for buckets: see fg_gcra */
-	if (tot->units != rule->since && fg_total_rebase(tot, rule, now, last))
-		return reason; /* the rule set changed under this packet */
+	if (tot->units != rule->since && fg_total_rebase(tot, rule, now, last)) {
+		/* the rule set changed under this packet, or another CPU rebases: a race lost */
+		fg_count(FG_C_LOST_RACE, 0);
+		return reason;
+	}
 	/* 0 is over; -1, a lost race, passes */
 	return fg_conform(&tot->tat, &tot->units, rule->since, now, rule->total.rate,
 			  rule->total.burst, 1, fg_idle(now, last, rule->total.rate))

@@ -181,7 +181,7 @@ enum fg_counter {
 	FG_C_IP6_LONG_CHAIN, /* IPv6 chain longer than FG_IP6_EXT_MAX: charged without ports */
 	FG_C_FRAGMENT,	     /* non-first fragments: charged without ports */
 	FG_C_SOURCE_NEW,     /* source buckets created (own or coarse prefix) */
-	FG_C_LOST_RACE, /* a limit's CAS lost FG_CAS_TRIES times: passed uncharged, never dropped */
+	FG_C_LOST_RACE, /* a limit's CAS lost FG_CAS_TRIES times, or its total moved to new rates under it: passed uncharged */
 	FG_C_SP_WOULD_SYNACK, /* syn-proxy `monitor` rule: SYN passed that would have been answered */
 	FG_C_SP_WOULD_REFUSE, /* syn-proxy `monitor` rule: packet passed that would have been refused */
 	FG_C_SP_UNSEEN,	  /* syn-proxy: SYNs answered without a conntrack lookup (fg_sp_peers) */
