@@ -77,7 +77,7 @@ teardown_test() {
 ALL_TESTS="test_config test_share test_cli test_down_at_start test_killed_restarted
 test_stopped test_bad_records test_flood test_password test_acl test_unevented test_publish_manual
 test_queue_overflow test_manual_lengths test_old_layout test_max_bans test_local_kept
-test_headroom test_resync_del test_trie_flood test_trie_batch test_trie_locked test_trie_no_lock test_denied test_del_by_hand test_reload_narrow"
+test_headroom test_resync_del test_trie_flood test_trie_batch test_trie_locked test_trie_no_lock test_denied test_reload_narrow"
 
 # The fleet section: every key checked at its FILE:LINE:COL, the secret file's mode.
 test_config() {
@@ -740,27 +740,6 @@ test_trie_no_lock() {
 	same "... with one warning" 1 "$(grep -c "without the writers' lock" "$TMP/run-b.err")"
 	check "... and an error line or two, not one per tick ($(grep -c 'must be a directory owned by root' "$TMP/run-b.err"))" \
 		test "$(grep -c 'must be a directory owned by root' "$TMP/run-b.err")" -le 3
-}
-
-# A fleet ban lifted here by hand (a plain `ban del`) stays lifted when a record repeats it (a
-# resync's walk, a node publishing it again: a repeat is told by its end in ms), and comes back
-# with a later end.
-test_del_by_hand() {
-	local t
-	redis_start
-	start b
-	poll 5 connected b
-	t=$(date +%s%3N)
-	pub "$(rec 198.19.9.1 $((t + 600000)))"
-	check "a fleet ban applied" poll 5 fleet_ban b 198.19.9.1
-	check "lifted by hand" q fgb ban del 198.19.9.1
-	pub "$(rec 198.19.9.1 $((t + 600000)))"
-	pub "$(rec 198.19.9.2 $((t + 600000)))"
-	check "(a record after the repeat applied)" poll 5 fleet_ban b 198.19.9.2
-	same "a repeat of it does not bring it back" "" \
-		"$(fgb -j ban list | jq -r '.[] | select(.address == "198.19.9.1" or .address == "198.19.9.1/32") | .kind')"
-	pub "$(rec 198.19.9.1 $((t + 900000)))"
-	check "a record with a later end does" poll 5 fleet_ban b 198.19.9.1
 }
 
 # A fleet ban of a prefix this node denies is in force already (the deny drops it all, always):
