@@ -702,24 +702,18 @@ for m in (rec('ban', '198.19.1.0/31', $e1), rec('ban', '198.19.1.0/31', $e2), re
 # (a shell holding it open for writing, as the CLI does), the write waits for the writer's close,
 # and the daemon serves meanwhile.
 test_trie_locked() {
-	local t lock holder
+	local t
 	redis_start
 	start b
 	poll 5 connected b
-	lock=/run/floodgate/$(echo "$PINB" | tr / _).lock
-	(
-		exec 9<>"$lock"
-		flock -x 9 && touch "$TMP/held" && sleep 3
-	) &
-	holder=$!
-	poll 5 test -e "$TMP/held"
+	hold_lock "$PINB" 3
 	t=$(date +%s%3N)
 	pub '{"v":1,"op":"ban","prefix":"198.19.1.0/31","origin":"node-a","at":'$t',"end":'$((t + 600000))'}'
 	sleep 1
 	check "while another writer holds the lock, the fleet ban is not in the trie" \
 		bash -c "! '$FG' --pin-dir '$PINB' -j ban list | jq -e '.[] | select(.address == \"198.19.1.0/31\")' >/dev/null"
 	check "... and the daemon answers scrapes meanwhile" scrape b
-	wait "$holder"
+	wait "$HOLDER"
 	check "... and is once it is released" poll 5 fleet_ban b 198.19.1.0/31
 	same "fleet status counts it received" 1 "$(status b | jq .received)"
 }

@@ -488,22 +488,16 @@ test_signal_at_start() {
 # housekeeping tries the lock, and what is due waits for a later second; it waited up to 10 s
 # for the lock, serving nothing meanwhile.
 test_lock_held() {
-	local lock holder n=0 failed=0
+	local n=0 failed=0
 	daemon_up 100
 	fg ban add 198.18.0.9 --for 1s >/dev/null
-	lock=/run/floodgate/$(echo "$PIN" | tr / _).lock
-	(
-		exec 9<>"$lock"
-		flock -x 9 && touch "$TMP/held" && sleep 7
-	) &
-	holder=$!
-	poll 5 test -e "$TMP/held"
-	while kill -0 "$holder" 2>/dev/null && [ $n -lt 40 ]; do
+	hold_lock "$PIN" 7
+	while kill -0 "$HOLDER" 2>/dev/null && [ $n -lt 40 ]; do
 		[ "$(code --max-time 1.5 "$URL/metrics")" = 200 ] || failed=$((failed + 1))
 		n=$((n + 1))
 		sleep 0.2
 	done
-	wait "$holder"
+	wait "$HOLDER"
 	same "scrapes while a writer holds the lock for 7 s: none failed (of $n)" 0 "$failed"
 	check "... and the ended manual ban is removed once it is released" \
 		poll 10 grep -q 'bans: 1 manual bans ended and were removed' "$TMP/run.err"

@@ -70,6 +70,23 @@ poll() {
 	done
 	return 1
 }
+
+# hold_lock PIN SECONDS: another writer, as a CLI command is: PIN's writers' lock held open for
+# writing for SECONDS, in the background (its PID in HOLDER). Returns once it is held (1: not
+# within 5 s).
+hold_lock() {
+	local ready rc
+	ready=$(mktemp -u /tmp/fgt-held.XXXXXX)
+	(
+		exec 9<>"/run/floodgate/$(echo "$1" | tr / _).lock"
+		flock -x 9 && touch "$ready" && sleep "$2"
+	) &
+	HOLDER=$!
+	poll 5 test -e "$ready"
+	rc=$?
+	rm -f "$ready"
+	return $rc
+}
 # skip_all WHY: before run_tests, the whole script is skipped; inside a test, that test.
 skip_all() {
 	if [ -n "$CURRENT_TEST" ]; then
